@@ -1,0 +1,211 @@
+/* The YAML policy, loaded into an immutable sw_cfg_t.
+ *
+ * One file drives both `spillway simulate` and `spillway serve`. Loading goes: libcyaml
+ * schema (unknown keys, wrong types) -> defaults for absent keys (one table, in
+ * config.c) -> cross-field validation. Every error names file, line and key path:
+ *     example.yaml:14: instance_types[1].price_per_hour_usd: must be > 0
+ * Units are in the key names. config/example.yaml documents every key. */
+#ifndef SW_CONFIG_CONFIG_H
+#define SW_CONFIG_CONFIG_H
+
+#include <stdio.h>
+
+#include "common/common.h"
+
+/* A random quantity. `mean` is in the unit of the key holding it (boot_s: seconds). */
+typedef enum {
+    SW_DIST_CONSTANT = 0, /* always `mean` */
+    SW_DIST_UNIFORM,      /* uniform on [min, max]; mean derived */
+    SW_DIST_EXPONENTIAL,  /* exponential with `mean` */
+    SW_DIST_LOGNORMAL,    /* lognormal with `mean` and coefficient of variation `cv` */
+} sw_dist_kind_t;
+
+typedef struct sw_cfg_dist {
+    sw_dist_kind_t dist;
+    double mean;
+    double cv;
+    double min;
+    double max;
+} sw_cfg_dist_t;
+
+/* Expected value of a distribution (uniform: (min+max)/2). */
+double sw_cfg_dist_mean(const sw_cfg_dist_t *d);
+
+typedef struct sw_cfg_slo {
+    double latency_ms; /* end-to-end deadline per request */
+    double target;     /* fraction of requests that must meet it, e.g. 0.98 */
+} sw_cfg_slo_t;
+
+typedef struct sw_cfg_spot {
+    bool enabled;                  /* launch this type as spot instances */
+    double price_factor;           /* spot price = on-demand price x factor */
+    double interruptions_per_hour; /* Poisson rate of interruptions per running instance */
+    double notice_s;               /* warning before an interruption (AWS: 120) */
+} sw_cfg_spot_t;
+
+typedef struct sw_cfg_instance_type {
+    char *name;
+    double price_per_hour_usd; /* on-demand price */
+    sw_cfg_dist_t boot_s;      /* launch request -> worker ready (includes model load) */
+    unsigned max_batch;
+    double *batch_latency_ms; /* T_b for b = 1..max_batch, index b-1 */
+    unsigned batch_latency_ms_count;
+    /* Multiplicative noise on each batch's service time, mean 1: constant (none),
+     * exponential, or lognormal with cv. */
+    sw_cfg_dist_t service_variation;
+    sw_cfg_spot_t spot;
+    unsigned max_instances; /* 0: no limit */
+} sw_cfg_instance_type_t;
+
+typedef struct sw_cfg_free_tier {
+    bool enabled;
+    double requests; /* free requests per month (AWS: 1,000,000) */
+    double gb_s;     /* free GB-seconds per month (AWS: 400,000) */
+} sw_cfg_free_tier_t;
+
+typedef struct sw_cfg_faas {
+    bool enabled; /* false: policies never spill */
+    unsigned memory_mb;
+    double price_per_gb_s_usd;
+    double price_per_million_requests_usd;
+    double billing_granularity_ms; /* 1 since Dec 2020, 100 before */
+    sw_cfg_dist_t warm_latency_ms; /* execution time of one request in a warm environment */
+    sw_cfg_dist_t cold_start_ms;   /* extra time when a new environment must start */
+    bool bill_cold_start;          /* whether init time is billed (custom runtimes: yes) */
+    double keep_alive_s;           /* idle environments are reclaimed after this */
+    unsigned concurrency_limit;    /* concurrent executions; beyond -> throttled (429) */
+    double scale_out_per_minute;   /* new environments allowed per minute */
+    sw_cfg_free_tier_t free_tier;
+} sw_cfg_faas_t;
+
+typedef struct sw_cfg_billing {
+    double vm_granularity_s; /* 1 = per-second billing, 3600 = hourly */
+    double vm_minimum_s;     /* minimum billed per launch (AWS Linux: 60) */
+} sw_cfg_billing_t;
+
+typedef enum {
+    SW_POLICY_STATIC = 0,
+    SW_POLICY_REACTIVE,
+    SW_POLICY_FAAS_ONLY,
+    SW_POLICY_MARK,
+    SW_POLICY_ORACLE,
+} sw_policy_kind_t;
+
+typedef struct sw_cfg_pool_entry {
+    char *type; /* an instance_types[].name */
+    unsigned count;
+} sw_cfg_pool_entry_t;
+
+typedef struct sw_cfg_static {
+    sw_cfg_pool_entry_t *pool;
+    unsigned pool_count;
+} sw_cfg_static_t;
+
+typedef struct sw_cfg_reactive {
+    char *instance_type; /* default: the first instance type */
+    /* Target invocations per instance per minute; 0 = 70 % of the type's SLO capacity. */
+    double target_invocations_per_instance_per_minute;
+    double scale_out_cooldown_s;
+    double scale_in_cooldown_s;
+    unsigned min_instances;
+    unsigned max_instances; /* 0: no limit */
+} sw_cfg_reactive_t;
+
+typedef struct sw_cfg_mark {
+    unsigned horizon_intervals;   /* planning span, in policy intervals */
+    double target_utilization;    /* plan capacity so forecast load is this share of it */
+    double violation_budget;      /* reactive monitor: launch when the recent miss rate exceeds */
+    double violation_window_s;    /* ... measured over this window */
+    double violation_cooldown_s;  /* min time between two reactive launches */
+    unsigned min_instances;
+    bool spill;                   /* spill to FaaS at arrival when the VM pool would miss */
+} sw_cfg_mark_t;
+
+typedef struct sw_cfg_policy {
+    sw_policy_kind_t name;
+    double interval_s;         /* planning interval (timeline rows too) */
+    double max_queue_delay_ms; /* admission control: reject when predicted wait exceeds */
+    double dispatch_margin_ms; /* dispatch a partial batch this long before its slack ends */
+    sw_cfg_static_t static_pool; /* YAML key: `static` */
+    sw_cfg_reactive_t reactive;
+    sw_cfg_mark_t mark;
+} sw_cfg_policy_t;
+
+typedef struct sw_cfg_predictor {
+    char *name;                 /* forecaster by name; built-in: "recent-max" */
+    unsigned horizon_intervals; /* how far ahead it forecasts */
+    unsigned window_intervals;  /* history it looks at */
+    double headroom;            /* recent-max: multiply the max by this */
+    double quantile;            /* upper quantile level reported beside the point */
+    char *model_path;           /* a saved fitted model, when the forecaster has one */
+} sw_cfg_predictor_t;
+
+typedef enum {
+    SW_TRACE_AUTO = 0,
+    SW_TRACE_TIMESTAMPS,
+    SW_TRACE_COUNTS_PER_SECOND,
+    SW_TRACE_COUNTS_PER_MINUTE,
+} sw_trace_format_t;
+
+typedef struct sw_cfg_trace {
+    char *path; /* relative paths resolve against the config file's folder */
+    sw_trace_format_t format;
+    char *timestamp_column; /* timestamps format: the CSV column holding the time */
+    double rate_scale;      /* multiply the request rate by this */
+    double start_s;         /* window: skip the trace's first start_s seconds */
+    double duration_s;      /* window length; 0 = to the end */
+} sw_cfg_trace_t;
+
+typedef struct sw_cfg {
+    uint64_t seed;
+    sw_cfg_slo_t slo;
+    sw_cfg_instance_type_t *instance_types;
+    unsigned instance_types_count;
+    sw_cfg_faas_t faas;
+    sw_cfg_billing_t billing;
+    sw_cfg_policy_t policy;
+    sw_cfg_predictor_t predictor;
+    sw_cfg_trace_t trace;
+    char *source_path; /* the file it was loaded from (NULL for built-in defaults) */
+} sw_cfg_t;
+
+/* Loads, defaults and validates `path`. On success returns 0 and *out (free with
+ * sw_cfg_destroy()). On failure returns SW_ECONFIG (or -errno when the file cannot be
+ * read) and writes a message naming file:line: key.path: problem into errbuf (several
+ * problems are separated by newlines). */
+int sw_cfg_load(const char *path, sw_cfg_t **out, char *errbuf, size_t errlen) SW_MUST_USE;
+/* The same from a YAML string; `name` stands in for the file name in messages. */
+int sw_cfg_load_string(const char *yaml, size_t len, const char *name, sw_cfg_t **out,
+                       char *errbuf, size_t errlen) SW_MUST_USE;
+void sw_cfg_destroy(sw_cfg_t *cfg);
+
+/* Sets a numeric or string key by dotted path, e.g. "slo.latency_ms" = "100" or
+ * "instance_types[0].price_per_hour_usd" = "0.1", then re-validates. Used by CLI
+ * overrides (--seed, --rate-scale, --set). Returns 0 or SW_ECONFIG with a message. cfg must
+ * come from sw_cfg_load*(). A value that makes the config invalid is not applied: cfg is
+ * left as it was. Relative paths (trace.path) are kept as given, i.e. relative to the
+ * working directory. Bad key or value: "key.path: message"; validation problems:
+ * "FILE[:LINE]: key.path: message", with no line for the overridden key. */
+int sw_cfg_set(sw_cfg_t *cfg, const char *key_path, const char *value, char *errbuf,
+               size_t errlen) SW_MUST_USE;
+/* Re-runs validation on any sw_cfg_t (also one changed by hand). Messages name
+ * cfg->source_path (or "config") and carry no line numbers: "FILE: key.path: message". */
+int sw_cfg_validate(const sw_cfg_t *cfg, char *errbuf, size_t errlen) SW_MUST_USE;
+
+/* Writes the resolved configuration (every key, defaults filled in) as YAML that
+ * sw_cfg_load accepts. */
+void sw_cfg_print(const sw_cfg_t *cfg, FILE *out);
+
+/* True if a and b hold the same values for every key (source_path is not compared).
+ * For reloads: a reload that changes nothing need not be swapped in. */
+bool sw_cfg_equal(const sw_cfg_t *a, const sw_cfg_t *b);
+
+/* Index of the instance type named `name`, or -1. */
+int sw_cfg_find_type(const sw_cfg_t *cfg, const char *name);
+
+const char *sw_policy_name(sw_policy_kind_t kind);
+int sw_policy_from_name(const char *name, sw_policy_kind_t *out);
+const char *sw_trace_format_name(sw_trace_format_t fmt);
+int sw_trace_format_from_name(const char *name, sw_trace_format_t *out);
+
+#endif

@@ -1,0 +1,180 @@
+/* `mark`: MArk's proactive policy (Zhang et al., USENIX ATC 2019) with Spillway's
+ * refinements. Every interval the planner asks the forecaster for the upper quantile of
+ * the maximum load over its horizon and covers it greedily: it adds, one at a time, the
+ * instance type with the lowest (boot overhead + span) x price per request it would serve,
+ * counting only the load still uncovered, so a small remainder gets a small instance; and
+ * where spilling that remainder to functions is cheaper than any VM, it spills. Scale-in is
+ * billing-aware: a VM still inside its paid minimum (or paid hour) is kept. Between plans,
+ * a violation monitor launches one more VM when the recent miss rate exceeds the budget,
+ * at most once per cooldown. Batching and spill at arrival are the core's (sched.c). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "scheduler/sched_internal.h"
+
+typedef struct mark {
+    sw_pred_t *pred;
+    double *point, *upper;
+    sw_time_t last_monitor_launch;
+} mark_t;
+
+static int mark_create(sw_sched_t *s, char *errbuf, size_t errlen)
+{
+    sw_pred_t *pred;
+    int rc = sw_pred_create(&pred, &s->cfg->predictor, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    mark_t *m = sw_calloc(1, sizeof(*m));
+    m->pred = pred;
+    m->point = sw_calloc(s->cfg->predictor.horizon_intervals, sizeof(double));
+    m->upper = sw_calloc(s->cfg->predictor.horizon_intervals, sizeof(double));
+    m->last_monitor_launch = INT64_MIN / 2;
+    s->policy_state = m;
+    return 0;
+}
+
+static void mark_destroy(sw_sched_t *s)
+{
+    mark_t *m = s->policy_state;
+    sw_pred_destroy(m->pred);
+    sw_free(m->point);
+    sw_free(m->upper);
+    sw_free(m);
+}
+
+static void mark_start(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
+{
+    int type = sw__sched_cheapest_type(s);
+    for (unsigned i = 0; i < s->cfg->policy.mark.min_instances; i++)
+        sw__sched_launch(s, now, type, SW_REASON_MIN_INSTANCES, false, out);
+}
+
+static bool type_has_room(const sw_sched_t *s, unsigned t)
+{
+    unsigned max = s->cfg->instance_types[t].max_instances;
+    return max == 0 || s->types[t].count < max;
+}
+
+/* Adds VMs until `need_rps` is covered or spilling the rest is cheaper. */
+static void cover(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *out)
+{
+    double span_s = s->cfg->predictor.horizon_intervals * s->cfg->policy.interval_s;
+    double faas_per_req = s->cfg->faas.enabled && s->cfg->policy.mark.spill
+                              ? sw__sched_faas_cost_per_request(s)
+                              : INFINITY;
+    double util = s->cfg->policy.mark.target_utilization;
+    double residual = need_rps - sw__sched_capacity_rps(s);
+    while (residual > 1e-9) {
+        int best = -1;
+        double best_cost = INFINITY;
+        for (unsigned t = 0; t < s->cfg->instance_types_count; t++) {
+            if (!type_has_room(s, t))
+                continue;
+            const sw_type_info_t *ti = &s->types[t];
+            double served = SW_MIN(ti->cap_rps, residual) * util * span_s;
+            double cost = (ti->boot_mean_s + span_s) * ti->price_per_s / served;
+            if (cost < best_cost) {
+                best_cost = cost;
+                best = (int)t;
+            }
+        }
+        if (best < 0 || best_cost >= faas_per_req)
+            return;
+        sw__sched_launch(s, now, best, SW_REASON_FORECAST, false, out);
+        residual -= s->types[best].cap_rps;
+    }
+}
+
+
+typedef struct candidate {
+    sw_worker_t *w;
+    double cost_per_cap;
+} candidate_t;
+
+static int cmp_candidates(const void *a, const void *b)
+{
+    const candidate_t *x = a, *y = b;
+    if (x->cost_per_cap != y->cost_per_cap)
+        return x->cost_per_cap < y->cost_per_cap ? 1 : -1;
+    return x->w->id < y->w->id ? 1 : -1; /* newest first: deterministic */
+}
+
+/* Retires the most expensive capacity first while the rest still covers `need_rps`. */
+static void shed(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *out)
+{
+    double excess = sw__sched_capacity_rps(s) - need_rps;
+    if (excess <= 0)
+        return;
+    candidate_t *c = sw_malloc((s->n_active + 1) * sizeof(*c));
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_active; i++) {
+        sw_worker_t *w = s->active[i];
+        if (w->state != SW_W_RUNNING || !sw__sched_retire_is_free(s, w, now))
+            continue;
+        const sw_type_info_t *ti = &s->types[w->type];
+        c[n++] = (candidate_t){.w = w, .cost_per_cap = ti->price_per_s / ti->cap_rps};
+    }
+    qsort(c, n, sizeof(*c), cmp_candidates);
+    unsigned pool = 0;
+    for (unsigned t = 0; t < s->cfg->instance_types_count; t++)
+        pool += s->types[t].count;
+    for (size_t i = 0; i < n && pool > s->cfg->policy.mark.min_instances; i++) {
+        double cap = s->types[c[i].w->type].cap_rps;
+        if (cap > excess)
+            continue;
+        excess -= cap;
+        pool--;
+        sw__sched_retire(s, now, c[i].w, SW_REASON_SCALE_IN, out);
+    }
+    sw_free(c);
+}
+
+static void mark_plan(sw_sched_t *s, sw_time_t now, const sw_sched_interval_t *closed,
+                      sw_sched_interval_t *opening, sw_actions_t *out)
+{
+    mark_t *m = s->policy_state;
+    if (closed)
+        sw_pred_observe(m->pred, (double)closed->arrivals);
+    sw_forecast_t f = {.horizon = s->cfg->predictor.horizon_intervals,
+                       .point = m->point,
+                       .upper = m->upper};
+    sw_pred_forecast(m->pred, &f);
+    opening->forecast = m->point[0];
+    opening->forecast_upper = m->upper[0];
+    opening->forecast_max = f.max_point;
+    opening->forecast_max_upper = f.max_upper;
+    if (!closed)
+        return; /* no history yet: the monitor and spill carry the first interval */
+    double need_rps = f.max_upper / s->cfg->policy.interval_s /
+                      s->cfg->policy.mark.target_utilization;
+    cover(s, now, need_rps, out);
+    shed(s, now, need_rps, out);
+}
+
+static void mark_monitor(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
+{
+    const sw_cfg_mark_t *mc = &s->cfg->policy.mark;
+    mark_t *m = s->policy_state;
+    uint64_t completions;
+    double miss_rate = sw__sched_recent_miss_rate(s, &completions);
+    /* A handful of completions is no evidence of anything. */
+    if (completions < 20 || miss_rate <= mc->violation_budget)
+        return;
+    if (now - m->last_monitor_launch < sw_s_to_time(mc->violation_cooldown_s))
+        return;
+    int type = sw__sched_cheapest_type(s);
+    if (!type_has_room(s, (unsigned)type))
+        return;
+    m->last_monitor_launch = now;
+    sw__sched_launch(s, now, type, SW_REASON_VIOLATION_MONITOR, false, out);
+}
+
+const sw_sched_ops_t sw__policy_mark = {
+    .name = "mark",
+    .spills = true,
+    .create = mark_create,
+    .destroy = mark_destroy,
+    .start = mark_start,
+    .plan = mark_plan,
+    .monitor = mark_monitor,
+};

@@ -1,0 +1,105 @@
+/* The policy core: admission, SLO-aware batching, routing and spill to FaaS, the
+ * provisioning planner, the SLO tracker and the cost ledger.
+ *
+ * It is a pure function of its inputs (DESIGN.md): events come in with `now` as an
+ * argument, decisions go out as sw_action_t records appended to `out`. It reads no clock,
+ * does no I/O, holds no globals, starts no threads; randomness comes only from the seed
+ * given at creation. `spillway simulate` and `spillway serve` drive the same object, so the
+ * same events in the same order give the same decisions.
+ *
+ * Requests are one model's inference calls of equal work; a request's deadline is its
+ * arrival plus slo.latency_ms. Worker ids are chosen by the core at LAUNCH.
+ *
+ * Threading: one sw_sched_t belongs to one loop; no call is thread-safe. */
+#ifndef SW_SCHEDULER_SCHED_H
+#define SW_SCHEDULER_SCHED_H
+
+#include "common/backend.h"
+#include "common/common.h"
+#include "common/hist.h"
+#include "config/config.h"
+#include "scheduler/actions.h"
+#include "scheduler/ledger.h"
+
+typedef struct sw_sched sw_sched_t;
+
+#define SW_SCHED_MAX_TYPES 32
+
+/* One timeline row: what happened during [start, end). Counts are of events inside the
+ * interval; VM counts and the cost are as at its end. */
+typedef struct sw_sched_interval {
+    sw_time_t start, end;
+    uint64_t arrivals;
+    uint64_t served_vm, served_faas, rejected;
+    uint64_t slo_misses; /* answered late, or rejected, inside this interval */
+    uint64_t faas_invocations, cold_starts, throttled;
+    double forecast;           /* point forecast for this interval's arrivals (count) */
+    double forecast_upper;     /* upper quantile of the same */
+    double forecast_max;       /* planner input: max over the horizon (count per interval) */
+    double forecast_max_upper; /* upper quantile of that max */
+    double capacity_rps;       /* planned serving capacity of running + booting VMs */
+    double latency_p50_ms, latency_p99_ms; /* answered requests in this interval */
+    unsigned running_by_type[SW_SCHED_MAX_TYPES];
+    unsigned booting_by_type[SW_SCHED_MAX_TYPES];
+    unsigned draining_by_type[SW_SCHED_MAX_TYPES];
+    double cum_cost_usd; /* the whole bill so far, as if every VM stopped now */
+    double cum_vm_usd, cum_faas_usd;
+} sw_sched_interval_t;
+
+typedef struct sw_sched_summary {
+    const char *policy;
+    uint64_t requests; /* arrivals that got their answer (served or rejected) */
+    uint64_t served_vm, served_faas, rejected, met_slo, spilled;
+    double slo_attainment; /* met_slo / requests; a rejection is a miss */
+    const sw_hist_t *latency; /* answered requests (VM and FaaS), borrowed */
+    uint64_t faas_invocations, cold_starts, throttled, faas_errors;
+    uint64_t vm_launched, vm_terminated, vm_lost, peak_running;
+    sw_cost_t cost; /* vm_by_type_usd borrowed until the next call */
+} sw_sched_summary_t;
+
+/* Creates the core for `cfg` (borrowed for the core's life) and the policy it names.
+ * Returns 0, or -EINVAL with a message (e.g. an unknown predictor). */
+int sw_sched_create(sw_sched_t **out, const sw_cfg_t *cfg, char *errbuf, size_t errlen)
+    SW_MUST_USE;
+void sw_sched_destroy(sw_sched_t *s);
+
+/* Perfect foresight for the oracle: arrivals per policy interval from time 0, copied.
+ * Other policies ignore it. */
+void sw_sched_set_foresight(sw_sched_t *s, const uint64_t *counts, size_t n);
+
+/* Starts the run at `now` (the origin of interval 0): launches the initial pool. */
+void sw_sched_start(sw_sched_t *s, sw_time_t now, sw_actions_t *out);
+
+/* Events. Each may append actions to `out` (which it does not clear). */
+void sw_sched_on_arrival(sw_sched_t *s, sw_time_t now, uint64_t req_id, sw_actions_t *out);
+void sw_sched_on_worker_ready(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
+                              sw_actions_t *out);
+void sw_sched_on_worker_notice(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
+                               sw_actions_t *out);
+void sw_sched_on_worker_lost(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
+                             sw_actions_t *out);
+void sw_sched_on_batch_done(sw_sched_t *s, sw_time_t now, uint32_t worker_id, uint64_t batch_id,
+                            sw_actions_t *out);
+void sw_sched_on_faas_done(sw_sched_t *s, sw_time_t now, const sw_faas_result_t *res,
+                           sw_actions_t *out);
+/* Time-driven work: interval roll-over and planning, batch timers, the violation monitor.
+ * Call it at sw_sched_next_wakeup() (calling early or late is harmless). */
+void sw_sched_on_tick(sw_sched_t *s, sw_time_t now, sw_actions_t *out);
+/* When on_tick next has work; SW_TIME_NEVER when none. */
+sw_time_t sw_sched_next_wakeup(const sw_sched_t *s);
+
+/* True when no request is queued, in a batch, or at a function. */
+bool sw_sched_is_idle(const sw_sched_t *s);
+/* Ends the run: rejects anything still queued (no_capacity), terminates every VM (bills
+ * close at `now`) and closes the last interval. */
+void sw_sched_finish(sw_sched_t *s, sw_time_t now, sw_actions_t *out);
+
+/* Closed timeline rows, oldest first: returns one and removes it, or NULL. The pointer is
+ * valid until the next call into the core. */
+const sw_sched_interval_t *sw_sched_take_interval(sw_sched_t *s);
+/* Totals so far (the cost as if every VM stopped at `now`). */
+void sw_sched_summary(sw_sched_t *s, sw_time_t now, sw_sched_summary_t *out);
+
+const sw_cfg_t *sw_sched_cfg(const sw_sched_t *s);
+
+#endif

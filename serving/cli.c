@@ -1,0 +1,90 @@
+/* Subcommand dispatch, --help and --version, and the helpers subcommands share. */
+#include "serving/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command_t;
+
+static const command_t commands[] = {
+    {"simulate", sw_srv_cmd_simulate,
+     "replay a trace through a policy; report cost and SLO attainment"},
+    {"check-config", sw_srv_cmd_check_config,
+     "validate a YAML policy file and print the resolved configuration"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: spillway [--version] [--help] COMMAND [ARGS]\n\n"
+               "Cost-aware, SLO-aware ML inference serving: a VM pool sized ahead by a load\n"
+               "predictor, with what it cannot finish in time spilled to serverless functions.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < SW_ARRAY_LEN(commands); i++)
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'spillway COMMAND --help' describes a command's options.\n");
+}
+
+int sw_srv_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return SW_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return SW_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("spillway %s\n", SW_VERSION);
+        return SW_EXIT_OK;
+    }
+    for (size_t i = 0; i < SW_ARRAY_LEN(commands); i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "spillway: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return SW_EXIT_USAGE;
+}
+
+int sw__srv_load_config(const char *path, sw_cfg_t **out)
+{
+    char err[8192];
+    int rc = path ? sw_cfg_load(path, out, err, sizeof(err))
+                  : sw_cfg_load_string("", 0, "(built-in defaults)", out, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "spillway: configuration error:\n%s\n", err);
+        return SW_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int sw__srv_apply_set(sw_cfg_t *cfg, const char *assignment)
+{
+    const char *eq = strchr(assignment, '=');
+    if (!eq || eq == assignment) {
+        fprintf(stderr, "spillway: --set %s: expected KEY=VALUE, e.g. slo.latency_ms=100\n",
+                assignment);
+        return SW_EXIT_USAGE;
+    }
+    char key[256];
+    size_t n = (size_t)(eq - assignment);
+    if (n >= sizeof(key)) {
+        fprintf(stderr, "spillway: --set: key too long\n");
+        return SW_EXIT_USAGE;
+    }
+    memcpy(key, assignment, n);
+    key[n] = '\0';
+    char err[4096];
+    if (sw_cfg_set(cfg, key, eq + 1, err, sizeof(err)) < 0) {
+        fprintf(stderr, "spillway: --set %s: %s\n", assignment, err);
+        return SW_EXIT_USAGE;
+    }
+    return 0;
+}

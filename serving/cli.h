@@ -1,0 +1,20 @@
+/* The `spillway` command line: one binary, one function per subcommand. Each returns the
+ * process exit status: 0 success, 2 usage or configuration error, 1 runtime failure. */
+#ifndef SW_SERVING_CLI_H
+#define SW_SERVING_CLI_H
+
+#include "config/config.h"
+
+enum { SW_EXIT_OK = 0, SW_EXIT_FAILURE = 1, SW_EXIT_USAGE = 2 };
+
+int sw_srv_main(int argc, char **argv);
+int sw_srv_cmd_simulate(int argc, char **argv);
+int sw_srv_cmd_check_config(int argc, char **argv);
+
+/* Loads the config named by `path` (NULL: the built-in defaults), printing any error to
+ * stderr. Returns 0 or SW_EXIT_USAGE. */
+int sw__srv_load_config(const char *path, sw_cfg_t **out);
+/* Applies one `key=value` override, printing any error. Returns 0 or SW_EXIT_USAGE. */
+int sw__srv_apply_set(sw_cfg_t *cfg, const char *assignment);
+
+#endif

@@ -1,0 +1,326 @@
+/* The simulation driver: merges three time-ordered sources (backend events from the
+ * heap, the core's wakeups, and the trace's arrivals), feeds each to the policy core with
+ * `now` set to its time, and executes the actions the core returns through the simulated
+ * backends. At equal times, backend events go first, then the core's wakeup, then the
+ * arrival: completions free capacity before new work is routed. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "sim/sim_internal.h"
+
+struct sw_sim {
+    const sw_cfg_t *cfg;
+    sw_sim_opts_t opts;
+    sw_sched_t *sched;
+    sw_trace_t *trace;
+    sw_ev_heap_t heap;
+    sw_sim_vms_t vms;
+    sw_sim_faas_t faas;
+    sw_backend_t backend;
+    sw_actions_t acts;
+    FILE *decisions;
+    bool own_decisions;
+    FILE *timeline;
+    sw_sim_stats_t stats;
+    uint64_t next_req_id;
+    char path[4096];
+};
+
+/* Seeds of the independent random streams: adding draws to one component (say, a new
+ * distribution for VMs) must not shift the numbers the trace or the functions see. */
+enum { STREAM_TRACE = 1, STREAM_VM = 2, STREAM_FAAS = 3 };
+
+static uint64_t stream_seed(uint64_t seed, uint64_t stream)
+{
+    return seed * 0x9e3779b97f4a7c15ULL + stream * 0xc2b2ae3d27d4eb4fULL;
+}
+
+static int open_trace(sw_trace_t **out, const sw_cfg_t *cfg, char *errbuf, size_t errlen)
+{
+    sw_trace_opts_t o = {
+        .format = cfg->trace.format,
+        .timestamp_column = cfg->trace.timestamp_column,
+        .rate_scale = cfg->trace.rate_scale,
+        .start_s = cfg->trace.start_s,
+        .duration_s = cfg->trace.duration_s,
+        .seed = stream_seed(cfg->seed, STREAM_TRACE),
+    };
+    return sw_trace_open(out, cfg->trace.path, &o, errbuf, errlen);
+}
+
+/* The oracle's foresight: the arrivals per interval of the very stream the run will
+ * replay (same file, same seed), counted in a first streaming pass. */
+static int count_foresight(sw_sim_t *sim, char *errbuf, size_t errlen)
+{
+    sw_trace_t *t;
+    int rc = open_trace(&t, sim->cfg, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    sw_time_t interval = sw_s_to_time(sim->cfg->policy.interval_s);
+    uint64_t *counts = NULL;
+    size_t n = 0;
+    sw_time_t at;
+    while ((rc = sw_trace_next(t, &at)) == 1) {
+        size_t k = (size_t)(at / interval);
+        if (k >= n) {
+            size_t cap = SW_MAX(k + 1, n * 2);
+            counts = sw_realloc(counts, cap * sizeof(*counts));
+            memset(counts + n, 0, (cap - n) * sizeof(*counts));
+            n = cap;
+        }
+        counts[k]++;
+    }
+    if (rc < 0)
+        snprintf(errbuf, errlen, "%s", sw_trace_error(t));
+    else
+        sw_sched_set_foresight(sim->sched, counts, n);
+    sw_free(counts);
+    sw_trace_close(t);
+    return rc < 0 ? rc : 0;
+}
+
+static int open_output(sw_sim_t *sim, FILE **f, const char *name, char *errbuf, size_t errlen)
+{
+    snprintf(sim->path, sizeof(sim->path), "%s/%s", sim->opts.out_dir, name);
+    *f = fopen(sim->path, "w");
+    if (!*f) {
+        int err = errno;
+        snprintf(errbuf, errlen, "%s: cannot create: %s", sim->path, strerror(err));
+        return -err;
+    }
+    return 0;
+}
+
+static int open_outputs(sw_sim_t *sim, char *errbuf, size_t errlen)
+{
+    if (sim->opts.decisions_file) {
+        sim->decisions = sim->opts.decisions_file;
+    } else if (sim->opts.decisions && sim->opts.out_dir) {
+        int rc = open_output(sim, &sim->decisions, "decisions.jsonl", errbuf, errlen);
+        if (rc < 0)
+            return rc;
+        sim->own_decisions = true;
+    }
+    if (!sim->opts.out_dir)
+        return 0;
+    int rc = open_output(sim, &sim->timeline, "timeline.csv", errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    return sw__sim_timeline_header(sim->timeline, sim->cfg);
+}
+
+int sw_sim_create(sw_sim_t **out, const sw_cfg_t *cfg, const sw_sim_opts_t *opts, char *errbuf,
+                  size_t errlen)
+{
+    sw_sim_t *sim = sw_calloc(1, sizeof(*sim));
+    sim->cfg = cfg;
+    sim->opts = *opts;
+    sw_actions_init(&sim->acts);
+    int rc = sw_sched_create(&sim->sched, cfg, errbuf, errlen);
+    if (rc < 0)
+        goto fail;
+    if (opts->out_dir && mkdir(opts->out_dir, 0777) < 0 && errno != EEXIST) {
+        rc = -errno;
+        snprintf(errbuf, errlen, "%s: cannot create directory: %s", opts->out_dir, strerror(-rc));
+        goto fail;
+    }
+    if (cfg->policy.name == SW_POLICY_ORACLE && (rc = count_foresight(sim, errbuf, errlen)) < 0)
+        goto fail;
+    if ((rc = open_trace(&sim->trace, cfg, errbuf, errlen)) < 0)
+        goto fail;
+    if ((rc = open_outputs(sim, errbuf, errlen)) < 0)
+        goto fail;
+    sw__sim_vms_init(&sim->vms, cfg, &sim->heap, stream_seed(cfg->seed, STREAM_VM));
+    sw__sim_faas_init(&sim->faas, cfg, &sim->heap, stream_seed(cfg->seed, STREAM_FAAS));
+    sim->backend = (sw_backend_t){.vm = &sw__sim_vm_ops, .vm_self = &sim->vms,
+                                  .faas = &sw__sim_faas_ops, .faas_self = &sim->faas};
+    *out = sim;
+    return 0;
+fail:
+    sw_sim_destroy(sim);
+    return rc;
+}
+
+void sw_sim_destroy(sw_sim_t *sim)
+{
+    if (!sim)
+        return;
+    if (sim->own_decisions && sim->decisions)
+        fclose(sim->decisions);
+    if (sim->timeline)
+        fclose(sim->timeline);
+    sw_trace_close(sim->trace);
+    sw_sched_destroy(sim->sched);
+    sw__sim_vms_deinit(&sim->vms);
+    sw__sim_faas_deinit(&sim->faas);
+    sw_free(sim->heap.v);
+    sw_actions_deinit(&sim->acts);
+    sw_free(sim);
+}
+
+/* Executes the actions the core just returned, then writes them to the decision log and
+ * any closed timeline rows to timeline.csv. */
+static int execute(sw_sim_t *sim, sw_time_t now)
+{
+    sw_actions_t *a = &sim->acts;
+    const sw_backend_t *be = &sim->backend;
+    for (size_t i = 0; i < a->n; i++) {
+        const sw_action_t *act = &a->v[i];
+        switch (act->kind) {
+        case SW_ACT_DISPATCH:
+            be->vm->dispatch(be->vm_self, now, act->worker_id, act->batch_id,
+                             &a->req_ids[act->reqs_off], act->n_reqs);
+            break;
+        case SW_ACT_INVOKE:
+            be->faas->invoke(be->faas_self, now, act->req_id, act->arrival);
+            break;
+        case SW_ACT_LAUNCH:
+            be->vm->launch(be->vm_self, now, act->worker_id, act->type_idx, act->instant);
+            break;
+        case SW_ACT_TERMINATE:
+            be->vm->terminate(be->vm_self, now, act->worker_id);
+            break;
+        case SW_ACT_REJECT:
+        default:
+            break;
+        }
+    }
+    int rc = 0;
+    if (sim->decisions && a->n > 0)
+        rc = sw_decision_log_write(sim->decisions, sim->cfg, a);
+    sw_actions_clear(a);
+    const sw_sched_interval_t *row;
+    while ((row = sw_sched_take_interval(sim->sched)) != NULL)
+        if (sim->timeline && rc == 0)
+            rc = sw__sim_timeline_row(sim->timeline, sim->cfg, row);
+    return rc;
+}
+
+static void deliver(sw_sim_t *sim, const sw_ev_t *ev)
+{
+    sw_sched_t *s = sim->sched;
+    sw_actions_t *out = &sim->acts;
+    if (ev->kind == SW_EV_FAAS_DONE) {
+        sw_faas_result_t r = sw__sim_faas_complete(&sim->faas, ev->t, ev->data);
+        sw_sched_on_faas_done(s, ev->t, &r, out);
+        return;
+    }
+    if (!sw__sim_vms_event_valid(&sim->vms, ev))
+        return; /* the VM was terminated: its pending events died with it */
+    switch (ev->kind) {
+    case SW_EV_WORKER_READY: sw_sched_on_worker_ready(s, ev->t, ev->worker, out); break;
+    case SW_EV_BATCH_DONE: sw_sched_on_batch_done(s, ev->t, ev->worker, ev->data, out); break;
+    case SW_EV_SPOT_NOTICE: sw_sched_on_worker_notice(s, ev->t, ev->worker, out); break;
+    case SW_EV_WORKER_LOST:
+        sim->vms.vm[ev->worker].alive = false;
+        sw_sched_on_worker_lost(s, ev->t, ev->worker, out);
+        break;
+    default: break;
+    }
+}
+
+static void progress(sw_sim_t *sim, sw_time_t sim_now, sw_time_t started, bool last)
+{
+    double frac = last ? 1.0 : sw_trace_progress(sim->trace);
+    int filled = (int)(frac * 30);
+    double wall = sw_time_to_s(sw_clock_now() - started);
+    fprintf(stderr, "\r[%-30.*s] %3.0f%%  %.1f M requests  sim %.1f h  %.1f M req/s%s",
+            filled, "##############################", frac * 100.0,
+            (double)sim->stats.arrivals / 1e6, sw_time_to_s(sim_now) / 3600.0,
+            wall > 0 ? (double)sim->stats.arrivals / wall / 1e6 : 0.0, last ? "\n" : "");
+}
+
+int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen)
+{
+    sw_time_t started = sw_clock_now(), last_progress = started;
+    sw_sched_t *s = sim->sched;
+    sw_time_t now = 0, arrival = 0, stall_limit = SW_TIME_NEVER;
+    sw_time_t interval = sw_s_to_time(sim->cfg->policy.interval_s);
+    sw_sched_start(s, 0, &sim->acts);
+    int rc = execute(sim, 0);
+    int more = rc < 0 ? rc : sw_trace_next(sim->trace, &arrival);
+    while (more >= 0 && rc == 0) {
+        sw_time_t t_ev = sim->heap.n ? sim->heap.v[0].t : SW_TIME_NEVER;
+        sw_time_t t_wake = sw_sched_next_wakeup(s);
+        sw_time_t t_arr = more ? arrival : SW_TIME_NEVER;
+        if (!more && sw_sched_is_idle(s))
+            break; /* every request answered: the run is over */
+        if (!more && sim->heap.n == 0) {
+            /* Work is left but nothing can finish it unless the policy launches a VM on a
+             * later tick; give it two intervals, then end (finish rejects the rest). */
+            if (stall_limit == SW_TIME_NEVER)
+                stall_limit = now + 2 * interval;
+            if (t_wake > stall_limit)
+                break;
+        } else {
+            stall_limit = SW_TIME_NEVER;
+        }
+        if (t_ev <= t_wake && t_ev <= t_arr && t_ev != SW_TIME_NEVER) {
+            sw_ev_t ev = sw__ev_pop(&sim->heap);
+            now = ev.t;
+            deliver(sim, &ev);
+        } else if (t_wake <= t_arr && t_wake != SW_TIME_NEVER) {
+            now = t_wake;
+            sw_sched_on_tick(s, now, &sim->acts);
+        } else if (t_arr != SW_TIME_NEVER) {
+            now = arrival;
+            sim->stats.arrivals++;
+            sw_sched_on_arrival(s, now, sim->next_req_id++, &sim->acts);
+            more = sw_trace_next(sim->trace, &arrival);
+        } else {
+            break;
+        }
+        sim->stats.events++;
+        if (sim->acts.n > 0 || (sim->stats.events & 63) == 0)
+            rc = execute(sim, now);
+        if (sim->opts.progress && (sim->stats.events & 0xffff) == 0) {
+            sw_time_t wall = sw_clock_now();
+            if (wall - last_progress > 200 * SW_US_PER_MS) {
+                last_progress = wall;
+                progress(sim, now, started, false);
+            }
+        }
+    }
+    if (more < 0) {
+        snprintf(errbuf, errlen, "%s", sw_trace_error(sim->trace));
+        return more;
+    }
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "cannot write output: %s", sw_strerror(rc));
+        return rc;
+    }
+    sw_sched_finish(s, now, &sim->acts);
+    rc = execute(sim, now);
+    sim->stats.end = now;
+    sim->stats.wall_s = sw_time_to_s(sw_clock_now() - started);
+    sim->stats.requests_per_s =
+        sim->stats.wall_s > 0 ? (double)sim->stats.arrivals / sim->stats.wall_s : 0;
+    if (sim->opts.progress)
+        progress(sim, now, started, true);
+    if (rc == 0 && sim->timeline && fflush(sim->timeline) != 0)
+        rc = -errno;
+    if (rc == 0 && sim->decisions && fflush(sim->decisions) != 0)
+        rc = -errno;
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "cannot write output: %s", sw_strerror(rc));
+        return rc;
+    }
+    if (sim->opts.out_dir) {
+        sw_sched_summary_t sum;
+        sw_sim_summary(sim, &sum);
+        snprintf(sim->path, sizeof(sim->path), "%s/summary.json", sim->opts.out_dir);
+        return sw__sim_write_summary(sim->path, sim->cfg, &sum, &sim->stats, errbuf, errlen);
+    }
+    return 0;
+}
+
+void sw_sim_summary(sw_sim_t *sim, sw_sched_summary_t *out)
+{
+    sw_sched_summary(sim->sched, sim->stats.end, out);
+}
+
+void sw_sim_stats(const sw_sim_t *sim, sw_sim_stats_t *out) { *out = sim->stats; }

@@ -1,0 +1,575 @@
+/* Tests of config/: loading config/example.yaml, defaults for absent keys, the print ->
+ * load round trip, sw_cfg_set, and the exact text of each class of error message
+ * (FILE:LINE: key.path: message). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "config/config.h"
+
+#define EXAMPLE SW_SOURCE_DIR "/config/example.yaml"
+
+static char err[4096];
+
+static sw_cfg_t *load_ok(const char *yaml)
+{
+    sw_cfg_t *cfg = NULL;
+    int rc = sw_cfg_load_string(yaml, strlen(yaml), "x.yaml", &cfg, err, sizeof err);
+    cr_assert_eq(rc, 0, "load failed: %s", err);
+    cr_assert_not_null(cfg);
+    return cfg;
+}
+
+/* Loads a config that must be rejected; returns the message. */
+static const char *load_bad(const char *yaml)
+{
+    sw_cfg_t *cfg = (sw_cfg_t *)1;
+    int rc = sw_cfg_load_string(yaml, strlen(yaml), "x.yaml", &cfg, err, sizeof err);
+    cr_assert_eq(rc, SW_ECONFIG, "expected SW_ECONFIG, got %d", rc);
+    cr_assert_null(cfg);
+    return err;
+}
+
+static char *print_to_string(const sw_cfg_t *cfg)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_not_null(f);
+    sw_cfg_print(cfg, f);
+    fclose(f);
+    return buf;
+}
+
+/* One valid instance type, for error tests that vary one thing. */
+#define ONE_TYPE                                                                                   \
+    "instance_types:\n"                                                                            \
+    "  - name: small\n"                                                                            \
+    "    price_per_hour_usd: 0.1\n"                                                                \
+    "    max_batch: 2\n"                                                                           \
+    "    batch_latency_ms: [50, 80]\n"
+
+/* ---- Loading -------------------------------------------------------------------------- */
+
+Test(config_load, example_resolves)
+{
+    sw_cfg_t *cfg = NULL;
+    int rc = sw_cfg_load(EXAMPLE, &cfg, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+
+    cr_assert_eq(cfg->instance_types_count, 5);
+    int p2 = sw_cfg_find_type(cfg, "p2.xlarge");
+    cr_assert_eq(p2, 4);
+    const sw_cfg_instance_type_t *t = &cfg->instance_types[p2];
+    cr_assert_eq(t->max_batch, 16);
+    cr_assert_eq(t->batch_latency_ms_count, 16);
+    cr_assert_float_eq(t->batch_latency_ms[15], 120.0, 1e-9);
+    cr_assert_float_eq(t->price_per_hour_usd, 0.90, 1e-12);
+    cr_assert_eq(t->boot_s.dist, SW_DIST_LOGNORMAL);
+    cr_assert_float_eq(t->boot_s.mean, 90.0, 1e-12);
+    cr_assert_float_eq(cfg->instance_types[0].price_per_hour_usd, 0.085, 1e-12);
+    cr_assert_str_eq(cfg->instance_types[0].name, "c5.large");
+
+    cr_assert_eq(cfg->faas.memory_mb, 3008);
+    cr_assert_float_eq(cfg->faas.price_per_gb_s_usd, 0.0000166667, 1e-15);
+    cr_assert_float_eq(cfg->slo.latency_ms, 200.0, 1e-12);
+    cr_assert_float_eq(cfg->slo.target, 0.98, 1e-12);
+    cr_assert_eq(cfg->policy.name, SW_POLICY_MARK);
+    cr_assert_str_eq(cfg->predictor.name, "recent-max");
+    cr_assert_null(cfg->predictor.model_path);
+    cr_assert_str_eq(cfg->source_path, EXAMPLE);
+
+    /* Relative to config/, resolved to an absolute path that exists. */
+    cr_assert_eq(cfg->trace.path[0], '/', "not absolute: %s", cfg->trace.path);
+    cr_assert_eq(access(cfg->trace.path, R_OK), 0, "missing trace: %s", cfg->trace.path);
+    cr_assert_not_null(strstr(cfg->trace.path, "twitter_day00_per_second.txt"));
+    cr_assert_eq(cfg->trace.format, SW_TRACE_COUNTS_PER_SECOND);
+    sw_cfg_destroy(cfg);
+}
+
+Test(config_load, minimal_yaml_gets_all_defaults)
+{
+    sw_cfg_t *cfg = load_ok("seed: 7\n");
+    cr_assert_eq(cfg->seed, 7);
+    cr_assert_float_eq(cfg->slo.latency_ms, 200.0, 1e-12);
+    cr_assert_float_eq(cfg->slo.target, 0.98, 1e-12);
+    cr_assert_float_eq(cfg->billing.vm_granularity_s, 1.0, 1e-12);
+    cr_assert_float_eq(cfg->billing.vm_minimum_s, 60.0, 1e-12);
+
+    /* The default types are the example's five. */
+    cr_assert_eq(cfg->instance_types_count, 5);
+    cr_assert_str_eq(cfg->instance_types[0].name, "c5.large");
+    cr_assert_str_eq(cfg->instance_types[4].name, "p2.xlarge");
+    cr_assert_float_eq(cfg->instance_types[4].batch_latency_ms[0], 30.0, 1e-12);
+    cr_assert_eq(cfg->instance_types[1].spot.enabled, false);
+    cr_assert_float_eq(cfg->instance_types[1].spot.price_factor, 0.35, 1e-12);
+    cr_assert_float_eq(cfg->instance_types[1].spot.notice_s, 120.0, 1e-12);
+    cr_assert_float_eq(cfg->instance_types[1].boot_s.cv, 0.25, 1e-12);
+
+    const sw_cfg_faas_t *f = &cfg->faas;
+    cr_assert(f->enabled);
+    cr_assert_eq(f->memory_mb, 3008);
+    cr_assert_float_eq(f->price_per_million_requests_usd, 0.20, 1e-12);
+    cr_assert_float_eq(f->billing_granularity_ms, 1.0, 1e-12);
+    cr_assert_eq(f->warm_latency_ms.dist, SW_DIST_LOGNORMAL);
+    cr_assert_float_eq(f->warm_latency_ms.mean, 120.0, 1e-12);
+    cr_assert_float_eq(f->cold_start_ms.mean, 2500.0, 1e-12);
+    cr_assert_float_eq(f->cold_start_ms.cv, 0.3, 1e-12);
+    cr_assert(f->bill_cold_start);
+    cr_assert_float_eq(f->keep_alive_s, 600.0, 1e-12);
+    cr_assert_eq(f->concurrency_limit, 1000);
+    cr_assert_float_eq(f->scale_out_per_minute, 500.0, 1e-12);
+    cr_assert_not(f->free_tier.enabled);
+    cr_assert_float_eq(f->free_tier.requests, 1e6, 1e-6);
+    cr_assert_float_eq(f->free_tier.gb_s, 4e5, 1e-6);
+
+    const sw_cfg_policy_t *p = &cfg->policy;
+    cr_assert_eq(p->name, SW_POLICY_MARK);
+    cr_assert_float_eq(p->interval_s, 60.0, 1e-12);
+    cr_assert_float_eq(p->max_queue_delay_ms, 2000.0, 1e-12);
+    cr_assert_float_eq(p->dispatch_margin_ms, 5.0, 1e-12);
+    cr_assert_eq(p->static_pool.pool_count, 1);
+    cr_assert_str_eq(p->static_pool.pool[0].type, "c5.large");
+    cr_assert_eq(p->static_pool.pool[0].count, 2);
+    cr_assert_str_eq(p->reactive.instance_type, "c5.large");
+    cr_assert_float_eq(p->reactive.scale_in_cooldown_s, 300.0, 1e-12);
+    cr_assert_eq(p->reactive.min_instances, 1);
+    cr_assert_eq(p->mark.horizon_intervals, 5);
+    cr_assert_float_eq(p->mark.target_utilization, 0.8, 1e-12);
+    cr_assert_float_eq(p->mark.violation_budget, 0.02, 1e-12);
+    cr_assert(p->mark.spill);
+
+    cr_assert_str_eq(cfg->predictor.name, "recent-max");
+    cr_assert_eq(cfg->predictor.window_intervals, 10);
+    cr_assert_float_eq(cfg->predictor.headroom, 1.2, 1e-12);
+    cr_assert_float_eq(cfg->predictor.quantile, 0.95, 1e-12);
+    cr_assert_null(cfg->predictor.model_path);
+
+    cr_assert_eq(access(cfg->trace.path, R_OK), 0, "default trace: %s", cfg->trace.path);
+    cr_assert_eq(cfg->trace.format, SW_TRACE_AUTO);
+    cr_assert_str_eq(cfg->trace.timestamp_column, "TIMESTAMP");
+    cr_assert_float_eq(cfg->trace.rate_scale, 1.0, 1e-12);
+    cr_assert_null(cfg->source_path);
+    sw_cfg_destroy(cfg);
+}
+
+Test(config_load, empty_file_is_all_defaults)
+{
+    sw_cfg_t *a = load_ok("");
+    sw_cfg_t *b = load_ok("# nothing but a comment\n");
+    cr_assert_eq(a->seed, 1);
+    cr_assert(sw_cfg_equal(a, b));
+    sw_cfg_destroy(a);
+    sw_cfg_destroy(b);
+}
+
+Test(config_load, given_types_default_their_other_keys_and_the_policies)
+{
+    sw_cfg_t *cfg = load_ok("instance_types:\n"
+                            "  - name: a\n"
+                            "    price_per_hour_usd: 0.1\n"
+                            "    max_batch: 1\n"
+                            "    batch_latency_ms: [50]\n"
+                            "    boot_s: {mean: 30}\n"
+                            "    service_variation: {dist: exponential}\n"
+                            "  - name: b\n"
+                            "    price_per_hour_usd: 0.2\n"
+                            "    max_batch: 1\n"
+                            "    batch_latency_ms: [40]\n"
+                            "    boot_s: {dist: uniform, min: 10, max: 20}\n");
+    const sw_cfg_instance_type_t *a = &cfg->instance_types[0];
+    cr_assert_eq(a->boot_s.dist, SW_DIST_LOGNORMAL);
+    cr_assert_float_eq(a->boot_s.mean, 30.0, 1e-12);
+    cr_assert_float_eq(a->boot_s.cv, 0.25, 1e-12);
+    cr_assert_eq(a->service_variation.dist, SW_DIST_EXPONENTIAL);
+    cr_assert_float_eq(a->service_variation.mean, 1.0, 1e-12);
+    cr_assert_float_eq(a->service_variation.cv, 0.0, 1e-12);
+    cr_assert_eq(a->max_instances, 0);
+    const sw_cfg_dist_t *ub = &cfg->instance_types[1].boot_s;
+    cr_assert_float_eq(sw_cfg_dist_mean(ub), 15.0, 1e-12);
+    cr_assert_float_eq(ub->mean, 15.0, 1e-12);
+    cr_assert_str_eq(cfg->policy.reactive.instance_type, "a");
+    cr_assert_str_eq(cfg->policy.static_pool.pool[0].type, "a");
+    sw_cfg_destroy(cfg);
+}
+
+Test(config_load, relative_paths_resolve_against_the_files_folder)
+{
+    char dir[] = "/tmp/sw_cfg_test_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256], trace[256];
+    snprintf(path, sizeof path, "%s/p.yaml", dir);
+    snprintf(trace, sizeof trace, "%s/t.txt", dir);
+    FILE *f = fopen(trace, "w");
+    cr_assert_not_null(f);
+    fputs("1 2 3", f);
+    fclose(f);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("trace:\n  path: t.txt\npredictor:\n  model_path: sub/model.bin\n", f);
+    fclose(f);
+
+    sw_cfg_t *cfg = NULL;
+    cr_assert_eq(sw_cfg_load(path, &cfg, err, sizeof err), 0, "%s", err);
+    char *real = realpath(trace, NULL);
+    cr_assert_str_eq(cfg->trace.path, real);
+    char model[300];
+    snprintf(model, sizeof model, "%s/sub/model.bin", dir);
+    cr_assert_str_eq(cfg->predictor.model_path, model);
+    free(real);
+    sw_cfg_destroy(cfg);
+    unlink(path);
+    unlink(trace);
+    rmdir(dir);
+}
+
+Test(config_load, unreadable_file_gives_errno)
+{
+    sw_cfg_t *cfg = (sw_cfg_t *)1;
+    int rc = sw_cfg_load("/nonexistent/spillway.yaml", &cfg, err, sizeof err);
+    cr_assert_eq(rc, -ENOENT);
+    cr_assert_null(cfg);
+    cr_assert_str_eq(err, "/nonexistent/spillway.yaml: cannot read: No such file or directory");
+}
+
+Test(config_load, print_then_load_gives_an_equal_config)
+{
+    sw_cfg_t *a = NULL;
+    cr_assert_eq(sw_cfg_load(EXAMPLE, &a, err, sizeof err), 0, "%s", err);
+    char *text = print_to_string(a);
+    sw_cfg_t *b = NULL;
+    int rc = sw_cfg_load_string(text, strlen(text), "printed.yaml", &b, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s\n--- printed:\n%s", err, text);
+    cr_assert(sw_cfg_equal(a, b), "round trip differs:\n%s", text);
+    /* Printing the reloaded config gives the same text (bar the source line). */
+    char *again = print_to_string(b);
+    const char *body_a = strstr(text, "\nseed:"), *body_b = strstr(again, "\nseed:");
+    cr_assert_not_null(body_a);
+    cr_assert_not_null(body_b);
+    cr_assert_str_eq(body_a, body_b);
+
+    /* A change is seen by sw_cfg_equal. */
+    cr_assert_eq(sw_cfg_set(b, "instance_types[4].batch_latency_ms[15]", "121", err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_not(sw_cfg_equal(a, b));
+    free(text);
+    free(again);
+    sw_cfg_destroy(a);
+    sw_cfg_destroy(b);
+}
+
+Test(config_load, print_round_trips_defaults_and_odd_strings)
+{
+    sw_cfg_t *a = load_ok("trace:\n  timestamp_column: \"a \\\"quoted\\\" \\\\ col\"\n"
+                          "  path: /tmp/x.txt\n"
+                          "predictor:\n  name: ewma\n  quantile: 0.1\n");
+    char *text = print_to_string(a);
+    sw_cfg_t *b = NULL;
+    int rc = sw_cfg_load_string(text, strlen(text), "printed.yaml", &b, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s\n%s", err, text);
+    cr_assert(sw_cfg_equal(a, b), "%s", text);
+    cr_assert_str_eq(b->trace.timestamp_column, "a \"quoted\" \\ col");
+    free(text);
+    sw_cfg_destroy(a);
+    sw_cfg_destroy(b);
+}
+
+Test(config_load, set_overrides_values)
+{
+    sw_cfg_t *cfg = load_ok("");
+    cr_assert_eq(sw_cfg_set(cfg, "seed", "18446744073709551615", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg->seed, UINT64_MAX);
+    cr_assert_eq(sw_cfg_set(cfg, "slo.latency_ms", "150", err, sizeof err), 0, "%s", err);
+    cr_assert_float_eq(cfg->slo.latency_ms, 150.0, 1e-12);
+    cr_assert_eq(sw_cfg_set(cfg, "instance_types[1].price_per_hour_usd", "0.2", err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_float_eq(cfg->instance_types[1].price_per_hour_usd, 0.2, 1e-12);
+    cr_assert_eq(sw_cfg_set(cfg, "policy.name", "static", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg->policy.name, SW_POLICY_STATIC);
+    cr_assert_eq(sw_cfg_set(cfg, "faas.enabled", "false", err, sizeof err), 0, "%s", err);
+    cr_assert_not(cfg->faas.enabled);
+    cr_assert_eq(sw_cfg_set(cfg, "trace.path", "/tmp/other.txt", err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(cfg->trace.path, "/tmp/other.txt");
+    cr_assert_eq(sw_cfg_set(cfg, "predictor.model_path", "m.bin", err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(cfg->predictor.model_path, "m.bin");
+    cr_assert_eq(sw_cfg_set(cfg, "predictor.model_path", "null", err, sizeof err), 0, "%s", err);
+    cr_assert_null(cfg->predictor.model_path);
+    cr_assert_eq(sw_cfg_set(cfg, "instance_types[0].boot_s.dist", "uniform", err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_eq(sw_cfg_set(cfg, "instance_types[0].boot_s.max", "20", err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_float_eq(cfg->instance_types[0].boot_s.mean, 10.0, 1e-12);
+    cr_assert_eq(sw_cfg_validate(cfg, err, sizeof err), 0, "%s", err);
+    sw_cfg_destroy(cfg);
+}
+
+Test(config_load, names_and_helpers)
+{
+    sw_policy_kind_t k;
+    cr_assert_eq(sw_policy_from_name("faas-only", &k), 0);
+    cr_assert_eq(k, SW_POLICY_FAAS_ONLY);
+    cr_assert_str_eq(sw_policy_name(SW_POLICY_ORACLE), "oracle");
+    cr_assert_eq(sw_policy_from_name("foo", &k), -EINVAL);
+    sw_trace_format_t t;
+    cr_assert_eq(sw_trace_format_from_name("counts-per-minute", &t), 0);
+    cr_assert_eq(t, SW_TRACE_COUNTS_PER_MINUTE);
+    cr_assert_str_eq(sw_trace_format_name(SW_TRACE_TIMESTAMPS), "timestamps");
+    cr_assert_eq(sw_trace_format_from_name("csv", &t), -EINVAL);
+    sw_cfg_dist_t u = {.dist = SW_DIST_UNIFORM, .min = 2, .max = 4};
+    cr_assert_float_eq(sw_cfg_dist_mean(&u), 3.0, 1e-12);
+    sw_cfg_destroy(NULL);
+}
+
+/* ---- Validation: exact messages ------------------------------------------------------- */
+
+Test(config_validate, unknown_key)
+{
+    cr_assert_str_eq(load_bad("seed: 1\nslo:\n  foo: 3\n"), "x.yaml:3: slo.foo: unknown key");
+    cr_assert_str_eq(load_bad(ONE_TYPE "    colour: red\n"),
+                     "x.yaml:6: instance_types[0].colour: unknown key");
+    cr_assert_str_eq(load_bad("sed: 1\n"), "x.yaml:1: sed: unknown key");
+}
+
+Test(config_validate, wrong_type)
+{
+    cr_assert_str_eq(load_bad("slo:\n  latency_ms: abc\n"),
+                     "x.yaml:2: slo.latency_ms: expected a number, got \"abc\"");
+    cr_assert_str_eq(load_bad("seed: 1.5\n"),
+                     "x.yaml:1: seed: expected a whole number >= 0, got \"1.5\"");
+    cr_assert_str_eq(load_bad("faas:\n  enabled: maybe\n"),
+                     "x.yaml:2: faas.enabled: expected true or false, got \"maybe\"");
+    cr_assert_str_eq(load_bad("slo:\n  target: nan\n"),
+                     "x.yaml:2: slo.target: expected a finite number, got \"nan\"");
+    cr_assert_str_eq(load_bad("slo: 5\n"),
+                     "x.yaml:1: slo: expected a mapping of keys, got a single value");
+    cr_assert_str_eq(load_bad("policy:\n  static:\n    pool: {type: a}\n"),
+                     "x.yaml:3: policy.static.pool: expected a list, got a mapping");
+}
+
+Test(config_validate, price_not_positive)
+{
+    cr_assert_str_eq(load_bad("instance_types:\n"
+                              "  - name: small\n"
+                              "    price_per_hour_usd: 0\n"
+                              "    max_batch: 1\n"
+                              "    batch_latency_ms: [50]\n"),
+                     "x.yaml:3: instance_types[0].price_per_hour_usd: must be > 0");
+    cr_assert_str_eq(load_bad("faas:\n  price_per_gb_s_usd: -1\n"),
+                     "x.yaml:2: faas.price_per_gb_s_usd: must be >= 0");
+}
+
+Test(config_validate, required_key_missing)
+{
+    cr_assert_str_eq(load_bad("instance_types:\n"
+                              "  - name: small\n"
+                              "    max_batch: 1\n"
+                              "    batch_latency_ms: [50]\n"),
+                     "x.yaml:2: instance_types[0].price_per_hour_usd: missing: this key has no "
+                     "default");
+}
+
+Test(config_validate, batch_profile_shorter_than_max_batch)
+{
+    cr_assert_str_eq(load_bad("instance_types:\n"
+                              "  - name: small\n"
+                              "    price_per_hour_usd: 0.1\n"
+                              "    max_batch: 4\n"
+                              "    batch_latency_ms: [50, 80, 100]\n"),
+                     "x.yaml:2: instance_types[0]: batch_latency_ms has 3 entries but max_batch "
+                     "is 4: give T_b for every b = 1..max_batch");
+}
+
+Test(config_validate, batch_profile_decreasing)
+{
+    cr_assert_str_eq(load_bad("instance_types:\n"
+                              "  - name: small\n"
+                              "    price_per_hour_usd: 0.1\n"
+                              "    max_batch: 3\n"
+                              "    batch_latency_ms:\n"
+                              "      - 50\n"
+                              "      - 100\n"
+                              "      - 90\n"),
+                     "x.yaml:8: instance_types[0].batch_latency_ms[2]: a batch of 3 takes 90 ms, "
+                     "less than a batch of 2 (100 ms): T_b must not decrease as b grows");
+}
+
+Test(config_validate, slo_shorter_than_fastest_batch)
+{
+    cr_assert_str_eq(load_bad("slo:\n"
+                              "  latency_ms: 200\n"
+                              "instance_types:\n"
+                              "  - name: slow\n"
+                              "    price_per_hour_usd: 0.1\n"
+                              "    max_batch: 1\n"
+                              "    batch_latency_ms: [250]\n"),
+                     "x.yaml:7: instance_types[0].batch_latency_ms[0]: a batch of 1 takes 250 "
+                     "ms, longer than slo.latency_ms 200: this type can never meet the SLO");
+}
+
+Test(config_validate, unknown_type_in_static_pool)
+{
+    cr_assert_str_eq(load_bad(ONE_TYPE "policy:\n"
+                                       "  static:\n"
+                                       "    pool:\n"
+                                       "      - type: c5.huge\n"
+                                       "        count: 3\n"),
+                     "x.yaml:9: policy.static.pool[0].type: no instance type named \"c5.huge\"");
+    cr_assert_str_eq(load_bad(ONE_TYPE "policy:\n  reactive:\n    instance_type: big\n"),
+                     "x.yaml:8: policy.reactive.instance_type: no instance type named \"big\"");
+}
+
+Test(config_validate, target_out_of_range)
+{
+    cr_assert_str_eq(load_bad("slo:\n  target: 1.5\n"), "x.yaml:2: slo.target: must be in (0, 1]");
+    cr_assert_str_eq(load_bad("policy:\n  mark:\n    target_utilization: 0\n"),
+                     "x.yaml:3: policy.mark.target_utilization: must be in (0, 1]");
+    cr_assert_str_eq(load_bad("predictor:\n  quantile: 1\n"),
+                     "x.yaml:2: predictor.quantile: must be in (0, 1)");
+    cr_assert_str_eq(load_bad("faas:\n  memory_mb: 64\n"),
+                     "x.yaml:2: faas.memory_mb: must be in [128, 10240] (AWS Lambda's range)");
+}
+
+Test(config_validate, bad_enum_lists_the_valid_names)
+{
+    cr_assert_str_eq(load_bad("policy:\n  name: foo\n"),
+                     "x.yaml:2: policy.name: unknown value \"foo\": expected one of static, "
+                     "reactive, faas-only, mark, oracle");
+    cr_assert_str_eq(load_bad("trace:\n  format: csv\n"),
+                     "x.yaml:2: trace.format: unknown value \"csv\": expected one of auto, "
+                     "timestamps, counts-per-second, counts-per-minute");
+}
+
+Test(config_validate, distributions)
+{
+    cr_assert_str_eq(load_bad("faas:\n  warm_latency_ms: {dist: lognormal, mean: 100, cv: 0}\n"),
+                     "x.yaml:2: faas.warm_latency_ms.cv: lognormal needs cv > 0 (for no "
+                     "variation use dist: constant)");
+    cr_assert_str_eq(load_bad("faas:\n"
+                              "  cold_start_ms:\n"
+                              "    dist: uniform\n"
+                              "    min: 10\n"
+                              "    max: 20\n"
+                              "    mean: 12\n"),
+                     "x.yaml:6: faas.cold_start_ms.mean: a uniform distribution's mean is (min + "
+                     "max) / 2 = 15: remove mean, or change min and max");
+    cr_assert_str_eq(load_bad("faas:\n  cold_start_ms: {dist: uniform, min: 30, max: 20}\n"),
+                     "x.yaml:2: faas.cold_start_ms.max: must be >= min (30)");
+}
+
+Test(config_validate, contradictions_between_sections)
+{
+    cr_assert_str_eq(load_bad("faas:\n  enabled: false\npolicy:\n  name: faas-only\n"),
+                     "x.yaml:4: policy.name: faas-only sends every request to FaaS, but "
+                     "faas.enabled is false");
+    cr_assert_str_eq(load_bad(ONE_TYPE "  - name: small\n"
+                                       "    price_per_hour_usd: 0.2\n"
+                                       "    max_batch: 1\n"
+                                       "    batch_latency_ms: [40]\n"),
+                     "x.yaml:6: instance_types[1].name: duplicate name \"small\" (also "
+                     "instance_types[0])");
+    cr_assert_str_eq(load_bad("instance_types: []\n"),
+                     "x.yaml:1: instance_types: must list at least one instance type");
+}
+
+Test(config_validate, yaml_level_problems)
+{
+    cr_assert_str_eq(load_bad("slo:\n  target: 0.9\n  target: 0.95\n"),
+                     "x.yaml:3: slo.target: duplicate key (first given on line 2)");
+    cr_assert_str_eq(load_bad("slo: {latency_ms: [1\n"),
+                     "x.yaml:2: YAML syntax error: did not find expected ',' or ']' (while "
+                     "parsing a flow sequence started on line 1)");
+    cr_assert_str_eq(load_bad("slo: &s {latency_ms: 100}\nbilling: *s\n"),
+                     "x.yaml:2: billing: YAML aliases (*s) are not supported: write the value "
+                     "out");
+    cr_assert_str_eq(load_bad("- 1\n- 2\n"),
+                     "x.yaml: the file must be a mapping of keys (seed, slo, instance_types, "
+                     "...)");
+}
+
+Test(config_validate, several_errors_reported_together)
+{
+    cr_assert_str_eq(load_bad("slo:\n"
+                              "  latency_ms: -5\n"
+                              "  target: 0\n"
+                              "billing:\n"
+                              "  vm_granularity_s: 0\n"
+                              "predictor:\n"
+                              "  headroom: 0.5\n"
+                              "  window_intervals: 0\n"),
+                     "x.yaml:2: slo.latency_ms: must be > 0\n"
+                     "x.yaml:3: slo.target: must be in (0, 1]\n"
+                     "x.yaml:5: billing.vm_granularity_s: must be > 0\n"
+                     "x.yaml:8: predictor.window_intervals: must be >= 1\n"
+                     "x.yaml:7: predictor.headroom: must be >= 1");
+    /* Type errors are collected too, not only the first. */
+    cr_assert_str_eq(load_bad("seed: x\nslo:\n  latency_ms: fast\n"),
+                     "x.yaml:1: seed: expected a whole number >= 0, got \"x\"\n"
+                     "x.yaml:3: slo.latency_ms: expected a number, got \"fast\"");
+}
+
+Test(config_validate, set_unknown_key_and_bad_value)
+{
+    sw_cfg_t *cfg = load_ok("");
+    cr_assert_eq(sw_cfg_set(cfg, "slo.foo", "1", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "slo.foo: unknown key");
+    cr_assert_eq(sw_cfg_set(cfg, "slo.latency_ms", "fast", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "slo.latency_ms: expected a number, got \"fast\"");
+    cr_assert_eq(sw_cfg_set(cfg, "instance_types[9].name", "x", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "instance_types[9]: no such entry (the list has 5)");
+    cr_assert_eq(sw_cfg_set(cfg, "policy.name", "foo", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "policy.name: unknown value \"foo\": expected one of static, reactive, "
+                          "faas-only, mark, oracle");
+    cr_assert_eq(sw_cfg_set(cfg, "slo", "1", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "slo: is a section, not a value: set one of its keys, e.g. "
+                          "slo.latency_ms");
+    cr_assert_float_eq(cfg->slo.latency_ms, 200.0, 1e-12);
+    sw_cfg_destroy(cfg);
+}
+
+Test(config_validate, set_that_breaks_validation_is_undone)
+{
+    /* The types are defaulted (no line); slo.latency_ms was overridden (no line). */
+    sw_cfg_t *cfg = load_ok("slo:\n  latency_ms: 200\n");
+    cr_assert_eq(sw_cfg_set(cfg, "slo.latency_ms", "100", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "x.yaml: instance_types[0].batch_latency_ms[0]: a batch of 1 takes 105 "
+                          "ms, longer than slo.latency_ms 100: this type can never meet the SLO");
+    cr_assert_float_eq(cfg->slo.latency_ms, 200.0, 1e-12);
+
+    /* A key from the file keeps its line. */
+    sw_cfg_destroy(cfg);
+    cfg = load_ok("faas:\n  enabled: false\n");
+    cr_assert_eq(sw_cfg_set(cfg, "policy.name", "faas-only", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "x.yaml: policy.name: faas-only sends every request to FaaS, but "
+                          "faas.enabled is false");
+    cr_assert_eq(cfg->policy.name, SW_POLICY_MARK);
+    cr_assert_eq(sw_cfg_set(cfg, "trace.timestamp_column", "", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(cfg->trace.timestamp_column, "TIMESTAMP");
+    sw_cfg_destroy(cfg);
+}
+
+Test(config_validate, validate_a_hand_changed_config)
+{
+    sw_cfg_t *cfg = load_ok("");
+    cr_assert_eq(sw_cfg_validate(cfg, err, sizeof err), 0, "%s", err);
+    cfg->faas.memory_mb = 20000;
+    cfg->slo.target = 0;
+    cr_assert_eq(sw_cfg_validate(cfg, err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "config: slo.target: must be in (0, 1]\n"
+                          "config: faas.memory_mb: must be in [128, 10240] (AWS Lambda's range)");
+    sw_cfg_destroy(cfg);
+}
+
+Test(config_validate, small_errbuf_truncates_safely)
+{
+    char small[16];
+    sw_cfg_t *cfg = NULL;
+    const char *yaml = "slo:\n  target: 2\n";
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "x.yaml", &cfg, small, sizeof small),
+                 SW_ECONFIG);
+    cr_assert_str_eq(small, "x.yaml:2: slo.t");
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "x.yaml", &cfg, NULL, 0), SW_ECONFIG);
+}

@@ -1,0 +1,199 @@
+/* The simulator end to end: an M/M/c queue against Erlang C, byte-identical decision
+ * logs for a seed, conservation of requests and money, and the oracle as a lower bound,
+ * on a slice of the real Twitter trace. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "sim/sim.h"
+
+#define TWITTER_DAY0 SW_SOURCE_DIR "/../shared/data/traces/twitter-2021-08/twitter_day00_per_second.txt"
+
+static sw_cfg_t *load(const char *yaml)
+{
+    sw_cfg_t *cfg = NULL;
+    char err[8192];
+    int rc = sw_cfg_load_string(yaml, strlen(yaml), "test.yaml", &cfg, err, sizeof(err));
+    cr_assert_eq(rc, 0, "config: %s", err);
+    return cfg;
+}
+
+static sw_cfg_t *load_example(void)
+{
+    sw_cfg_t *cfg = NULL;
+    char err[8192];
+    cr_assert_eq(sw_cfg_load(SW_SOURCE_DIR "/config/example.yaml", &cfg, err, sizeof(err)), 0,
+                 "%s", err);
+    return cfg;
+}
+
+static void run(const sw_cfg_t *cfg, FILE *decisions, sw_sched_summary_t *sum,
+                sw_sim_stats_t *st, sw_sim_t **keep)
+{
+    sw_sim_opts_t opts = {.decisions_file = decisions};
+    sw_sim_t *sim;
+    char err[4096];
+    cr_assert_eq(sw_sim_create(&sim, cfg, &opts, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_sim_run(sim, err, sizeof(err)), 0, "%s", err);
+    sw_sim_summary(sim, sum);
+    sw_sim_stats(sim, st);
+    *keep = sim;
+}
+
+/* Erlang C: probability that an arrival waits in an M/M/c queue with offered load a. */
+static double erlang_c(int c, double a)
+{
+    double term = 1.0, sum = 0.0;
+    for (int k = 0; k < c; k++) {
+        sum += term;
+        term *= a / (k + 1);
+    }
+    double top = term * c / (c - a); /* a^c / c! x 1 / (1 - rho) */
+    return top / (sum + top);
+}
+
+Test(sim_engine, mmc_mean_wait_matches_erlang_c, .timeout = 300)
+{
+    /* c = 4 servers, mean service 10 ms (mu = 100/s), utilisation 0.8 -> lambda = 320/s.
+     * Poisson counts per second, spread uniformly, make a Poisson process. */
+    const int seconds = 3300;
+    const double lambda = 320.0;
+    char path[] = "/tmp/sw_mmc_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    sw_rng_t rng;
+    sw_rng_init(&rng, 20261127);
+    for (int i = 0; i < seconds; i++)
+        fprintf(f, "%llu\n", (unsigned long long)sw_rng_poisson(&rng, lambda));
+    fclose(f);
+
+    char yaml[2048];
+    snprintf(yaml, sizeof(yaml),
+             "seed: 7\n"
+             "slo: {latency_ms: 200, target: 0.5}\n"
+             "instance_types:\n"
+             "  - name: server\n"
+             "    price_per_hour_usd: 1\n"
+             "    boot_s: {dist: constant, mean: 0}\n"
+             "    max_batch: 1\n"
+             "    batch_latency_ms: [10]\n"
+             "    service_variation: {dist: exponential, mean: 1}\n"
+             "faas: {enabled: false}\n"
+             "policy:\n"
+             "  name: static\n"
+             "  max_queue_delay_ms: 100000000\n"
+             "  static: {pool: [{type: server, count: 4}]}\n"
+             "trace: {path: %s, format: counts-per-second}\n",
+             path);
+    sw_cfg_t *cfg = load(yaml);
+    sw_sched_summary_t sum;
+    sw_sim_stats_t st;
+    sw_sim_t *sim;
+    run(cfg, NULL, &sum, &st, &sim);
+    cr_assert_geq(sum.requests, 1000000, "at least 10^6 requests");
+    cr_assert_eq(sum.rejected, 0);
+    double mean_latency_ms = sw_hist_mean_us(sum.latency) / 1000.0;
+    double wait_ms = mean_latency_ms - 10.0;
+    double expected_ms = erlang_c(4, lambda / 100.0) / (4 * 100.0 - lambda) * 1000.0;
+    cr_log_info("M/M/4 rho 0.8: simulated mean wait %.3f ms, Erlang C %.3f ms, %llu requests",
+                wait_ms, expected_ms, (unsigned long long)sum.requests);
+    cr_assert_float_eq(wait_ms, expected_ms, 0.03 * expected_ms,
+                       "simulated %.3f ms vs Erlang C %.3f ms", wait_ms, expected_ms);
+    sw_sim_destroy(sim);
+    sw_cfg_destroy(cfg);
+    remove(path);
+}
+
+static char *decision_log(sw_cfg_t *cfg, size_t *len)
+{
+    char *buf = NULL;
+    FILE *mem = open_memstream(&buf, len);
+    sw_sched_summary_t sum;
+    sw_sim_stats_t st;
+    sw_sim_t *sim;
+    run(cfg, mem, &sum, &st, &sim);
+    sw_sim_destroy(sim);
+    fclose(mem);
+    return buf;
+}
+
+static sw_cfg_t *twitter_slice(const char *policy, const char *seed, const char *duration_s)
+{
+    sw_cfg_t *cfg = load_example();
+    char err[4096];
+    cr_assert_eq(sw_cfg_set(cfg, "trace.path", TWITTER_DAY0, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_cfg_set(cfg, "trace.duration_s", duration_s, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_cfg_set(cfg, "policy.name", policy, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_cfg_set(cfg, "seed", seed, err, sizeof(err)), 0, "%s", err);
+    return cfg;
+}
+
+Test(sim_engine, same_seed_gives_byte_identical_decisions, .timeout = 120)
+{
+    sw_cfg_t *a = twitter_slice("mark", "42", "1800");
+    sw_cfg_t *b = twitter_slice("mark", "42", "1800");
+    sw_cfg_t *c = twitter_slice("mark", "43", "1800");
+    size_t la, lb, lc;
+    char *da = decision_log(a, &la), *db = decision_log(b, &lb), *dc = decision_log(c, &lc);
+    cr_assert_gt(la, 100000, "a real decision log");
+    cr_assert_eq(la, lb);
+    cr_assert(memcmp(da, db, la) == 0, "same seed, same bytes");
+    cr_assert(la != lc || memcmp(da, dc, la) != 0, "another seed, another log");
+    cr_assert_not_null(strstr(da, "\"action\":\"dispatch\""));
+    cr_assert_not_null(strstr(da, "\"action\":\"launch\""));
+    free(da);
+    free(db);
+    free(dc);
+    sw_cfg_destroy(a);
+    sw_cfg_destroy(b);
+    sw_cfg_destroy(c);
+}
+
+static uint64_t count_trace_requests(void)
+{
+    FILE *f = fopen(TWITTER_DAY0, "r");
+    cr_assert_not_null(f);
+    unsigned long long n, total = 0;
+    for (int i = 0; i < 3600 && fscanf(f, "%llu", &n) == 1; i++)
+        total += n;
+    fclose(f);
+    return total;
+}
+
+Test(sim_engine, conservation_and_the_oracle_lower_bound, .timeout = 300)
+{
+    static const char *const policies[] = {"oracle", "mark", "reactive", "static", "faas-only"};
+    double oracle_cost = 0;
+    uint64_t expected = count_trace_requests();
+    for (size_t p = 0; p < SW_ARRAY_LEN(policies); p++) {
+        sw_cfg_t *cfg = twitter_slice(policies[p], "1", "3600");
+        sw_sched_summary_t sum;
+        sw_sim_stats_t st;
+        sw_sim_t *sim;
+        run(cfg, NULL, &sum, &st, &sim);
+        cr_log_info("%-9s requests %llu attainment %.4f cost $%.4f (vm %.4f faas %.4f)",
+                    policies[p], (unsigned long long)sum.requests, sum.slo_attainment,
+                    sum.cost.total_usd, sum.cost.vm_usd, sum.cost.faas_usd);
+        cr_assert_eq(st.arrivals, expected, "%s: the trace's hour holds %llu requests",
+                     policies[p], (unsigned long long)expected);
+        cr_assert_eq(sum.requests, st.arrivals, "%s: every arrival answered", policies[p]);
+        cr_assert_eq(sum.requests, sum.served_vm + sum.served_faas + sum.rejected);
+        double by_type = 0;
+        for (unsigned t = 0; t < cfg->instance_types_count; t++)
+            by_type += sum.cost.vm_by_type_usd[t];
+        cr_assert_float_eq(by_type, sum.cost.vm_usd, 1e-9);
+        cr_assert_float_eq(sum.cost.total_usd, sum.cost.vm_usd + sum.cost.faas_usd, 1e-9);
+        if (p == 0) {
+            oracle_cost = sum.cost.total_usd;
+            cr_assert_gt(oracle_cost, 0);
+        } else if (sum.slo_attainment >= cfg->slo.target) {
+            cr_assert_leq(oracle_cost, sum.cost.total_usd, "oracle $%.4f above %s $%.4f",
+                          oracle_cost, policies[p], sum.cost.total_usd);
+        }
+        sw_sim_destroy(sim);
+        sw_cfg_destroy(cfg);
+    }
+}
