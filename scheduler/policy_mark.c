@@ -109,7 +109,7 @@ static void shed(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *ou
     size_t n = 0;
     for (size_t i = 0; i < s->n_active; i++) {
         sw_worker_t *w = s->active[i];
-        if (w->state != SW_W_RUNNING || !sw__sched_retire_is_free(s, w, now))
+        if (w->state != SW_W_RUNNING || !w->counted || !sw__sched_retire_is_free(s, w, now))
             continue;
         const sw_type_info_t *ti = &s->types[w->type];
         c[n++] = (candidate_t){.w = w, .cost_per_cap = ti->price_per_s / ti->cap_rps};

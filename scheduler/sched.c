@@ -224,6 +224,7 @@ sw_worker_t *sw__sched_launch(sw_sched_t *s, sw_time_t now, int type, sw_reason_
     w->id = s->next_worker_id++;
     w->type = type;
     w->state = SW_W_BOOTING;
+    w->counted = true;
     w->exact_billing = instant;
     w->launched_at = now;
     w->expected_ready = now + (instant ? 0 : sw_s_to_time(s->types[type].boot_mean_s));
@@ -257,7 +258,7 @@ static void worker_remove(sw_sched_t *s, sw_worker_t *w, sw_time_t now)
         idle_remove(s, w);
     if (w->state == SW_W_RUNNING)
         s->running_rps -= s->types[w->type].cap_rps;
-    if (w->state != SW_W_DRAINING)
+    if (w->counted)
         s->types[w->type].count--;
     if (w->state != SW_W_BOOTING)
         s->n_running--;
@@ -280,6 +281,15 @@ static void terminate_now(sw_sched_t *s, sw_time_t now, sw_worker_t *w, sw_reaso
     worker_remove(s, w, now);
 }
 
+/* Stops counting `w` as capacity for planning; it may go on serving. */
+static void uncount(sw_sched_t *s, sw_worker_t *w)
+{
+    if (w->counted) {
+        w->counted = false;
+        s->types[w->type].count--;
+    }
+}
+
 void sw__sched_retire(sw_sched_t *s, sw_time_t now, sw_worker_t *w, sw_reason_t reason,
                       sw_actions_t *out)
 {
@@ -289,9 +299,10 @@ void sw__sched_retire(sw_sched_t *s, sw_time_t now, sw_worker_t *w, sw_reason_t 
         terminate_now(s, now, w, reason, out);
         return;
     }
+    uncount(s, w);
     s->running_rps -= s->types[w->type].cap_rps;
-    s->types[w->type].count--;
     w->state = SW_W_DRAINING;
+    w->retire_reason = reason;
 }
 
 double sw__sched_capacity_rps(const sw_sched_t *s)
@@ -350,7 +361,7 @@ void sw__sched_reconcile(sw_sched_t *s, sw_time_t now, const unsigned *target, s
         for (int pass = 0; pass < 3 && s->types[t].count > target[t]; pass++) {
             for (size_t i = s->n_active; i-- > 0 && s->types[t].count > target[t];) {
                 sw_worker_t *w = s->active[i];
-                if (w->type != (int)t || w->state == SW_W_DRAINING)
+                if (w->type != (int)t || !w->counted)
                     continue;
                 bool pick = pass == 0 ? is_idle(w) : pass == 1 ? w->state == SW_W_BOOTING : true;
                 if (pick)
@@ -595,7 +606,7 @@ void sw_sched_on_batch_done(sw_sched_t *s, sw_time_t now, uint32_t worker_id, ui
     w->busy = false;
     w->batch_n = 0;
     if (w->state == SW_W_DRAINING)
-        terminate_now(s, now, w, SW_REASON_SCALE_IN, out);
+        terminate_now(s, now, w, w->retire_reason, out);
     else
         idle_push(s, w);
     try_dispatch(s, now, out);
@@ -613,6 +624,13 @@ void sw_sched_on_worker_ready(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
     s->n_running++;
     s->peak_running = SW_MAX(s->peak_running, (uint64_t)s->n_running);
     idle_push(s, w);
+    /* A spot instance under notice served until its replacement was ready: retire it. */
+    for (size_t i = 0; i < s->n_active; i++) {
+        if (s->active[i]->doomed_by == w->id) {
+            sw__sched_retire(s, now, s->active[i], SW_REASON_SPOT_NOTICE, out);
+            break;
+        }
+    }
     try_dispatch(s, now, out);
 }
 
@@ -621,12 +639,19 @@ void sw_sched_on_worker_notice(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
 {
     roll(s, now, out);
     sw_worker_t *w = worker_get(s, worker_id);
-    if (!w || w->state == SW_W_DRAINING)
+    if (!w || w->state == SW_W_DRAINING || w->doomed_by)
         return;
-    /* Two minutes is longer than most boots: start the replacement at once, and let the
-     * doomed instance finish what it holds. */
-    sw__sched_launch(s, now, w->type, SW_REASON_SPOT_REPLACEMENT, false, out);
-    sw__sched_retire(s, now, w, SW_REASON_SPOT_NOTICE, out);
+    s->vm_interrupted++;
+    if (!w->counted) {
+        sw__sched_retire(s, now, w, SW_REASON_SPOT_NOTICE, out); /* nobody planned on it */
+        return;
+    }
+    /* Two minutes is longer than most boots: start the replacement at once and keep the
+     * doomed instance serving until the replacement is ready (or the instance is gone),
+     * so the notice costs no capacity. Planners already count the replacement instead. */
+    sw_worker_t *r = sw__sched_launch(s, now, w->type, SW_REASON_SPOT_REPLACEMENT, false, out);
+    uncount(s, w);
+    w->doomed_by = r->id;
 }
 
 void sw_sched_on_worker_lost(sw_sched_t *s, sw_time_t now, uint32_t worker_id, sw_actions_t *out)
@@ -636,7 +661,7 @@ void sw_sched_on_worker_lost(sw_sched_t *s, sw_time_t now, uint32_t worker_id, s
     if (!w)
         return;
     int type = w->type;
-    bool was_counted = w->state != SW_W_DRAINING;
+    bool was_counted = w->counted;
     uint32_t n = w->busy ? w->batch_n : 0;
     sw_qreq_t lost[n ? n : 1];
     memcpy(lost, w->batch, n * sizeof(*lost));
@@ -861,6 +886,7 @@ void sw_sched_summary(sw_sched_t *s, sw_time_t now, sw_sched_summary_t *out)
     out->vm_launched = s->vm_launched;
     out->vm_terminated = s->vm_terminated;
     out->vm_lost = s->vm_lost;
+    out->vm_interrupted = s->vm_interrupted;
     out->peak_running = s->peak_running;
     double billed;
     open_vm_costs(s, now, s->open_scratch, &billed);

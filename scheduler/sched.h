@@ -54,6 +54,7 @@ typedef struct sw_sched_summary {
     const sw_hist_t *latency; /* answered requests (VM and FaaS), borrowed */
     uint64_t faas_invocations, cold_starts, throttled, faas_errors;
     uint64_t vm_launched, vm_terminated, vm_lost, peak_running;
+    uint64_t vm_interrupted; /* spot interruption notices received */
     sw_cost_t cost; /* vm_by_type_usd borrowed until the next call */
 } sw_sched_summary_t;
 

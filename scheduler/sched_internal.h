@@ -19,7 +19,10 @@ typedef struct sw_worker {
     int type;
     sw_wstate_t state;
     bool busy;
+    bool counted;       /* in types[].count: planners see it as capacity */
     bool exact_billing; /* oracle: no minimum, no rounding */
+    uint32_t doomed_by; /* spot notice: the replacement it serves until; 0 when none */
+    sw_reason_t retire_reason;
     sw_time_t launched_at;
     sw_time_t expected_ready; /* launch + mean boot, until ready */
     sw_time_t busy_until;     /* expected end of the batch in hand */
@@ -39,7 +42,7 @@ typedef struct sw_type_info {
     double cap_rps;       /* planning capacity: b_plan / T_b_plan, derated when slack is short */
     double price_per_s;   /* as billed (spot factor applied) */
     double boot_mean_s;
-    unsigned count;       /* booting + running, not draining */
+    unsigned count;       /* counted workers: booting or running, not draining or doomed */
 } sw_type_info_t;
 
 typedef struct sw_sched_policy sw_sched_policy_t;
@@ -118,7 +121,7 @@ struct sw_sched {
     /* Totals. */
     uint64_t arrivals, served_vm, served_faas, rejected, met_slo, spilled;
     uint64_t faas_invocations, cold_starts, throttled, faas_errors;
-    uint64_t vm_launched, vm_terminated, vm_lost, peak_running;
+    uint64_t vm_launched, vm_terminated, vm_lost, vm_interrupted, peak_running;
     sw_hist_t hist;
     sw_ledger_t ledger;
     double cost_scratch[SW_SCHED_MAX_TYPES];

@@ -23,7 +23,8 @@ static void usage(FILE *f)
             "functions, and reports cost and SLO attainment.\n\n"
             "  --config FILE        YAML policy (default: built-in defaults, the same as\n"
             "                       config/example.yaml)\n"
-            "  --trace FILE         trace to replay (overrides trace.path)\n"
+            "  --trace FILE         trace to replay (overrides trace.path; its format is\n"
+            "                       detected unless --trace-format is given)\n"
             "  --trace-format F     auto, timestamps, counts-per-second, counts-per-minute\n"
             "  --policy NAME        static, reactive, faas-only, mark, oracle\n"
             "  --seed N             random seed (same seed, same decisions)\n"
@@ -46,6 +47,7 @@ typedef struct sim_args {
     int progress; /* -1: when stderr is a terminal */
     const char *sets[64];
     size_t n_sets;
+    bool trace_given, format_given;
 } sim_args_t;
 
 enum { OPT_TRACE = 256, OPT_FORMAT, OPT_POLICY, OPT_SEED, OPT_RATE, OPT_START, OPT_DURATION,
@@ -108,6 +110,8 @@ static int parse_args(int argc, char **argv, sim_args_t *a, char *storage, size_
         }
         case OPT_TRACE: case OPT_FORMAT: case OPT_POLICY: case OPT_SEED: case OPT_RATE:
         case OPT_START: case OPT_DURATION: {
+            a->trace_given |= c == OPT_TRACE;
+            a->format_given |= c == OPT_FORMAT;
             int n = snprintf(storage + used, storage_len - used, "%s=%s",
                              shorthand_key[c - OPT_TRACE], optarg);
             if (n < 0 || (size_t)n >= storage_len - used) {
@@ -125,6 +129,12 @@ static int parse_args(int argc, char **argv, sim_args_t *a, char *storage, size_
         fprintf(stderr, "spillway simulate: unexpected argument '%s'\n\n", argv[optind]);
         usage(stderr);
         return SW_EXIT_USAGE;
+    }
+    /* Another file need not share the config's trace format: detect it unless told. */
+    if (a->trace_given && !a->format_given) {
+        if (a->n_sets == SW_ARRAY_LEN(a->sets))
+            return SW_EXIT_USAGE;
+        a->sets[a->n_sets++] = "trace.format=auto";
     }
     return 0;
 }
@@ -158,8 +168,9 @@ static void print_summary(const sw_cfg_t *cfg, const sw_sched_summary_t *s,
     printf("  VMs          %" PRIu64 " launched, peak %" PRIu64 " running, %.1f billed hours\n",
            s->vm_launched, s->peak_running, s->cost.vm_billed_s / 3600.0);
     printf("  simulation   %.1f h simulated in %.2f s wall (%.2f M requests/s, %" PRIu64
-           " events)\n",
-           sw_time_to_s(st->end) / 3600.0, st->wall_s, st->requests_per_s / 1e6, st->events);
+           " events, peak RSS %.1f MB)\n",
+           sw_time_to_s(st->end) / 3600.0, st->wall_s, st->requests_per_s / 1e6, st->events,
+           st->peak_rss_mb);
     printf("  output       %s/summary.json, %s/timeline.csv\n", out_dir, out_dir);
 }
 
@@ -189,7 +200,10 @@ int sw_srv_cmd_simulate(int argc, char **argv)
     if ((rc = sw_sim_create(&sim, cfg, &opts, err, sizeof(err))) < 0) {
         fprintf(stderr, "spillway simulate: %s\n", err);
         sw_cfg_destroy(cfg);
-        return rc == -EINVAL ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
+        /* A file named by the config or the command line that is not there is the
+         * caller's mistake, like a bad key; a trace that cannot be parsed is not. */
+        bool usage_error = rc == -EINVAL || rc == -ENOENT || rc == -EACCES || rc == -ENOTDIR;
+        return usage_error ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
     }
     rc = sw_sim_run(sim, err, sizeof(err));
     if (rc < 0) {

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -299,6 +300,9 @@ int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen)
     sim->stats.wall_s = sw_time_to_s(sw_clock_now() - started);
     sim->stats.requests_per_s =
         sim->stats.wall_s > 0 ? (double)sim->stats.arrivals / sim->stats.wall_s : 0;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        sim->stats.peak_rss_mb = (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
     if (sim->opts.progress)
         progress(sim, now, started, true);
     if (rc == 0 && sim->timeline && fflush(sim->timeline) != 0)

@@ -121,15 +121,17 @@ int sw__sim_write_summary(const char *path, const sw_cfg_t *cfg, const sw_sched_
                                   (json_int_t)s->throttled, "errors",
                                   (json_int_t)s->faas_errors, "gb_s", s->cost.faas_gb_s));
     json_object_set_new(root, "vm",
-                        json_pack("{s:I,s:I,s:I,s:f,s:I}", "launched",
+                        json_pack("{s:I,s:I,s:I,s:I,s:f,s:I}", "launched",
                                   (json_int_t)s->vm_launched, "terminated",
                                   (json_int_t)s->vm_terminated, "lost", (json_int_t)s->vm_lost,
+                                  "interrupted", (json_int_t)s->vm_interrupted,
                                   "billed_seconds", s->cost.vm_billed_s, "peak_running",
                                   (json_int_t)s->peak_running));
     json_object_set_new(root, "sim",
-                        json_pack("{s:I,s:f,s:f,s:f}", "events", (json_int_t)st->events,
+                        json_pack("{s:I,s:f,s:f,s:f,s:f}", "events", (json_int_t)st->events,
                                   "wall_s", st->wall_s, "requests_per_s", st->requests_per_s,
-                                  "simulated_s", sw_time_to_s(st->end)));
+                                  "simulated_s", sw_time_to_s(st->end), "peak_rss_mb",
+                                  st->peak_rss_mb));
     int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     json_decref(root);
     if (rc != 0) {

@@ -32,6 +32,7 @@ typedef struct sw_sim_stats {
     double wall_s;
     double requests_per_s; /* simulated arrivals per wall-clock second */
     sw_time_t end;         /* simulated time at the end of the run */
+    double peak_rss_mb;    /* the process's peak resident set size (getrusage) */
 } sw_sim_stats_t;
 
 /* Prepares a run of `cfg` (borrowed for the run's life); opens the trace named by

@@ -1,0 +1,641 @@
+/* Black-box tests of the `spillway` binary: each test spawns it with posix_spawn, captures
+ * stdout and stderr in temporary files, and checks the exit status (0 done, 2 usage or
+ * configuration error, 1 runtime failure), the messages and the files a run writes. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/common.h"
+
+#define SPILLWAY SW_BINARY_DIR "/spillway"
+#define EXAMPLE SW_SOURCE_DIR "/config/example.yaml"
+
+extern char **environ;
+
+static const char *tmp_root(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
+/* The whole file as a NUL-terminated string, or NULL when it cannot be read. */
+static char *slurp(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            cr_assert_not_null(buf);
+        }
+    }
+    fclose(f);
+    buf[len] = '\0';
+    if (len_out)
+        *len_out = len;
+    return buf;
+}
+
+static int capture_file(char *path_out, size_t len)
+{
+    snprintf(path_out, len, "%s/sw-cli-capture-XXXXXX", tmp_root());
+    int fd = mkstemp(path_out);
+    cr_assert_geq(fd, 0, "mkstemp %s: %s", path_out, strerror(errno));
+    return fd;
+}
+
+/* Runs argv (argv[0] is the program's path) with stdin from /dev/null and stdout and
+ * stderr captured. Returns the exit status, or 128 + the signal that killed it. *out and
+ * *err (either may be NULL) receive the output, to be freed by the caller. */
+static int run(const char *const argv[], char **out, char **err)
+{
+    char out_path[4096], err_path[4096];
+    int out_fd = capture_file(out_path, sizeof out_path);
+    int err_fd = capture_file(err_path, sizeof err_path);
+    posix_spawn_file_actions_t fa;
+    cr_assert_eq(posix_spawn_file_actions_init(&fa), 0);
+    cr_assert_eq(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
+    cr_assert_eq(posix_spawn_file_actions_adddup2(&fa, out_fd, 1), 0);
+    cr_assert_eq(posix_spawn_file_actions_adddup2(&fa, err_fd, 2), 0);
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out_fd);
+    close(err_fd);
+    cr_assert_eq(rc, 0, "posix_spawn %s: %s", argv[0], strerror(rc));
+    int status;
+    pid_t w;
+    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+        ;
+    cr_assert_eq(w, pid, "waitpid: %s", strerror(errno));
+    char *o = slurp(out_path, NULL), *e = slurp(err_path, NULL);
+    unlink(out_path);
+    unlink(err_path);
+    cr_assert(o && e, "cannot read the captured output");
+    if (out)
+        *out = o;
+    else
+        free(o);
+    if (err)
+        *err = e;
+    else
+        free(e);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A fresh folder for one test's inputs and outputs; rm_dir() removes it. */
+static char *make_dir(void)
+{
+    char *dir = malloc(4096);
+    cr_assert_not_null(dir);
+    snprintf(dir, 4096, "%s/sw-cli-XXXXXX", tmp_root());
+    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+    return dir;
+}
+
+/* Removes a folder made by make_dir() with the files in it (runs write no subfolders). */
+static void rm_dir(char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *ent;
+        char path[8192];
+        while ((ent = readdir(d)) != NULL) {
+            if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    cr_assert_not_null(p);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static char *write_file(const char *dir, const char *name, const char *text)
+{
+    char *p = path_in(dir, name);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+    return p;
+}
+
+static char *read_output(const char *dir, const char *name)
+{
+    char *p = path_in(dir, name);
+    char *text = slurp(p, NULL);
+    cr_assert_not_null(text, "%s: %s", p, strerror(errno));
+    free(p);
+    return text;
+}
+
+static json_t *load_summary(const char *dir)
+{
+    char *p = path_in(dir, "summary.json");
+    json_error_t jerr;
+    json_t *root = json_load_file(p, 0, &jerr);
+    cr_assert_not_null(root, "%s:%d: %s", p, jerr.line, jerr.text);
+    cr_assert(json_is_object(root));
+    free(p);
+    return root;
+}
+
+/* A member of a summary.json object, named "a" or "a/b"; fails the test when absent. */
+static json_t *member(json_t *root, const char *path)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *slash = strchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    json_t *v = json_object_get(root, buf);
+    cr_assert_not_null(v, "summary.json has no \"%s\"", buf);
+    if (slash) {
+        v = json_object_get(v, slash + 1);
+        cr_assert_not_null(v, "summary.json has no \"%s\"", path);
+    }
+    return v;
+}
+
+static json_int_t int_member(json_t *root, const char *path)
+{
+    json_t *v = member(root, path);
+    cr_assert(json_is_integer(v), "summary.json: %s is not an integer", path);
+    return json_integer_value(v);
+}
+
+static double num_member(json_t *root, const char *path)
+{
+    json_t *v = member(root, path);
+    cr_assert(json_is_number(v), "summary.json: %s is not a number", path);
+    return json_number_value(v);
+}
+
+/* Runs `spillway simulate --config EXAMPLE --no-progress --out DIR` plus `extra` (NULL
+ * ended, at most 16) and expects exit status 0. */
+static void simulate_ok(const char *dir, const char *const extra[])
+{
+    const char *argv[32] = {SPILLWAY, "simulate", "--config", EXAMPLE, "--no-progress",
+                            "--out", dir};
+    size_t n = 7;
+    for (size_t i = 0; extra[i]; i++) {
+        cr_assert_lt(n, SW_ARRAY_LEN(argv) - 1);
+        argv[n++] = extra[i];
+    }
+    argv[n] = NULL;
+    char *out, *err;
+    int rc = run(argv, &out, &err);
+    cr_assert_eq(rc, 0, "simulate exited %d\nstdout:\n%s\nstderr:\n%s", rc, out, err);
+    free(out);
+    free(err);
+}
+
+/* Index of a column in a CSV header line, or -1. */
+static int csv_column(const char *header, const char *name)
+{
+    size_t n = strlen(name);
+    int idx = 0;
+    for (const char *p = header;; idx++) {
+        const char *end = p + strcspn(p, ",\n");
+        if ((size_t)(end - p) == n && strncmp(p, name, n) == 0)
+            return idx;
+        if (*end != ',')
+            return -1;
+        p = end + 1;
+    }
+}
+
+/* Field `idx` of a CSV line, as a number. */
+static double csv_field(const char *line, int idx)
+{
+    const char *p = line;
+    for (int i = 0; i < idx; i++) {
+        p = strchr(p, ',');
+        cr_assert_not_null(p, "row has no field %d: %.80s", idx, line);
+        p++;
+    }
+    char *end;
+    double v = strtod(p, &end);
+    cr_assert(end != p && (*end == ',' || *end == '\n' || *end == '\0'),
+              "field %d is not a number: %.80s", idx, line);
+    return v;
+}
+
+static bool files_equal(const char *dir_a, const char *dir_b, const char *name)
+{
+    char *pa = path_in(dir_a, name), *pb = path_in(dir_b, name);
+    size_t la, lb;
+    char *a = slurp(pa, &la), *b = slurp(pb, &lb);
+    cr_assert(a && b, "cannot read %s or %s", pa, pb);
+    cr_assert_gt(la, 0, "%s is empty", pa);
+    bool same = la == lb && memcmp(a, b, la) == 0;
+    free(a);
+    free(b);
+    free(pa);
+    free(pb);
+    return same;
+}
+
+/* ---- top-level dispatch ---------------------------------------------------------------- */
+
+Test(cli, help_lists_commands)
+{
+    char *out;
+    cr_assert_eq(run((const char *const[]){SPILLWAY, "--help", NULL}, &out, NULL), 0);
+    cr_expect(strstr(out, "simulate") != NULL, "stdout:\n%s", out);
+    cr_expect(strstr(out, "check-config") != NULL, "stdout:\n%s", out);
+    free(out);
+}
+
+Test(cli, version_prints_name_and_version)
+{
+    char *out;
+    cr_assert_eq(run((const char *const[]){SPILLWAY, "--version", NULL}, &out, NULL), 0);
+    cr_assert_eq(strncmp(out, "spillway ", 9), 0, "stdout: %s", out);
+    cr_expect(out[9] >= '0' && out[9] <= '9', "no version number: %s", out);
+    free(out);
+}
+
+Test(cli, no_arguments_is_usage_error)
+{
+    char *err;
+    cr_assert_eq(run((const char *const[]){SPILLWAY, NULL}, NULL, &err), 2);
+    cr_expect(strstr(err, "usage:") != NULL, "stderr:\n%s", err);
+    free(err);
+}
+
+Test(cli, unknown_command_is_usage_error)
+{
+    char *err;
+    cr_assert_eq(run((const char *const[]){SPILLWAY, "frobnicate", NULL}, NULL, &err), 2);
+    cr_expect(strstr(err, "unknown command") != NULL, "stderr:\n%s", err);
+    cr_expect(strstr(err, "frobnicate") != NULL, "stderr:\n%s", err);
+    free(err);
+}
+
+Test(cli, subcommand_help_prints_usage)
+{
+    static const char *const cmds[] = {"simulate", "check-config"};
+    for (size_t i = 0; i < SW_ARRAY_LEN(cmds); i++) {
+        char *out;
+        int rc = run((const char *const[]){SPILLWAY, cmds[i], "--help", NULL}, &out, NULL);
+        cr_expect_eq(rc, 0, "%s --help exited %d", cmds[i], rc);
+        cr_expect(strstr(out, "usage:") != NULL, "%s --help stdout:\n%s", cmds[i], out);
+        free(out);
+    }
+}
+
+Test(cli, simulate_unknown_flag_is_usage_error)
+{
+    char *out;
+    int rc = run((const char *const[]){SPILLWAY, "simulate", "--bogus-flag", NULL}, &out, NULL);
+    cr_assert_eq(rc, 2);
+    cr_expect_eq(out[0], '\0', "a usage error ran anyway:\n%s", out);
+    free(out);
+}
+
+/* ---- check-config ---------------------------------------------------------------------- */
+
+Test(cli, check_config_prints_resolved_yaml)
+{
+    char *out, *err;
+    int rc = run((const char *const[]){SPILLWAY, "check-config", EXAMPLE, NULL}, &out, &err);
+    cr_assert_eq(rc, 0, "stderr:\n%s", err);
+    cr_expect(strstr(out, "instance_types:") != NULL, "stdout:\n%s", out);
+    cr_expect(strstr(out, "p2.xlarge") != NULL, "stdout:\n%s", out);
+    free(out);
+    free(err);
+}
+
+Test(cli, check_config_unknown_key_names_file_and_line)
+{
+    char *dir = make_dir();
+    char *cfg = write_file(dir, "bad.yaml", "slo:\n  latency_ms: 100\n  foo: 1\n");
+    char *err;
+    cr_assert_eq(run((const char *const[]){SPILLWAY, "check-config", cfg, NULL}, NULL, &err), 2);
+    char want[8192];
+    snprintf(want, sizeof want, "%s:3: slo.foo: unknown key", cfg);
+    cr_expect(strstr(err, want) != NULL, "want \"%s\" in stderr:\n%s", want, err);
+    free(err);
+    free(cfg);
+    rm_dir(dir);
+}
+
+Test(cli, check_config_missing_file_is_usage_error)
+{
+    char *dir = make_dir();
+    char *cfg = path_in(dir, "no-such-config.yaml");
+    char *err;
+    cr_assert_eq(run((const char *const[]){SPILLWAY, "check-config", cfg, NULL}, NULL, &err), 2);
+    cr_expect(strstr(err, cfg) != NULL, "stderr does not name %s:\n%s", cfg, err);
+    free(err);
+    free(cfg);
+    rm_dir(dir);
+}
+
+/* ---- simulate: output files ------------------------------------------------------------ */
+
+static void check_summary(const char *dir, json_int_t *requests)
+{
+    json_t *s = load_summary(dir);
+    cr_expect(json_is_string(member(s, "policy")));
+    static const char *const numbers[] = {
+        "slo_ms", "slo_target", "slo_attainment", "latency_ms/p50", "latency_ms/p95",
+        "latency_ms/p99", "latency_ms/p999", "latency_ms/max", "cost_usd/total", "cost_usd/vm",
+        "cost_usd/faas", "faas/gb_s", "vm/billed_seconds", "sim/wall_s", "sim/requests_per_s",
+    };
+    for (size_t i = 0; i < SW_ARRAY_LEN(numbers); i++)
+        num_member(s, numbers[i]);
+    static const char *const integers[] = {
+        "requests", "served_vm", "served_faas", "rejected", "faas/invocations",
+        "faas/cold_starts", "faas/throttled", "vm/launched", "vm/terminated",
+        "vm/peak_running", "sim/events",
+    };
+    for (size_t i = 0; i < SW_ARRAY_LEN(integers); i++)
+        int_member(s, integers[i]);
+    json_t *by_type = member(s, "cost_usd/by_type");
+    static const char *const types[] = {"c5.large", "c5.xlarge", "c5.2xlarge", "c5.4xlarge",
+                                        "p2.xlarge"};
+    cr_expect_eq(json_object_size(by_type), SW_ARRAY_LEN(types));
+    for (size_t i = 0; i < SW_ARRAY_LEN(types); i++)
+        cr_expect(json_is_number(json_object_get(by_type, types[i])), "by_type has no %s",
+                  types[i]);
+
+    json_int_t req = int_member(s, "requests");
+    cr_expect_gt(req, 0);
+    cr_expect_eq(req, int_member(s, "served_vm") + int_member(s, "served_faas") +
+                          int_member(s, "rejected"));
+    double total = num_member(s, "cost_usd/total");
+    cr_expect(fabs(total - num_member(s, "cost_usd/vm") - num_member(s, "cost_usd/faas")) < 1e-9,
+              "cost total %.12f != vm + faas", total);
+    cr_expect_eq(num_member(s, "slo_ms"), 200.0);
+    *requests = req;
+    json_decref(s);
+}
+
+/* 600 s at 60 s intervals: ten full rows, then the row the run closes at its end, from
+ * 600 s to the last completion, which holds no arrivals, only the drain. */
+static void check_timeline(const char *dir, json_int_t requests)
+{
+    char *csv = read_output(dir, "timeline.csv");
+    static const char *const cols[] = {"time_s", "arrivals", "forecast", "running_p2.xlarge",
+                                       "booting_p2.xlarge", "faas_invocations", "cold_starts",
+                                       "slo_misses", "cum_cost_usd"};
+    for (size_t i = 0; i < SW_ARRAY_LEN(cols); i++)
+        cr_expect_geq(csv_column(csv, cols[i]), 0, "timeline.csv has no column %s", cols[i]);
+    int c_time = csv_column(csv, "time_s"), c_end = csv_column(csv, "end_s");
+    int c_arr = csv_column(csv, "arrivals");
+    cr_assert(c_time >= 0 && c_end >= 0 && c_arr >= 0);
+    int rows = 0;
+    double arrivals = 0, last_start = -1, last_end = 0;
+    for (char *line = strchr(csv, '\n'); line && line[1]; line = strchr(line, '\n')) {
+        line++;
+        double start = csv_field(line, c_time), end = csv_field(line, c_end);
+        double a = csv_field(line, c_arr);
+        if (rows < 10) {
+            cr_expect_eq(start, 60.0 * rows, "row %d starts at %g", rows + 1, start);
+            cr_expect_eq(end, 60.0 * (rows + 1), "row %d ends at %g", rows + 1, end);
+        } else {
+            cr_expect_eq(start, 600.0, "row %d starts at %g", rows + 1, start);
+            cr_expect(end > 600.0 && end < 660.0, "drain row ends at %g", end);
+            cr_expect_eq(a, 0.0, "arrivals after the 600 s window: %g", a);
+        }
+        arrivals += a;
+        last_start = start;
+        last_end = end;
+        rows++;
+    }
+    cr_expect_eq(rows, 11, "timeline.csv has %d data rows (last %g-%g)", rows, last_start,
+                 last_end);
+    cr_expect_eq(arrivals, (double)requests, "timeline arrivals %.0f, summary requests %lld",
+                 arrivals, (long long)requests);
+    free(csv);
+}
+
+static void check_decisions(const char *dir)
+{
+    char *log = read_output(dir, "decisions.jsonl");
+    json_int_t prev = -1;
+    size_t lines = 0;
+    for (char *line = log, *nl; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        cr_assert_not_null(nl, "decisions.jsonl: line %zu has no newline", lines + 1);
+        json_error_t jerr;
+        json_t *d = json_loadb(line, (size_t)(nl - line), 0, &jerr);
+        lines++;
+        cr_assert_not_null(d, "decisions.jsonl:%zu: %s", lines, jerr.text);
+        json_t *t = json_object_get(d, "time_us");
+        cr_assert(json_is_integer(t), "decisions.jsonl:%zu: no integer time_us", lines);
+        cr_assert(json_is_string(json_object_get(d, "action")), "decisions.jsonl:%zu", lines);
+        cr_assert(json_is_string(json_object_get(d, "reason")), "decisions.jsonl:%zu", lines);
+        cr_assert_geq(json_integer_value(t), prev, "decisions.jsonl:%zu: time_us goes back",
+                      lines);
+        prev = json_integer_value(t);
+        json_decref(d);
+    }
+    cr_expect_gt(lines, 0);
+    free(log);
+}
+
+Test(cli, simulate_writes_summary_timeline_and_decisions, .timeout = 120)
+{
+    char *dir = make_dir();
+    simulate_ok(dir, (const char *const[]){"--duration", "600", "--decisions", NULL});
+    json_int_t requests;
+    check_summary(dir, &requests);
+    check_timeline(dir, requests);
+    check_decisions(dir);
+    rm_dir(dir);
+}
+
+/* ---- simulate: overrides --------------------------------------------------------------- */
+
+Test(cli, policy_seed_and_set_reach_the_summary, .timeout = 120)
+{
+    char *dir = make_dir();
+    simulate_ok(dir, (const char *const[]){"--duration", "600", "--policy", "oracle", "--seed",
+                                           "5", "--set", "slo.latency_ms=300", NULL});
+    json_t *s = load_summary(dir);
+    cr_expect_str_eq(json_string_value(member(s, "policy")), "oracle");
+    cr_expect_eq(int_member(s, "seed"), 5);
+    cr_expect_eq(num_member(s, "slo_ms"), 300.0);
+    json_decref(s);
+    rm_dir(dir);
+}
+
+Test(cli, rate_scale_two_doubles_requests, .timeout = 120)
+{
+    char *one = make_dir(), *two = make_dir();
+    simulate_ok(one, (const char *const[]){"--duration", "600", NULL});
+    simulate_ok(two, (const char *const[]){"--duration", "600", "--rate-scale", "2", NULL});
+    json_t *s1 = load_summary(one), *s2 = load_summary(two);
+    double r1 = (double)int_member(s1, "requests"), r2 = (double)int_member(s2, "requests");
+    cr_assert_gt(r1, 0);
+    /* A counts trace scales each count exactly, so this is 2 up to the window's edge. */
+    cr_expect(fabs(r2 / r1 - 2.0) < 0.02, "rate 1: %.0f requests, rate 2: %.0f", r1, r2);
+    json_decref(s1);
+    json_decref(s2);
+    rm_dir(one);
+    rm_dir(two);
+}
+
+/* Runs simulate with one bad option and expects exit status 2 and `want` in stderr. */
+static void expect_usage_error(const char *opt, const char *value, const char *want)
+{
+    char *dir = make_dir();
+    char *out, *err;
+    int rc = run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
+                                       "--no-progress", "--out", dir, opt, value, NULL},
+                 &out, &err);
+    cr_expect_eq(rc, 2, "%s %s exited %d; stderr:\n%s", opt, value, rc, err);
+    cr_expect(strstr(err, want) != NULL, "%s %s: want \"%s\" in stderr:\n%s", opt, value, want,
+              err);
+    cr_expect_eq(out[0], '\0', "%s %s ran anyway:\n%s", opt, value, out);
+    free(out);
+    free(err);
+    rm_dir(dir);
+}
+
+Test(cli, set_unknown_key_is_usage_error)
+{
+    expect_usage_error("--set", "slo.nope=1", "slo.nope");
+}
+
+Test(cli, set_non_number_is_usage_error)
+{
+    expect_usage_error("--set", "slo.latency_ms=abc", "slo.latency_ms");
+}
+
+Test(cli, unknown_policy_lists_valid_names)
+{
+    static const char *const names[] = {"static", "reactive", "faas-only", "mark", "oracle"};
+    for (size_t i = 0; i < SW_ARRAY_LEN(names); i++)
+        expect_usage_error("--policy", "nonsense", names[i]);
+}
+
+/* ---- simulate: traces ------------------------------------------------------------------ */
+
+/* The format is given: example.yaml pins trace.format to counts-per-second, and --trace
+ * changes only the path. */
+Test(cli, malformed_trace_line_is_runtime_failure_naming_file_and_line, .timeout = 120)
+{
+    char *dir = make_dir();
+    char *trace = write_file(dir, "bad.csv", "minute_index,requests\n0,10\n1,1x\n");
+    char *err;
+    int rc = run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
+                                       "--no-progress", "--out", dir, "--trace", trace,
+                                       "--trace-format", "counts-per-minute", NULL},
+                 NULL, &err);
+    cr_expect_eq(rc, 1, "exit %d; stderr:\n%s", rc, err);
+    char want[8192];
+    snprintf(want, sizeof want, "%s:3: requests: \"1x\" is not a non-negative integer", trace);
+    cr_expect(strstr(err, want) != NULL, "want \"%s\" in stderr:\n%s", want, err);
+    free(err);
+    free(trace);
+    rm_dir(dir);
+}
+
+static int simulate_missing_trace(char **err, char **trace)
+{
+    char *dir = make_dir();
+    *trace = path_in(dir, "no-such-trace.txt");
+    int rc = run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
+                                       "--no-progress", "--out", dir, "--trace", *trace, NULL},
+                 NULL, err);
+    rm_dir(dir);
+    return rc;
+}
+
+Test(cli, missing_trace_fails_naming_file)
+{
+    char *err, *trace;
+    int rc = simulate_missing_trace(&err, &trace);
+    cr_expect(rc == 1 || rc == 2, "exit %d; stderr:\n%s", rc, err);
+    cr_expect(strstr(err, trace) != NULL, "stderr does not name %s:\n%s", trace, err);
+    free(err);
+    free(trace);
+}
+
+/* The trace is named by the command line (or the config's trace.path), and a missing
+ * --config file is a configuration error (2); a missing trace is the same mistake, found
+ * before anything runs, not a failure of the run (1). */
+Test(cli, missing_trace_is_usage_error)
+{
+    char *err, *trace;
+    int rc = simulate_missing_trace(&err, &trace);
+    cr_expect_eq(rc, 2, "exit %d; stderr:\n%s", rc, err);
+    free(err);
+    free(trace);
+}
+
+/* ---- simulate: determinism and progress ------------------------------------------------ */
+
+Test(cli, decision_log_is_byte_identical_for_a_seed, .timeout = 120)
+{
+    char *a = make_dir(), *b = make_dir(), *c = make_dir();
+    simulate_ok(a, (const char *const[]){"--seed", "9", "--duration", "900", "--decisions", NULL});
+    simulate_ok(b, (const char *const[]){"--seed", "9", "--duration", "900", "--decisions", NULL});
+    simulate_ok(c, (const char *const[]){"--seed", "10", "--duration", "900", "--decisions",
+                                         NULL});
+    cr_expect(files_equal(a, b, "decisions.jsonl"), "seed 9 twice: decision logs differ");
+    cr_expect(!files_equal(a, c, "decisions.jsonl"), "seeds 9 and 10: same decision log");
+    rm_dir(a);
+    rm_dir(b);
+    rm_dir(c);
+}
+
+Test(cli, no_progress_writes_no_carriage_return, .timeout = 120)
+{
+    char *dir = make_dir();
+    char *err;
+    int rc = run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--duration",
+                                       "600", "--out", dir, "--no-progress", NULL},
+                 NULL, &err);
+    cr_expect_eq(rc, 0, "stderr:\n%s", err);
+    cr_expect_null(strchr(err, '\r'), "stderr:\n%s", err);
+    free(err);
+    rm_dir(dir);
+}
+
+Test(cli, progress_prints_a_percentage, .timeout = 120)
+{
+    char *dir = make_dir();
+    char *err;
+    int rc = run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--duration",
+                                       "600", "--out", dir, "--progress", NULL},
+                 NULL, &err);
+    cr_expect_eq(rc, 0, "stderr:\n%s", err);
+    cr_expect_not_null(strchr(err, '\r'), "no progress line on stderr:\n%s", err);
+    cr_expect_not_null(strstr(err, "100%"), "no final 100%% on stderr:\n%s", err);
+    free(err);
+    rm_dir(dir);
+}

@@ -1,0 +1,256 @@
+/* Policies through the core with invented timestamps: reactive target tracking and its
+ * cooldowns, mark's billing-aware scale-in (per-second minimum and hourly billing), the
+ * violation monitor and its cooldown, and the oracle's plan from foresight. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "scheduler/sched.h"
+
+#define S(x) ((sw_time_t)(x) * SW_US_PER_S)
+
+static const char *yaml_fmt =
+    "slo: {latency_ms: 200, target: 0.98}\n"
+    "instance_types:\n"
+    "  - name: gpu\n"
+    "    price_per_hour_usd: 0.9\n"
+    "    boot_s: {dist: constant, mean: 10}\n"
+    "    max_batch: 4\n"
+    "    batch_latency_ms: [20, 30, 40, 50]\n"
+    "    service_variation: {dist: constant, mean: 1}\n"
+    "policy:\n"
+    "  interval_s: 60\n"
+    "  max_queue_delay_ms: %s\n"
+    "%s"
+    "predictor: {name: recent-max, window_intervals: 1, headroom: 1}\n";
+
+typedef struct fixture {
+    sw_cfg_t *cfg;
+    sw_sched_t *s;
+    sw_actions_t out;
+} fixture_t;
+
+/* Requests queue indefinitely (no admission limit) unless a test gives its own. */
+static void setup_with_delay(fixture_t *f, const char *max_delay_ms, const char *policy_yaml)
+{
+    char yaml[4096], err[4096];
+    snprintf(yaml, sizeof(yaml), yaml_fmt, max_delay_ms, policy_yaml);
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "p.yaml", &f->cfg, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_assert_eq(sw_sched_create(&f->s, f->cfg, err, sizeof(err)), 0, "%s", err);
+    sw_actions_init(&f->out);
+    sw_sched_start(f->s, 0, &f->out);
+}
+
+static void setup(fixture_t *f, const char *policy_yaml)
+{
+    setup_with_delay(f, "100000000", policy_yaml);
+}
+
+static void teardown(fixture_t *f)
+{
+    sw_actions_deinit(&f->out);
+    sw_sched_destroy(f->s);
+    sw_cfg_destroy(f->cfg);
+}
+
+static size_t count(const sw_actions_t *a, sw_action_kind_t kind, sw_reason_t reason)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        n += a->v[i].kind == kind && a->v[i].reason == reason;
+    return n;
+}
+
+/* Makes every launched VM ready right away, so the pool is running. */
+static void ready_all(fixture_t *f, sw_time_t now)
+{
+    sw_actions_t acts = f->out;
+    sw_actions_init(&f->out);
+    for (size_t i = 0; i < acts.n; i++)
+        if (acts.v[i].kind == SW_ACT_LAUNCH)
+            sw_sched_on_worker_ready(f->s, now, acts.v[i].worker_id, &f->out);
+    sw_actions_deinit(&acts);
+}
+
+static uint64_t next_id;
+
+/* n arrivals spread over [from, from + 60 s), answered by nobody (they just queue). */
+static void arrivals(fixture_t *f, sw_time_t from, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        sw_sched_on_arrival(f->s, from + S(60) * i / n, next_id++, &f->out);
+}
+
+static void drain_queue(fixture_t *f, sw_time_t now)
+{
+    /* Completes batches until nothing is queued, so the VM is idle and retirable. */
+    for (int i = 0; i < 100000 && !sw_sched_is_idle(f->s); i++) {
+        sw_actions_t acts = f->out;
+        sw_actions_init(&f->out);
+        for (size_t k = 0; k < acts.n; k++)
+            if (acts.v[k].kind == SW_ACT_DISPATCH)
+                sw_sched_on_batch_done(f->s, now, acts.v[k].worker_id, acts.v[k].batch_id,
+                                       &f->out);
+        sw_actions_deinit(&acts);
+    }
+}
+
+Test(sched_reactive, tracks_the_target_and_honours_the_scale_out_cooldown)
+{
+    fixture_t f;
+    setup(&f, "  name: reactive\n"
+              "  reactive: {target_invocations_per_instance_per_minute: 60,\n"
+              "             scale_out_cooldown_s: 120, scale_in_cooldown_s: 300,\n"
+              "             min_instances: 1}\n");
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_MIN_INSTANCES), 1);
+    sw_actions_clear(&f.out);
+    arrivals(&f, 0, 300);
+    sw_sched_on_tick(f.s, S(60), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_TARGET_TRACKING), 4, "300/min -> 5");
+    sw_actions_clear(&f.out);
+    arrivals(&f, S(60), 600);
+    sw_sched_on_tick(f.s, S(120), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_TARGET_TRACKING), 0,
+                 "60 s after a scale-out, inside the 120 s cooldown");
+    arrivals(&f, S(120), 600);
+    sw_sched_on_tick(f.s, S(180), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_TARGET_TRACKING), 5, "600/min -> 10");
+    teardown(&f);
+}
+
+Test(sched_reactive, scales_in_only_after_the_scale_in_cooldown)
+{
+    fixture_t f;
+    setup(&f, "  name: reactive\n"
+              "  reactive: {target_invocations_per_instance_per_minute: 60,\n"
+              "             scale_out_cooldown_s: 60, scale_in_cooldown_s: 300,\n"
+              "             min_instances: 1}\n");
+    arrivals(&f, 0, 300);
+    sw_sched_on_tick(f.s, S(60), &f.out);
+    ready_all(&f, S(61));
+    drain_queue(&f, S(62));
+    sw_actions_clear(&f.out);
+    for (int minute = 2; minute <= 5; minute++) {
+        sw_sched_on_tick(f.s, S(60 * minute), &f.out);
+        cr_assert_eq(count(&f.out, SW_ACT_TERMINATE, SW_REASON_TARGET_TRACKING), 0,
+                     "minute %d: idle, but within 300 s of the scale-out", minute);
+    }
+    sw_sched_on_tick(f.s, S(60 * 6), &f.out); /* 300 s after the scale-out at 60 s */
+    cr_assert_eq(count(&f.out, SW_ACT_TERMINATE, SW_REASON_TARGET_TRACKING), 4,
+                 "back to min_instances");
+    teardown(&f);
+}
+
+/* The only launched VM's id (the monitor starts it at 10 s: the first arrivals find no
+ * VM and no functions, so they miss). */
+static uint32_t the_launch(const sw_actions_t *a)
+{
+    uint32_t id = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].kind == SW_ACT_LAUNCH) {
+            id = a->v[i].worker_id;
+            n++;
+        }
+    cr_assert_eq(n, 1, "one VM covers 80 rps");
+    return id;
+}
+
+/* 80 rps for a minute (one VM's planning capacity), then nothing: the forecast drops to
+ * zero from the 120 s plan on. Returns with the VM running and idle. */
+static void mark_load_then_quiet(fixture_t *f, const char *billing)
+{
+    char policy[1024];
+    snprintf(policy, sizeof(policy),
+             "  name: mark\n"
+             "  mark: {min_instances: 0, target_utilization: 1.0}\n"
+             "faas: {enabled: false}\n"
+             "billing: %s\n",
+             billing);
+    setup(f, policy);
+    arrivals(f, 0, 4800);
+    sw_sched_on_tick(f->s, S(60), &f->out);
+    uint32_t vm = the_launch(&f->out);
+    sw_sched_on_worker_ready(f->s, S(70), vm, &f->out);
+    drain_queue(f, S(71));
+    sw_actions_clear(&f->out);
+}
+
+Test(sched_mark, never_retires_a_vm_inside_its_paid_minimum)
+{
+    fixture_t f;
+    mark_load_then_quiet(&f, "{vm_granularity_s: 1, vm_minimum_s: 250}");
+    /* Launched at 10 s, paid until 260 s: kept at the 120, 180 and 240 s plans. */
+    for (int t = 120; t <= 240; t += 60)
+        sw_sched_on_tick(f.s, S(t), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_TERMINATE, SW_REASON_SCALE_IN), 0);
+    sw_sched_on_tick(f.s, S(300), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_TERMINATE, SW_REASON_SCALE_IN), 1, "up 290 s");
+    teardown(&f);
+}
+
+Test(sched_mark, with_hourly_billing_keeps_a_vm_until_its_paid_hour_ends)
+{
+    fixture_t f;
+    mark_load_then_quiet(&f, "{vm_granularity_s: 3600, vm_minimum_s: 60}");
+    for (int minute = 2; minute < 60; minute++)
+        sw_sched_on_tick(f.s, S(60 * minute), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_TERMINATE, SW_REASON_SCALE_IN), 0,
+                 "the hour from 10 s to 3610 s is paid: keep serving");
+    sw_sched_on_tick(f.s, S(3600), &f.out); /* the last interval of the paid hour */
+    cr_assert_eq(count(&f.out, SW_ACT_TERMINATE, SW_REASON_SCALE_IN), 1);
+    teardown(&f);
+}
+
+Test(sched_mark, violation_monitor_launches_then_waits_for_its_cooldown)
+{
+    fixture_t f;
+    setup_with_delay(&f, "100", "  name: mark\n"
+              "  mark: {min_instances: 1, violation_budget: 0.02, violation_window_s: 60,\n"
+              "         violation_cooldown_s: 120}\n"
+              "faas: {enabled: false}\n");
+    sw_actions_clear(&f.out);
+    /* The only VM boots until 10 s: 30 arrivals at 1 s cannot wait, all rejected. */
+    for (int i = 0; i < 30; i++)
+        sw_sched_on_arrival(f.s, S(1), next_id++, &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_REJECT, SW_REASON_QUEUE_DELAY), 30);
+    sw_sched_on_tick(f.s, S(10), &f.out); /* the monitor runs every 10 s */
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_VIOLATION_MONITOR), 1);
+    for (int i = 0; i < 30; i++)
+        sw_sched_on_arrival(f.s, S(11), next_id++, &f.out);
+    sw_sched_on_tick(f.s, S(20), &f.out);
+    sw_sched_on_tick(f.s, S(30), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_VIOLATION_MONITOR), 1,
+                 "inside the 120 s cooldown");
+    teardown(&f);
+}
+
+Test(sched_oracle, plans_each_interval_from_foresight_with_instant_vms)
+{
+    fixture_t f;
+    char yaml[4096], err[4096];
+    snprintf(yaml, sizeof(yaml), yaml_fmt, "100000000", "  name: oracle\n");
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "p.yaml", &f.cfg, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_assert_eq(sw_sched_create(&f.s, f.cfg, err, sizeof(err)), 0, "%s", err);
+    sw_actions_init(&f.out);
+    /* 80 rps is one VM's planning capacity at 80 % utilisation = 64 rps: two VMs beat one
+     * VM plus functions; then nothing. */
+    const uint64_t counts[] = {4800 * 2, 0};
+    sw_sched_set_foresight(f.s, counts, 2);
+    sw_sched_start(f.s, 0, &f.out);
+    size_t launched = count(&f.out, SW_ACT_LAUNCH, SW_REASON_ORACLE);
+    cr_assert_geq(launched, 2);
+    for (size_t i = 0; i < f.out.n; i++)
+        if (f.out.v[i].kind == SW_ACT_LAUNCH)
+            cr_assert(f.out.v[i].instant, "oracle VMs have no boot delay");
+    ready_all(&f, 0);
+    sw_actions_clear(&f.out);
+    sw_sched_on_tick(f.s, S(60), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_TERMINATE, SW_REASON_ORACLE), launched,
+                 "an idle minute needs no VM, and the oracle pays no minimum");
+    sw_sched_summary_t sum;
+    sw_sched_summary(f.s, S(60), &sum);
+    cr_assert_float_eq(sum.cost.vm_usd, launched * 0.9 / 60.0, 1e-9, "exactly one minute each");
+    teardown(&f);
+}
