@@ -7,7 +7,7 @@
  * S_1 / S_(m+1) < ... < S_m / S_(m+1) are distributed as m sorted uniforms on [0, 1). The
  * total S_(m+1) is needed first, so the interval's exponentials are drawn twice from the
  * same stream state: once to sum them, once to emit. That costs two ziggurat draws per
- * arrival and no memory, and is about twice as fast as the sequential order statistics
+ * arrival and no memory, and is over twice as fast as the sequential order statistics
  * x += (1 - x)(1 - U^(1/m)), whose log and exp dominate. Each interval (and each
  * timestamps row, when scaling needs randomness) draws from its own stream, forked from
  * the seed by its index, so a windowed run yields exactly the arrivals the full run has
@@ -73,43 +73,54 @@ double sw__zig_exp_slow(const sw__zig_t *z, sw_rng_t *r, uint64_t u)
 
 /* Sets up `m` sorted uniform arrivals on [start, start + len). Summing the exponentials
  * first costs O(m) before the first arrival, so a huge interval (more arrivals than any
- * run can use) takes the sequential order statistics instead: slower per arrival, but
- * nothing up front. */
+ * run can use) takes the sequential order statistics instead (seq_left): slower per
+ * arrival, but nothing up front. */
 static void start_segment(sw_trace_t *t, sw_time_t start, sw_time_t len, uint64_t m)
 {
     t->seg_start = start;
     t->seg_len = len;
-    t->left = m;
     t->acc = 0.0;
-    t->step = 0.0;
-    if (m == 0 || m > SW__TRACE_PRESUM_MAX)
+    t->left = 0;
+    t->seq_left = 0;
+    if (m > SW__TRACE_PRESUM_MAX) {
+        t->seq_left = m;
+        return;
+    }
+    if (m == 0)
         return;
     sw_rng_t ahead = t->rng;
     double total = 0.0;
     for (uint64_t i = 0; i <= m; i++)
         total += sw__zig_exp(&t->zig, &ahead);
+    t->left = m;
     t->step = (double)len / total;
+}
+
+/* The position is below the segment's end, but the product may round up to it. */
+static inline sw_time_t in_segment(const sw_trace_t *t, double x)
+{
+    sw_time_t off = (sw_time_t)x;
+    if (SW_UNLIKELY(off >= t->seg_len))
+        off = t->seg_len > 0 ? t->seg_len - 1 : 0;
+    return t->seg_start + off;
 }
 
 /* The next of the segment's sorted uniforms. */
 static inline sw_time_t draw_uniform(sw_trace_t *t)
 {
-    double x;
-    if (SW_LIKELY(t->step > 0.0)) {
-        t->acc += sw__zig_exp(&t->zig, &t->rng);
-        x = t->acc * t->step;
-    } else {
-        /* acc holds log(1 - u) of the last uniform u; the next of the `left` remaining
-         * is the minimum of that many uniforms on [u, 1). */
-        t->acc -= sw__zig_exp(&t->zig, &t->rng) / (double)t->left;
-        x = -expm1(t->acc) * (double)t->seg_len;
-    }
+    t->acc += sw__zig_exp(&t->zig, &t->rng);
     t->left--;
-    sw_time_t off = (sw_time_t)x;
-    /* The position is below the segment's end, but the product may round up to it. */
-    if (SW_UNLIKELY(off >= t->seg_len))
-        off = t->seg_len > 0 ? t->seg_len - 1 : 0;
-    return t->seg_start + off;
+    return in_segment(t, t->acc * t->step);
+}
+
+/* The same for a huge segment: acc holds log(1 - u) of the last uniform u, and the next
+ * is the minimum of the seq_left uniforms remaining on [u, 1). A separate counter keeps
+ * this branch off the common path. */
+static sw_time_t draw_sequential(sw_trace_t *t)
+{
+    t->acc -= sw__zig_exp(&t->zig, &t->rng) / (double)t->seq_left;
+    t->seq_left--;
+    return in_segment(t, -expm1(t->acc) * (double)t->seg_len);
 }
 
 /* n scaled by rate_scale, with the fractional part realised as a Bernoulli draw so the
@@ -296,13 +307,16 @@ int sw_trace_next(sw_trace_t *t, sw_time_t *arrival)
             t->has_fixed = false;
         } else if (SW_LIKELY(t->left > 0)) {
             at = draw_uniform(t);
+        } else if (SW_UNLIKELY(t->seq_left > 0)) {
+            at = draw_sequential(t);
         } else {
             int rc = t->format == SW_TRACE_TIMESTAMPS ? next_row(t) : next_interval(t);
             if (rc <= 0)
                 return rc;
             continue;
         }
-        /* exp() is not guaranteed monotonic to the last bit; the contract is. */
+        /* The spacings cannot go back, but expm1 in the sequential path is not promised
+         * monotonic to the last bit; the contract is. */
         if (SW_UNLIKELY(at < t->last))
             at = t->last;
         t->last = at;
@@ -310,7 +324,7 @@ int sw_trace_next(sw_trace_t *t, sw_time_t *arrival)
             continue;
         if (SW_UNLIKELY(at >= t->win_end)) {
             t->done = true;
-            t->left = 0;
+            t->left = t->seq_left = 0;
             return 0;
         }
         *arrival = at - t->win_start;

@@ -74,10 +74,10 @@ struct sw_trace {
     /* The current segment: an optional fixed arrival, then `left` sorted uniform
      * arrivals in [seg_start, seg_start + seg_len). The i-th is at S_i / S_(m+1) of the
      * segment, S_i being partial sums of standard exponentials: acc is S_i, step is
-     * seg_len / S_(m+1). step is 0 for a segment too big to presum. */
+     * seg_len / S_(m+1). A segment too big to presum counts down seq_left instead. */
     bool has_fixed;
     sw_time_t fixed;
-    uint64_t left;
+    uint64_t left, seq_left;
     sw_time_t seg_start, seg_len;
     double acc, step;
     sw__zig_t zig;
