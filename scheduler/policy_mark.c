@@ -91,15 +91,21 @@ typedef struct candidate {
     double cost_per_cap;
 } candidate_t;
 
+/* Booting VMs go first (they serve nothing yet: retiring a running VM to wait for one
+ * that is still booting leaves requests waiting), then the most expensive capacity. */
 static int cmp_candidates(const void *a, const void *b)
 {
     const candidate_t *x = a, *y = b;
+    bool xb = x->w->state == SW_W_BOOTING, yb = y->w->state == SW_W_BOOTING;
+    if (xb != yb)
+        return xb ? -1 : 1;
     if (x->cost_per_cap != y->cost_per_cap)
         return x->cost_per_cap < y->cost_per_cap ? 1 : -1;
     return x->w->id < y->w->id ? 1 : -1; /* newest first: deterministic */
 }
 
-/* Retires the most expensive capacity first while the rest still covers `need_rps`. */
+/* Retires booting VMs, then the most expensive capacity, while the rest still covers
+ * `need_rps`; only VMs whose paid time is used up. */
 static void shed(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *out)
 {
     double excess = sw__sched_capacity_rps(s) - need_rps;
@@ -109,7 +115,7 @@ static void shed(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *ou
     size_t n = 0;
     for (size_t i = 0; i < s->n_active; i++) {
         sw_worker_t *w = s->active[i];
-        if (w->state != SW_W_RUNNING || !w->counted || !sw__sched_retire_is_free(s, w, now))
+        if (w->state == SW_W_DRAINING || !w->counted || !sw__sched_retire_is_free(s, w, now))
             continue;
         const sw_type_info_t *ti = &s->types[w->type];
         c[n++] = (candidate_t){.w = w, .cost_per_cap = ti->price_per_s / ti->cap_rps};

@@ -251,13 +251,22 @@ sw_worker_t *sw__sched_launch(sw_sched_t *s, sw_time_t now, int type, sw_reason_
     return w;
 }
 
+/* `w` stops taking new batches (drains, or is gone). The sum is reset when nothing
+ * serves, so float residue never leaves a phantom throughput behind. */
+static void serving_remove(sw_sched_t *s, const sw_worker_t *w)
+{
+    s->running_rps -= s->types[w->type].cap_rps;
+    if (--s->n_serving == 0)
+        s->running_rps = 0;
+}
+
 /* Takes `w` out of every set it is in and bills it; the caller emits any action. */
 static void worker_remove(sw_sched_t *s, sw_worker_t *w, sw_time_t now)
 {
     if (is_idle(w))
         idle_remove(s, w);
     if (w->state == SW_W_RUNNING)
-        s->running_rps -= s->types[w->type].cap_rps;
+        serving_remove(s, w);
     if (w->counted)
         s->types[w->type].count--;
     if (w->state != SW_W_BOOTING)
@@ -300,7 +309,7 @@ void sw__sched_retire(sw_sched_t *s, sw_time_t now, sw_worker_t *w, sw_reason_t 
         return;
     }
     uncount(s, w);
-    s->running_rps -= s->types[w->type].cap_rps;
+    serving_remove(s, w);
     w->state = SW_W_DRAINING;
     w->retire_reason = reason;
 }
@@ -487,6 +496,12 @@ static uint32_t fitting_batch(const sw_type_info_t *ti, sw_time_t now, sw_time_t
 static void try_dispatch(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
 {
     s->dispatch_timer = SW_TIME_NEVER;
+    /* Requests queued for a pool that no longer has a serving VM (scaled in, lost) would
+     * wait for a boot: functions answer them sooner, when the policy may spill. */
+    while (s->q_len > 0 && s->n_serving == 0 && can_spill(s)) {
+        sw_qreq_t r = q_pop(s);
+        invoke(s, now, r.id, r.arrival, SW_REASON_SPILL_NO_VM, out);
+    }
     while (s->idle_head && s->q_len > 0) {
         sw_worker_t *w = s->idle_head;
         const sw_type_info_t *ti = &s->types[w->type];
@@ -516,7 +531,9 @@ static void try_dispatch(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
 
 /* When a request joining the queue now would complete, by a fluid estimate: the earliest
  * worker availability, plus the queue ahead drained at the pool's planning throughput,
- * plus its own batch at the safe latency. *start_wait gets the wait before its batch. */
+ * plus its own batch at the safe latency. *start_wait gets the wait before its batch.
+ * A booting worker counts only when functions cannot take the request: its boot time is
+ * a draw, not a promise, and a request queued for a VM that boots late waits for it. */
 static sw_time_t predict_completion(const sw_sched_t *s, sw_time_t now, sw_time_t *start_wait)
 {
     const sw_worker_t *first = s->idle_head;
@@ -524,11 +541,12 @@ static sw_time_t predict_completion(const sw_sched_t *s, sw_time_t now, sw_time_
     if (first) {
         t0 = now;
     } else {
+        bool use_booting = !can_spill(s);
         for (size_t i = 0; i < s->n_active; i++) {
             const sw_worker_t *w = s->active[i];
-            sw_time_t at = w->state == SW_W_RUNNING   ? w->busy_until
-                           : w->state == SW_W_BOOTING ? w->expected_ready
-                                                      : SW_TIME_NEVER;
+            sw_time_t at = w->state == SW_W_RUNNING                  ? w->busy_until
+                           : w->state == SW_W_BOOTING && use_booting ? w->expected_ready
+                                                                     : SW_TIME_NEVER;
             if (at < t0) {
                 t0 = at;
                 first = w;
@@ -621,6 +639,7 @@ void sw_sched_on_worker_ready(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
         return;
     w->state = SW_W_RUNNING;
     s->running_rps += s->types[w->type].cap_rps;
+    s->n_serving++;
     s->n_running++;
     s->peak_running = SW_MAX(s->peak_running, (uint64_t)s->n_running);
     idle_push(s, w);

@@ -92,6 +92,7 @@ struct sw_sched {
     sw_worker_t *idle_head; /* running, not busy */
     size_t n_idle;
     double running_rps; /* sum of cap_rps over running, not draining */
+    size_t n_serving;   /* running, not draining: taking new batches */
     size_t n_running;   /* running + draining (up and serving) */
     uint64_t next_batch_id;
     sw_time_t dispatch_timer; /* when a partial batch must go; NEVER when none */

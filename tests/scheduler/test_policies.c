@@ -83,16 +83,25 @@ static void arrivals(fixture_t *f, sw_time_t from, unsigned n)
 
 static void drain_queue(fixture_t *f, sw_time_t now)
 {
-    /* Completes batches until nothing is queued, so the VM is idle and retirable. */
+    /* Completes batches until nothing is queued, so the VM is idle and retirable; when the
+     * core waits to fill a batch, its timer is fired. Time stands still otherwise. */
     for (int i = 0; i < 100000 && !sw_sched_is_idle(f->s); i++) {
         sw_actions_t acts = f->out;
         sw_actions_init(&f->out);
+        size_t done = 0;
         for (size_t k = 0; k < acts.n; k++)
-            if (acts.v[k].kind == SW_ACT_DISPATCH)
+            if (acts.v[k].kind == SW_ACT_DISPATCH) {
                 sw_sched_on_batch_done(f->s, now, acts.v[k].worker_id, acts.v[k].batch_id,
                                        &f->out);
+                done++;
+            }
         sw_actions_deinit(&acts);
+        if (done == 0 && f->out.n == 0) {
+            now = SW_MAX(now, sw_sched_next_wakeup(f->s));
+            sw_sched_on_tick(f->s, now, &f->out);
+        }
     }
+    cr_assert(sw_sched_is_idle(f->s), "the queue drained");
 }
 
 Test(sched_reactive, tracks_the_target_and_honours_the_scale_out_cooldown)
@@ -199,6 +208,31 @@ Test(sched_mark, with_hourly_billing_keeps_a_vm_until_its_paid_hour_ends)
                  "the hour from 10 s to 3610 s is paid: keep serving");
     sw_sched_on_tick(f.s, S(3600), &f.out); /* the last interval of the paid hour */
     cr_assert_eq(count(&f.out, SW_ACT_TERMINATE, SW_REASON_SCALE_IN), 1);
+    teardown(&f);
+}
+
+Test(sched_mark, scale_in_retires_a_booting_vm_before_a_running_one)
+{
+    fixture_t f;
+    mark_load_then_quiet(&f, "{vm_granularity_s: 1, vm_minimum_s: 60}");
+    /* A second VM, still booting when the load has gone: keep the one that serves. */
+    arrivals(&f, S(60), 9600); /* minute 1: 160 rps -> the 120 s plan adds a VM */
+    sw_sched_on_tick(f.s, S(120), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_FORECAST), 1);
+    uint32_t booting = 0;
+    for (size_t i = 0; i < f.out.n; i++)
+        if (f.out.v[i].kind == SW_ACT_LAUNCH)
+            booting = f.out.v[i].worker_id;
+    drain_queue(&f, S(121));
+    sw_actions_clear(&f.out);
+    /* Minute 2 is quiet. At 180 s both are past their 60 s minimum. */
+    sw_sched_on_tick(f.s, S(180), &f.out);
+    cr_assert_geq(f.out.n, 2);
+    cr_assert_eq(f.out.v[0].kind, SW_ACT_TERMINATE);
+    cr_assert_eq(f.out.v[0].reason, SW_REASON_SCALE_IN);
+    cr_assert_eq(f.out.v[0].worker_id, booting, "the booting VM goes first");
+    cr_assert_eq(f.out.v[1].kind, SW_ACT_TERMINATE, "then the running one: nothing to serve");
+    cr_assert_neq(f.out.v[1].worker_id, booting);
     teardown(&f);
 }
 

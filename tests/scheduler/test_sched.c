@@ -255,3 +255,23 @@ Test(sched_core, throttled_function_falls_back_or_is_rejected)
     cr_assert_eq(sum.cost.faas_usd, 0, "a throttled call is not billed");
     teardown(&f);
 }
+
+Test(sched_core, queued_requests_spill_when_no_vm_is_left_serving)
+{
+    fixture_t f;
+    setup(&f, "mark", "true", "2000");
+    uint32_t worker = find(&f.out, SW_ACT_LAUNCH)->worker_id;
+    sw_sched_on_worker_ready(f.s, S(10), worker, &f.out);
+    sw_actions_clear(&f.out);
+    sw_sched_on_arrival(f.s, S(10), 1, &f.out);
+    sw_sched_on_arrival(f.s, S(10) + MS(1), 2, &f.out);
+    cr_assert_eq(f.out.n, 0, "two requests wait for a fuller batch");
+    sw_sched_on_worker_lost(f.s, S(10) + MS(2), worker, &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_INVOKE, SW_REASON_SPILL_NO_VM), 2,
+                 "no VM serves: functions answer sooner than a boot");
+    answer_all_at(&f, S(10) + MS(150));
+    sw_sched_summary_t sum;
+    sw_sched_summary(f.s, S(11), &sum);
+    cr_assert_eq(sum.served_faas, 2);
+    teardown(&f);
+}
