@@ -126,8 +126,8 @@ void sw_sched_destroy(sw_sched_t *s)
     }
     sw_free(s->active);
     sw_free(s->by_id);
-    sw_free(s->q);
-    sw_free(s->rows);
+    sw_qreq_ring_deinit(&s->q);
+    sw_interval_ring_deinit(&s->rows);
     sw_free(s->foresight);
     sw_ledger_deinit(&s->ledger);
     sw_free(s);
@@ -143,46 +143,16 @@ void sw_sched_set_foresight(sw_sched_t *s, const uint64_t *counts, size_t n)
 
 const sw_cfg_t *sw_sched_cfg(const sw_sched_t *s) { return s->cfg; }
 
-/* ---- the central queue: a ring buffer of (id, arrival) ---- */
-
-static void q_grow(sw_sched_t *s)
-{
-    size_t cap = s->q_cap ? s->q_cap * 2 : 1024;
-    sw_qreq_t *q = sw_malloc(cap * sizeof(*q));
-    for (size_t i = 0; i < s->q_len; i++)
-        q[i] = s->q[(s->q_head + i) & (s->q_cap - 1)];
-    sw_free(s->q);
-    s->q = q;
-    s->q_cap = cap;
-    s->q_head = 0;
-}
-
-static inline sw_qreq_t *q_at(sw_sched_t *s, size_t i)
-{
-    return &s->q[(s->q_head + i) & (s->q_cap - 1)];
-}
+/* ---- the central queue ---- */
 
 /* Inserts keeping arrival order. New arrivals land at the back in O(1); a request coming
  * back from a failed function or a lost worker is older and walks back to its place. */
 static void q_insert(sw_sched_t *s, uint64_t id, sw_time_t arrival)
 {
-    if (s->q_len == s->q_cap)
-        q_grow(s);
-    size_t pos = s->q_len;
-    while (pos > 0 && q_at(s, pos - 1)->arrival > arrival) {
-        *q_at(s, pos) = *q_at(s, pos - 1);
+    size_t pos = s->q.len;
+    while (pos > 0 && sw_qreq_ring_at(&s->q, pos - 1)->arrival > arrival)
         pos--;
-    }
-    *q_at(s, pos) = (sw_qreq_t){.id = id, .arrival = arrival};
-    s->q_len++;
-}
-
-static inline sw_qreq_t q_pop(sw_sched_t *s)
-{
-    sw_qreq_t r = s->q[s->q_head];
-    s->q_head = (s->q_head + 1) & (s->q_cap - 1);
-    s->q_len--;
-    return r;
+    sw_qreq_ring_insert_at(&s->q, pos, (sw_qreq_t){.id = id, .arrival = arrival});
 }
 
 /* ---- workers ---- */
@@ -459,7 +429,7 @@ static void dispatch(sw_sched_t *s, sw_time_t now, sw_worker_t *w, uint32_t n,
     size_t off;
     uint64_t *ids = sw_actions_reserve_ids(out, n, &off);
     for (uint32_t i = 0; i < n; i++) {
-        w->batch[i] = q_pop(s);
+        w->batch[i] = sw_qreq_ring_pop_front(&s->q);
         ids[i] = w->batch[i].id;
     }
     idle_remove(s, w);
@@ -498,20 +468,20 @@ static void try_dispatch(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
     s->dispatch_timer = SW_TIME_NEVER;
     /* Requests queued for a pool that no longer has a serving VM (scaled in, lost) would
      * wait for a boot: functions answer them sooner, when the policy may spill. */
-    while (s->q_len > 0 && s->n_serving == 0 && can_spill(s)) {
-        sw_qreq_t r = q_pop(s);
+    while (s->q.len > 0 && s->n_serving == 0 && can_spill(s)) {
+        sw_qreq_t r = sw_qreq_ring_pop_front(&s->q);
         invoke(s, now, r.id, r.arrival, SW_REASON_SPILL_NO_VM, out);
     }
-    while (s->idle_head && s->q_len > 0) {
+    while (s->idle_head && s->q.len > 0) {
         sw_worker_t *w = s->idle_head;
         const sw_type_info_t *ti = &s->types[w->type];
         uint32_t max_batch = s->cfg->instance_types[w->type].max_batch;
-        uint32_t avail = (uint32_t)SW_MIN(s->q_len, (size_t)max_batch);
-        sw_time_t due = s->q[s->q_head].arrival + s->slo_us - s->margin_us;
+        uint32_t avail = (uint32_t)SW_MIN(s->q.len, (size_t)max_batch);
+        sw_time_t due = sw_qreq_ring_front(&s->q)->arrival + s->slo_us - s->margin_us;
         uint32_t fit = fitting_batch(ti, now, due, avail);
         if (fit == 0) {
             dispatch(s, now, w, avail, SW_REASON_LATE, out);
-        } else if (s->q_len >= max_batch) {
+        } else if (s->q.len >= max_batch) {
             dispatch(s, now, w, fit, SW_REASON_BATCH_FULL, out);
         } else if (!ti->wait_pays[avail]) {
             dispatch(s, now, w, fit, SW_REASON_NO_BATCH_GAIN, out);
@@ -558,9 +528,9 @@ static sw_time_t predict_completion(const sw_sched_t *s, sw_time_t now, sw_time_
     }
     const sw_type_info_t *ti = &s->types[first->type];
     double rps = s->running_rps > 0 ? s->running_rps : ti->cap_rps;
-    sw_time_t wait = t0 - now + (sw_time_t)((double)s->q_len / rps * 1e6);
+    sw_time_t wait = t0 - now + (sw_time_t)((double)s->q.len / rps * 1e6);
     *start_wait = wait;
-    uint32_t b = (uint32_t)SW_MIN(s->q_len + 1, (size_t)ti->b_plan);
+    uint32_t b = (uint32_t)SW_MIN(s->q.len + 1, (size_t)ti->b_plan);
     return now + wait + ti->t_safe_us[b];
 }
 
@@ -767,17 +737,7 @@ static void close_interval(sw_sched_t *s, sw_time_t end)
     row->cum_vm_usd = cost.vm_usd;
     row->cum_faas_usd = cost.faas_usd;
 
-    if (s->rows_len == s->rows_cap) {
-        size_t cap = s->rows_cap ? s->rows_cap * 2 : 8;
-        sw_sched_interval_t *rows = sw_malloc(cap * sizeof(*rows));
-        for (size_t i = 0; i < s->rows_len; i++)
-            rows[i] = s->rows[(s->rows_head + i) % s->rows_cap];
-        sw_free(s->rows);
-        s->rows = rows;
-        s->rows_cap = cap;
-        s->rows_head = 0;
-    }
-    s->rows[(s->rows_head + s->rows_len++) % s->rows_cap] = *row;
+    sw_interval_ring_push_back(&s->rows, *row);
 }
 
 static void open_interval(sw_sched_t *s, sw_time_t start)
@@ -796,7 +756,7 @@ static void roll(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
     while (now >= s->next_interval) {
         sw_time_t boundary = s->next_interval;
         close_interval(s, boundary);
-        sw_sched_interval_t closed = s->rows[(s->rows_head + s->rows_len - 1) % s->rows_cap];
+        sw_sched_interval_t closed = *sw_interval_ring_at(&s->rows, s->rows.len - 1);
         s->interval_idx++;
         s->next_interval = boundary + s->interval_us;
         open_interval(s, boundary);
@@ -845,7 +805,7 @@ sw_time_t sw_sched_next_wakeup(const sw_sched_t *s)
 
 bool sw_sched_is_idle(const sw_sched_t *s)
 {
-    return s->q_len == 0 && s->in_batches == 0 && s->faas_inflight == 0;
+    return s->q.len == 0 && s->in_batches == 0 && s->faas_inflight == 0;
 }
 
 void sw_sched_finish(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
@@ -853,8 +813,8 @@ void sw_sched_finish(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
     if (s->finished)
         return;
     roll(s, now, out);
-    while (s->q_len > 0) {
-        sw_qreq_t r = q_pop(s);
+    while (s->q.len > 0) {
+        sw_qreq_t r = sw_qreq_ring_pop_front(&s->q);
         reject(s, now, r.id, r.arrival, SW_REASON_NO_CAPACITY, out);
     }
     while (s->n_active > 0) {
@@ -878,11 +838,9 @@ void sw_sched_finish(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
 
 const sw_sched_interval_t *sw_sched_take_interval(sw_sched_t *s)
 {
-    if (s->rows_len == 0)
+    if (s->rows.len == 0)
         return NULL;
-    s->taken = s->rows[s->rows_head];
-    s->rows_head = (s->rows_head + 1) % s->rows_cap;
-    s->rows_len--;
+    s->taken = sw_interval_ring_pop_front(&s->rows);
     return &s->taken;
 }
 

@@ -4,6 +4,7 @@
 #ifndef SW_SCHEDULER_SCHED_INTERNAL_H
 #define SW_SCHEDULER_SCHED_INTERNAL_H
 
+#include "common/ring.h"
 #include "predictor/predictor.h"
 #include "scheduler/sched.h"
 
@@ -13,6 +14,9 @@ typedef struct sw_qreq {
     uint64_t id;
     sw_time_t arrival;
 } sw_qreq_t;
+
+SW_RING_DEFINE(sw_qreq_ring, sw_qreq_t)
+SW_RING_DEFINE(sw_interval_ring, sw_sched_interval_t)
 
 typedef struct sw_worker {
     uint32_t id;
@@ -79,9 +83,9 @@ struct sw_sched {
 
     sw_type_info_t types[SW_SCHED_MAX_TYPES];
 
-    /* Central FIFO queue (late binding: a batch is formed when a worker is free). */
-    sw_qreq_t *q;
-    size_t q_cap, q_head, q_len;
+    /* Central FIFO queue in arrival order (late binding: a batch is formed when a worker
+     * is free). */
+    sw_qreq_ring_t q;
 
     /* Workers: by id (ids are never reused) and the compact active set. */
     sw_worker_t **by_id;
@@ -105,8 +109,7 @@ struct sw_sched {
     sw_time_t next_interval;
     sw_sched_interval_t cur;
     sw_hist_t cur_hist;
-    sw_sched_interval_t *rows;
-    size_t rows_cap, rows_head, rows_len;
+    sw_interval_ring_t rows; /* closed, not yet taken by the driver */
     sw_sched_interval_t taken;
 
     /* Violation monitor: completions and misses in SW_MONITOR_SLOTS sub-windows. */

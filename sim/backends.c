@@ -156,33 +156,17 @@ void sw__sim_faas_init(sw_sim_faas_t *f, const sw_cfg_t *cfg, sw_ev_heap_t *heap
 
 void sw__sim_faas_deinit(sw_sim_faas_t *f)
 {
-    sw_free(f->idle);
+    sw_time_ring_deinit(&f->idle);
     sw_free(f->slots);
     sw_free(f->free_slots);
-}
-
-static void idle_push_back(sw_sim_faas_t *f, sw_time_t since)
-{
-    if (f->idle_len == f->idle_cap) {
-        size_t cap = f->idle_cap ? f->idle_cap * 2 : 64;
-        sw_time_t *v = sw_malloc(cap * sizeof(*v));
-        for (size_t i = 0; i < f->idle_len; i++)
-            v[i] = f->idle[(f->idle_head + i) % f->idle_cap];
-        sw_free(f->idle);
-        f->idle = v;
-        f->idle_cap = cap;
-        f->idle_head = 0;
-    }
-    f->idle[(f->idle_head + f->idle_len++) % f->idle_cap] = since;
 }
 
 /* Reclaims environments idle longer than the keep-alive (the oldest are at the front). */
 static void expire_idle(sw_sim_faas_t *f, sw_time_t now)
 {
     sw_time_t keep = sw_s_to_time(f->cfg->faas.keep_alive_s);
-    while (f->idle_len > 0 && f->idle[f->idle_head] + keep < now) {
-        f->idle_head = (f->idle_head + 1) % f->idle_cap;
-        f->idle_len--;
+    while (f->idle.len > 0 && *sw_time_ring_front(&f->idle) + keep < now) {
+        sw_time_ring_pop_front(&f->idle);
         f->envs--;
     }
 }
@@ -214,9 +198,9 @@ static int faas_invoke(void *self, sw_time_t now, uint64_t req_id, sw_time_t arr
     sw_faas_result_t *r = &f->slots[slot];
     *r = (sw_faas_result_t){.req_id = req_id, .arrival = arrival};
     sw_time_t done = now;
-    uint64_t busy = f->envs - f->idle_len;
-    if (f->idle_len > 0) {
-        f->idle_len--; /* the most recently used environment, at the back */
+    uint64_t busy = f->envs - f->idle.len;
+    if (f->idle.len > 0) {
+        sw_time_ring_pop_back(&f->idle); /* the most recently used environment */
         r->duration_ms = SW_MAX(0.0, sw_sim_draw(&c->warm_latency_ms, &f->rng));
     } else if (busy < c->concurrency_limit && f->tokens >= 1.0) {
         f->tokens -= 1.0;
@@ -239,7 +223,7 @@ sw_faas_result_t sw__sim_faas_complete(sw_sim_faas_t *f, sw_time_t now, uint64_t
     f->free_slots[f->n_free++] = (uint32_t)slot;
     if (r.status == SW_FAAS_OK) {
         expire_idle(f, now);
-        idle_push_back(f, now);
+        sw_time_ring_push_back(&f->idle, now);
     }
     return r;
 }

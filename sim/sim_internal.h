@@ -3,6 +3,7 @@
 #define SW_SIM_SIM_INTERNAL_H
 
 #include "common/backend.h"
+#include "common/ring.h"
 #include "common/rng.h"
 #include "sim/sim.h"
 #include "sim/trace.h"
@@ -49,13 +50,14 @@ typedef struct sw_sim_vms {
     uint32_t gen;
 } sw_sim_vms_t;
 
+SW_RING_DEFINE(sw_time_ring, sw_time_t)
+
 /* Simulated FaaS target (implements sw_faas_backend_ops_t). */
 typedef struct sw_sim_faas {
     const sw_cfg_t *cfg;
     sw_ev_heap_t *heap;
     sw_rng_t rng;
-    sw_time_t *idle; /* ring of idle environments' idle-since times, oldest first */
-    size_t idle_cap, idle_head, idle_len;
+    sw_time_ring_t idle; /* idle environments' idle-since times, oldest first */
     uint64_t envs;      /* environments alive (busy + idle) */
     double tokens;      /* scale-out budget: new environments that may start now */
     sw_time_t tokens_at;
