@@ -29,7 +29,7 @@ typedef struct sw_worker {
     sw_reason_t retire_reason;
     sw_time_t launched_at;
     sw_time_t expected_ready; /* launch + mean boot, until ready */
-    sw_time_t busy_until;     /* expected end of the batch in hand */
+    sw_time_t busy_until;     /* end of the batch in hand, at the p99 service time */
     uint64_t batch_id;
     uint32_t batch_n;
     sw_qreq_t *batch; /* max_batch slots */
