@@ -237,7 +237,7 @@ static const cfg_default_t defaults[] = {
     {"policy.mark.violation_budget", DEF_NUM, 0.02},
     {"policy.mark.violation_window_s", DEF_NUM, 60},
     {"policy.mark.violation_cooldown_s", DEF_NUM, 120},
-    {"policy.mark.min_instances", DEF_NUM, 1},
+    {"policy.mark.min_instances", DEF_NUM, 0},
     {"policy.mark.spill", DEF_NUM, true},
     {"predictor.name", DEF_STR, .str = "recent-max"},
     {"predictor.horizon_intervals", DEF_NUM, 5},

@@ -55,13 +55,23 @@ static bool type_has_room(const sw_sched_t *s, unsigned t)
     return max == 0 || s->types[t].count < max;
 }
 
+/* USD per request spilled, or infinity when this policy may not spill. */
+static double spill_price(const sw_sched_t *s)
+{
+    return s->cfg->faas.enabled && s->cfg->policy.mark.spill ? sw__sched_faas_cost_per_request(s)
+                                                             : INFINITY;
+}
+
+static double plan_span_s(const sw_sched_t *s)
+{
+    return s->cfg->predictor.horizon_intervals * s->cfg->policy.interval_s;
+}
+
 /* Adds VMs until `need_rps` is covered or spilling the rest is cheaper. */
 static void cover(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *out)
 {
-    double span_s = s->cfg->predictor.horizon_intervals * s->cfg->policy.interval_s;
-    double faas_per_req = s->cfg->faas.enabled && s->cfg->policy.mark.spill
-                              ? sw__sched_faas_cost_per_request(s)
-                              : INFINITY;
+    double span_s = plan_span_s(s);
+    double faas_per_req = spill_price(s);
     double util = s->cfg->policy.mark.target_utilization;
     double residual = need_rps - sw__sched_capacity_rps(s);
     while (residual > 1e-9) {
@@ -104,13 +114,26 @@ static int cmp_candidates(const void *a, const void *b)
     return x->w->id < y->w->id ? 1 : -1; /* newest first: deterministic */
 }
 
+/* Whether spilling what `w` would carry of `need_rps` over the planning span costs less
+ * than keeping `w` for that span: the mirror image of cover()'s choice, so a VM launched
+ * for a spike (or by the monitor) does not linger over a load functions serve cheaper. */
+static bool cheaper_to_spill(const sw_sched_t *s, const sw_worker_t *w, double capacity,
+                             double need_rps)
+{
+    const sw_type_info_t *ti = &s->types[w->type];
+    double carried = SW_MAX(0.0, need_rps - (capacity - ti->cap_rps));
+    double util = s->cfg->policy.mark.target_utilization;
+    double spill_usd = SW_MIN(carried, ti->cap_rps) * util * plan_span_s(s) * spill_price(s);
+    return spill_usd < ti->price_per_s * plan_span_s(s);
+}
+
 /* Retires booting VMs, then the most expensive capacity, while the rest still covers
- * `need_rps`; only VMs whose paid time is used up. */
+ * `need_rps` or functions would serve its share for less; only VMs whose paid time is
+ * used up. */
 static void shed(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *out)
 {
-    double excess = sw__sched_capacity_rps(s) - need_rps;
-    if (excess <= 0)
-        return;
+    double capacity = sw__sched_capacity_rps(s);
+    double excess = capacity - need_rps;
     candidate_t *c = sw_malloc((s->n_active + 1) * sizeof(*c));
     size_t n = 0;
     for (size_t i = 0; i < s->n_active; i++) {
@@ -126,9 +149,10 @@ static void shed(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *ou
         pool += s->types[t].count;
     for (size_t i = 0; i < n && pool > s->cfg->policy.mark.min_instances; i++) {
         double cap = s->types[c[i].w->type].cap_rps;
-        if (cap > excess)
+        if (cap > excess && !cheaper_to_spill(s, c[i].w, capacity, need_rps))
             continue;
         excess -= cap;
+        capacity -= cap;
         pool--;
         sw__sched_retire(s, now, c[i].w, SW_REASON_SCALE_IN, out);
     }

@@ -24,6 +24,9 @@ static void cheapest_mix(const sw_sched_t *s, double rps, double len_s, unsigned
         const sw_type_info_t *bulk = &s->types[b];
         double cap = bulk->cap_rps * util;
         double full = floor(rps / cap);
+        unsigned max = s->cfg->instance_types[b].max_instances;
+        if (max && full > max)
+            full = max; /* the rest goes to the remainder: one more VM or functions */
         double resid = rps - full * cap;
         double base = full * bulk->price_per_s * len_s;
         /* The remainder: on functions, or on the cheapest single VM that holds it. */
@@ -32,6 +35,10 @@ static void cheapest_mix(const sw_sched_t *s, double rps, double len_s, unsigned
         double on_vm = INFINITY;
         for (unsigned v = 0; v < n_types && resid > 0; v++) {
             double c = s->types[v].price_per_s * len_s;
+            unsigned vmax = s->cfg->instance_types[v].max_instances;
+            unsigned used = v == b ? (unsigned)full : 0;
+            if (vmax && used + 1 > vmax)
+                continue;
             if (s->types[v].cap_rps * util >= resid && c < on_vm) {
                 on_vm = c;
                 extra = (int)v;

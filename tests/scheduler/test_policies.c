@@ -236,6 +236,38 @@ Test(sched_mark, scale_in_retires_a_booting_vm_before_a_running_one)
     teardown(&f);
 }
 
+Test(sched_mark, retires_a_vm_whose_light_load_functions_serve_for_less)
+{
+    fixture_t f;
+    setup(&f, "  name: mark\n"
+              "  mark: {min_instances: 0, target_utilization: 1.0}\n");
+    /* A busy first minute gets a VM (launched by the planner or, as the first requests
+     * find no VM and the function pool saturates, by the violation monitor). */
+    arrivals(&f, 0, 4800);
+    sw_sched_on_tick(f.s, S(60), &f.out);
+    uint32_t vm = 0;
+    size_t launches = 0;
+    for (size_t i = 0; i < f.out.n; i++)
+        if (f.out.v[i].kind == SW_ACT_LAUNCH) {
+            vm = f.out.v[i].worker_id;
+            launches++;
+        }
+    cr_assert_eq(launches, 1);
+    sw_sched_on_worker_ready(f.s, S(60), vm, &f.out);
+    /* Then 50 requests a minute: the VM still covers them, at 1 % utilisation. */
+    arrivals(&f, S(60), 50);
+    sw_sched_on_tick(f.s, S(120), &f.out);
+    sw_sched_on_tick(f.s, S(180), &f.out);
+    const sw_sched_interval_t *row;
+    double capacity_after = -1;
+    while ((row = sw_sched_take_interval(f.s)) != NULL)
+        if (row->start == S(120))
+            capacity_after = row->capacity_rps;
+    cr_assert_eq(capacity_after, 0.0,
+                 "five minutes of a $0.90/h VM cost more than spilling 0.8 rps: retired");
+    teardown(&f);
+}
+
 Test(sched_mark, violation_monitor_launches_then_waits_for_its_cooldown)
 {
     fixture_t f;
