@@ -28,6 +28,10 @@ struct sw_sim {
     FILE *timeline;
     sw_sim_stats_t stats;
     uint64_t next_req_id;
+    /* Loop state: simulated now, the next arrival (valid while `more` is 1; `more` is
+     * sw_trace_next's last result), and when a stalled run gives up. */
+    sw_time_t now, arrival, stall_limit;
+    int more;
     char path[4096];
 };
 
@@ -235,68 +239,53 @@ static void progress(sw_sim_t *sim, sw_time_t sim_now, sw_time_t started, bool l
             wall > 0 ? (double)sim->stats.arrivals / wall / 1e6 : 0.0, last ? "\n" : "");
 }
 
-int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen)
+/* Feeds the earliest of the three sources to the core. Returns false when the run is
+ * over: the trace is exhausted and every request answered, or nothing is left that could
+ * answer what remains. */
+static bool step(sw_sim_t *sim)
 {
-    sw_time_t started = sw_clock_now(), last_progress = started;
     sw_sched_t *s = sim->sched;
-    sw_time_t now = 0, arrival = 0, stall_limit = SW_TIME_NEVER;
-    sw_time_t interval = sw_s_to_time(sim->cfg->policy.interval_s);
-    sw_sched_start(s, 0, &sim->acts);
-    int rc = execute(sim, 0);
-    int more = rc < 0 ? rc : sw_trace_next(sim->trace, &arrival);
-    while (more >= 0 && rc == 0) {
-        sw_time_t t_ev = sim->heap.n ? sim->heap.v[0].t : SW_TIME_NEVER;
-        sw_time_t t_wake = sw_sched_next_wakeup(s);
-        sw_time_t t_arr = more ? arrival : SW_TIME_NEVER;
-        if (!more && sw_sched_is_idle(s))
-            break; /* every request answered: the run is over */
-        if (!more && sim->heap.n == 0) {
-            /* Work is left but nothing can finish it unless the policy launches a VM on a
-             * later tick; give it two intervals, then end (finish rejects the rest). */
-            if (stall_limit == SW_TIME_NEVER)
-                stall_limit = now + 2 * interval;
-            if (t_wake > stall_limit)
-                break;
-        } else {
-            stall_limit = SW_TIME_NEVER;
-        }
-        if (t_ev <= t_wake && t_ev <= t_arr && t_ev != SW_TIME_NEVER) {
-            sw_ev_t ev = sw__ev_pop(&sim->heap);
-            now = ev.t;
-            deliver(sim, &ev);
-        } else if (t_wake <= t_arr && t_wake != SW_TIME_NEVER) {
-            now = t_wake;
-            sw_sched_on_tick(s, now, &sim->acts);
-        } else if (t_arr != SW_TIME_NEVER) {
-            now = arrival;
-            sim->stats.arrivals++;
-            sw_sched_on_arrival(s, now, sim->next_req_id++, &sim->acts);
-            more = sw_trace_next(sim->trace, &arrival);
-        } else {
-            break;
-        }
-        sim->stats.events++;
-        if (sim->acts.n > 0 || (sim->stats.events & 63) == 0)
-            rc = execute(sim, now);
-        if (sim->opts.progress && (sim->stats.events & 0xffff) == 0) {
-            sw_time_t wall = sw_clock_now();
-            if (wall - last_progress > 200 * SW_US_PER_MS) {
-                last_progress = wall;
-                progress(sim, now, started, false);
-            }
-        }
+    sw_time_t t_ev = sim->heap.n ? sim->heap.v[0].t : SW_TIME_NEVER;
+    sw_time_t t_wake = sw_sched_next_wakeup(s);
+    sw_time_t t_arr = sim->more ? sim->arrival : SW_TIME_NEVER;
+    if (!sim->more && sw_sched_is_idle(s))
+        return false;
+    if (!sim->more && sim->heap.n == 0) {
+        /* Work is left but nothing can finish it unless the policy launches a VM on a
+         * later tick; give it two intervals, then end (finish rejects the rest). */
+        if (sim->stall_limit == SW_TIME_NEVER)
+            sim->stall_limit = sim->now + 2 * sw_s_to_time(sim->cfg->policy.interval_s);
+        if (t_wake > sim->stall_limit)
+            return false;
+    } else {
+        sim->stall_limit = SW_TIME_NEVER;
     }
-    if (more < 0) {
-        snprintf(errbuf, errlen, "%s", sw_trace_error(sim->trace));
-        return more;
+    if (t_ev <= t_wake && t_ev <= t_arr && t_ev != SW_TIME_NEVER) {
+        sw_ev_t ev = sw__ev_pop(&sim->heap);
+        sim->now = ev.t;
+        deliver(sim, &ev);
+    } else if (t_wake <= t_arr && t_wake != SW_TIME_NEVER) {
+        sim->now = t_wake;
+        sw_sched_on_tick(s, sim->now, &sim->acts);
+    } else if (t_arr != SW_TIME_NEVER) {
+        sim->now = sim->arrival;
+        sim->stats.arrivals++;
+        sw_sched_on_arrival(s, sim->now, sim->next_req_id++, &sim->acts);
+        sim->more = sw_trace_next(sim->trace, &sim->arrival);
+    } else {
+        return false;
     }
-    if (rc < 0) {
-        snprintf(errbuf, errlen, "cannot write output: %s", sw_strerror(rc));
-        return rc;
-    }
-    sw_sched_finish(s, now, &sim->acts);
-    rc = execute(sim, now);
-    sim->stats.end = now;
+    sim->stats.events++;
+    return true;
+}
+
+/* Closes the run at the current time: the core rejects what is left and stops every VM,
+ * then the figures and files are completed. */
+static int finish_run(sw_sim_t *sim, sw_time_t started, char *errbuf, size_t errlen)
+{
+    sw_sched_finish(sim->sched, sim->now, &sim->acts);
+    int rc = execute(sim, sim->now);
+    sim->stats.end = sim->now;
     sim->stats.wall_s = sw_time_to_s(sw_clock_now() - started);
     sim->stats.requests_per_s =
         sim->stats.wall_s > 0 ? (double)sim->stats.arrivals / sim->stats.wall_s : 0;
@@ -304,7 +293,7 @@ int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen)
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         sim->stats.peak_rss_mb = (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
     if (sim->opts.progress)
-        progress(sim, now, started, true);
+        progress(sim, sim->now, started, true);
     if (rc == 0 && sim->timeline && fflush(sim->timeline) != 0)
         rc = -errno;
     if (rc == 0 && sim->decisions && fflush(sim->decisions) != 0)
@@ -313,13 +302,43 @@ int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "cannot write output: %s", sw_strerror(rc));
         return rc;
     }
-    if (sim->opts.out_dir) {
-        sw_sched_summary_t sum;
-        sw_sim_summary(sim, &sum);
-        snprintf(sim->path, sizeof(sim->path), "%s/summary.json", sim->opts.out_dir);
-        return sw__sim_write_summary(sim->path, sim->cfg, &sum, &sim->stats, errbuf, errlen);
+    if (!sim->opts.out_dir)
+        return 0;
+    sw_sched_summary_t sum;
+    sw_sim_summary(sim, &sum);
+    snprintf(sim->path, sizeof(sim->path), "%s/summary.json", sim->opts.out_dir);
+    return sw__sim_write_summary(sim->path, sim->cfg, &sum, &sim->stats, errbuf, errlen);
+}
+
+int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen)
+{
+    sw_time_t started = sw_clock_now(), last_progress = started;
+    sim->now = 0;
+    sim->stall_limit = SW_TIME_NEVER;
+    sw_sched_start(sim->sched, 0, &sim->acts);
+    int rc = execute(sim, 0);
+    sim->more = rc < 0 ? rc : sw_trace_next(sim->trace, &sim->arrival);
+    while (sim->more >= 0 && rc == 0 && step(sim)) {
+        /* Timeline rows are collected at least every 64 events even without actions. */
+        if (sim->acts.n > 0 || (sim->stats.events & 63) == 0)
+            rc = execute(sim, sim->now);
+        if (sim->opts.progress && (sim->stats.events & 0xffff) == 0) {
+            sw_time_t wall = sw_clock_now();
+            if (wall - last_progress > 200 * SW_US_PER_MS) {
+                last_progress = wall;
+                progress(sim, sim->now, started, false);
+            }
+        }
     }
-    return 0;
+    if (sim->more < 0) {
+        snprintf(errbuf, errlen, "%s", sw_trace_error(sim->trace));
+        return sim->more;
+    }
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "cannot write output: %s", sw_strerror(rc));
+        return rc;
+    }
+    return finish_run(sim, started, errbuf, errlen);
 }
 
 void sw_sim_summary(sw_sim_t *sim, sw_sched_summary_t *out)
