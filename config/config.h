@@ -131,13 +131,36 @@ typedef struct sw_cfg_policy {
     sw_cfg_mark_t mark;
 } sw_cfg_policy_t;
 
+typedef struct sw_cfg_gaps {
+    unsigned min_run;  /* a run of at least this many exact zeros ... */
+    double min_level;  /* ... after a median count of at least this is missing data */
+    unsigned context;  /* intervals the median is taken over */
+} sw_cfg_gaps_t;
+
+typedef struct sw_cfg_lstm {
+    unsigned hidden;      /* LSTM units */
+    unsigned window;      /* input intervals */
+    unsigned epochs;      /* passes over the training windows */
+    double learning_rate; /* Adam step size */
+    unsigned batch;       /* windows per minibatch */
+} sw_cfg_lstm_t;
+
 typedef struct sw_cfg_predictor {
-    char *name;                 /* forecaster by name; built-in: "recent-max" */
+    char *name;                 /* forecaster by name: recent-max, last, seasonal-naive,
+                                   ewma, holt-winters, ar, lstm */
     unsigned horizon_intervals; /* how far ahead it forecasts */
-    unsigned window_intervals;  /* history it looks at */
+    unsigned window_intervals;  /* recent-max: history it looks at */
     double headroom;            /* recent-max: multiply the max by this */
     double quantile;            /* upper quantile level reported beside the point */
-    char *model_path;           /* a saved fitted model, when the forecaster has one */
+    char *model_path;           /* a saved fitted model (spillway predict fit --save) */
+    double season_s;            /* season length, seconds (a day) */
+    double holdout_frac;        /* share of the fit data held back to calibrate quantiles */
+    bool calendar;              /* add minute-of-hour / hour-of-day where the model can */
+    double ewma_alpha;          /* ewma smoothing; 0 = fitted */
+    unsigned ar_order;          /* ar: p */
+    uint64_t seed;              /* lstm initialisation; 0 = the top-level seed */
+    sw_cfg_gaps_t gaps;
+    sw_cfg_lstm_t lstm;
 } sw_cfg_predictor_t;
 
 typedef enum {

@@ -1,15 +1,66 @@
-/* Shared between forecaster implementations inside predictor/ only. */
+/* Shared between forecaster implementations inside predictor/ only.
+ *
+ * predictor.c owns what every forecaster needs: argument checks, gap detection (at fit
+ * and online), the held-back calibration of upper quantiles, the position counter used for
+ * calendar features, export/import of the shared parts, and the registry. A forecaster
+ * implements sw_pred_ops_t and sees only clean data: missing intervals are flagged, never
+ * zeros it must guess about. */
 #ifndef SW_PREDICTOR_PREDICTOR_INTERNAL_H
 #define SW_PREDICTOR_PREDICTOR_INTERNAL_H
 
 #include "predictor/predictor.h"
 
+typedef struct sw_pred_ops {
+    const char *name;
+    /* Checks params (message naming the bad one) and allocates p->state. */
+    int (*create)(sw_pred_t *p, char *errbuf, size_t errlen);
+    /* Fits on y[0..n) (miss[i] set: y[i] is missing, not load) and leaves the model
+     * positioned after y[n-1], as if each value had been observed in order. */
+    int (*fit)(sw_pred_t *p, const double *y, const uint8_t *miss, size_t n, char *errbuf,
+               size_t errlen);
+    /* One more interval (missing: y is meaningless, advance the position only). */
+    void (*observe)(sw_pred_t *p, double y, bool missing);
+    /* Point forecasts for the next h steps into point[0..h) and of their max into
+     * *max_point. Models trained on the max (lstm) fill *max_point from that head. */
+    void (*predict)(const sw_pred_t *p, size_t h, double *point, double *max_point);
+    /* Fitted state as tensors; import restores it into a created forecaster. */
+    int (*export_state)(const sw_pred_t *p, sw_pred_blob_t *b);
+    int (*import_state)(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t errlen);
+    void (*destroy)(sw_pred_t *p);
+} sw_pred_ops_t;
+
 struct sw_pred {
     const sw_pred_ops_t *ops;
-    sw_cfg_predictor_t cfg; /* copied; string fields borrowed from the config */
-    void *state;            /* the forecaster's own */
+    sw_pred_params_t params;
+    void *state;   /* the forecaster's own */
+    uint64_t pos;  /* intervals the model has been positioned past (fit + observe) */
+    /* Calibration: q-quantile of actual / point per step, and of actual max / max point. */
+    double *ratio_q; /* params.horizon entries; 1 until calibrated */
+    double ratio_q_max;
+    /* Online gap holding (see sw_pred_observe). */
+    unsigned zeros_held;   /* zeros seen but not yet passed to the model */
+    bool in_gap;           /* the current zero run has been called a gap */
+    double *recent;        /* ring of the last params.gaps.context non-missing values */
+    size_t recent_n, recent_head;
 };
 
+/* Minute of hour and hour of day of interval `pos` (position 0 starts at midnight UTC, as
+ * the traces do). */
+static inline void sw__pred_calendar(const sw_pred_t *p, uint64_t pos, unsigned *minute,
+                                     unsigned *hour)
+{
+    double s = (double)pos * p->params.interval_s;
+    uint64_t sec = (uint64_t)s;
+    *minute = (unsigned)((sec / 60) % 60);
+    *hour = (unsigned)((sec / 3600) % 24);
+}
+
 extern const sw_pred_ops_t sw__pred_recent_max_ops;
+extern const sw_pred_ops_t sw__pred_last_ops;
+extern const sw_pred_ops_t sw__pred_seasonal_naive_ops;
+extern const sw_pred_ops_t sw__pred_ewma_ops;
+extern const sw_pred_ops_t sw__pred_holt_winters_ops;
+extern const sw_pred_ops_t sw__pred_ar_ops;
+extern const sw_pred_ops_t sw__pred_lstm_ops;
 
 #endif

@@ -1,9 +1,10 @@
-/* "recent-max": the maximum count of the last `window_intervals` intervals, times
- * `headroom`, held flat over the horizon. This is what MArk's released code fell back to
- * ("highest rate seen x 1.2"); it is the planner's default until a fitted forecaster is
- * configured. The point forecast is the recent max itself; the upper bound adds headroom. */
+/* "recent-max": the maximum count of the last `window` intervals, held flat over the
+ * horizon, with `headroom` x that max as its upper bound. This is what MArk's released
+ * code fell back to ("highest rate seen x 1.2"). */
 #include "predictor/predictor_internal.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct recent_max {
@@ -11,17 +12,28 @@ typedef struct recent_max {
     size_t cap, n, head;
 } recent_max_t;
 
-static int rm_create(sw_pred_t *p, const sw_cfg_predictor_t *cfg)
+static int rm_create(sw_pred_t *p, char *errbuf, size_t errlen)
 {
+    if (p->params.headroom < 1.0) {
+        snprintf(errbuf, errlen, "predictor recent-max: headroom %g must be >= 1",
+                 p->params.headroom);
+        return -EINVAL;
+    }
+    /* Headroom is recent-max's upper bound until a fit calibrates one from data. */
+    for (unsigned h = 0; h < p->params.horizon; h++)
+        p->ratio_q[h] = p->params.headroom;
+    p->ratio_q_max = p->params.headroom;
     recent_max_t *rm = sw_calloc(1, sizeof(*rm));
-    rm->cap = cfg->window_intervals ? cfg->window_intervals : 1;
+    rm->cap = p->params.window ? p->params.window : 10;
     rm->ring = sw_calloc(rm->cap, sizeof(double));
     p->state = rm;
     return 0;
 }
 
-static void rm_observe(sw_pred_t *p, double count)
+static void rm_observe(sw_pred_t *p, double count, bool missing)
 {
+    if (missing)
+        return;
     recent_max_t *rm = p->state;
     rm->ring[rm->head] = count;
     rm->head = (rm->head + 1) % rm->cap;
@@ -29,28 +41,51 @@ static void rm_observe(sw_pred_t *p, double count)
         rm->n++;
 }
 
-static int rm_fit(sw_pred_t *p, const double *series, size_t n)
+static int rm_fit(sw_pred_t *p, const double *y, const uint8_t *miss, size_t n, char *errbuf,
+                  size_t errlen)
 {
+    (void)errbuf;
+    (void)errlen;
     recent_max_t *rm = p->state;
     rm->n = rm->head = 0;
-    for (size_t i = n > rm->cap ? n - rm->cap : 0; i < n; i++)
-        rm_observe(p, series[i]);
+    for (size_t i = 0; i < n; i++)
+        rm_observe(p, y[i], miss[i]);
     return 0;
 }
 
-static void rm_forecast(const sw_pred_t *p, sw_forecast_t *out)
+static void rm_predict(const sw_pred_t *p, size_t h, double *point, double *max_point)
 {
     const recent_max_t *rm = p->state;
     double max = 0;
     for (size_t i = 0; i < rm->n; i++)
         max = SW_MAX(max, rm->ring[i]);
-    double upper = max * p->cfg.headroom;
-    for (size_t h = 0; h < out->horizon; h++) {
-        out->point[h] = max;
-        out->upper[h] = upper;
+    for (size_t i = 0; i < h; i++)
+        point[i] = max;
+    *max_point = max;
+}
+
+static int rm_export(const sw_pred_t *p, sw_pred_blob_t *b)
+{
+    const recent_max_t *rm = p->state;
+    double meta[2] = {(double)rm->n, (double)rm->head};
+    sw_pred_blob_add(b, "ring", rm->ring, rm->cap);
+    sw_pred_blob_add(b, "ring_meta", meta, 2);
+    return 0;
+}
+
+static int rm_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t errlen)
+{
+    recent_max_t *rm = p->state;
+    const sw_pred_tensor_t *ring = sw_pred_blob_find(b, "ring", rm->cap);
+    const sw_pred_tensor_t *meta = sw_pred_blob_find(b, "ring_meta", 2);
+    if (!ring || !meta) {
+        snprintf(errbuf, errlen, "predictor recent-max: saved state lacks its ring");
+        return -EINVAL;
     }
-    out->max_point = max;
-    out->max_upper = upper;
+    memcpy(rm->ring, ring->data, rm->cap * sizeof(double));
+    rm->n = (size_t)meta->data[0];
+    rm->head = (size_t)meta->data[1];
+    return 0;
 }
 
 static void rm_destroy(sw_pred_t *p)
@@ -65,6 +100,8 @@ const sw_pred_ops_t sw__pred_recent_max_ops = {
     .create = rm_create,
     .fit = rm_fit,
     .observe = rm_observe,
-    .forecast = rm_forecast,
+    .predict = rm_predict,
+    .export_state = rm_export,
+    .import_state = rm_import,
     .destroy = rm_destroy,
 };

@@ -20,10 +20,17 @@ typedef struct mark {
 
 static int mark_create(sw_sched_t *s, char *errbuf, size_t errlen)
 {
-    sw_pred_t *pred;
-    int rc = sw_pred_create(&pred, &s->cfg->predictor, errbuf, errlen);
-    if (rc < 0)
-        return rc;
+    sw_pred_t *pred = s->given_pred;
+    s->given_pred = NULL;
+    if (!pred) {
+        sw_pred_params_t params;
+        sw_pred_params_from_cfg(&s->cfg->predictor, s->cfg->policy.interval_s, &params);
+        if (params.seed == 0)
+            params.seed = s->cfg->seed;
+        int rc = sw_pred_create(&pred, &params, errbuf, errlen);
+        if (rc < 0)
+            return rc;
+    }
     mark_t *m = sw_calloc(1, sizeof(*m));
     m->pred = pred;
     m->point = sw_calloc(s->cfg->predictor.horizon_intervals, sizeof(double));

@@ -74,13 +74,21 @@ static void type_info_init(sw_sched_t *s, int idx)
 
 int sw_sched_create(sw_sched_t **out, const sw_cfg_t *cfg, char *errbuf, size_t errlen)
 {
+    return sw_sched_create_with(out, cfg, NULL, errbuf, errlen);
+}
+
+int sw_sched_create_with(sw_sched_t **out, const sw_cfg_t *cfg, sw_pred_t *pred, char *errbuf,
+                         size_t errlen)
+{
     if (cfg->instance_types_count > SW_SCHED_MAX_TYPES) {
         snprintf(errbuf, errlen, "instance_types: %u types, at most %d are supported",
                  cfg->instance_types_count, SW_SCHED_MAX_TYPES);
+        sw_pred_destroy(pred);
         return -EINVAL;
     }
     sw_sched_t *s = sw_calloc(1, sizeof(*s));
     s->cfg = cfg;
+    s->given_pred = pred;
     s->ops = policies[cfg->policy.name];
     s->slo_us = sw_ms_to_time(cfg->slo.latency_ms);
     s->margin_us = sw_ms_to_time(cfg->policy.dispatch_margin_ms);
@@ -115,6 +123,7 @@ void sw_sched_destroy(sw_sched_t *s)
         return;
     if (s->ops->destroy)
         s->ops->destroy(s);
+    sw_pred_destroy(s->given_pred); /* unused: the policy was not mark */
     for (size_t i = 0; i < s->n_active; i++) {
         sw_free(s->active[i]->batch);
         sw_free(s->active[i]);

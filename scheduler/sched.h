@@ -18,6 +18,7 @@
 #include "common/common.h"
 #include "common/hist.h"
 #include "config/config.h"
+#include "predictor/predictor.h"
 #include "scheduler/actions.h"
 #include "scheduler/ledger.h"
 
@@ -62,6 +63,11 @@ typedef struct sw_sched_summary {
  * Returns 0, or -EINVAL with a message (e.g. an unknown predictor). */
 int sw_sched_create(sw_sched_t **out, const sw_cfg_t *cfg, char *errbuf, size_t errlen)
     SW_MUST_USE;
+/* The same, with a fitted forecaster for the `mark` policy (e.g. loaded from
+ * predictor.model_path by the driver, since the core does no I/O). Takes ownership of
+ * `pred` (NULL: built from cfg->predictor), also on failure. */
+int sw_sched_create_with(sw_sched_t **out, const sw_cfg_t *cfg, sw_pred_t *pred, char *errbuf,
+                         size_t errlen) SW_MUST_USE;
 void sw_sched_destroy(sw_sched_t *s);
 
 /* Perfect foresight for the oracle: arrivals per policy interval from time 0, copied.

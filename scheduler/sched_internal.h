@@ -118,6 +118,9 @@ struct sw_sched {
     uint64_t mon_total[SW_MONITOR_SLOTS], mon_miss[SW_MONITOR_SLOTS];
     unsigned mon_slot;
 
+    /* A fitted forecaster handed in by the driver (sw_sched_create_with), for mark. */
+    sw_pred_t *given_pred;
+
     /* Oracle foresight. */
     uint64_t *foresight;
     size_t n_foresight;
