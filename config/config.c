@@ -245,6 +245,20 @@ static const cfg_default_t defaults[] = {
     {"predictor.headroom", DEF_NUM, 1.2},
     {"predictor.quantile", DEF_NUM, 0.95},
     {"predictor.model_path", DEF_STR, .str = NULL},
+    {"predictor.season_s", DEF_NUM, 86400},
+    {"predictor.holdout_frac", DEF_NUM, 0.2},
+    {"predictor.calendar", DEF_NUM, false},
+    {"predictor.ewma_alpha", DEF_NUM, 0}, /* 0: fitted */
+    {"predictor.ar_order", DEF_NUM, 60},
+    {"predictor.seed", DEF_NUM, 0},          /* 0: the top-level seed */
+    {"predictor.gaps.min_run", DEF_NUM, 20}, /* 0: no gap detection */
+    {"predictor.gaps.min_level", DEF_NUM, 10},
+    {"predictor.gaps.context", DEF_NUM, 60},
+    {"predictor.lstm.hidden", DEF_NUM, 32},
+    {"predictor.lstm.window", DEF_NUM, 60},
+    {"predictor.lstm.epochs", DEF_NUM, 0}, /* 0: the forecaster's default */
+    {"predictor.lstm.learning_rate", DEF_NUM, 0.003},
+    {"predictor.lstm.batch", DEF_NUM, 64},
     {"trace.path", DEF_STR, .str = DEFAULT_TRACE}, /* made absolute at finalize */
     {"trace.format", DEF_NUM, SW_TRACE_AUTO},
     {"trace.timestamp_column", DEF_STR, .str = "TIMESTAMP"},
@@ -1065,6 +1079,11 @@ int sw_cfg_find_type(const sw_cfg_t *cfg, const char *name)
         if (cfg->instance_types[i].name && strcmp(cfg->instance_types[i].name, name) == 0)
             return (int)i;
     return -1;
+}
+
+uint64_t sw_cfg_predictor_seed(const sw_cfg_t *cfg)
+{
+    return cfg->predictor.seed ? cfg->predictor.seed : cfg->seed;
 }
 
 double sw_cfg_dist_mean(const sw_cfg_dist_t *d)

@@ -158,7 +158,8 @@ typedef struct sw_cfg_predictor {
     bool calendar;              /* add minute-of-hour / hour-of-day where the model can */
     double ewma_alpha;          /* ewma smoothing; 0 = fitted */
     unsigned ar_order;          /* ar: p */
-    uint64_t seed;              /* lstm initialisation; 0 = the top-level seed */
+    uint64_t seed;              /* lstm initialisation; 0 = the top-level seed
+                                   (sw_cfg_predictor_seed) */
     sw_cfg_gaps_t gaps;
     sw_cfg_lstm_t lstm;
 } sw_cfg_predictor_t;
@@ -222,6 +223,11 @@ void sw_cfg_print(const sw_cfg_t *cfg, FILE *out);
 /* True if a and b hold the same values for every key (source_path is not compared).
  * For reloads: a reload that changes nothing need not be swapped in. */
 bool sw_cfg_equal(const sw_cfg_t *a, const sw_cfg_t *b);
+
+/* The forecaster's seed: predictor.seed, or the top-level seed when that is 0. Kept
+ * unresolved in the config (not filled at load) so that a --seed override also reseeds
+ * the forecaster. */
+uint64_t sw_cfg_predictor_seed(const sw_cfg_t *cfg);
 
 /* Index of the instance type named `name`, or -1. */
 int sw_cfg_find_type(const sw_cfg_t *cfg, const char *name);

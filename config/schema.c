@@ -167,6 +167,22 @@ static const cyaml_schema_field_t policy_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t gaps_fields[] = {
+    CYAML_FIELD_UINT("min_run", OPT, sw_cfg_gaps_t, min_run),
+    CYAML_FIELD_FLOAT("min_level", OPT, sw_cfg_gaps_t, min_level),
+    CYAML_FIELD_UINT("context", OPT, sw_cfg_gaps_t, context),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t lstm_fields[] = {
+    CYAML_FIELD_UINT("hidden", OPT, sw_cfg_lstm_t, hidden),
+    CYAML_FIELD_UINT("window", OPT, sw_cfg_lstm_t, window),
+    CYAML_FIELD_UINT("epochs", OPT, sw_cfg_lstm_t, epochs),
+    CYAML_FIELD_FLOAT("learning_rate", OPT, sw_cfg_lstm_t, learning_rate),
+    CYAML_FIELD_UINT("batch", OPT, sw_cfg_lstm_t, batch),
+    CYAML_FIELD_END,
+};
+
 /* model_path may be null (no saved model); `null`, `~` and "" all mean that. */
 static const cyaml_schema_field_t predictor_fields[] = {
     CYAML_FIELD_STRING_PTR("name", OPT, sw_cfg_predictor_t, name, 0, CYAML_UNLIMITED),
@@ -176,6 +192,14 @@ static const cyaml_schema_field_t predictor_fields[] = {
     CYAML_FIELD_FLOAT("quantile", OPT, sw_cfg_predictor_t, quantile),
     CYAML_FIELD_STRING_PTR("model_path", OPT | CYAML_FLAG_POINTER_NULL_STR, sw_cfg_predictor_t,
                            model_path, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_FLOAT("season_s", OPT, sw_cfg_predictor_t, season_s),
+    CYAML_FIELD_FLOAT("holdout_frac", OPT, sw_cfg_predictor_t, holdout_frac),
+    CYAML_FIELD_BOOL("calendar", OPT, sw_cfg_predictor_t, calendar),
+    CYAML_FIELD_FLOAT("ewma_alpha", OPT, sw_cfg_predictor_t, ewma_alpha),
+    CYAML_FIELD_UINT("ar_order", OPT, sw_cfg_predictor_t, ar_order),
+    CYAML_FIELD_UINT("seed", OPT, sw_cfg_predictor_t, seed),
+    CYAML_FIELD_MAPPING("gaps", OPT, sw_cfg_predictor_t, gaps, gaps_fields),
+    CYAML_FIELD_MAPPING("lstm", OPT, sw_cfg_predictor_t, lstm, lstm_fields),
     CYAML_FIELD_END,
 };
 

@@ -4,6 +4,7 @@
  * NaN fails them too. */
 #include "config/config_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -221,6 +222,68 @@ static void check_policy(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
     ge0(p, "policy.mark.violation_cooldown_s", m->violation_cooldown_s);
 }
 
+/* The forecasters predictor/ implements. Kept here rather than asked of predictor/,
+ * which depends on config/ and not the other way round; keep it in step with
+ * sw_pred_known_names() (tests/serving checks that every name there loads). */
+static const char *const predictor_names[] = {
+    "recent-max", "last", "seasonal-naive", "ewma", "holt-winters", "ar", "lstm",
+};
+
+static void check_predictor_name(sw__cfg_problems_t *p, const char *name)
+{
+    if (!name || !*name) {
+        sw__cfg_problem(p, "predictor.name", "must not be empty");
+        return;
+    }
+    char list[256];
+    size_t used = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < SW_ARRAY_LEN(predictor_names); i++) {
+        if (strcmp(name, predictor_names[i]) == 0)
+            return;
+        int n =
+            snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", predictor_names[i]);
+        used = SW_MIN(used + (size_t)SW_MAX(n, 0), sizeof list - 1);
+    }
+    sw__cfg_problem(p, "predictor.name", "unknown forecaster \"%s\": expected one of %s", name,
+                    list);
+}
+
+static void check_predictor(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
+{
+    const sw_cfg_predictor_t *pr = &cfg->predictor;
+    check_predictor_name(p, pr->name);
+    at_least(p, "predictor.horizon_intervals", pr->horizon_intervals, 1);
+    at_least(p, "predictor.window_intervals", pr->window_intervals, 1);
+    at_least(p, "predictor.headroom", pr->headroom, 1);
+    in_range(p, "predictor.quantile", pr->quantile, 0, true, 1, true);
+
+    /* Seasonal models index the series by season / interval, so a season that is not a
+     * whole number of intervals would silently be rounded to another length. */
+    double iv = cfg->policy.interval_s;
+    if (!(pr->season_s > 0)) {
+        sw__cfg_problem(p, "predictor.season_s", "must be > 0");
+    } else if (iv > 0) {
+        double k = pr->season_s / iv;
+        if (!(k >= 1) || fabs(k - round(k)) > 1e-9 * k)
+            sw__cfg_problem(p, "predictor.season_s", "must be a multiple of policy.interval_s (%g)",
+                            iv);
+    }
+    /* At most 0.9: the model itself must be fitted on something. */
+    in_range(p, "predictor.holdout_frac", pr->holdout_frac, 0, false, 0.9, false);
+    if (!(pr->ewma_alpha == 0 || (pr->ewma_alpha > 0 && pr->ewma_alpha < 1)))
+        sw__cfg_problem(p, "predictor.ewma_alpha", "must be 0 (fitted) or in (0, 1)");
+    at_least(p, "predictor.ar_order", pr->ar_order, 1);
+    ge0(p, "predictor.gaps.min_level", pr->gaps.min_level);
+    at_least(p, "predictor.gaps.context", pr->gaps.context, 1);
+
+    const sw_cfg_lstm_t *l = &pr->lstm;
+    in_range(p, "predictor.lstm.hidden", l->hidden, 1, false, 256, false);
+    at_least(p, "predictor.lstm.window", l->window, 2);
+    gt0(p, "predictor.lstm.learning_rate", l->learning_rate);
+    at_least(p, "predictor.lstm.batch", l->batch, 1);
+}
+
 void sw__cfg_check(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
 {
     gt0(p, "slo.latency_ms", cfg->slo.latency_ms);
@@ -234,12 +297,7 @@ void sw__cfg_check(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
 
     check_policy(cfg, p);
 
-    const sw_cfg_predictor_t *pr = &cfg->predictor;
-    nonempty(p, "predictor.name", pr->name);
-    at_least(p, "predictor.horizon_intervals", pr->horizon_intervals, 1);
-    at_least(p, "predictor.window_intervals", pr->window_intervals, 1);
-    at_least(p, "predictor.headroom", pr->headroom, 1);
-    in_range(p, "predictor.quantile", pr->quantile, 0, true, 1, true);
+    check_predictor(cfg, p);
 
     const sw_cfg_trace_t *t = &cfg->trace;
     nonempty(p, "trace.path", t->path);

@@ -81,6 +81,9 @@ Test(config_load, example_resolves)
     cr_assert_eq(cfg->policy.name, SW_POLICY_MARK);
     cr_assert_str_eq(cfg->predictor.name, "recent-max");
     cr_assert_null(cfg->predictor.model_path);
+    cr_assert_float_eq(cfg->predictor.season_s, 86400.0, 1e-12);
+    cr_assert_eq(cfg->predictor.lstm.hidden, 32);
+    cr_assert_eq(cfg->predictor.lstm.window, 60);
     cr_assert_str_eq(cfg->source_path, EXAMPLE);
 
     /* Relative to config/, resolved to an absolute path that exists. */
@@ -155,6 +158,76 @@ Test(config_load, minimal_yaml_gets_all_defaults)
     cr_assert_float_eq(cfg->trace.rate_scale, 1.0, 1e-12);
     cr_assert_null(cfg->source_path);
     sw_cfg_destroy(cfg);
+}
+
+Test(config_load, predictor_section_defaults)
+{
+    sw_cfg_t *cfg = load_ok("seed: 9\n");
+    const sw_cfg_predictor_t *pr = &cfg->predictor;
+    cr_assert_float_eq(pr->season_s, 86400.0, 1e-12);
+    cr_assert_float_eq(pr->holdout_frac, 0.2, 1e-12);
+    cr_assert_not(pr->calendar);
+    cr_assert_float_eq(pr->ewma_alpha, 0.0, 1e-12);
+    cr_assert_eq(pr->ar_order, 60);
+    cr_assert_eq(pr->seed, 0);
+    cr_assert_eq(sw_cfg_predictor_seed(cfg), 9);
+    cr_assert_eq(pr->gaps.min_run, 20);
+    cr_assert_float_eq(pr->gaps.min_level, 10.0, 1e-12);
+    cr_assert_eq(pr->gaps.context, 60);
+    cr_assert_eq(pr->lstm.hidden, 32);
+    cr_assert_eq(pr->lstm.window, 60);
+    cr_assert_eq(pr->lstm.epochs, 0);
+    cr_assert_float_eq(pr->lstm.learning_rate, 0.003, 1e-15);
+    cr_assert_eq(pr->lstm.batch, 64);
+    sw_cfg_destroy(cfg);
+
+    /* Given keys are kept; their siblings still default. */
+    cfg = load_ok("predictor:\n"
+                  "  name: lstm\n"
+                  "  seed: 5\n"
+                  "  calendar: true\n"
+                  "  gaps: {min_run: 0}\n"
+                  "  lstm: {hidden: 8, epochs: 3}\n");
+    pr = &cfg->predictor;
+    cr_assert_str_eq(pr->name, "lstm");
+    cr_assert_eq(sw_cfg_predictor_seed(cfg), 5);
+    cr_assert(pr->calendar);
+    cr_assert_eq(pr->gaps.min_run, 0);
+    cr_assert_eq(pr->gaps.context, 60);
+    cr_assert_eq(pr->lstm.hidden, 8);
+    cr_assert_eq(pr->lstm.epochs, 3);
+    cr_assert_eq(pr->lstm.window, 60);
+    sw_cfg_destroy(cfg);
+}
+
+Test(config_load, predictor_keys_print_and_set)
+{
+    sw_cfg_t *a = load_ok("policy:\n  interval_s: 30\n"
+                          "predictor:\n  name: holt-winters\n  season_s: 3600\n"
+                          "  ewma_alpha: 0.3\n  lstm: {learning_rate: 0.0001}\n");
+    char *text = print_to_string(a);
+    cr_assert_not_null(strstr(text, "  gaps:\n    min_run: 20\n    min_level: 10\n"), "%s", text);
+    cr_assert_not_null(strstr(text, "    learning_rate: 0.0001\n"), "%s", text);
+    sw_cfg_t *b = NULL;
+    int rc = sw_cfg_load_string(text, strlen(text), "printed.yaml", &b, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s\n%s", err, text);
+    cr_assert(sw_cfg_equal(a, b), "%s", text);
+
+    cr_assert_eq(sw_cfg_set(b, "predictor.lstm.hidden", "64", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(b->predictor.lstm.hidden, 64);
+    cr_assert_not(sw_cfg_equal(a, b));
+    cr_assert_eq(sw_cfg_set(b, "predictor.gaps.min_level", "2.5", err, sizeof err), 0, "%s", err);
+    cr_assert_float_eq(b->predictor.gaps.min_level, 2.5, 1e-12);
+    cr_assert_eq(sw_cfg_set(b, "predictor.calendar", "true", err, sizeof err), 0, "%s", err);
+    cr_assert(b->predictor.calendar);
+    cr_assert_eq(sw_cfg_set(b, "predictor.name", "ar", err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(b->predictor.name, "ar");
+    cr_assert_eq(sw_cfg_set(b, "predictor.lstm.hidden", "300", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "printed.yaml: predictor.lstm.hidden: must be in [1, 256]");
+    cr_assert_eq(b->predictor.lstm.hidden, 64);
+    free(text);
+    sw_cfg_destroy(a);
+    sw_cfg_destroy(b);
 }
 
 Test(config_load, empty_file_is_all_defaults)
@@ -431,6 +504,74 @@ Test(config_validate, target_out_of_range)
                      "x.yaml:2: predictor.quantile: must be in (0, 1)");
     cr_assert_str_eq(load_bad("faas:\n  memory_mb: 64\n"),
                      "x.yaml:2: faas.memory_mb: must be in [128, 10240] (AWS Lambda's range)");
+}
+
+Test(config_validate, predictor_ranges)
+{
+    cr_assert_str_eq(load_bad("predictor:\n  holdout_frac: 0.95\n"),
+                     "x.yaml:2: predictor.holdout_frac: must be in [0, 0.9]");
+    cr_assert_str_eq(load_bad("predictor:\n  ewma_alpha: 1\n"),
+                     "x.yaml:2: predictor.ewma_alpha: must be 0 (fitted) or in (0, 1)");
+    cr_assert_str_eq(load_bad("predictor:\n  lstm:\n    hidden: 0\n"),
+                     "x.yaml:3: predictor.lstm.hidden: must be in [1, 256]");
+    cr_assert_str_eq(load_bad("predictor:\n"
+                              "  ar_order: 0\n"
+                              "  gaps: {min_level: -1, context: 0}\n"
+                              "  lstm: {window: 1, learning_rate: 0, batch: 0}\n"),
+                     "x.yaml:2: predictor.ar_order: must be >= 1\n"
+                     "x.yaml:3: predictor.gaps.min_level: must be >= 0\n"
+                     "x.yaml:3: predictor.gaps.context: must be >= 1\n"
+                     "x.yaml:4: predictor.lstm.window: must be >= 2\n"
+                     "x.yaml:4: predictor.lstm.learning_rate: must be > 0\n"
+                     "x.yaml:4: predictor.lstm.batch: must be >= 1");
+    /* 0 disables gap detection and is not an error. */
+    sw_cfg_t *cfg = load_ok("predictor:\n  gaps: {min_run: 0}\n  ewma_alpha: 0.5\n");
+    sw_cfg_destroy(cfg);
+}
+
+Test(config_validate, predictor_name_must_be_known)
+{
+    cr_assert_str_eq(load_bad("predictor:\n  name: prophet\n"),
+                     "x.yaml:2: predictor.name: unknown forecaster \"prophet\": expected one of "
+                     "recent-max, last, seasonal-naive, ewma, holt-winters, ar, lstm");
+    cr_assert_str_eq(load_bad("predictor:\n  name: \"\"\n"),
+                     "x.yaml:2: predictor.name: must not be empty");
+    static const char *const names[] = {
+        "recent-max", "last", "seasonal-naive", "ewma", "holt-winters", "ar", "lstm",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char yaml[64];
+        snprintf(yaml, sizeof yaml, "predictor:\n  name: %s\n", names[i]);
+        sw_cfg_t *cfg = load_ok(yaml);
+        sw_cfg_destroy(cfg);
+    }
+    sw_cfg_t *cfg = load_ok("");
+    cr_assert_eq(sw_cfg_set(cfg, "predictor.name", "arima", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "x.yaml: predictor.name: unknown forecaster \"arima\": expected one of "
+                          "recent-max, last, seasonal-naive, ewma, holt-winters, ar, lstm");
+    cr_assert_str_eq(cfg->predictor.name, "recent-max");
+    sw_cfg_destroy(cfg);
+}
+
+Test(config_validate, season_is_a_multiple_of_the_interval)
+{
+    cr_assert_str_eq(load_bad("predictor:\n  season_s: 90\n"),
+                     "x.yaml:2: predictor.season_s: must be a multiple of policy.interval_s (60)");
+    cr_assert_str_eq(load_bad("predictor:\n  season_s: 30\n"),
+                     "x.yaml:2: predictor.season_s: must be a multiple of policy.interval_s (60)");
+    cr_assert_str_eq(load_bad("predictor:\n  season_s: 0\n"),
+                     "x.yaml:2: predictor.season_s: must be > 0");
+    /* The default season (a day) against an interval that does not divide it. */
+    cr_assert_str_eq(load_bad("policy:\n  interval_s: 7\n"),
+                     "x.yaml: predictor.season_s: must be a multiple of policy.interval_s (7)");
+    sw_cfg_t *cfg = load_ok("policy:\n  interval_s: 0.5\npredictor:\n  season_s: 3600\n");
+    /* A new interval is checked against the season too, and refused. */
+    cr_assert_eq(sw_cfg_set(cfg, "policy.interval_s", "7", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "x.yaml:4: predictor.season_s: must be a multiple of "
+                          "policy.interval_s (7)");
+    cr_assert_float_eq(cfg->policy.interval_s, 0.5, 1e-12);
+    cr_assert_eq(sw_cfg_set(cfg, "policy.interval_s", "90", err, sizeof err), 0, "%s", err);
+    sw_cfg_destroy(cfg);
 }
 
 Test(config_validate, bad_enum_lists_the_valid_names)
