@@ -1,5 +1,11 @@
 /* Forecaster registry and the machinery every forecaster shares: argument checks, gap
- * detection, upper quantiles, and export/import of fitted state as named tensors. */
+ * detection (at fit and online), the held-back calibration of upper quantiles, and
+ * export/import of fitted state as named tensors.
+ *
+ * Gaps are found by one state machine (the "holder") that sees the raw counts in order and
+ * releases what the model should see: real values, or missing flags. sw_pred_find_gaps,
+ * sw_pred_fit and sw_pred_observe all run it, so a series fitted at once and the same
+ * series observed one interval at a time reach the model as the same stream. */
 #include "predictor/predictor_internal.h"
 
 #include <errno.h>
@@ -8,9 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const sw_pred_ops_t *const registry[] = {&sw__pred_recent_max_ops};
+static const sw_pred_ops_t *const registry[] = {
+    &sw__pred_recent_max_ops, &sw__pred_last_ops, &sw__pred_seasonal_naive_ops,
+    &sw__pred_ewma_ops,       &sw__pred_holt_winters_ops, &sw__pred_ar_ops,
+    &sw__pred_lstm_ops,
+};
 
-const char *sw_pred_known_names(void) { return "recent-max"; }
+const char *sw_pred_known_names(void)
+{
+    return "recent-max, last, seasonal-naive, ewma, holt-winters, ar, lstm";
+}
 
 void sw_pred_params_from_cfg(const sw_cfg_predictor_t *cfg, double interval_s,
                              sw_pred_params_t *out)
@@ -38,34 +51,256 @@ void sw_pred_params_from_cfg(const sw_cfg_predictor_t *cfg, double interval_s,
     out->lstm_batch = cfg->lstm.batch;
 }
 
+/* ---- The gap holder -------------------------------------------------------------------- */
+
+/* The median is taken over this many intervals when the rule leaves context at 0. */
+#define DEFAULT_CONTEXT 60u
+
+static size_t context_len(const sw_gap_rule_t *rule)
+{
+    return rule->context ? rule->context : DEFAULT_CONTEXT;
+}
+
+/* Where the released stream goes: count copies of (y, missing). */
+typedef void (*emit_fn)(void *ctx, double y, bool missing, size_t count);
+
+/* The holder's state by value; sw_pred_t keeps the same fields (zeros_held, in_gap, recent)
+ * so that the online state can be exported. ring has cap slots. */
+typedef struct holder {
+    const sw_gap_rule_t *rule;
+    double *ring;
+    size_t cap, n, head;
+    unsigned held;
+    bool in_gap;
+    emit_fn emit;
+    void *ctx;
+} holder_t;
+
+static void ring_push(holder_t *h, double y)
+{
+    h->ring[h->head] = y;
+    h->head = (h->head + 1) % h->cap;
+    if (h->n < h->cap)
+        h->n++;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median of the ring: sorted copy, mean of the two middle values when n is even. A sort of
+ * at most `context` values, once per zero run, is cheap and obviously right. */
+static double ring_median(const holder_t *h)
+{
+    double stack[256];
+    double *v = h->n <= SW_ARRAY_LEN(stack) ? stack : sw_malloc(h->n * sizeof(double));
+    memcpy(v, h->ring, h->n * sizeof(double));
+    qsort(v, h->n, sizeof(double), cmp_double);
+    double m = h->n % 2 ? v[h->n / 2] : 0.5 * (v[h->n / 2 - 1] + v[h->n / 2]);
+    if (v != stack)
+        sw_free(v);
+    return m;
+}
+
+/* Could a zero run starting now be a gap? Only after a busy context. Held zeros do not
+ * enter the ring, so the answer stays the same for the whole run. */
+static bool could_be_gap(const holder_t *h)
+{
+    return h->n > 0 && ring_median(h) >= h->rule->min_level;
+}
+
+/* The held zeros turned out to be load: they reach the model and the context. */
+static void release_real(holder_t *h)
+{
+    if (h->held == 0)
+        return;
+    for (unsigned i = 0; i < h->held; i++)
+        ring_push(h, 0.0);
+    h->emit(h->ctx, 0.0, false, h->held);
+    h->held = 0;
+}
+
+/* One raw interval in. A zero is held while its run could still become a gap (busy
+ * context, run shorter than min_run); reaching min_run calls the run a gap and releases
+ * it as missing, as are further zeros at once. Anything else ends the run: held zeros
+ * are then real, since a run called a gap has none held. A missing interval is no evidence
+ * of load either way, so it keeps a gap open; it ends a run still undecided, whose zeros
+ * are then real (the run never reached min_run). */
+static void hold_step(holder_t *h, double y, bool missing)
+{
+    if (missing) {
+        release_real(h);
+        h->emit(h->ctx, 0.0, true, 1);
+        return;
+    }
+    if (y != 0.0) {
+        release_real(h);
+        h->in_gap = false;
+        ring_push(h, y);
+        h->emit(h->ctx, y, false, 1);
+        return;
+    }
+    if (h->in_gap) {
+        h->emit(h->ctx, 0.0, true, 1);
+        return;
+    }
+    /* Zeros after a quiet context are load whatever the run's length: no point holding
+     * them (pushing zeros cannot raise the median, so this holds for the whole run). */
+    if (h->rule->min_run == 0 || (h->held == 0 && !could_be_gap(h))) {
+        ring_push(h, 0.0);
+        h->emit(h->ctx, 0.0, false, 1);
+        return;
+    }
+    if (++h->held >= h->rule->min_run) {
+        h->in_gap = true;
+        h->emit(h->ctx, 0.0, true, h->held);
+        h->held = 0;
+    }
+}
+
+static holder_t holder_of(sw_pred_t *p, emit_fn emit, void *ctx)
+{
+    return (holder_t){.rule = &p->params.gaps,
+                      .ring = p->recent,
+                      .cap = context_len(&p->params.gaps),
+                      .n = p->recent_n,
+                      .head = p->recent_head,
+                      .held = p->zeros_held,
+                      .in_gap = p->in_gap,
+                      .emit = emit,
+                      .ctx = ctx};
+}
+
+static void holder_store(sw_pred_t *p, const holder_t *h)
+{
+    p->recent_n = h->n;
+    p->recent_head = h->head;
+    p->zeros_held = h->held;
+    p->in_gap = h->in_gap;
+}
+
+/* A released stream collected into arrays (fit, find_gaps). */
+typedef struct stream {
+    double *y;
+    uint8_t *miss;
+    size_t n;
+} stream_t;
+
+static void emit_to_stream(void *ctx, double y, bool missing, size_t count)
+{
+    stream_t *s = ctx;
+    for (size_t i = 0; i < count; i++) {
+        s->y[s->n] = y;
+        s->miss[s->n++] = missing;
+    }
+}
+
+size_t sw_pred_find_gaps(const double *series, size_t n, const sw_gap_rule_t *rule,
+                         uint8_t *missing)
+{
+    memset(missing, 0, n);
+    if (rule->min_run == 0 || n == 0)
+        return 0;
+    stream_t s = {.y = sw_malloc(n * sizeof(double)), .miss = missing};
+    holder_t h = {.rule = rule, .cap = context_len(rule), .emit = emit_to_stream, .ctx = &s};
+    h.ring = sw_malloc(h.cap * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        hold_step(&h, series[i], !isfinite(series[i]) || series[i] < 0);
+    /* A run still held at the end never reached min_run: real zeros, not a gap. */
+    release_real(&h);
+    sw_free(h.ring);
+    sw_free(s.y);
+    size_t marked = 0;
+    for (size_t i = 0; i < n; i++)
+        marked += missing[i];
+    return marked;
+}
+
+/* ---- Create, fit, observe, forecast ------------------------------------------------------ */
+
+/* The ratio upper = point x ratio before (or without) calibration: recent-max's headroom,
+ * which is its documented upper bound, and 1 for everyone else. */
+static double default_ratio(const sw_pred_t *p)
+{
+    return p->ops == &sw__pred_recent_max_ops ? p->params.headroom : 1.0;
+}
+
+static void reset_ratios(sw_pred_t *p)
+{
+    for (unsigned h = 0; h < p->params.horizon; h++)
+        p->ratio_q[h] = default_ratio(p);
+    p->ratio_q_max = default_ratio(p);
+    sw_free(p->ratio_cal);
+    sw_free(p->ratio_cal_max);
+    p->ratio_cal = p->ratio_cal_max = NULL;
+}
+
+/* Calendar tables exist only once calendar calibration has run (or was imported). */
+static void alloc_calendar(sw_pred_t *p)
+{
+    p->ratio_cal = sw_malloc(SW_PRED_CAL_BUCKETS * p->params.horizon * sizeof(double));
+    p->ratio_cal_max = sw_malloc(SW_PRED_CAL_BUCKETS * sizeof(double));
+}
+
+static int check_params(const sw_pred_params_t *pp, char *errbuf, size_t errlen)
+{
+    const char *name = pp->name;
+    if (pp->horizon == 0)
+        snprintf(errbuf, errlen, "predictor %s: horizon must be >= 1", name);
+    else if (!(pp->quantile > 0 && pp->quantile < 1))
+        snprintf(errbuf, errlen, "predictor %s: quantile %g must be in (0, 1)", name,
+                 pp->quantile);
+    else if (!(pp->holdout_frac >= 0 && pp->holdout_frac < 1))
+        snprintf(errbuf, errlen, "predictor %s: holdout_frac %g must be in [0, 1)", name,
+                 pp->holdout_frac);
+    else if (!(pp->interval_s >= 0 && isfinite(pp->interval_s)))
+        snprintf(errbuf, errlen, "predictor %s: interval_s %g must be >= 0", name,
+                 pp->interval_s);
+    else if (!isfinite(pp->gaps.min_level))
+        snprintf(errbuf, errlen, "predictor %s: gaps.min_level must be finite", name);
+    else if (pp->gaps.context > 1000000)
+        snprintf(errbuf, errlen, "predictor %s: gaps.context %u must be <= 1000000", name,
+                 pp->gaps.context);
+    else
+        return 0;
+    return -EINVAL;
+}
+
 int sw_pred_create(sw_pred_t **out, const sw_pred_params_t *params, char *errbuf, size_t errlen)
 {
-    if (params->horizon == 0 || !(params->quantile > 0 && params->quantile < 1)) {
-        snprintf(errbuf, errlen, "predictor: horizon must be >= 1 and quantile in (0, 1)");
+    if (!memchr(params->name, '\0', sizeof(params->name))) {
+        snprintf(errbuf, errlen, "predictor.name: not a terminated string");
         return -EINVAL;
     }
-    for (size_t i = 0; i < SW_ARRAY_LEN(registry); i++) {
-        if (strcmp(registry[i]->name, params->name) != 0)
-            continue;
-        sw_pred_t *p = sw_calloc(1, sizeof(*p));
-        p->ops = registry[i];
-        p->params = *params;
-        p->ratio_q = sw_malloc(params->horizon * sizeof(double));
-        for (unsigned h = 0; h < params->horizon; h++)
-            p->ratio_q[h] = 1.0;
-        p->ratio_q_max = 1.0;
-        int rc = p->ops->create(p, errbuf, errlen);
-        if (rc < 0) {
-            sw_free(p->ratio_q);
-            sw_free(p);
-            return rc;
-        }
-        *out = p;
-        return 0;
+    const sw_pred_ops_t *ops = NULL;
+    for (size_t i = 0; i < SW_ARRAY_LEN(registry) && !ops; i++)
+        if (strcmp(registry[i]->name, params->name) == 0)
+            ops = registry[i];
+    if (!ops) {
+        snprintf(errbuf, errlen, "predictor.name: unknown forecaster \"%s\" (known: %s)",
+                 params->name, sw_pred_known_names());
+        return -EINVAL;
     }
-    snprintf(errbuf, errlen, "predictor.name: unknown forecaster \"%s\" (known: %s)",
-             params->name, sw_pred_known_names());
-    return -EINVAL;
+    int rc = check_params(params, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    sw_pred_t *p = sw_calloc(1, sizeof(*p));
+    p->ops = ops;
+    p->params = *params;
+    p->ratio_q = sw_malloc(params->horizon * sizeof(double));
+    p->recent = sw_calloc(context_len(&params->gaps), sizeof(double));
+    reset_ratios(p);
+    rc = p->ops->create(p, errbuf, errlen);
+    if (rc < 0) {
+        sw_free(p->ratio_q);
+        sw_free(p->recent);
+        sw_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
 }
 
 void sw_pred_destroy(sw_pred_t *p)
@@ -74,118 +309,297 @@ void sw_pred_destroy(sw_pred_t *p)
         return;
     p->ops->destroy(p);
     sw_free(p->ratio_q);
+    sw_free(p->ratio_cal);
+    sw_free(p->ratio_cal_max);
     sw_free(p->recent);
     sw_free(p);
 }
 
-int sw_pred_fit(sw_pred_t *p, const double *series, const uint8_t *missing, size_t n,
-                char *errbuf, size_t errlen)
+/* Point forecasts of the next h steps as the model makes them, clamped at 0: the one path
+ * for both forecasts and calibration, so the ratios describe what callers get. */
+static void model_predict(const sw_pred_t *p, size_t h, double *point, double *max_point)
+{
+    *max_point = 0;
+    p->ops->predict(p, h, point, max_point);
+    for (size_t i = 0; i < h; i++)
+        point[i] = point[i] > 0 ? point[i] : 0;
+    *max_point = *max_point > 0 ? *max_point : 0;
+}
+
+/* The ceil(q n)-th smallest of v[0..n) (n >= 1; sorts v in place): the smallest value with at
+ * least a share q of the sample at or below it. The epsilon keeps q n = 9.000000000000002
+ * from rounding up to the 10th. */
+static double order_quantile(double *v, size_t n, double q)
+{
+    qsort(v, n, sizeof(double), cmp_double);
+    double k = ceil(q * (double)n - 1e-9);
+    size_t i = k < 1 ? 0 : (size_t)k - 1;
+    return v[SW_MIN(i, n - 1)];
+}
+
+/* The calendar bucket (minute of the hour) of a forecast made at position `origin`. */
+static size_t cal_bucket(const sw_pred_t *p, uint64_t origin)
+{
+    unsigned minute, hour;
+    sw__pred_calendar(p, origin, &minute, &hour);
+    return minute % SW_PRED_CAL_BUCKETS;
+}
+
+/* Fewer samples than this in a bucket (with its neighbours) and the global ratio is used. */
+#define CAL_MIN_SAMPLES 30
+
+/* Per-bucket quantiles: the ratios of bucket b and its two neighbours (bursts start at a
+ * fixed minute but a 5-minute max sees them from the minutes before), else the global
+ * one. ratios[i] was recorded at bucket[i]. */
+static void calibrate_buckets(const sw_pred_t *p, const double *ratios, const uint8_t *bucket,
+                              size_t n, double global, double *out, size_t stride)
+{
+    double *pool = sw_malloc((n + 1) * sizeof(double));
+    for (size_t b = 0; b < SW_PRED_CAL_BUCKETS; b++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t d = (bucket[i] + SW_PRED_CAL_BUCKETS - b) % SW_PRED_CAL_BUCKETS;
+            if (d <= 1 || d == SW_PRED_CAL_BUCKETS - 1)
+                pool[m++] = ratios[i];
+        }
+        out[b * stride] = m >= CAL_MIN_SAMPLES ? order_quantile(pool, m, p->params.quantile)
+                                               : global;
+    }
+    sw_free(pool);
+}
+
+/* Walks s[train..n) online from a model fitted on s[0..train): at each position forecasts
+ * H steps, records actual / point per step and actual max / max point, then observes the
+ * actual. A ratio is skipped where an interval it involves is missing or beyond the
+ * series, and where the point is below 1 (a ratio to almost nothing says nothing). The
+ * model ends positioned after the series. Quantities with no ratio keep their default. */
+static void calibrate(sw_pred_t *p, const stream_t *s, size_t train)
+{
+    size_t H = p->params.horizon, hold = s->n - train, nmax = 0;
+    double *r = sw_malloc(H * hold * sizeof(double)), *rmax = sw_malloc(hold * sizeof(double));
+    uint8_t *rb = sw_malloc(H * hold + 1), *rmaxb = sw_malloc(hold + 1);
+    double *pt = sw_malloc(H * sizeof(double));
+    size_t *cnt = sw_calloc(H, sizeof(size_t));
+    for (size_t t = train; t < s->n; t++) {
+        double mp, amax = 0;
+        uint8_t bucket = (uint8_t)cal_bucket(p, p->pos);
+        model_predict(p, H, pt, &mp);
+        bool whole = t + H <= s->n;
+        for (size_t h = 0; h < H && t + h < s->n; h++) {
+            if (s->miss[t + h]) {
+                whole = false;
+                continue;
+            }
+            amax = SW_MAX(amax, s->y[t + h]);
+            if (pt[h] >= 1) {
+                rb[h * hold + cnt[h]] = bucket;
+                r[h * hold + cnt[h]++] = s->y[t + h] / pt[h];
+            }
+        }
+        if (whole && mp >= 1) {
+            rmaxb[nmax] = bucket;
+            rmax[nmax++] = amax / mp;
+        }
+        p->ops->observe(p, s->y[t], s->miss[t]);
+        p->pos++;
+    }
+    /* Bucket quantiles first: order_quantile sorts its input, and the buckets must be read
+     * in recording order. */
+    if (p->params.calendar) {
+        alloc_calendar(p);
+        for (size_t h = 0; h < H; h++)
+            calibrate_buckets(p, r + h * hold, rb + h * hold, cnt[h], 0.0, p->ratio_cal + h, H);
+        calibrate_buckets(p, rmax, rmaxb, nmax, 0.0, p->ratio_cal_max, 1);
+    }
+    for (size_t h = 0; h < H; h++)
+        if (cnt[h])
+            p->ratio_q[h] = order_quantile(r + h * hold, cnt[h], p->params.quantile);
+    if (nmax)
+        p->ratio_q_max = order_quantile(rmax, nmax, p->params.quantile);
+    /* A bucket with too few samples was marked 0 above: it takes the global ratio. */
+    for (size_t b = 0; p->ratio_cal && b < SW_PRED_CAL_BUCKETS; b++) {
+        for (size_t h = 0; h < H; h++)
+            if (p->ratio_cal[b * H + h] == 0.0)
+                p->ratio_cal[b * H + h] = p->ratio_q[h];
+        if (p->ratio_cal_max[b] == 0.0)
+            p->ratio_cal_max[b] = p->ratio_q_max;
+    }
+    sw_free(rb);
+    sw_free(rmaxb);
+    sw_free(r);
+    sw_free(rmax);
+    sw_free(pt);
+    sw_free(cnt);
+}
+
+/* Fits the model on the released stream, holding back its tail for calibration when asked
+ * and long enough (>= 10 forecasts' worth). The model is not refitted on the whole series
+ * afterwards: the calibrated ratios then describe the very model that forecasts. */
+static int fit_stream(sw_pred_t *p, const stream_t *s, char *errbuf, size_t errlen)
+{
+    size_t H = p->params.horizon;
+    size_t hold = (size_t)floor(p->params.holdout_frac * (double)s->n);
+    bool calib = p->params.holdout_frac > 0 && hold >= 10 * H && hold < s->n;
+    size_t train = calib ? s->n - hold : s->n;
+    char msg[256];
+    p->pos = 0;
+    int rc = p->ops->fit(p, s->y, s->miss, train, calib ? msg : errbuf,
+                         calib ? sizeof(msg) : errlen);
+    if (rc < 0) {
+        if (calib)
+            snprintf(errbuf, errlen, "%s (fitting the first %zu of %zu intervals: the rest "
+                     "is held back by holdout_frac %g)", msg, train, s->n,
+                     p->params.holdout_frac);
+        return rc;
+    }
+    p->pos = train;
+    reset_ratios(p);
+    if (calib)
+        calibrate(p, s, train);
+    return 0;
+}
+
+static int check_series(const sw_pred_t *p, const double *series, const uint8_t *missing,
+                        size_t n, char *errbuf, size_t errlen)
 {
     if (n == 0) {
         snprintf(errbuf, errlen, "predictor %s: empty series", p->params.name);
         return -EINVAL;
     }
+    size_t present = 0;
     for (size_t i = 0; i < n; i++) {
+        if (missing && missing[i])
+            continue; /* a flagged value is never read */
         if (!isfinite(series[i]) || series[i] < 0) {
             snprintf(errbuf, errlen, "predictor %s: value %zu is %g: counts must be finite "
                      "and >= 0", p->params.name, i, series[i]);
             return -EINVAL;
         }
+        present++;
     }
-    uint8_t *miss = sw_calloc(n, 1);
-    if (missing)
-        memcpy(miss, missing, n);
-    uint8_t *gaps = sw_calloc(n, 1);
-    sw_pred_find_gaps(series, n, &p->params.gaps, gaps);
+    if (present == 0) {
+        snprintf(errbuf, errlen, "predictor %s: every interval of the series is missing",
+                 p->params.name);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The series goes through the holder as it would online; zeros still held at its end stay
+ * held, and the model is positioned before them (forecast() accounts for them). The
+ * holder runs on its own ring and is committed with the fit, so a failed fit leaves the
+ * forecaster as it was (forecasters check their input before they change their state). */
+int sw_pred_fit(sw_pred_t *p, const double *series, const uint8_t *missing, size_t n,
+                char *errbuf, size_t errlen)
+{
+    int rc = check_series(p, series, missing, n, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    size_t cap = context_len(&p->params.gaps);
+    stream_t s = {.y = sw_malloc(n * sizeof(double)), .miss = sw_malloc(n)};
+    holder_t h = {.rule = &p->params.gaps,
+                  .ring = sw_calloc(cap, sizeof(double)),
+                  .cap = cap,
+                  .emit = emit_to_stream,
+                  .ctx = &s};
     for (size_t i = 0; i < n; i++)
-        miss[i] |= gaps[i];
-    sw_free(gaps);
-    int rc = p->ops->fit(p, series, miss, n, errbuf, errlen);
-    if (rc == 0)
-        p->pos = n;
-    sw_free(miss);
+        hold_step(&h, series[i], missing && missing[i]);
+    uint64_t old_pos = p->pos;
+    rc = fit_stream(p, &s, errbuf, errlen);
+    if (rc == 0) {
+        memcpy(p->recent, h.ring, cap * sizeof(double));
+        holder_store(p, &h);
+    } else {
+        p->pos = old_pos;
+    }
+    sw_free(h.ring);
+    sw_free(s.y);
+    sw_free(s.miss);
     return rc;
+}
+
+static void emit_to_model(void *ctx, double y, bool missing, size_t count)
+{
+    sw_pred_t *p = ctx;
+    for (size_t i = 0; i < count; i++) {
+        p->ops->observe(p, y, missing);
+        p->pos++;
+    }
+}
+
+void sw_pred_set_live(sw_pred_t *p)
+{
+    holder_t h = holder_of(p, emit_to_model, p);
+    release_real(&h); /* zeros held from a recorded trace are load now */
+    holder_store(p, &h);
+    p->live = true;
 }
 
 void sw_pred_observe(sw_pred_t *p, double count)
 {
     bool missing = !isfinite(count) || count < 0;
-    p->ops->observe(p, missing ? 0.0 : count, missing);
-    p->pos++;
+    if (p->live) {
+        p->ops->observe(p, missing ? 0.0 : count, missing);
+        p->pos++;
+        return;
+    }
+    holder_t h = holder_of(p, emit_to_model, p);
+    hold_step(&h, missing ? 0.0 : count, missing);
+    holder_store(p, &h);
 }
 
+/* The forecasters in this folder whose predict() extrapolates any number of steps. Others
+ * may have a head of fixed length (lstm's is params.horizon long) and are never asked for
+ * more than params.horizon steps. */
+static bool predicts_any_length(const sw_pred_ops_t *ops)
+{
+    return ops == &sw__pred_recent_max_ops || ops == &sw__pred_last_ops ||
+           ops == &sw__pred_seasonal_naive_ops || ops == &sw__pred_ewma_ops ||
+           ops == &sw__pred_holt_winters_ops || ops == &sw__pred_ar_ops;
+}
+
+/* While zeros are held the model has not seen those intervals yet (they may turn out to
+ * be missing), so it is positioned zeros_held intervals back: it forecasts zeros_held + H
+ * steps and the first zeros_held, which cover the held intervals, are dropped. The max is
+ * then taken over the kept points (a model's own max head covers the wrong steps). A
+ * forecaster limited to params.horizon steps has its last step held flat beyond it. */
 void sw_pred_forecast(const sw_pred_t *p, sw_forecast_t *out)
 {
-    size_t h = SW_MIN(out->horizon, (size_t)p->params.horizon);
+    size_t h = SW_MIN(out->horizon, (size_t)p->params.horizon), skip = p->zeros_held;
     double max_point = 0;
-    p->ops->predict(p, h, out->point, &max_point);
+    if (skip == 0) {
+        model_predict(p, h, out->point, &max_point);
+    } else {
+        size_t want = h + skip, ask = want;
+        if (!predicts_any_length(p->ops))
+            ask = SW_MIN(want, (size_t)p->params.horizon);
+        double stack[256], ignored;
+        double *buf = want <= SW_ARRAY_LEN(stack) ? stack : sw_malloc(want * sizeof(double));
+        model_predict(p, ask, buf, &ignored);
+        for (size_t i = ask; i < want; i++)
+            buf[i] = buf[ask - 1];
+        memcpy(out->point, buf + skip, h * sizeof(double));
+        for (size_t i = 0; i < h; i++)
+            max_point = SW_MAX(max_point, out->point[i]);
+        if (buf != stack)
+            sw_free(buf);
+    }
+    const double *ratio = p->ratio_q, *ratio_max = &p->ratio_q_max;
+    if (p->ratio_cal) {
+        size_t b = cal_bucket(p, p->pos + p->zeros_held);
+        ratio = p->ratio_cal + b * p->params.horizon;
+        ratio_max = p->ratio_cal_max + b;
+    }
     for (size_t i = 0; i < h; i++)
-        out->upper[i] = out->point[i] * p->ratio_q[i];
+        out->upper[i] = out->point[i] * ratio[i];
     out->max_point = max_point;
-    out->max_upper = max_point * p->ratio_q_max;
+    out->max_upper = max_point * *ratio_max;
 }
 
 const char *sw_pred_name(const sw_pred_t *p) { return p->ops->name; }
 const sw_pred_params_t *sw_pred_params(const sw_pred_t *p) { return &p->params; }
 
-/* Median of v[0..n) (v is reordered). */
-static double median(double *v, size_t n)
-{
-    size_t k = n / 2;
-    for (size_t lo = 0, hi = n - 1; lo < hi;) { /* quickselect */
-        double pivot = v[(lo + hi) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot)
-                i++;
-            while (v[j] > pivot)
-                j--;
-            if (i <= j) {
-                double t = v[i];
-                v[i++] = v[j];
-                if (j-- == 0)
-                    break;
-                v[j + 1] = t;
-            }
-        }
-        if (k <= j)
-            hi = j;
-        else if (k >= i)
-            lo = i;
-        else
-            break;
-    }
-    return v[k];
-}
-
-size_t sw_pred_find_gaps(const double *series, size_t n, const sw_gap_rule_t *rule,
-                         uint8_t *missing)
-{
-    memset(missing, 0, n);
-    if (rule->min_run == 0)
-        return 0;
-    size_t marked = 0, ctx = rule->context ? rule->context : 60;
-    double *scratch = sw_malloc(ctx * sizeof(double));
-    for (size_t i = 0; i < n;) {
-        if (series[i] != 0.0) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        while (j < n && series[j] == 0.0)
-            j++;
-        size_t from = i > ctx ? i - ctx : 0, m = 0;
-        for (size_t k = from; k < i; k++)
-            scratch[m++] = series[k];
-        if (j - i >= rule->min_run && m > 0 && median(scratch, m) >= rule->min_level) {
-            memset(missing + i, 1, j - i);
-            marked += j - i;
-        }
-        i = j;
-    }
-    sw_free(scratch);
-    return marked;
-}
+/* ---- Saved state ------------------------------------------------------------------------- */
 
 void sw_pred_blob_add(sw_pred_blob_t *b, const char *name, const double *data, size_t n)
 {
@@ -201,7 +615,7 @@ void sw_pred_blob_add(sw_pred_blob_t *b, const char *name, const double *data, s
 const sw_pred_tensor_t *sw_pred_blob_find(const sw_pred_blob_t *b, const char *name, size_t n)
 {
     for (size_t i = 0; i < b->n_tensors; i++)
-        if (strcmp(b->tensors[i].name, name) == 0)
+        if (strncmp(b->tensors[i].name, name, sizeof(b->tensors[i].name)) == 0)
             return b->tensors[i].n == n ? &b->tensors[i] : NULL;
     return NULL;
 }
@@ -216,15 +630,80 @@ void sw_pred_blob_free(sw_pred_blob_t *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* The shared state: position, calibrated ratios, and the online holder (held zeros, gap
+ * flag, and the context ring), so that an imported forecaster in the middle of a zero run
+ * goes on exactly as the exported one would. */
 int sw_pred_export(const sw_pred_t *p, sw_pred_blob_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->params = p->params;
     double pos = (double)p->pos;
+    double hold[4] = {p->zeros_held, p->in_gap, (double)p->recent_n, (double)p->recent_head};
     sw_pred_blob_add(out, "pos", &pos, 1);
     sw_pred_blob_add(out, "ratio_q", p->ratio_q, p->params.horizon);
     sw_pred_blob_add(out, "ratio_q_max", &p->ratio_q_max, 1);
-    return p->ops->export_state(p, out);
+    sw_pred_blob_add(out, "hold", hold, 4);
+    sw_pred_blob_add(out, "recent", p->recent, context_len(&p->params.gaps));
+    if (p->ratio_cal) {
+        sw_pred_blob_add(out, "ratio_cal", p->ratio_cal,
+                         SW_PRED_CAL_BUCKETS * (size_t)p->params.horizon);
+        sw_pred_blob_add(out, "ratio_cal_max", p->ratio_cal_max, SW_PRED_CAL_BUCKETS);
+    }
+    int rc = p->ops->export_state(p, out);
+    if (rc < 0)
+        sw_pred_blob_free(out);
+    return rc;
+}
+
+/* Whole numbers in [0, max] only: a count or an index from a file is checked before use. */
+static bool is_count(double v, double max)
+{
+    return v >= 0 && v <= max && v == floor(v);
+}
+
+static int import_shared(sw_pred_t *p, const sw_pred_blob_t *blob, char *errbuf, size_t errlen)
+{
+    size_t cap = context_len(&p->params.gaps);
+    const sw_pred_tensor_t *pos = sw_pred_blob_find(blob, "pos", 1);
+    const sw_pred_tensor_t *rq = sw_pred_blob_find(blob, "ratio_q", p->params.horizon);
+    const sw_pred_tensor_t *rqm = sw_pred_blob_find(blob, "ratio_q_max", 1);
+    const sw_pred_tensor_t *hold = sw_pred_blob_find(blob, "hold", 4);
+    const sw_pred_tensor_t *recent = sw_pred_blob_find(blob, "recent", cap);
+    if (!pos || !rq || !rqm || !hold || !recent) {
+        snprintf(errbuf, errlen, "predictor %s: saved state lacks pos/ratio_q/ratio_q_max/"
+                 "hold/recent (or one has the wrong size)", p->params.name);
+        return -EINVAL;
+    }
+    unsigned max_held = p->params.gaps.min_run ? p->params.gaps.min_run - 1 : 0;
+    if (!is_count(pos->data[0], 0x1p53) || !is_count(hold->data[0], max_held) ||
+        !is_count(hold->data[1], 1) || !is_count(hold->data[2], (double)cap) ||
+        !is_count(hold->data[3], (double)cap - 1)) {
+        snprintf(errbuf, errlen, "predictor %s: saved pos/hold values are out of range",
+                 p->params.name);
+        return -EINVAL;
+    }
+    p->pos = (uint64_t)pos->data[0];
+    memcpy(p->ratio_q, rq->data, p->params.horizon * sizeof(double));
+    p->ratio_q_max = rqm->data[0];
+    p->zeros_held = (unsigned)hold->data[0];
+    p->in_gap = hold->data[1] != 0;
+    p->recent_n = (size_t)hold->data[2];
+    p->recent_head = (size_t)hold->data[3];
+    memcpy(p->recent, recent->data, cap * sizeof(double));
+    size_t n = SW_PRED_CAL_BUCKETS * (size_t)p->params.horizon;
+    const sw_pred_tensor_t *rc = sw_pred_blob_find(blob, "ratio_cal", n);
+    const sw_pred_tensor_t *rcm = sw_pred_blob_find(blob, "ratio_cal_max", SW_PRED_CAL_BUCKETS);
+    if (!rc != !rcm) {
+        snprintf(errbuf, errlen, "predictor %s: saved state has half of its calendar ratios",
+                 p->params.name);
+        return -EINVAL;
+    }
+    if (rc) {
+        alloc_calendar(p);
+        memcpy(p->ratio_cal, rc->data, n * sizeof(double));
+        memcpy(p->ratio_cal_max, rcm->data, SW_PRED_CAL_BUCKETS * sizeof(double));
+    }
+    return 0;
 }
 
 int sw_pred_import(sw_pred_t **out, const sw_pred_blob_t *blob, char *errbuf, size_t errlen)
@@ -233,19 +712,9 @@ int sw_pred_import(sw_pred_t **out, const sw_pred_blob_t *blob, char *errbuf, si
     int rc = sw_pred_create(&p, &blob->params, errbuf, errlen);
     if (rc < 0)
         return rc;
-    const sw_pred_tensor_t *pos = sw_pred_blob_find(blob, "pos", 1);
-    const sw_pred_tensor_t *rq = sw_pred_blob_find(blob, "ratio_q", p->params.horizon);
-    const sw_pred_tensor_t *rqm = sw_pred_blob_find(blob, "ratio_q_max", 1);
-    if (!pos || !rq || !rqm) {
-        snprintf(errbuf, errlen, "predictor %s: saved state lacks pos/ratio_q/ratio_q_max",
-                 p->params.name);
-        sw_pred_destroy(p);
-        return -EINVAL;
-    }
-    p->pos = (uint64_t)pos->data[0];
-    memcpy(p->ratio_q, rq->data, p->params.horizon * sizeof(double));
-    p->ratio_q_max = rqm->data[0];
-    rc = p->ops->import_state(p, blob, errbuf, errlen);
+    rc = import_shared(p, blob, errbuf, errlen);
+    if (rc == 0)
+        rc = p->ops->import_state(p, blob, errbuf, errlen);
     if (rc < 0) {
         sw_pred_destroy(p);
         return rc;

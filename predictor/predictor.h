@@ -5,7 +5,9 @@
  * a point value and an upper quantile (at params.quantile) per step, and the maximum over
  * the horizon of each: a planner that must cover the peak of the next minutes needs the
  * max, not the next value. Upper quantiles are calibrated on held-back training data
- * (empirical quantiles of the forecast's ratio to the actual), not assumed Gaussian.
+ * (empirical quantiles of the forecast's ratio to the actual), not assumed Gaussian. With
+ * params.calendar they are calibrated per minute of the hour of the forecast's origin, so
+ * the bound widens only where bursts recur (the Twitter trace's cluster at fixed minutes).
  *
  * Missing data: a run of exact zeros inside a busy series is a gap in the record, not zero
  * load (the Twitter trace loses ~29 minutes a day). sw_pred_find_gaps marks such runs;
@@ -102,6 +104,11 @@ void sw_pred_observe(sw_pred_t *p, double count);
 /* Forecasts from the current position: fills out->point/upper (out->horizon entries,
  * caller-owned, out->horizon <= params.horizon) and the maxima over out->horizon. */
 void sw_pred_forecast(const sw_pred_t *p, sw_forecast_t *out);
+
+/* For a planner fed live arrival counts: every count observed from now on is load, so
+ * no zeros are held back as a possible gap (a service whose load stops must see it stop).
+ * Fitting and scoring on recorded traces keep the gap rule. */
+void sw_pred_set_live(sw_pred_t *p);
 
 const char *sw_pred_name(const sw_pred_t *p);
 const sw_pred_params_t *sw_pred_params(const sw_pred_t *p);

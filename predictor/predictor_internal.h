@@ -37,6 +37,10 @@ struct sw_pred {
     /* Calibration: q-quantile of actual / point per step, and of actual max / max point. */
     double *ratio_q; /* params.horizon entries; 1 until calibrated */
     double ratio_q_max;
+    /* With params.calendar: the same per minute of the hour of the forecast origin
+     * (SW_PRED_CAL_BUCKETS x horizon, and SW_PRED_CAL_BUCKETS), NULL otherwise. */
+    double *ratio_cal, *ratio_cal_max;
+    bool live; /* counts come from a live planner: load, never missing (no holding) */
     /* Online gap holding (see sw_pred_observe). */
     unsigned zeros_held;   /* zeros seen but not yet passed to the model */
     bool in_gap;           /* the current zero run has been called a gap */
@@ -54,6 +58,8 @@ static inline void sw__pred_calendar(const sw_pred_t *p, uint64_t pos, unsigned 
     *minute = (unsigned)((sec / 60) % 60);
     *hour = (unsigned)((sec / 3600) % 24);
 }
+
+#define SW_PRED_CAL_BUCKETS 60
 
 extern const sw_pred_ops_t sw__pred_recent_max_ops;
 extern const sw_pred_ops_t sw__pred_last_ops;

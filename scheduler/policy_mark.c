@@ -7,8 +7,11 @@
  * billing-aware: a VM still inside its paid minimum (or paid hour) is kept. Between plans,
  * a violation monitor launches one more VM when the recent miss rate exceeds the budget,
  * at most once per cooldown. Batching and spill at arrival are the core's (sched.c). */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "scheduler/sched_internal.h"
 
@@ -18,19 +21,62 @@ typedef struct mark {
     sw_time_t last_monitor_launch;
 } mark_t;
 
+/* Forecasters whose parameters come from a fit: without a saved model they would plan
+ * from nothing, so mark refuses them rather than plan badly in silence. */
+static bool needs_fit(const sw_cfg_predictor_t *pc)
+{
+    static const char *const fitted[] = {"holt-winters", "ar", "lstm"};
+    for (size_t i = 0; i < SW_ARRAY_LEN(fitted); i++)
+        if (strcmp(pc->name, fitted[i]) == 0)
+            return true;
+    return strcmp(pc->name, "ewma") == 0 && pc->ewma_alpha == 0;
+}
+
+/* A saved model must be the forecaster the policy names, for the policy's intervals. */
+static int check_given(const sw_sched_t *s, const sw_pred_t *pred, char *errbuf, size_t errlen)
+{
+    const sw_cfg_t *cfg = s->cfg;
+    const sw_pred_params_t *pp = sw_pred_params(pred);
+    if (strcmp(pp->name, cfg->predictor.name) != 0)
+        snprintf(errbuf, errlen, "predictor.model_path holds a %s forecaster, but predictor.name "
+                 "is %s", pp->name, cfg->predictor.name);
+    else if (fabs(pp->interval_s - cfg->policy.interval_s) > 1e-9)
+        snprintf(errbuf, errlen, "predictor.model_path was fitted on %g s intervals, but "
+                 "policy.interval_s is %g", pp->interval_s, cfg->policy.interval_s);
+    else if (pp->horizon < cfg->predictor.horizon_intervals)
+        snprintf(errbuf, errlen, "predictor.model_path forecasts %u intervals ahead, fewer than "
+                 "predictor.horizon_intervals %u", pp->horizon, cfg->predictor.horizon_intervals);
+    else
+        return 0;
+    return -EINVAL;
+}
+
 static int mark_create(sw_sched_t *s, char *errbuf, size_t errlen)
 {
     sw_pred_t *pred = s->given_pred;
     s->given_pred = NULL;
+    if (pred && check_given(s, pred, errbuf, errlen) < 0) {
+        sw_pred_destroy(pred);
+        return -EINVAL;
+    }
+    if (!pred && needs_fit(&s->cfg->predictor)) {
+        snprintf(errbuf, errlen, "predictor.name: %s must be fitted before mark can plan with "
+                 "it: run 'spillway predict fit --trace TRAINING_TRACE --model %s --save FILE' "
+                 "and set predictor.model_path: FILE", s->cfg->predictor.name,
+                 s->cfg->predictor.name);
+        return -EINVAL;
+    }
     if (!pred) {
         sw_pred_params_t params;
         sw_pred_params_from_cfg(&s->cfg->predictor, s->cfg->policy.interval_s, &params);
-        if (params.seed == 0)
-            params.seed = s->cfg->seed;
+        params.seed = sw_cfg_predictor_seed(s->cfg);
         int rc = sw_pred_create(&pred, &params, errbuf, errlen);
         if (rc < 0)
             return rc;
     }
+    /* The counts mark observes are live load: a quiet spell must reach the forecast (the
+     * gap rule is for cleaning recorded history, not for a planner). */
+    sw_pred_set_live(pred);
     mark_t *m = sw_calloc(1, sizeof(*m));
     m->pred = pred;
     m->point = sw_calloc(s->cfg->predictor.horizon_intervals, sizeof(double));

@@ -1,0 +1,169 @@
+/* Upper quantiles calibrated on held-back data: the exact order statistic on a series whose
+ * ratios are known, coverage of about q on fresh data with multiplicative noise, and when
+ * calibration does not run (no holdout, too short a holdout: recent-max keeps headroom). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "predictor/predictor.h"
+
+static sw_pred_params_t params(const char *name, unsigned horizon, double q)
+{
+    sw_pred_params_t pp = {0};
+    snprintf(pp.name, sizeof(pp.name), "%s", name);
+    pp.horizon = horizon;
+    pp.quantile = q;
+    pp.interval_s = 60;
+    pp.gaps = (sw_gap_rule_t){.min_run = 20, .min_level = 10, .context = 60};
+    pp.window = 10;
+    pp.headroom = 1.2;
+    pp.ar_order = 2;
+    return pp;
+}
+
+static sw_pred_t *make_fit(const sw_pred_params_t *pp, const double *y, size_t n)
+{
+    sw_pred_t *p = NULL;
+    char err[512] = "";
+    cr_assert_eq(sw_pred_create(&p, pp, err, sizeof(err)), 0, "create: %s", err);
+    cr_assert_eq(sw_pred_fit(p, y, NULL, n, err, sizeof(err)), 0, "fit: %s", err);
+    return p;
+}
+
+static double tensor0(const sw_pred_t *p, const char *name, size_t n, size_t i)
+{
+    sw_pred_blob_t b;
+    cr_assert_eq(sw_pred_export(p, &b), 0);
+    const sw_pred_tensor_t *t = sw_pred_blob_find(&b, name, n);
+    cr_assert_not_null(t, "no tensor %s", name);
+    double v = t->data[i];
+    sw_pred_blob_free(&b);
+    return v;
+}
+
+/* Seasonal-naive with a season of 200 over 300 intervals of 100 forecasts exactly 100 for
+ * each of the 100 held-back intervals, which are 100 + k for a shuffled k = 1..100: the
+ * ratios are exactly 1.01 .. 2.00, and the q-quantile is the ceil(100 q)-th of them. */
+Test(pred_calibration, quantile_is_the_ceil_qn_order_statistic)
+{
+    double y[400];
+    for (int t = 0; t < 300; t++)
+        y[t] = 100;
+    for (int k = 0; k < 100; k++)
+        y[300 + k] = 100 + (double)((k * 37) % 100 + 1); /* 37 is coprime to 100 */
+    const double qs[] = {0.5, 0.9, 0.905, 0.999};
+    const double want[] = {1.50, 1.90, 1.91, 2.00};
+    for (size_t i = 0; i < SW_ARRAY_LEN(qs); i++) {
+        sw_pred_params_t pp = params("seasonal-naive", 1, qs[i]);
+        pp.season = 200;
+        pp.holdout_frac = 0.25;
+        sw_pred_t *p = make_fit(&pp, y, 400);
+        cr_expect_float_eq(tensor0(p, "ratio_q", 1, 0), want[i], 1e-12, "q %g", qs[i]);
+        cr_expect_float_eq(tensor0(p, "ratio_q_max", 1, 0), want[i], 1e-12, "q %g", qs[i]);
+        /* The model went on through the held-back part: it sits after the series. */
+        cr_expect_eq(tensor0(p, "pos", 1, 0), 400);
+        double point[1], upper[1];
+        sw_forecast_t f = {.horizon = 1, .point = point, .upper = upper};
+        sw_pred_forecast(p, &f);
+        cr_expect_eq(point[0], 100);
+        cr_expect_float_eq(upper[0], 100 * want[i], 1e-9);
+        sw_pred_destroy(p);
+    }
+}
+
+/* y = 1000 x LogNormal(cv 0.2): fit with half held back, then count how often fresh data
+ * stays at or below the upper quantile. */
+static void check_coverage(const char *name, double q)
+{
+    const uint64_t seed = 99;
+    size_t n_fit = 6000, n_new = 6000, H = 5;
+    double *y = malloc((n_fit + n_new) * sizeof(double));
+    sw_rng_t rng;
+    sw_rng_init(&rng, seed);
+    for (size_t t = 0; t < n_fit + n_new; t++)
+        y[t] = 1000 * sw_rng_lognormal(&rng, 1, 0.2);
+    sw_pred_params_t pp = params(name, (unsigned)H, q);
+    pp.ewma_alpha = 0.01;
+    pp.holdout_frac = 0.5;
+    sw_pred_t *p = make_fit(&pp, y, n_fit);
+    size_t covered[5] = {0}, covered_max = 0, k = 0;
+    double point[5], upper[5];
+    for (size_t t = n_fit; t + H <= n_fit + n_new; t++, k++) {
+        sw_forecast_t f = {.horizon = H, .point = point, .upper = upper};
+        sw_pred_forecast(p, &f);
+        double amax = 0;
+        for (size_t h = 0; h < H; h++) {
+            covered[h] += y[t + h] <= upper[h];
+            amax = fmax(amax, y[t + h]);
+        }
+        covered_max += amax <= f.max_upper;
+        sw_pred_observe(p, y[t]);
+    }
+    for (size_t h = 0; h < H; h++) {
+        double c = (double)covered[h] / (double)k;
+        cr_expect(c > q - 0.05 && c < q + 0.05, "%s seed %llu step %zu: coverage %.3f for q %g",
+                  name, (unsigned long long)seed, h, c, q);
+    }
+    double c = (double)covered_max / (double)k;
+    cr_expect(c > q - 0.05 && c < q + 0.05, "%s seed %llu max: coverage %.3f for q %g", name,
+              (unsigned long long)seed, c, q);
+    sw_pred_destroy(p);
+    free(y);
+}
+
+Test(pred_calibration, upper_quantile_covers_q_of_fresh_data_ewma)
+{
+    check_coverage("ewma", 0.9);
+}
+
+Test(pred_calibration, upper_quantile_covers_q_of_fresh_data_ar)
+{
+    check_coverage("ar", 0.9);
+}
+
+Test(pred_calibration, upper_quantile_covers_q_of_fresh_data_recent_max)
+{
+    check_coverage("recent-max", 0.8);
+}
+
+Test(pred_calibration, recent_max_keeps_headroom_without_calibration)
+{
+    double y[100];
+    for (int t = 0; t < 100; t++)
+        y[t] = 10 + t % 3;
+    for (int variant = 0; variant < 2; variant++) {
+        sw_pred_params_t pp = params("recent-max", 5, 0.9);
+        pp.holdout_frac = variant ? 0.3 : 0; /* 30 held back < 10 x horizon: too short */
+        sw_pred_t *p = make_fit(&pp, y, 100);
+        double point[5], upper[5];
+        sw_forecast_t f = {.horizon = 5, .point = point, .upper = upper};
+        sw_pred_forecast(p, &f);
+        cr_expect_eq(point[0], 12);
+        cr_expect_float_eq(upper[0], 12 * 1.2, 1e-12);
+        cr_expect_float_eq(f.max_upper, 12 * 1.2, 1e-12);
+        sw_pred_destroy(p);
+    }
+}
+
+Test(pred_calibration, refit_replaces_earlier_calibration)
+{
+    double y[400];
+    for (int t = 0; t < 400; t++)
+        y[t] = t < 300 ? 100 : 150;
+    sw_pred_params_t pp = params("last", 1, 0.9);
+    pp.holdout_frac = 0.25;
+    sw_pred_t *p = make_fit(&pp, y, 400);
+    cr_expect_float_eq(tensor0(p, "ratio_q", 1, 0), 1.0, 1e-12); /* 150 / 150 mostly */
+    for (int t = 300; t < 400; t++)
+        y[t] = t % 2 ? 100 : 200;
+    char err[256];
+    cr_assert_eq(sw_pred_fit(p, y, NULL, 400, err, sizeof(err)), 0);
+    cr_expect_float_eq(tensor0(p, "ratio_q", 1, 0), 2.0, 1e-12);
+    pp.holdout_frac = 0;
+    sw_pred_t *q = make_fit(&pp, y, 400);
+    cr_expect_eq(tensor0(q, "ratio_q", 1, 0), 1.0);
+    sw_pred_destroy(q);
+    sw_pred_destroy(p);
+}
