@@ -17,6 +17,8 @@ static const command_t commands[] = {
      "replay a trace through a policy; report cost and SLO attainment"},
     {"check-config", sw_srv_cmd_check_config,
      "validate a YAML policy file and print the resolved configuration"},
+    {"predict", sw_srv_cmd_predict,
+     "fit and score load forecasters on a trace; save one for a policy to use"},
 };
 
 static void usage(FILE *f)

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "serving/cli.h"
+#include "serving/pred_file.h"
 #include "sim/sim.h"
 
 static void usage(FILE *f)
@@ -174,6 +175,29 @@ static void print_summary(const sw_cfg_t *cfg, const sw_sched_summary_t *s,
     printf("  output       %s/summary.json, %s/timeline.csv\n", out_dir, out_dir);
 }
 
+/* The fitted forecaster named by predictor.model_path, for mark. The core does no I/O,
+ * so the file is read here and the forecaster handed in. */
+static int load_model(const sw_cfg_t *cfg, sw_pred_t **out)
+{
+    *out = NULL;
+    if (!cfg->predictor.model_path || !*cfg->predictor.model_path)
+        return 0;
+    if (cfg->policy.name != SW_POLICY_MARK) {
+        fprintf(stderr, "spillway simulate: note: predictor.model_path is used by the mark "
+                        "policy only; ignored for %s\n", sw_policy_name(cfg->policy.name));
+        return 0;
+    }
+    char err[4096];
+    int rc = sw_srv_pred_load(cfg->predictor.model_path, out, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "spillway simulate: predictor.model_path: %s\n", err);
+        return rc == SW_EPARSE || rc == SW_EUNSUPPORTED || rc == -ENOENT || rc == -EINVAL
+                   ? SW_EXIT_USAGE
+                   : SW_EXIT_FAILURE;
+    }
+    return 0;
+}
+
 int sw_srv_cmd_simulate(int argc, char **argv)
 {
     sim_args_t a = {.out = "sim-out", .progress = -1};
@@ -196,6 +220,10 @@ int sw_srv_cmd_simulate(int argc, char **argv)
         .progress = a.progress < 0 ? isatty(STDERR_FILENO) : a.progress,
     };
     char err[4096];
+    if ((rc = load_model(cfg, &opts.predictor)) != 0) {
+        sw_cfg_destroy(cfg);
+        return rc;
+    }
     sw_sim_t *sim;
     if ((rc = sw_sim_create(&sim, cfg, &opts, err, sizeof(err))) < 0) {
         fprintf(stderr, "spillway simulate: %s\n", err);

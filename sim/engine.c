@@ -124,8 +124,9 @@ int sw_sim_create(sw_sim_t **out, const sw_cfg_t *cfg, const sw_sim_opts_t *opts
     sw_sim_t *sim = sw_calloc(1, sizeof(*sim));
     sim->cfg = cfg;
     sim->opts = *opts;
+    sim->opts.predictor = NULL; /* ownership passes to the core below */
     sw_actions_init(&sim->acts);
-    int rc = sw_sched_create(&sim->sched, cfg, errbuf, errlen);
+    int rc = sw_sched_create_with(&sim->sched, cfg, opts->predictor, errbuf, errlen);
     if (rc < 0)
         goto fail;
     if (opts->out_dir && mkdir(opts->out_dir, 0777) < 0 && errno != EEXIST) {

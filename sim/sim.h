@@ -24,6 +24,9 @@ typedef struct sw_sim_opts {
     bool decisions;        /* write decisions.jsonl */
     bool progress;         /* progress bar on stderr */
     FILE *decisions_file;  /* instead of out_dir/decisions.jsonl (tests); borrowed */
+    /* A fitted forecaster for `mark` (loaded from predictor.model_path by the caller);
+     * sw_sim_create takes ownership, also on failure. NULL: built from the config. */
+    sw_pred_t *predictor;
 } sw_sim_opts_t;
 
 typedef struct sw_sim_stats {

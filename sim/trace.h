@@ -48,4 +48,11 @@ sw_trace_format_t sw_trace_format(const sw_trace_t *t);
 double sw_trace_progress(const sw_trace_t *t);
 void sw_trace_close(sw_trace_t *t);
 
+/* Reads a whole trace as counts per interval of interval_s seconds (arrivals binned by
+ * time; for a counts trace at its own interval these are exactly the recorded counts).
+ * *out (free with sw_free) gets *n values. Memory grows with the trace's length, unlike
+ * sw_trace_next: this is for forecaster training and evaluation. Returns 0 or a negative
+ * error with the reader's message. */
+int sw_trace_read_series(const char *path, const sw_trace_opts_t *opts, double interval_s,
+                         double **out, size_t *n, char *errbuf, size_t errlen) SW_MUST_USE;
 #endif
