@@ -22,8 +22,8 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -
 echo "== accuracy: target max over 5 minutes, train days 0-10, test days 11-14"
 "$bin" predict eval "${common[@]}" --model "$(echo $models | tr ' ' ',')" \
   --train-until $train_until --target max --json "$out/predict_eval_max.json"
-echo "== with calendar features (minute of hour, hour of day)"
-"$bin" predict eval "${common[@]}" --model ar,lstm --calendar \
+echo "== with calendar features (minute of hour, hour of day; quantiles per minute of the hour)"
+"$bin" predict eval "${common[@]}" --model "$(echo $models | tr ' ' ',')" --calendar \
   --train-until $train_until --target max --json "$out/predict_eval_max_calendar.json"
 echo "== accuracy: target next minute"
 "$bin" predict eval "${common[@]}" --model "$(echo $models | tr ' ' ',')" \
@@ -47,14 +47,17 @@ row() {
     "$(field "$f" "s['cost_usd']['faas']")" "$(field "$f" "s['slo_attainment']*100")" \
     "$(field "$f" "s['cost_usd']['total']/$oracle")"
 }
-for m in $models; do
+for spec in $models ar+calendar lstm+calendar; do
+  m=${spec%+calendar}
+  extra=(); [ "$spec" != "$m" ] && extra=(--calendar)
   if [ "$m" = recent-max ]; then
-    sim "$m" --policy mark --set predictor.name=$m
+    sim "$spec" --policy mark --set predictor.name=$m
   else
-    "$bin" predict fit "${common[@]}" --model "$m" --train-until $train_until \
-      --save "$out/model-$m.pb" >/dev/null
-    sim "$m" --policy mark --set predictor.name=$m --set predictor.model_path="$out/model-$m.pb"
+    "$bin" predict fit "${common[@]}" --model "$m" "${extra[@]}" --train-until $train_until \
+      --save "$out/model-$spec.pb" >/dev/null
+    sim "$spec" --policy mark --set predictor.name=$m \
+      --set predictor.model_path="$out/model-$spec.pb"
   fi
-  row "$m"
+  row "$spec"
 done
 row oracle

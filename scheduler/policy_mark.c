@@ -212,6 +212,19 @@ static void shed(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *ou
     sw_free(c);
 }
 
+/* The load (per interval) the VM pool is sized for. Where functions take what the pool
+ * cannot, sizing VMs is a newsvendor problem: a VM pays for capacity whether used or not,
+ * a spilled request costs more but only when it happens, so the cost-optimal level is the
+ * critical fractile 1 - c_vm / c_faas of the forecast (about 0.6 for a p2.xlarge against
+ * Lambda at 3 GB), near the point forecast of the max, not its 0.98 quantile, which on a
+ * bursty trace is several times higher. Without spill, a miss has no cheap fallback and
+ * the pool covers the upper quantile. */
+static double plan_level(const sw_sched_t *s, const sw_forecast_t *f)
+{
+    bool spill = s->cfg->faas.enabled && s->cfg->policy.mark.spill;
+    return spill ? f->max_point : f->max_upper;
+}
+
 static void mark_plan(sw_sched_t *s, sw_time_t now, const sw_sched_interval_t *closed,
                       sw_sched_interval_t *opening, sw_actions_t *out)
 {
@@ -228,7 +241,7 @@ static void mark_plan(sw_sched_t *s, sw_time_t now, const sw_sched_interval_t *c
     opening->forecast_max_upper = f.max_upper;
     if (!closed)
         return; /* no history yet: the monitor and spill carry the first interval */
-    double need_rps = f.max_upper / s->cfg->policy.interval_s /
+    double need_rps = plan_level(s, &f) / s->cfg->policy.interval_s /
                       s->cfg->policy.mark.target_utilization;
     cover(s, now, need_rps, out);
     shed(s, now, need_rps, out);
