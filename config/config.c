@@ -246,7 +246,7 @@ static const cfg_default_t defaults[] = {
     {"predictor.quantile", DEF_NUM, 0.95},
     {"predictor.model_path", DEF_STR, .str = NULL},
     {"predictor.season_s", DEF_NUM, 86400},
-    {"predictor.holdout_frac", DEF_NUM, 0.2},
+    {"predictor.holdout_frac", DEF_NUM, 0.4},
     {"predictor.calendar", DEF_NUM, false},
     {"predictor.ewma_alpha", DEF_NUM, 0}, /* 0: fitted */
     {"predictor.ar_order", DEF_NUM, 60},

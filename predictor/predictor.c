@@ -366,28 +366,67 @@ static size_t cal_bucket(const sw_pred_t *p, uint64_t origin)
     return minute % SW_PRED_CAL_BUCKETS;
 }
 
-/* Fewer samples than this in a bucket (with its neighbours) and the global ratio is used. */
-#define CAL_MIN_SAMPLES 30
+/* Fewer samples than this in a bucket and the global ratio is used. */
+#define CAL_MIN_SAMPLES 20
 
-/* Per-bucket quantiles: the ratios of bucket b and its two neighbours (bursts start at a
- * fixed minute but a 5-minute max sees them from the minutes before), else the global
- * one. ratios[i] was recorded at bucket[i]. */
+static int cmp_double_desc(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+/* Per-bucket ratios that together cover a share q of all samples (marginal coverage, the
+ * quantile's meaning) at the least mean bound. Each bucket starts covering all of its
+ * samples; then, as long as the overall miss budget (1 - q) allows, the bucket whose next
+ * lower ratio saves the most (drop x samples in it) gives up its largest ratio. Buckets
+ * where the bound must be wide for rare events (a burst's onset) are the ones that give
+ * them up, and a planner then spills those events instead of provisioning for them in
+ * every hour. ratios[i] was recorded at bucket[i]. */
 static void calibrate_buckets(const sw_pred_t *p, const double *ratios, const uint8_t *bucket,
                               size_t n, double global, double *out, size_t stride)
 {
-    double *pool = sw_malloc((n + 1) * sizeof(double));
+    (void)global;
+    double *sorted[SW_PRED_CAL_BUCKETS];
+    size_t count[SW_PRED_CAL_BUCKETS] = {0}, top[SW_PRED_CAL_BUCKETS] = {0};
+    for (size_t i = 0; i < n; i++)
+        count[bucket[i]]++;
     for (size_t b = 0; b < SW_PRED_CAL_BUCKETS; b++) {
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            size_t d = (bucket[i] + SW_PRED_CAL_BUCKETS - b) % SW_PRED_CAL_BUCKETS;
-            if (d <= 1 || d == SW_PRED_CAL_BUCKETS - 1)
-                pool[m++] = ratios[i];
-        }
-        out[b * stride] = m >= CAL_MIN_SAMPLES ? order_quantile(pool, m, p->params.quantile)
-                                               : global;
+        sorted[b] = sw_malloc((count[b] + 1) * sizeof(double));
+        count[b] = 0;
     }
-    sw_free(pool);
+    for (size_t i = 0; i < n; i++)
+        sorted[bucket[i]][count[bucket[i]]++] = ratios[i];
+    for (size_t b = 0; b < SW_PRED_CAL_BUCKETS; b++)
+        qsort(sorted[b], count[b], sizeof(double), cmp_double_desc);
+    /* A move gives up the k largest remaining ratios of one bucket at once, chosen by
+     * saving per sample missed: one at a time would stall on a bucket whose rare events
+     * share nearly equal ratios (a burst's), since dropping any one of them saves
+     * nothing until all are gone. */
+    size_t budget = (size_t)floor((1.0 - p->params.quantile) * (double)n), missed = 0;
+    while (missed < budget) {
+        size_t best = SW_PRED_CAL_BUCKETS, best_k = 0;
+        double best_rate = 0;
+        for (size_t b = 0; b < SW_PRED_CAL_BUCKETS; b++) {
+            for (size_t k = 1; k <= budget - missed && top[b] + k < count[b]; k++) {
+                double saving = (sorted[b][top[b]] - sorted[b][top[b] + k]) * (double)count[b];
+                if (saving / (double)k > best_rate) {
+                    best_rate = saving / (double)k;
+                    best = b;
+                    best_k = k;
+                }
+            }
+        }
+        if (best == SW_PRED_CAL_BUCKETS)
+            break;
+        top[best] += best_k;
+        missed += best_k;
+    }
+    for (size_t b = 0; b < SW_PRED_CAL_BUCKETS; b++) {
+        out[b * stride] = count[b] >= CAL_MIN_SAMPLES ? sorted[b][top[b]] : 0.0;
+        sw_free(sorted[b]);
+    }
 }
+
 
 /* Walks s[train..n) online from a model fitted on s[0..train): at each position forecasts
  * H steps, records actual / point per step and actual max / max point, then observes the

@@ -165,7 +165,7 @@ Test(config_load, predictor_section_defaults)
     sw_cfg_t *cfg = load_ok("seed: 9\n");
     const sw_cfg_predictor_t *pr = &cfg->predictor;
     cr_assert_float_eq(pr->season_s, 86400.0, 1e-12);
-    cr_assert_float_eq(pr->holdout_frac, 0.2, 1e-12);
+    cr_assert_float_eq(pr->holdout_frac, 0.4, 1e-12);
     cr_assert_not(pr->calendar);
     cr_assert_float_eq(pr->ewma_alpha, 0.0, 1e-12);
     cr_assert_eq(pr->ar_order, 60);
