@@ -492,6 +492,7 @@ int sw__lstm_train_losses(const sw_pred_t *p, double *first, double *last)
 
 const sw_pred_ops_t sw__pred_lstm_ops = {
     .name = "lstm",
+    .keep_calibrated_fit = true,
     .create = lstm_create,
     .fit = lstm_fit,
     .observe = lstm_observe,

@@ -493,8 +493,8 @@ static void calibrate(sw_pred_t *p, const stream_t *s, size_t train)
 }
 
 /* Fits the model on the released stream, holding back its tail for calibration when asked
- * and long enough (>= 10 forecasts' worth). The model is not refitted on the whole series
- * afterwards: the calibrated ratios then describe the very model that forecasts. */
+ * and long enough (>= 10 forecasts' worth), then refits on the whole stream unless the
+ * forecaster keeps its calibrated fit. */
 static int fit_stream(sw_pred_t *p, const stream_t *s, char *errbuf, size_t errlen)
 {
     size_t H = p->params.horizon;
@@ -514,9 +514,17 @@ static int fit_stream(sw_pred_t *p, const stream_t *s, char *errbuf, size_t errl
     }
     p->pos = train;
     reset_ratios(p);
-    if (calib)
-        calibrate(p, s, train);
-    return 0;
+    if (!calib)
+        return 0;
+    calibrate(p, s, train);
+    if (p->ops->keep_calibrated_fit)
+        return 0;
+    /* Then refit on everything: the ratios were measured on a model that saw less data, so
+     * they are if anything conservative for the refitted one, which forecasts better (the
+     * held-back days are the most recent, the most telling). */
+    rc = p->ops->fit(p, s->y, s->miss, s->n, errbuf, errlen);
+    p->pos = s->n;
+    return rc;
 }
 
 static int check_series(const sw_pred_t *p, const double *series, const uint8_t *missing,

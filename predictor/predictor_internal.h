@@ -12,6 +12,10 @@
 
 typedef struct sw_pred_ops {
     const char *name;
+    /* After calibrating on the held-back tail, do not refit on the whole series: a model
+     * whose refit is a different model (a network retrained from its seed on more data)
+     * would not match the ratios measured on the first one. */
+    bool keep_calibrated_fit;
     /* Checks params (message naming the bad one) and allocates p->state. */
     int (*create)(sw_pred_t *p, char *errbuf, size_t errlen);
     /* Fits on y[0..n) (miss[i] set: y[i] is missing, not load) and leaves the model
