@@ -68,5 +68,7 @@ enum {
 };
 /* Message for a negative errno or an SW_E* code. Never NULL. */
 const char *sw_strerror(int err);
+/* printf into a caller's error buffer; does nothing when errbuf is NULL or errlen 0. */
+void sw_set_error(char *errbuf, size_t errlen, const char *fmt, ...) SW_PRINTF(3, 4);
 
 #endif

@@ -1095,17 +1095,6 @@ double sw_cfg_dist_mean(const sw_cfg_dist_t *d)
 
 /* ---- sw_cfg_set ----------------------------------------------------------------------- */
 
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) SW_PRINTF(3, 4);
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (!errbuf || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Writes the parsed value; `value` has passed sw__cfg_parse_scalar. */
 static void put_parsed(const cyaml_schema_value_t *v, void *data, const char *value)
 {
@@ -1161,30 +1150,30 @@ int sw_cfg_set(sw_cfg_t *cfg, const char *key_path, const char *value, char *err
     char why[SW__CFG_PATH_MAX + 64];
     char msg[384];
 
-    set_error(errbuf, errlen, "%s", "");
+    sw_set_error(errbuf, errlen, "%s", "");
     if (sw__cfg_resolve(key_path, cfg, &slot, why, sizeof why) != 0) {
-        set_error(errbuf, errlen, "%s", why);
+        sw_set_error(errbuf, errlen, "%s", why);
         return SW_ECONFIG;
     }
     const cyaml_schema_value_t *v = slot.schema;
     if (v->type == CYAML_MAPPING) {
-        set_error(errbuf, errlen, "%s: is a section, not a value: set one of its keys, e.g. %s.%s",
+        sw_set_error(errbuf, errlen, "%s: is a section, not a value: set one of its keys, e.g. %s.%s",
                   key_path, key_path, v->mapping.fields[0].key);
         return SW_ECONFIG;
     }
     if (v->type == CYAML_SEQUENCE) {
-        set_error(errbuf, errlen, "%s: is a list: set its entries one at a time, e.g. %s[0]",
+        sw_set_error(errbuf, errlen, "%s: is a list: set its entries one at a time, e.g. %s[0]",
                   key_path, key_path);
         return SW_ECONFIG;
     }
     if (sw__cfg_parse_scalar(v, value, msg, sizeof msg) != 0) {
-        set_error(errbuf, errlen, "%s: %s", key_path, msg);
+        sw_set_error(errbuf, errlen, "%s: %s", key_path, msg);
         return SW_ECONFIG;
     }
     sw_cfg_dist_t *dist = parent_dist(cfg, key_path);
     const char *leaf = strrchr(key_path, '.');
     if (dist && dist->dist == SW_DIST_UNIFORM && leaf && strcmp(leaf, ".mean") == 0) {
-        set_error(errbuf, errlen,
+        sw_set_error(errbuf, errlen,
                   "%s: a uniform distribution's mean is (min + max) / 2: set min and max",
                   key_path);
         return SW_ECONFIG;

@@ -101,10 +101,7 @@ static int ewma_fit(sw_pred_t *p, const double *y, const uint8_t *miss, size_t n
 static void ewma_predict(const sw_pred_t *p, size_t h, double *point, double *max_point)
 {
     const ewma_t *e = p->state;
-    double v = e->level > 0 ? e->level : 0;
-    for (size_t i = 0; i < h; i++)
-        point[i] = v;
-    *max_point = v;
+    sw__pred_flat(e->level, h, point, max_point);
 }
 
 static int ewma_export(const sw_pred_t *p, sw_pred_blob_t *b)

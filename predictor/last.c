@@ -43,10 +43,7 @@ static int last_fit(sw_pred_t *p, const double *y, const uint8_t *miss, size_t n
 static void last_predict(const sw_pred_t *p, size_t h, double *point, double *max_point)
 {
     const last_t *l = p->state;
-    double v = l->value > 0 ? l->value : 0;
-    for (size_t i = 0; i < h; i++)
-        point[i] = v;
-    *max_point = v;
+    sw__pred_flat(l->value, h, point, max_point);
 }
 
 static int last_export(const sw_pred_t *p, sw_pred_blob_t *b)

@@ -63,6 +63,15 @@ static inline void sw__pred_calendar(const sw_pred_t *p, uint64_t pos, unsigned 
     *hour = (unsigned)((sec / 3600) % 24);
 }
 
+/* A forecast held flat at v (clamped at 0) over h steps: last, ewma, recent-max. */
+static inline void sw__pred_flat(double v, size_t h, double *point, double *max_point)
+{
+    v = v > 0 ? v : 0;
+    for (size_t i = 0; i < h; i++)
+        point[i] = v;
+    *max_point = v;
+}
+
 #define SW_PRED_CAL_BUCKETS 60
 
 extern const sw_pred_ops_t sw__pred_recent_max_ops;

@@ -59,9 +59,7 @@ static void rm_predict(const sw_pred_t *p, size_t h, double *point, double *max_
     double max = 0;
     for (size_t i = 0; i < rm->n; i++)
         max = SW_MAX(max, rm->ring[i]);
-    for (size_t i = 0; i < h; i++)
-        point[i] = max;
-    *max_point = max;
+    sw__pred_flat(max, h, point, max_point);
 }
 
 static int rm_export(const sw_pred_t *p, sw_pred_blob_t *b)

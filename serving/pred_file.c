@@ -17,17 +17,6 @@
 #include "common/common.h"
 #include "proto/forecaster.pb-c.h"
 
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...) SW_PRINTF(3, 4);
-static void set_error(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-    if (!errbuf || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- Params <-> message --------------------------------------------------------------- */
 
 /* The message borrows name from params (and gaps from the caller), so it must not
@@ -170,7 +159,7 @@ int sw_srv_pred_save(const char *path, const sw_pred_t *p, char *errbuf, size_t 
     sw_pred_blob_t blob = {0};
     int rc = sw_pred_export(p, &blob);
     if (rc < 0) {
-        set_error(errbuf, errlen, "%s: cannot export the %s forecaster: %s", path, sw_pred_name(p),
+        sw_set_error(errbuf, errlen, "%s: cannot export the %s forecaster: %s", path, sw_pred_name(p),
                   sw_strerror(rc));
         sw_pred_blob_free(&blob);
         return rc;
@@ -191,7 +180,7 @@ int sw_srv_pred_save(const char *path, const sw_pred_t *p, char *errbuf, size_t 
         what = "cannot rename the temporary file over it";
     }
     if (rc < 0) {
-        set_error(errbuf, errlen, "%s: %s (%s): %s", path, what, tmp, strerror(-rc));
+        sw_set_error(errbuf, errlen, "%s: %s (%s): %s", path, what, tmp, strerror(-rc));
         unlink(tmp); /* may not exist (create failed): nothing to undo then */
     }
     sw_free(tmp);
@@ -271,18 +260,18 @@ static int import_msg(const char *path, const Spillway__ForecasterState *st, sw_
     /* Random bytes can parse as a protobuf message of unknown fields, and so can any
      * other protobuf: the kind tells ours apart. */
     if (strcmp(st->kind, SW_PRED_FILE_KIND) != 0) {
-        set_error(errbuf, errlen, "%s: not a spillway forecaster file (kind \"%.64s\", not \"%s\")",
+        sw_set_error(errbuf, errlen, "%s: not a spillway forecaster file (kind \"%.64s\", not \"%s\")",
                   path, st->kind, SW_PRED_FILE_KIND);
         return SW_EPARSE;
     }
     if (st->format_version != SW_PRED_FILE_FORMAT_VERSION) {
-        set_error(errbuf, errlen, "%s: unsupported format version %u (this build reads %d)", path,
+        sw_set_error(errbuf, errlen, "%s: unsupported format version %u (this build reads %d)", path,
                   (unsigned)st->format_version, SW_PRED_FILE_FORMAT_VERSION);
         return SW_EUNSUPPORTED;
     }
     sw_pred_blob_t blob;
     if (!st->params || !msg_to_blob(st, &blob)) {
-        set_error(errbuf, errlen, "%s: not a spillway forecaster file (%s)", path,
+        sw_set_error(errbuf, errlen, "%s: not a spillway forecaster file (%s)", path,
                   st->params ? "a name is too long" : "no params");
         if (st->params)
             sw_pred_blob_free(&blob);
@@ -293,7 +282,7 @@ static int import_msg(const char *path, const Spillway__ForecasterState *st, sw_
     sw_pred_blob_free(&blob);
     if (rc < 0) {
         *out = NULL;
-        set_error(errbuf, errlen, "%s: %s", path, why[0] ? why : sw_strerror(rc));
+        sw_set_error(errbuf, errlen, "%s: %s", path, why[0] ? why : sw_strerror(rc));
     }
     return rc;
 }
@@ -306,18 +295,18 @@ int sw_srv_pred_load(const char *path, sw_pred_t **out, char *errbuf, size_t err
     const char *what = NULL;
     int rc = read_all(path, &data, &len, &what);
     if (rc < 0) {
-        set_error(errbuf, errlen, "%s: %s: %s", path, what, strerror(-rc));
+        sw_set_error(errbuf, errlen, "%s: %s: %s", path, what, strerror(-rc));
         return rc;
     }
     if (len == 0) {
-        set_error(errbuf, errlen, "%s: empty file", path);
+        sw_set_error(errbuf, errlen, "%s: empty file", path);
         sw_free(data);
         return SW_EPARSE;
     }
     Spillway__ForecasterState *st = spillway__forecaster_state__unpack(NULL, len, data);
     sw_free(data);
     if (!st) {
-        set_error(errbuf, errlen, "%s: not a spillway forecaster file", path);
+        sw_set_error(errbuf, errlen, "%s: not a spillway forecaster file", path);
         return SW_EPARSE;
     }
     rc = import_msg(path, st, out, errbuf, errlen);
