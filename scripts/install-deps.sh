@@ -8,6 +8,7 @@ packages=(
   libevent-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
   libopenblas-dev liblapacke-dev libyaml-dev libcyaml-dev libjansson-dev
   libssl-dev zlib1g-dev libcriterion-dev
+  dataset-fashion-mnist
 )
 
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

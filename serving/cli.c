@@ -19,6 +19,7 @@ static const command_t commands[] = {
      "validate a YAML policy file and print the resolved configuration"},
     {"predict", sw_srv_cmd_predict,
      "fit and score load forecasters on a trace; save one for a policy to use"},
+    {"model", sw_srv_cmd_model, "train or evaluate the demo Fashion-MNIST model"},
 };
 
 static void usage(FILE *f)

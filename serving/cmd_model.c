@@ -1,0 +1,217 @@
+/* `spillway model`: train the demo Fashion-MNIST classifier, or score a model file on the
+ * 10,000 test images.
+ *
+ *   spillway model train --data DIR --out FILE [--seed N] [--epochs N] [--limit N]
+ *   spillway model eval  --model FILE --data DIR */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/idx.h"
+#include "model/model.h"
+#include "model/train.h"
+#include "serving/cli.h"
+
+#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
+#define DEFAULT_EPOCHS 10
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: spillway model train [--data DIR] --out FILE [--seed N] [--epochs N]\n"
+            "       spillway model eval  --model FILE [--data DIR]\n\n"
+            "train fits a 784-256-128-10 MLP with Adam on Fashion-MNIST and writes a model\n"
+            "file; eval prints a model's accuracy on the 10,000 test images.\n\n"
+            "  --data DIR     folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz\n"
+            "                 (default: " DEFAULT_DATA_DIR ")\n"
+            "  --out FILE     train: where to write the model file\n"
+            "  --model FILE   eval: the model file to score\n"
+            "  --seed N       train: initialisation and shuffling seed (default 1)\n"
+            "  --epochs N     train: passes over the training set (default %d)\n"
+            "  --limit N      train: use only the first N training images\n\n"
+            "Exit status: 0 done, 2 usage error, 1 failure.\n",
+            DEFAULT_EPOCHS);
+}
+
+typedef struct model_args {
+    const char *data, *out, *model;
+    unsigned long long seed, epochs, limit;
+} model_args_t;
+
+static bool parse_uint(const char *opt, const char *text, unsigned long long max,
+                       unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || v > max) {
+        fprintf(stderr, "spillway model: %s %s: expected an integer in [0, %llu]\n", opt, text,
+                max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static int parse_args(int argc, char **argv, model_args_t *a)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},   {"out", required_argument, NULL, 'o'},
+        {"model", required_argument, NULL, 'm'},  {"seed", required_argument, NULL, 's'},
+        {"epochs", required_argument, NULL, 'e'}, {"limit", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    *a = (model_args_t){.data = DEFAULT_DATA_DIR, .seed = 1, .epochs = DEFAULT_EPOCHS};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case 'd': a->data = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'm': a->model = optarg; break;
+        case 's': ok = parse_uint("--seed", optarg, UINT64_MAX, &a->seed); break;
+        case 'e': ok = parse_uint("--epochs", optarg, 10000, &a->epochs); break;
+        case 'l': ok = parse_uint("--limit", optarg, SIZE_MAX, &a->limit); break;
+        case 'h': usage(stdout); return -1;
+        default: usage(stderr); return SW_EXIT_USAGE;
+        }
+        if (!ok)
+            return SW_EXIT_USAGE;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "spillway model: unexpected argument '%s'\n", argv[optind]);
+        return SW_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int load_split(const char *dir, bool train, sw_idx_set_t *set)
+{
+    char err[8192];
+    if (sw_idx_load_split(set, dir, train, err, sizeof(err)) < 0) {
+        fprintf(stderr, "spillway model: %s\n", err);
+        return SW_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+/* Test accuracy of the trainer's current weights, through the inference engine. */
+static double test_accuracy(const sw_trainer_t *t, const sw_idx_set_t *test)
+{
+    sw_model_t *m;
+    char err[512];
+    if (sw_trainer_to_model(t, 256, &m, err, sizeof(err)) < 0) {
+        fprintf(stderr, "spillway model: %s\n", err);
+        return -1.0;
+    }
+    double acc = sw_model_accuracy(m, test);
+    sw_model_destroy(m);
+    return acc;
+}
+
+static int run_epochs(sw_trainer_t *t, const model_args_t *a, const sw_idx_set_t *train,
+                      const sw_idx_set_t *test)
+{
+    sw_time_t start = sw_clock_now();
+    for (unsigned long long e = 1; e <= a->epochs; e++) {
+        double loss = sw_trainer_epoch(t, train, (size_t)a->limit);
+        double acc = test_accuracy(t, test);
+        if (loss < 0 || acc < 0) {
+            fprintf(stderr, "spillway model: the data does not fit a 784-input 10-class "
+                            "model\n");
+            return SW_EXIT_FAILURE;
+        }
+        printf("epoch %llu  loss %.4f  test_accuracy %.2f %%  elapsed %.1f s\n", e, loss,
+               100.0 * acc, sw_time_to_s(sw_clock_now() - start));
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static int cmd_train(const model_args_t *a)
+{
+    if (!a->out) {
+        fprintf(stderr, "spillway model train: --out FILE is required\n");
+        return SW_EXIT_USAGE;
+    }
+    sw_idx_set_t train, test;
+    if (load_split(a->data, true, &train))
+        return SW_EXIT_FAILURE;
+    int rc = SW_EXIT_FAILURE;
+    if (load_split(a->data, false, &test))
+        goto out_train;
+    sw_train_opts_t o = sw_train_default_opts();
+    o.seed = a->seed;
+    sw_trainer_t *t = sw_trainer_create(train.rows * train.cols, 10, &o);
+    if (!t || train.n_classes > 10 || test.n_classes > 10) {
+        fprintf(stderr, "spillway model: %s: not a 10-class image set\n", a->data);
+        goto out_t;
+    }
+    rc = run_epochs(t, a, &train, &test);
+    char err[8192];
+    if (rc == 0 &&
+        sw_trainer_save(t, a->out, "fashion-mlp", 1, sw_fashion_labels, 10, err, sizeof(err)) < 0) {
+        fprintf(stderr, "spillway model: %s\n", err);
+        rc = SW_EXIT_FAILURE;
+    } else if (rc == 0) {
+        printf("wrote %s\n", a->out);
+    }
+out_t:
+    sw_trainer_destroy(t);
+    sw_idx_deinit(&test);
+out_train:
+    sw_idx_deinit(&train);
+    return rc;
+}
+
+static int cmd_eval(const model_args_t *a)
+{
+    if (!a->model) {
+        fprintf(stderr, "spillway model eval: --model FILE is required\n");
+        return SW_EXIT_USAGE;
+    }
+    char err[8192];
+    sw_model_t *m;
+    if (sw_model_load(a->model, 256, &m, err, sizeof(err)) < 0) {
+        fprintf(stderr, "spillway model: %s\n", err);
+        return SW_EXIT_FAILURE;
+    }
+    sw_idx_set_t test;
+    int rc = SW_EXIT_FAILURE;
+    if (load_split(a->data, false, &test))
+        goto out;
+    double acc = sw_model_accuracy(m, &test);
+    if (acc < 0) {
+        fprintf(stderr, "spillway model: %s takes %zu inputs, the images have %zu\n", a->model,
+                sw_model_input_size(m), test.rows * test.cols);
+    } else {
+        printf("model %s version %u: accuracy %.2f %% on %zu test images\n", sw_model_name(m),
+               (unsigned)sw_model_version(m), 100.0 * acc, test.n);
+        rc = SW_EXIT_OK;
+    }
+    sw_idx_deinit(&test);
+out:
+    sw_model_destroy(m);
+    return rc;
+}
+
+int sw_srv_cmd_model(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? SW_EXIT_USAGE : SW_EXIT_OK;
+    }
+    bool train = strcmp(argv[1], "train") == 0;
+    if (!train && strcmp(argv[1], "eval") != 0) {
+        fprintf(stderr, "spillway model: unknown subcommand '%s'\n\n", argv[1]);
+        usage(stderr);
+        return SW_EXIT_USAGE;
+    }
+    model_args_t a;
+    int rc = parse_args(argc - 1, argv + 1, &a);
+    if (rc != 0)
+        return rc < 0 ? SW_EXIT_OK : rc;
+    return train ? cmd_train(&a) : cmd_eval(&a);
+}

@@ -1,0 +1,421 @@
+/* model/: the engine against a network computed by hand, batched against row-by-row, the
+ * model file (round trip, truncated, foreign, wrong kind), the IDX reader's errors, and a
+ * short training run on Fashion-MNIST. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "common/rng.h"
+#include "model/idx.h"
+#include "model/model.h"
+#include "model/train.h"
+#include "proto/model.pb-c.h"
+
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/sw_model_test.XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void remove_tmpdir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static void tmp_path(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s", tmpdir, name);
+}
+
+/* 3-2-2: W1 = [[1,-1,0.5],[0,2,-1]], b1 = [0.5,-1], ReLU; W2 = [[2,0],[1,1]], b2 = [0,0.5]. */
+static const float w1[] = {1, -1, 0.5f, 0, 2, -1}, b1[] = {0.5f, -1};
+static const float w2[] = {2, 0, 1, 1}, b2[] = {0, 0.5f};
+static const sw_layer_desc_t tiny_layers[] = {
+    {.inputs = 3, .outputs = 2, .weights = w1, .bias = b1, .act = SW_ACT_RELU},
+    {.inputs = 2, .outputs = 2, .weights = w2, .bias = b2, .act = SW_ACT_SOFTMAX}};
+static const char *const tiny_labels[] = {"yes", "no"};
+static const sw_model_desc_t tiny = {.name = "tiny",
+                                     .version = 7,
+                                     .input_name = "x",
+                                     .output_name = "p",
+                                     .labels = tiny_labels,
+                                     .n_labels = 2,
+                                     .layers = tiny_layers,
+                                     .n_layers = 2};
+
+static sw_model_t *create(const sw_model_desc_t *d, unsigned max_batch)
+{
+    sw_model_t *m = NULL;
+    char err[512] = "";
+    cr_assert_eq(sw_model_create(d, max_batch, "test", &m, err, sizeof(err)), 0, "%s", err);
+    return m;
+}
+
+Test(model_model, tiny_network_by_hand)
+{
+    sw_model_t *m = create(&tiny, 4);
+    /* x1: z1 = [1, 0] -> logits [2, 1.5]; x2: h = [1.5, 1] -> logits [3, 3];
+     * x3: z1 = [1, -2] -> ReLU [1, 0] -> logits [2, 1.5]. */
+    const float in[] = {1, 2, 3, 2, 1, 0, 0, 0, 1};
+    float out[6];
+    cr_assert_eq(sw_model_infer(m, in, 3, out), 0);
+    float p0 = 1.0f / (1.0f + expf(-0.5f));
+    const float want[] = {p0, 1 - p0, 0.5f, 0.5f, p0, 1 - p0};
+    for (int i = 0; i < 6; i++)
+        cr_expect_float_eq(out[i], want[i], 1e-6, "out[%d] = %g, want %g", i, out[i], want[i]);
+    cr_expect_eq(sw_model_input_size(m), 3);
+    cr_expect_eq(sw_model_output_size(m), 2);
+    cr_expect_str_eq(sw_model_label(m, 1), "no");
+    cr_expect_null(sw_model_label(m, 2));
+    cr_expect_eq(sw_model_infer(m, in, 0, out), -EINVAL);
+    cr_expect_eq(sw_model_infer(m, in, 5, out), -EINVAL);
+    sw_model_destroy(m);
+}
+
+/* A 784-256-128-10 network with random weights (values in the engine do not matter). */
+typedef struct rand_net {
+    float *w[3], *b[3];
+    sw_layer_desc_t l[3];
+    sw_model_desc_t d;
+} rand_net_t;
+
+static void rand_net_init(rand_net_t *n, uint64_t seed)
+{
+    static const size_t dims[] = {784, 256, 128, 10};
+    sw_rng_t rng;
+    sw_rng_init(&rng, seed);
+    for (int i = 0; i < 3; i++) {
+        size_t in = dims[i], out = dims[i + 1];
+        n->w[i] = malloc(in * out * sizeof(float));
+        n->b[i] = malloc(out * sizeof(float));
+        for (size_t k = 0; k < in * out; k++)
+            n->w[i][k] = (float)(sw_rng_normal(&rng) * sqrt(2.0 / (double)in));
+        for (size_t k = 0; k < out; k++)
+            n->b[i][k] = (float)(0.1 * sw_rng_normal(&rng));
+        n->l[i] =
+            (sw_layer_desc_t){in, out, n->w[i], n->b[i], i == 2 ? SW_ACT_SOFTMAX : SW_ACT_RELU};
+    }
+    n->d = (sw_model_desc_t){.name = "rand", .version = 3, .layers = n->l, .n_layers = 3};
+}
+
+static void rand_net_deinit(rand_net_t *n)
+{
+    for (int i = 0; i < 3; i++) {
+        free(n->w[i]);
+        free(n->b[i]);
+    }
+}
+
+static float *rand_inputs(size_t n, uint64_t seed)
+{
+    sw_rng_t rng;
+    sw_rng_init(&rng, seed);
+    float *x = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)sw_rng_uniform(&rng);
+    return x;
+}
+
+Test(model_model, batched_equals_row_by_row)
+{
+    rand_net_t net;
+    rand_net_init(&net, 11);
+    sw_model_t *m = create(&net.d, 64);
+    const size_t n = 37;
+    float *x = rand_inputs(n * 784, 5);
+    float batched[37 * 10], row[10];
+    cr_assert_eq(sw_model_infer(m, x, n, batched), 0);
+    for (size_t r = 0; r < n; r++) {
+        cr_assert_eq(sw_model_infer(m, x + r * 784, 1, row), 0);
+        float sum = 0;
+        for (int j = 0; j < 10; j++) {
+            cr_expect_float_eq(batched[r * 10 + j], row[j], 1e-5, "row %zu class %d", r, j);
+            sum += row[j];
+        }
+        cr_expect_float_eq(sum, 1.0f, 1e-5);
+    }
+    free(x);
+    sw_model_destroy(m);
+    rand_net_deinit(&net);
+}
+
+Test(model_model, inconsistent_shapes_rejected)
+{
+    sw_layer_desc_t bad[2] = {tiny_layers[0], tiny_layers[1]};
+    bad[1].inputs = 3; /* layer 0 has 2 outputs */
+    sw_model_desc_t d = tiny;
+    d.layers = bad;
+    sw_model_t *m = (sw_model_t *)1;
+    char err[512] = "";
+    cr_expect_lt(sw_model_create(&d, 1, "shapes", &m, err, sizeof(err)), 0);
+    cr_expect_null(m);
+    cr_expect(strstr(err, "shapes: inconsistent shapes") != NULL, "%s", err);
+    bad[1] = tiny_layers[1];
+    bad[1].act = SW_ACT_RELU; /* no softmax at the end */
+    cr_expect_lt(sw_model_create(&d, 1, "shapes", &m, err, sizeof(err)), 0);
+}
+
+Test(model_file, round_trip, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    rand_net_t net;
+    rand_net_init(&net, 12);
+    char path[128], err[512] = "";
+    tmp_path(path, sizeof(path), "rand.model");
+    cr_assert_eq(sw_model_save(path, &net.d, err, sizeof(err)), 0, "%s", err);
+    sw_model_t *a = create(&net.d, 8), *b = NULL;
+    cr_assert_eq(sw_model_load(path, 8, &b, err, sizeof(err)), 0, "%s", err);
+    cr_expect_str_eq(sw_model_name(b), "rand");
+    cr_expect_eq(sw_model_version(b), 3);
+    float *x = rand_inputs(8 * 784, 6);
+    float ya[80], yb[80];
+    cr_assert_eq(sw_model_infer(a, x, 8, ya), 0);
+    cr_assert_eq(sw_model_infer(b, x, 8, yb), 0);
+    cr_expect_arr_eq(ya, yb, sizeof(ya));
+    free(x);
+    sw_model_destroy(a);
+    sw_model_destroy(b);
+    rand_net_deinit(&net);
+}
+
+static void write_bytes(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(data, 1, len, f), len);
+    cr_assert_eq(fclose(f), 0);
+}
+
+static void *read_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    rewind(f);
+    void *buf = malloc(*len);
+    cr_assert_eq(fread(buf, 1, *len, f), *len);
+    fclose(f);
+    return buf;
+}
+
+static void expect_load_error(const char *path, const char *needle)
+{
+    sw_model_t *m = (sw_model_t *)1;
+    char err[512] = "";
+    cr_expect_lt(sw_model_load(path, 4, &m, err, sizeof(err)), 0, "%s loaded", path);
+    cr_expect_null(m);
+    cr_expect(strstr(err, path) == err, "error does not start with the file name: %s", err);
+    cr_expect(strstr(err, needle) != NULL, "want '%s' in: %s", needle, err);
+}
+
+Test(model_file, truncated_file, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char path[128], cut[128], err[512] = "";
+    tmp_path(path, sizeof(path), "tiny.model");
+    tmp_path(cut, sizeof(cut), "cut.model");
+    cr_assert_eq(sw_model_save(path, &tiny, err, sizeof(err)), 0, "%s", err);
+    size_t len;
+    uint8_t *buf = read_bytes(path, &len);
+    /* Every proper prefix must fail cleanly, whichever field it cuts through. */
+    for (size_t n = 1; n < len; n++) {
+        write_bytes(cut, buf, n);
+        expect_load_error(cut, "");
+    }
+    write_bytes(cut, buf, len / 2);
+    expect_load_error(cut, "truncated");
+    write_bytes(cut, buf, 0);
+    expect_load_error(cut, "empty");
+    free(buf);
+}
+
+Test(model_file, foreign_and_missing, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char path[128];
+    tmp_path(path, sizeof(path), "random.bin");
+    uint8_t junk[4096];
+    sw_rng_t rng;
+    sw_rng_init(&rng, 99);
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)sw_rng_u64(&rng);
+    write_bytes(path, junk, sizeof(junk));
+    expect_load_error(path, "not a spillway model file");
+    tmp_path(path, sizeof(path), "missing.model");
+    expect_load_error(path, "cannot open");
+}
+
+static void write_msg(const char *path, const Spillway__ModelFile *mf)
+{
+    size_t len = spillway__model_file__get_packed_size(mf);
+    uint8_t *buf = malloc(len + 1);
+    spillway__model_file__pack(mf, buf);
+    write_bytes(path, buf, len);
+    free(buf);
+}
+
+Test(model_file, wrong_kind_and_version, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char path[128];
+    tmp_path(path, sizeof(path), "kind.model");
+    Spillway__ModelFile mf = SPILLWAY__MODEL_FILE__INIT;
+    mf.kind = "spillway.forecaster";
+    mf.format_version = 1;
+    write_msg(path, &mf);
+    expect_load_error(path, "not a spillway model file (kind 'spillway.forecaster')");
+    mf.kind = "spillway.model";
+    mf.format_version = 99;
+    write_msg(path, &mf);
+    expect_load_error(path, "unsupported model format_version 99");
+    mf.format_version = 1;
+    write_msg(path, &mf); /* no layers */
+    expect_load_error(path, "inconsistent shapes");
+}
+
+Test(model_file, weight_count_mismatch, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char path[128];
+    tmp_path(path, sizeof(path), "count.model");
+    float w[5] = {0}, b[2] = {0};
+    Spillway__Layer l = SPILLWAY__LAYER__INIT, *lp = &l;
+    l.inputs = 3;
+    l.outputs = 2;
+    l.n_weights = 5; /* 3 x 2 expected */
+    l.weights = w;
+    l.n_bias = 2;
+    l.bias = b;
+    l.activation = SPILLWAY__ACTIVATION__ACTIVATION_SOFTMAX;
+    Spillway__ModelFile mf = SPILLWAY__MODEL_FILE__INIT;
+    mf.kind = "spillway.model";
+    mf.format_version = 1;
+    mf.n_layers = 1;
+    mf.layers = &lp;
+    write_msg(path, &mf);
+    expect_load_error(path, "weight or bias count");
+}
+
+/* Writes a gzip IDX file: magic, dims, then `len` bytes of payload (which may be short). */
+static void write_idx(const char *path, uint32_t magic, const uint32_t *dims, int ndims,
+                      const uint8_t *payload, size_t len)
+{
+    gzFile gz = gzopen(path, "wb");
+    cr_assert_not_null(gz);
+    uint8_t hdr[16];
+    uint32_t words[4] = {magic};
+    for (int i = 0; i < ndims; i++)
+        words[i + 1] = dims[i];
+    for (int i = 0; i <= ndims; i++)
+        for (int k = 0; k < 4; k++)
+            hdr[4 * i + k] = (uint8_t)(words[i] >> (24 - 8 * k));
+    cr_assert_eq(gzwrite(gz, hdr, 4u * (unsigned)(ndims + 1)), 4 * (ndims + 1));
+    if (len)
+        cr_assert_eq(gzwrite(gz, payload, (unsigned)len), (int)len);
+    cr_assert_eq(gzclose(gz), Z_OK);
+}
+
+static uint8_t pixels[5 * 2 * 3], labels[5] = {0, 1, 2, 1, 0};
+
+static void write_pair(const char *img, const char *lab, uint32_t n_img, size_t img_bytes,
+                       uint32_t n_lab)
+{
+    const uint32_t d3[] = {n_img, 2, 3}, d1[] = {n_lab};
+    for (size_t i = 0; i < sizeof(pixels); i++)
+        pixels[i] = (uint8_t)(i * 7);
+    write_idx(img, 0x803, d3, 3, pixels, img_bytes);
+    write_idx(lab, 0x801, d1, 1, labels, n_lab);
+}
+
+static void expect_idx_error(const char *img, const char *lab, const char *named,
+                             const char *needle)
+{
+    sw_idx_set_t set;
+    char err[1024] = "";
+    cr_expect_lt(sw_idx_load(&set, img, lab, err, sizeof(err)), 0);
+    cr_expect(strstr(err, named) == err, "error does not start with %s: %s", named, err);
+    cr_expect(strstr(err, needle) != NULL, "want '%s' in: %s", needle, err);
+    cr_expect_null(set.pixels);
+}
+
+Test(model_idx, reads_a_pair, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char img[128], lab[128], err[512] = "";
+    tmp_path(img, sizeof(img), "img.gz");
+    tmp_path(lab, sizeof(lab), "lab.gz");
+    write_pair(img, lab, 5, sizeof(pixels), 5);
+    sw_idx_set_t set;
+    cr_assert_eq(sw_idx_load(&set, img, lab, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(set.n, 5);
+    cr_expect_eq(set.rows, 2);
+    cr_expect_eq(set.cols, 3);
+    cr_expect_eq(set.n_classes, 3);
+    cr_expect_arr_eq(set.pixels, pixels, sizeof(pixels));
+    cr_expect_arr_eq(set.labels, labels, sizeof(labels));
+    sw_idx_deinit(&set);
+}
+
+Test(model_idx, wrong_magic, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char img[128], lab[128];
+    tmp_path(img, sizeof(img), "img.gz");
+    tmp_path(lab, sizeof(lab), "lab.gz");
+    write_pair(img, lab, 5, sizeof(pixels), 5);
+    expect_idx_error(lab, img, lab, "wrong IDX magic 0x00000801"); /* swapped */
+}
+
+Test(model_idx, truncated, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char img[128], lab[128];
+    tmp_path(img, sizeof(img), "img.gz");
+    tmp_path(lab, sizeof(lab), "lab.gz");
+    write_pair(img, lab, 5, sizeof(pixels) - 4, 5);
+    expect_idx_error(img, lab, img, "truncated");
+    write_idx(img, 0x803, NULL, 0, NULL, 0); /* magic only, no dimensions */
+    expect_idx_error(img, lab, img, "truncated IDX header");
+}
+
+Test(model_idx, mismatched_counts, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char img[128], lab[128];
+    tmp_path(img, sizeof(img), "img.gz");
+    tmp_path(lab, sizeof(lab), "lab.gz");
+    write_pair(img, lab, 5, sizeof(pixels), 4);
+    expect_idx_error(img, lab, lab, "4 labels, but");
+}
+
+/* One epoch on the first 10,000 training images: a smoke test that the gradients are right
+ * (a wrong sign or transpose stays near 10 %). The full run's figure is in bench/README.md. */
+Test(model_train, short_run_learns, .timeout = 120)
+{
+    if (access(FASHION_DIR "/train-images-idx3-ubyte.gz", R_OK) != 0)
+        cr_skip_test("dataset-fashion-mnist not installed (%s missing)", FASHION_DIR);
+    sw_idx_set_t train, test;
+    char err[1024] = "";
+    cr_assert_eq(sw_idx_load_split(&train, FASHION_DIR, true, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_idx_load_split(&test, FASHION_DIR, false, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(train.n, 60000);
+    cr_assert_eq(test.n, 10000);
+    sw_train_opts_t o = sw_train_default_opts();
+    sw_trainer_t *t = sw_trainer_create(784, 10, &o);
+    cr_assert_not_null(t);
+    double loss = sw_trainer_epoch(t, &train, 10000);
+    cr_expect(loss > 0 && loss < 1.0, "loss %g", loss);
+    sw_model_t *m;
+    cr_assert_eq(sw_trainer_to_model(t, 128, &m, err, sizeof(err)), 0, "%s", err);
+    double acc = sw_model_accuracy(m, &test);
+    cr_log_info("1 epoch on 10k images: loss %.4f test accuracy %.2f %%", loss, 100 * acc);
+    cr_expect_gt(acc, 0.75, "accuracy %g", acc);
+    sw_model_destroy(m);
+    sw_trainer_destroy(t);
+    sw_idx_deinit(&train);
+    sw_idx_deinit(&test);
+}
