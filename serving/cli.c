@@ -17,6 +17,8 @@ static const command_t commands[] = {
      "replay a trace through a policy; report cost and SLO attainment"},
     {"check-config", sw_srv_cmd_check_config,
      "validate a YAML policy file and print the resolved configuration"},
+    {"profile", sw_srv_cmd_profile,
+     "measure a model's batch latency profile T_b on this machine, as config YAML"},
     {"predict", sw_srv_cmd_predict,
      "fit and score load forecasters on a trace; save one for a policy to use"},
     {"model", sw_srv_cmd_model, "train or evaluate the demo Fashion-MNIST model"},

@@ -16,6 +16,8 @@
 
 #include <jansson.h>
 
+#include "config/config.h"
+
 #include "common/common.h"
 
 #define SPILLWAY SW_BINARY_DIR "/spillway"
@@ -730,6 +732,54 @@ Test(cli, mark_refuses_an_unfitted_forecaster_with_a_way_out)
     cr_assert_eq(run(argv, &out, &err), 2);
     cr_assert_not_null(strstr(err, "spillway predict fit"), "%s", err);
     cr_assert_not_null(strstr(err, "predictor.model_path"), "%s", err);
+    free(out);
+    free(err);
+}
+
+/* ---- spillway profile ---- */
+
+Test(cli, profile_writes_a_batch_profile_that_drops_into_a_config, .timeout = 120)
+{
+    char *dir = make_dir();
+    char *out_path = path_in(dir, "profile.yaml");
+    const char *argv[] = {SPILLWAY, "profile", "--model", SW_BINARY_DIR "/fashion-mlp.pb",
+                          "--max-batch", "4", "--repeats", "5", "--min-ms", "1", "--out",
+                          out_path, NULL};
+    char *out, *err;
+    int rc = run(argv, &out, &err);
+    cr_assert_eq(rc, 0, "exit %d\n%s", rc, err);
+    char *profile = slurp(out_path, NULL);
+    cr_assert_not_null(profile);
+    /* Indented under an instance type, unchanged, it must be a valid profile. */
+    char yaml[8192];
+    int n = snprintf(yaml, sizeof(yaml), "instance_types:\n  - name: local\n"
+                                         "    price_per_hour_usd: 0.1\n");
+    for (char *line = strtok(profile, "\n"); line; line = strtok(NULL, "\n"))
+        n += snprintf(yaml + n, sizeof(yaml) - (size_t)n, "    %s\n", line);
+    sw_cfg_t *cfg;
+    char cerr[4096];
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "profile.yaml", &cfg, cerr,
+                                    sizeof(cerr)), 0, "%s\n%s", cerr, yaml);
+    cr_assert_eq(cfg->instance_types[0].max_batch, 4);
+    cr_assert_eq(cfg->instance_types[0].batch_latency_ms_count, 4);
+    for (unsigned b = 1; b < 4; b++)
+        cr_assert_geq(cfg->instance_types[0].batch_latency_ms[b],
+                      cfg->instance_types[0].batch_latency_ms[b - 1]);
+    sw_cfg_destroy(cfg);
+    free(profile);
+    free(out);
+    free(err);
+    free(out_path);
+    rm_dir(dir);
+}
+
+Test(cli, profile_of_a_missing_model_is_a_usage_error)
+{
+    const char *argv[] = {SPILLWAY, "profile", "--model", "/nonexistent/m.pb", "--out", "-",
+                          NULL};
+    char *out, *err;
+    cr_assert_eq(run(argv, &out, &err), 2);
+    cr_assert_not_null(strstr(err, "/nonexistent/m.pb"), "%s", err);
     free(out);
     free(err);
 }
