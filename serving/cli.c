@@ -22,6 +22,7 @@ static const command_t commands[] = {
     {"predict", sw_srv_cmd_predict,
      "fit and score load forecasters on a trace; save one for a policy to use"},
     {"model", sw_srv_cmd_model, "train or evaluate the demo Fashion-MNIST model"},
+    {"worker", sw_srv_cmd_worker, "serve a model file to a frontend that this process dials"},
 };
 
 static void usage(FILE *f)

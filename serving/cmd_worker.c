@@ -1,0 +1,197 @@
+/* `spillway worker`: load a model file and serve it to a frontend that this process dials
+ * (DESIGN.md: "workers dial in"). The protocol, threads and reconnects live in
+ * backends/worker.c; this file parses the command line and plugs in sw_model_infer.
+ *
+ *   spillway worker --connect HOST:PORT --type NAME --model FILE [--threads N] [--id ID]
+ *                   [--max-batch N] [--seed N] */
+#include <cblas.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backends/worker.h"
+#include "common/log.h"
+#include "model/model.h"
+#include "serving/cli.h"
+
+#define DEFAULT_MAX_BATCH 64
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: spillway worker --connect HOST:PORT --type NAME --model FILE\n"
+            "                       [--threads N] [--id ID] [--max-batch N] [--seed N]\n\n"
+            "Dials the frontend's worker port, registers, and runs the batches it is sent\n"
+            "on the model until SIGTERM, when it finishes the batch in hand, sends Drain and\n"
+            "exits 0. Reconnects with jittered exponential backoff (100 ms to 5 s) when the\n"
+            "frontend goes away; batches in hand then are dropped (the frontend re-routes\n"
+            "them).\n\n"
+            "  --connect HOST:PORT  the frontend's worker address\n"
+            "  --type NAME          instance type, an instance_types[].name of the config\n"
+            "  --model FILE         model file to serve\n"
+            "  --threads N          BLAS threads for the forward pass (default 1)\n"
+            "  --id ID              worker id (default: HOSTNAME-PID)\n"
+            "  --max-batch N        largest batch accepted (default %d)\n"
+            "  --seed N             backoff jitter seed (default: from the pid)\n\n"
+            "Exit status: 0 drained, 2 usage error, 1 failure.\n",
+            DEFAULT_MAX_BATCH);
+}
+
+typedef struct worker_args {
+    const char *connect, *type, *model, *id;
+    unsigned long long threads, max_batch, seed, delay_ms;
+    bool seed_set;
+} worker_args_t;
+
+static bool parse_uint(const char *opt, const char *text, unsigned long long min,
+                       unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "spillway worker: %s %s: expected an integer in [%llu, %llu]\n", opt, text,
+                min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static int parse_args(int argc, char **argv, worker_args_t *a)
+{
+    /* --debug-compute-delay-ms is a testing aid (a slow batch on demand), not documented. */
+    static const struct option opts[] = {{"connect", required_argument, NULL, 'c'},
+                                         {"type", required_argument, NULL, 't'},
+                                         {"model", required_argument, NULL, 'm'},
+                                         {"threads", required_argument, NULL, 'n'},
+                                         {"id", required_argument, NULL, 'i'},
+                                         {"max-batch", required_argument, NULL, 'b'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"debug-compute-delay-ms", required_argument, NULL, 'D'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    *a = (worker_args_t){.threads = 1, .max_batch = DEFAULT_MAX_BATCH};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case 'c': a->connect = optarg; break;
+        case 't': a->type = optarg; break;
+        case 'm': a->model = optarg; break;
+        case 'i': a->id = optarg; break;
+        case 'n': ok = parse_uint("--threads", optarg, 1, 256, &a->threads); break;
+        case 'b': ok = parse_uint("--max-batch", optarg, 1, 65536, &a->max_batch); break;
+        case 's':
+            ok = parse_uint("--seed", optarg, 0, UINT64_MAX, &a->seed);
+            a->seed_set = true;
+            break;
+        case 'D':
+            ok = parse_uint("--debug-compute-delay-ms", optarg, 0, 600000, &a->delay_ms);
+            break;
+        case 'h': usage(stdout); return -1;
+        default: usage(stderr); return SW_EXIT_USAGE;
+        }
+        if (!ok)
+            return SW_EXIT_USAGE;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "spillway worker: unexpected argument '%s'\n", argv[optind]);
+        return SW_EXIT_USAGE;
+    }
+    if (!a->connect || !a->type || !a->model) {
+        fprintf(stderr, "spillway worker: --connect, --type and --model are required\n");
+        return SW_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Splits HOST:PORT (the last colon separates; [v6]:port is accepted). */
+static int split_host_port(const char *s, char *host, size_t host_len, uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || !colon[1])
+        return -EINVAL;
+    const char *h = s;
+    size_t n = (size_t)(colon - s);
+    if (h[0] == '[' && n >= 2 && h[n - 1] == ']') {
+        h++;
+        n -= 2;
+    }
+    if (n == 0 || n >= host_len)
+        return -EINVAL;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    unsigned long long p;
+    char *end;
+    errno = 0;
+    p = strtoull(colon + 1, &end, 10);
+    if (errno || *end || p == 0 || p > 65535)
+        return -EINVAL;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static int infer_model(void *self, const float *in, size_t n, float *out)
+{
+    return sw_model_infer(self, in, n, out);
+}
+
+int sw_srv_cmd_worker(int argc, char **argv)
+{
+    worker_args_t a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0)
+        return rc < 0 ? SW_EXIT_OK : rc;
+    char host[256];
+    uint16_t port;
+    if (split_host_port(a.connect, host, sizeof(host), &port) < 0) {
+        fprintf(stderr, "spillway worker: --connect %s: expected HOST:PORT\n", a.connect);
+        return SW_EXIT_USAGE;
+    }
+    char err[1024];
+    sw_model_t *m;
+    if (sw_model_load(a.model, (unsigned)a.max_batch, &m, err, sizeof(err)) < 0) {
+        fprintf(stderr, "spillway worker: %s\n", err);
+        return SW_EXIT_USAGE;
+    }
+    openblas_set_num_threads((int)a.threads);
+    /* A peer that vanishes mid-write must give EPIPE, not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
+    char id[300];
+    if (a.id) {
+        snprintf(id, sizeof(id), "%s", a.id);
+    } else {
+        char hn[256] = "worker";
+        gethostname(hn, sizeof(hn) - 1);
+        hn[sizeof(hn) - 1] = '\0';
+        snprintf(id, sizeof(id), "%s-%ld", hn, (long)getpid());
+    }
+    sw_be_worker_opts_t o = {
+        .host = host,
+        .port = port,
+        .worker_id = id,
+        .instance_type = a.type,
+        .model_name = sw_model_name(m),
+        .model_version = sw_model_version(m),
+        .max_batch = (unsigned)a.max_batch,
+        .threads = (unsigned)a.threads,
+        .input_size = sw_model_input_size(m),
+        .output_size = sw_model_output_size(m),
+        .infer = infer_model,
+        .infer_self = m,
+        .seed = a.seed_set ? a.seed : ((uint64_t)getpid() << 32 ^ (uint64_t)time(NULL)),
+        .compute_delay_ms = (int64_t)a.delay_ms,
+    };
+    rc = sw_be_worker_run(&o, err, sizeof(err));
+    if (rc < 0)
+        fprintf(stderr, "spillway worker: %s\n", err);
+    sw_model_destroy(m);
+    return rc < 0 ? SW_EXIT_FAILURE : SW_EXIT_OK;
+}

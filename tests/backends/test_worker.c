@@ -1,0 +1,415 @@
+/* Tests of backends/worker.c through the real `spillway worker` binary: a small frontend
+ * stand-in (an evconnlistener on 127.0.0.1, port 0, driven step by step on the test
+ * thread) speaks the frame protocol to a worker spawned with posix_spawn. The worker
+ * registers with the right Hello, answers a batch with the same outputs as sw_model_infer
+ * in-process, answers a wrong-sized request with an error, reconnects after the server
+ * restarts on the same port or after it sends garbage, and on SIGTERM with a batch in
+ * flight sends the result, then Drain, then exits 0. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "backends/frame.h"
+#include "common/common.h"
+#include "model/model.h"
+
+extern char **environ;
+
+#define MAX_FRAMES 256
+
+typedef struct srv {
+    struct event_base *base;
+    struct evconnlistener *lis;
+    struct bufferevent *bev;
+    struct event *tick;
+    uint16_t port;
+    int conns;
+    bool closed; /* the current connection saw EOF or an error */
+    Spillway__Frame *frames[MAX_FRAMES];
+    size_t head, tail;
+} srv_t;
+
+static srv_t srv;
+static pid_t child = -1;
+static char model_path[64];
+
+/* 3-2-2 network from tests/model: ReLU hidden layer, softmax output. */
+static const float w1[] = {1, -1, 0.5f, 0, 2, -1}, b1[] = {0.5f, -1};
+static const float w2[] = {2, 0, 1, 1}, b2[] = {0, 0.5f};
+static const sw_layer_desc_t tiny_layers[] = {
+    {.inputs = 3, .outputs = 2, .weights = w1, .bias = b1, .act = SW_ACT_RELU},
+    {.inputs = 2, .outputs = 2, .weights = w2, .bias = b2, .act = SW_ACT_SOFTMAX}};
+static const sw_model_desc_t tiny = {.name = "tiny",
+                                     .version = 7,
+                                     .input_name = "x",
+                                     .output_name = "p",
+                                     .layers = tiny_layers,
+                                     .n_layers = 2};
+
+static void on_srv_read(struct bufferevent *bev, void *arg)
+{
+    srv_t *s = arg;
+    for (;;) {
+        Spillway__Frame *f = NULL;
+        char err[200];
+        int rc = sw_frame_read(bufferevent_get_input(bev), SW_FRAME_MAX_BYTES_DEFAULT, &f, err,
+                               sizeof(err));
+        cr_assert_geq(rc, 0, "worker sent a bad frame: %s", err);
+        if (rc == 0)
+            return;
+        cr_assert_lt(s->tail - s->head, MAX_FRAMES);
+        s->frames[s->tail++ % MAX_FRAMES] = f;
+    }
+}
+
+static void on_srv_event(struct bufferevent *bev, short what, void *arg)
+{
+    srv_t *s = arg;
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        s->closed = true;
+}
+
+static void on_srv_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+                          int len, void *arg)
+{
+    srv_t *s = arg;
+    (void)lis;
+    (void)sa;
+    (void)len;
+    if (s->bev)
+        bufferevent_free(s->bev);
+    s->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(s->bev, on_srv_read, NULL, on_srv_event, s);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    s->closed = false;
+    s->conns++;
+}
+
+static void on_srv_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+static void srv_run(srv_t *s, int64_t ms, const bool *flag);
+
+/* Listens on 127.0.0.1:port (0: any free port). A fixed port can be briefly held by the
+ * worker's own reconnect attempt, so that bind is retried for a while. */
+static void srv_listen(srv_t *s, uint16_t port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sw_time_t end = sw_clock_now() + 3 * SW_US_PER_S;
+    for (;;) {
+        s->lis = evconnlistener_new_bind(s->base, on_srv_accept, s,
+                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                             LEV_OPT_CLOSE_ON_EXEC,
+                                         16, (struct sockaddr *)&sin, sizeof(sin));
+        if (s->lis || port == 0 || errno != EADDRINUSE || sw_clock_now() > end)
+            break;
+        srv_run(s, 20, NULL);
+    }
+    cr_assert_not_null(s->lis, "bind 127.0.0.1:%u: %s", port, strerror(errno));
+    struct sockaddr_in got;
+    socklen_t len = sizeof(got);
+    cr_assert_eq(getsockname(evconnlistener_get_fd(s->lis), (struct sockaddr *)&got, &len), 0);
+    s->port = ntohs(got.sin_port);
+}
+
+/* Closes the connection and the listener, as a frontend that goes away. */
+static void srv_close(srv_t *s)
+{
+    if (s->bev)
+        bufferevent_free(s->bev);
+    s->bev = NULL;
+    if (s->lis)
+        evconnlistener_free(s->lis);
+    s->lis = NULL;
+}
+
+/* Runs the loop for up to ms, or until *flag (if given) becomes true. */
+static void srv_run(srv_t *s, int64_t ms, const bool *flag)
+{
+    sw_time_t end = sw_clock_now() + ms * SW_US_PER_MS;
+    while (sw_clock_now() < end && !(flag && *flag))
+        event_base_loop(s->base, EVLOOP_ONCE);
+}
+
+/* Next frame of the worker other than a Heartbeat (those are freed, and the last queue
+ * depth is kept in *depth when not NULL); fails the test after timeout_ms. */
+static Spillway__Frame *srv_next(srv_t *s, int64_t timeout_ms, bool skip_heartbeats)
+{
+    sw_time_t end = sw_clock_now() + timeout_ms * SW_US_PER_MS;
+    for (;;) {
+        while (s->head < s->tail) {
+            Spillway__Frame *f = s->frames[s->head++ % MAX_FRAMES];
+            if (skip_heartbeats && f->body_case == SPILLWAY__FRAME__BODY_HEARTBEAT) {
+                spillway__frame__free_unpacked(f, NULL);
+                continue;
+            }
+            return f;
+        }
+        cr_assert_lt(sw_clock_now(), end, "no frame from the worker in %" PRId64 " ms", timeout_ms);
+        event_base_loop(s->base, EVLOOP_ONCE);
+    }
+}
+
+static Spillway__Frame *srv_expect(srv_t *s, Spillway__Frame__BodyCase want, int64_t timeout_ms)
+{
+    Spillway__Frame *f = srv_next(s, timeout_ms, true);
+    cr_assert_eq(f->body_case, want, "expected %s, got %s", sw_frame_type_name(want),
+                 sw_frame_type_name(f->body_case));
+    return f;
+}
+
+static void srv_send(srv_t *s, const Spillway__Frame *f)
+{
+    cr_assert_not_null(s->bev);
+    cr_assert_eq(sw_frame_write(bufferevent_get_output(s->bev), f), 0);
+}
+
+static void spawn_worker(int64_t delay_ms)
+{
+    char connect[64], delay[32];
+    snprintf(connect, sizeof(connect), "127.0.0.1:%u", (unsigned)srv.port);
+    snprintf(delay, sizeof(delay), "%" PRId64, delay_ms);
+    char *argv[] = {SW_BINARY_DIR "/spillway",
+                    "worker",
+                    "--connect",
+                    connect,
+                    "--type",
+                    "t.small",
+                    "--model",
+                    model_path,
+                    "--id",
+                    "w-test",
+                    "--max-batch",
+                    "8",
+                    "--threads",
+                    "1",
+                    "--seed",
+                    "42",
+                    "--debug-compute-delay-ms",
+                    delay,
+                    NULL};
+    int rc = posix_spawn(&child, argv[0], NULL, NULL, argv, environ);
+    cr_assert_eq(rc, 0, "posix_spawn %s: %s", argv[0], strerror(rc));
+}
+
+/* Waits for the child to exit (polling, with the server loop running so the worker's
+ * writes never block) and returns its wait status. */
+static int wait_child(int64_t timeout_ms)
+{
+    sw_time_t end = sw_clock_now() + timeout_ms * SW_US_PER_MS;
+    for (;;) {
+        int status;
+        pid_t p = waitpid(child, &status, WNOHANG);
+        cr_assert_geq(p, 0, "waitpid: %s", strerror(errno));
+        if (p == child) {
+            child = -1;
+            return status;
+        }
+        cr_assert_lt(sw_clock_now(), end, "worker did not exit in %" PRId64 " ms", timeout_ms);
+        srv_run(&srv, 20, NULL);
+    }
+}
+
+static void setup(void)
+{
+    char err[512] = "";
+    snprintf(model_path, sizeof(model_path), "/tmp/sw_worker_test.%ld.model", (long)getpid());
+    cr_assert_eq(sw_model_save(model_path, &tiny, err, sizeof(err)), 0, "%s", err);
+    memset(&srv, 0, sizeof(srv));
+    srv.base = event_base_new();
+    cr_assert_not_null(srv.base);
+    /* A periodic tick so that each EVLOOP_ONCE step returns soon even when idle. */
+    srv.tick = event_new(srv.base, -1, EV_PERSIST, on_srv_tick, NULL);
+    struct timeval tv = {0, 20000};
+    event_add(srv.tick, &tv);
+    srv_listen(&srv, 0);
+}
+
+static void teardown(void)
+{
+    if (child > 0) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+        child = -1;
+    }
+    srv_close(&srv);
+    while (srv.head < srv.tail)
+        spillway__frame__free_unpacked(srv.frames[srv.head++ % MAX_FRAMES], NULL);
+    if (srv.tick)
+        event_free(srv.tick);
+    if (srv.base)
+        event_base_free(srv.base);
+    unlink(model_path);
+}
+
+TestSuite(be_worker, .init = setup, .fini = teardown, .timeout = 30);
+
+static void expect_hello(void)
+{
+    Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_HELLO, 10000);
+    Spillway__Hello *h = f->hello;
+    cr_expect_str_eq(h->worker_id, "w-test");
+    cr_expect_str_eq(h->instance_type, "t.small");
+    cr_expect_str_eq(h->model_name, "tiny");
+    cr_expect_eq(h->model_version, 7);
+    cr_expect_eq(h->max_batch, 8);
+    cr_expect_eq(h->threads, 1);
+    spillway__frame__free_unpacked(f, NULL);
+}
+
+/* Sends a batch of n requests of 3 floats each (request i has input x + 3i). */
+static void send_batch(uint64_t batch_id, const float *x, size_t n, size_t bad_index)
+{
+    Spillway__Request reqs[8], *ptrs[8];
+    cr_assert_leq(n, 8);
+    for (size_t i = 0; i < n; i++) {
+        spillway__request__init(&reqs[i]);
+        reqs[i].id = 100 + i;
+        reqs[i].n_input = i == bad_index ? 2 : 3;
+        reqs[i].input = (float *)x + 3 * i;
+        ptrs[i] = &reqs[i];
+    }
+    Spillway__Batch b = SPILLWAY__BATCH__INIT;
+    b.batch_id = batch_id;
+    b.n_requests = n;
+    b.requests = ptrs;
+    Spillway__Frame f;
+    sw_frame_init_batch(&f, &b);
+    srv_send(&srv, &f);
+}
+
+static const float inputs[] = {1, 2, 3, 2, 1, 0, 0, 0, 1, -1, 4, 2};
+
+/* Checks that result r answers requests 0..n) of `inputs` like the model in-process. */
+static void expect_answers(const Spillway__BatchResult *r, uint64_t batch_id, size_t n,
+                           size_t bad_index)
+{
+    char err[512] = "";
+    sw_model_t *m = NULL;
+    cr_assert_eq(sw_model_load(model_path, 8, &m, err, sizeof(err)), 0, "%s", err);
+    float want[8];
+    cr_assert_eq(sw_model_infer(m, inputs, n, want), 0);
+    sw_model_destroy(m);
+    cr_assert_eq(r->batch_id, batch_id);
+    cr_assert_eq(r->n_answers, n);
+    cr_expect_geq(r->compute_ms, 0.0);
+    for (size_t i = 0; i < n; i++) {
+        const Spillway__Answer *a = r->answers[i];
+        cr_expect_eq(a->id, 100 + i);
+        if (i == bad_index) {
+            cr_expect_neq(a->error[0], '\0', "answer %zu should be an error", i);
+            cr_expect_eq(a->n_output, 0);
+            continue;
+        }
+        cr_expect_str_eq(a->error, "");
+        cr_assert_eq(a->n_output, 2);
+        for (size_t k = 0; k < 2; k++)
+            cr_expect_float_eq(a->output[k], want[2 * i + k], 1e-6, "answer %zu[%zu]", i, k);
+    }
+}
+
+Test(be_worker, registers_with_hello)
+{
+    spawn_worker(0);
+    expect_hello();
+}
+
+Test(be_worker, answers_batch_like_in_process_model)
+{
+    spawn_worker(0);
+    expect_hello();
+    send_batch(9, inputs, 3, SIZE_MAX);
+    Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_RESULT, 10000);
+    expect_answers(f->result, 9, 3, SIZE_MAX);
+    spillway__frame__free_unpacked(f, NULL);
+}
+
+Test(be_worker, wrong_input_size_gets_error_answer)
+{
+    spawn_worker(0);
+    expect_hello();
+    send_batch(10, inputs, 4, 1);
+    Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_RESULT, 10000);
+    expect_answers(f->result, 10, 4, 1);
+    spillway__frame__free_unpacked(f, NULL);
+}
+
+Test(be_worker, reconnects_after_server_restart)
+{
+    spawn_worker(0);
+    expect_hello();
+    uint16_t port = srv.port;
+    srv_close(&srv);
+    /* Stay away long enough for a few refused attempts, so the backoff path runs. */
+    srv_run(&srv, 400, NULL);
+    srv_listen(&srv, port);
+    cr_assert_eq(srv.port, port);
+    expect_hello();
+    cr_expect_eq(srv.conns, 2);
+    /* The new connection works: a batch is answered on it. */
+    send_batch(11, inputs, 2, SIZE_MAX);
+    Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_RESULT, 10000);
+    expect_answers(f->result, 11, 2, SIZE_MAX);
+    spillway__frame__free_unpacked(f, NULL);
+}
+
+Test(be_worker, reconnects_after_garbage_frame)
+{
+    spawn_worker(0);
+    expect_hello();
+    static const uint8_t garbage[] = {0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff};
+    evbuffer_add(bufferevent_get_output(srv.bev), garbage, sizeof(garbage));
+    srv_run(&srv, 5000, &srv.closed);
+    cr_assert(srv.closed, "the worker did not close the connection");
+    expect_hello();
+    cr_expect_eq(srv.conns, 2);
+}
+
+Test(be_worker, sigterm_finishes_batch_then_drains_and_exits_0)
+{
+    spawn_worker(2000);
+    expect_hello();
+    send_batch(12, inputs, 3, SIZE_MAX);
+    /* A heartbeat while the batch computes shows it is in hand and the loop is free. */
+    for (;;) {
+        Spillway__Frame *f = srv_next(&srv, 5000, false);
+        cr_assert_eq(f->body_case, SPILLWAY__FRAME__BODY_HEARTBEAT, "got %s",
+                     sw_frame_type_name(f->body_case));
+        uint32_t depth = f->heartbeat->queue_depth;
+        spillway__frame__free_unpacked(f, NULL);
+        if (depth == 1)
+            break;
+    }
+    cr_assert_eq(kill(child, SIGTERM), 0);
+    Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_RESULT, 10000);
+    expect_answers(f->result, 12, 3, SIZE_MAX);
+    spillway__frame__free_unpacked(f, NULL);
+    f = srv_expect(&srv, SPILLWAY__FRAME__BODY_DRAIN, 10000);
+    spillway__frame__free_unpacked(f, NULL);
+    int status = wait_child(10000);
+    cr_assert(WIFEXITED(status), "worker did not exit normally: status %d", status);
+    cr_assert_eq(WEXITSTATUS(status), 0);
+    srv_run(&srv, 2000, &srv.closed);
+    cr_expect(srv.closed);
+}
