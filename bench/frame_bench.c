@@ -251,14 +251,21 @@ static void tcp_pair(int *client, int *server)
 
 int main(int argc, char **argv)
 {
-    int iters = 10000;
+    int iters = 10000, in_floats = IN_FLOATS;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) {
             iters = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--floats") == 0 && i + 1 < argc) {
+            /* Smaller inputs separate the protocol's fixed cost from the payload's. */
+            in_floats = atoi(argv[++i]);
         } else {
-            fprintf(stderr, "usage: frame_bench [--iters N]\n");
+            fprintf(stderr, "usage: frame_bench [--iters N] [--floats N (1..%d)]\n", IN_FLOATS);
             return 2;
         }
+    }
+    if (in_floats < 1 || in_floats > IN_FLOATS) {
+        fprintf(stderr, "frame_bench: --floats must be in [1, %d]\n", IN_FLOATS);
+        return 2;
     }
     if (iters < 100) {
         fprintf(stderr, "frame_bench: --iters must be >= 100\n");
@@ -274,7 +281,7 @@ int main(int argc, char **argv)
             inputs[i][j] = (float)((i * 31 + j) % 256) / 255.0f;
         spillway__request__init(&reqs[i]);
         reqs[i].id = 1000 + (uint64_t)i;
-        reqs[i].n_input = IN_FLOATS;
+        reqs[i].n_input = (size_t)in_floats;
         reqs[i].input = inputs[i];
         reqp[i] = &reqs[i];
     }
