@@ -37,14 +37,16 @@ static void usage(FILE *f)
             "  --threads N          BLAS threads for the forward pass (default 1)\n"
             "  --id ID              worker id (default: HOSTNAME-PID)\n"
             "  --max-batch N        largest batch accepted (default %d)\n"
-            "  --seed N             backoff jitter seed (default: from the pid)\n\n"
+            "  --seed N             backoff jitter seed (default: from the pid)\n"
+            "  --max-frame-bytes N  close a connection that sends a larger frame (default\n"
+            "                       64 MiB)\n\n"
             "Exit status: 0 drained, 2 usage error, 1 failure.\n",
             DEFAULT_MAX_BATCH);
 }
 
 typedef struct worker_args {
     const char *connect, *type, *model, *id;
-    unsigned long long threads, max_batch, seed, delay_ms;
+    unsigned long long threads, max_batch, seed, delay_ms, max_frame_bytes;
     bool seed_set;
 } worker_args_t;
 
@@ -73,6 +75,7 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
                                          {"id", required_argument, NULL, 'i'},
                                          {"max-batch", required_argument, NULL, 'b'},
                                          {"seed", required_argument, NULL, 's'},
+                                         {"max-frame-bytes", required_argument, NULL, 'F'},
                                          {"debug-compute-delay-ms", required_argument, NULL, 'D'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -91,6 +94,9 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
         case 's':
             ok = parse_uint("--seed", optarg, 0, UINT64_MAX, &a->seed);
             a->seed_set = true;
+            break;
+        case 'F':
+            ok = parse_uint("--max-frame-bytes", optarg, 64, 1ULL << 31, &a->max_frame_bytes);
             break;
         case 'D':
             ok = parse_uint("--debug-compute-delay-ms", optarg, 0, 600000, &a->delay_ms);
@@ -188,6 +194,7 @@ int sw_srv_cmd_worker(int argc, char **argv)
         .infer_self = m,
         .seed = a.seed_set ? a.seed : ((uint64_t)getpid() << 32 ^ (uint64_t)time(NULL)),
         .compute_delay_ms = (int64_t)a.delay_ms,
+        .max_frame_bytes = (size_t)a.max_frame_bytes,
     };
     rc = sw_be_worker_run(&o, err, sizeof(err));
     if (rc < 0)

@@ -208,6 +208,8 @@ static void spawn_worker(int64_t delay_ms)
                     "42",
                     "--debug-compute-delay-ms",
                     delay,
+                    "--max-frame-bytes",
+                    "4096",
                     NULL};
     int rc = posix_spawn(&child, argv[0], NULL, NULL, argv, environ);
     cr_assert_eq(rc, 0, "posix_spawn %s: %s", argv[0], strerror(rc));
@@ -380,6 +382,32 @@ Test(be_worker, reconnects_after_garbage_frame)
     expect_hello();
     static const uint8_t garbage[] = {0, 0, 0, 4, 0xff, 0xff, 0xff, 0xff};
     evbuffer_add(bufferevent_get_output(srv.bev), garbage, sizeof(garbage));
+    srv_run(&srv, 5000, &srv.closed);
+    cr_assert(srv.closed, "the worker did not close the connection");
+    expect_hello();
+    cr_expect_eq(srv.conns, 2);
+}
+
+Test(be_worker, a_frame_over_the_configured_size_closes_the_connection)
+{
+    spawn_worker(0);
+    expect_hello();
+    /* One request of 3,000 floats: 12 KB, over the 4096-byte limit the worker was given.
+     * It must refuse it from the length prefix, close, and register again. */
+    static float x[3000];
+    for (size_t i = 0; i < SW_ARRAY_LEN(x); i++)
+        x[i] = (float)i;
+    Spillway__Request req = SPILLWAY__REQUEST__INIT, *ptr = &req;
+    req.id = 1;
+    req.n_input = SW_ARRAY_LEN(x);
+    req.input = x;
+    Spillway__Batch b = SPILLWAY__BATCH__INIT;
+    b.batch_id = 7;
+    b.n_requests = 1;
+    b.requests = &ptr;
+    Spillway__Frame f;
+    sw_frame_init_batch(&f, &b);
+    srv_send(&srv, &f);
     srv_run(&srv, 5000, &srv.closed);
     cr_assert(srv.closed, "the worker did not close the connection");
     expect_hello();
