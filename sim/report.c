@@ -1,0 +1,793 @@
+/* `spillway report`: reads a run directory and writes one self-contained HTML page. Every
+ * chart is SVG text printed here, with no scripts or external references, so the page opens
+ * from disk and can be mailed as a single file. */
+#include "sim/report.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+/* Timeline columns the charts use, found by header name. */
+enum {
+    COL_TIME,
+    COL_END,
+    COL_ARRIVALS,
+    COL_FORECAST,
+    COL_CAPACITY_RPS,
+    COL_FAAS,
+    COL_COLD,
+    COL_THROTTLED,
+    COL_P50,
+    COL_P99,
+    COL_CUM_COST,
+    COL_CUM_VM,
+    COL_CUM_FAAS,
+    N_COLS
+};
+
+static const char *const col_name[N_COLS] = {
+    [COL_TIME] = "time_s",
+    [COL_END] = "end_s",
+    [COL_ARRIVALS] = "arrivals",
+    [COL_FORECAST] = "forecast",
+    [COL_CAPACITY_RPS] = "capacity_rps",
+    [COL_FAAS] = "faas_invocations",
+    [COL_COLD] = "cold_starts",
+    [COL_THROTTLED] = "throttled",
+    [COL_P50] = "latency_p50_ms",
+    [COL_P99] = "latency_p99_ms",
+    [COL_CUM_COST] = "cum_cost_usd",
+    [COL_CUM_VM] = "cum_vm_usd",
+    [COL_CUM_FAAS] = "cum_faas_usd",
+};
+
+/* VM gauges summed over instance types: running_<type>, booting_<type>, draining_<type>. */
+enum { ST_RUNNING, ST_BOOTING, ST_DRAINING, N_STATES };
+static const char *const state_prefix[N_STATES] = {"running_", "booting_", "draining_"};
+
+struct sw_sim_report {
+    json_t *summary;
+    char *run_name;
+    size_t n, cap;
+    double *col[N_COLS];
+    double *state[N_STATES];
+};
+
+static int fail(char *errbuf, size_t errlen, int rc, const char *fmt, ...) SW_PRINTF(4, 5);
+static int fail(char *errbuf, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* ---- loading ----------------------------------------------------------------------- */
+
+typedef struct header_map {
+    size_t n_fields;
+    size_t col[N_COLS];    /* field index of each used column */
+    signed char *state_of; /* per field: the ST_* it adds to, or -1 */
+} header_map_t;
+
+/* Splits `line` in place on commas; returns the number of fields stored (up to max), and the
+ * total count in *total so a short or long row is caught. */
+static size_t split_fields(char *line, char **fields, size_t max, size_t *total)
+{
+    size_t n = 0;
+    char *p = line;
+    for (;;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (n < max)
+            fields[n] = p;
+        n++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    *total = n;
+    return SW_MIN(n, max);
+}
+
+static void chomp(char *line)
+{
+    size_t len = strlen(line);
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+}
+
+static int parse_header(char *line, header_map_t *h, const char *path, char *errbuf, size_t errlen)
+{
+    size_t total;
+    split_fields(line, NULL, 0, &total);
+    char **fields = sw_malloc(total * sizeof(*fields));
+    /* split_fields wrote NULs on the first pass: the fields are the NUL-separated runs. */
+    char *p = line;
+    for (size_t i = 0; i < total; i++) {
+        fields[i] = p;
+        p += strlen(p) + 1;
+    }
+    h->n_fields = total;
+    h->state_of = sw_malloc(total);
+    for (size_t c = 0; c < N_COLS; c++)
+        h->col[c] = SIZE_MAX;
+    size_t n_running = 0;
+    for (size_t i = 0; i < total; i++) {
+        h->state_of[i] = -1;
+        for (size_t c = 0; c < N_COLS; c++) {
+            if (strcmp(fields[i], col_name[c]) == 0)
+                h->col[c] = i;
+        }
+        for (int s = 0; s < N_STATES; s++) {
+            if (strncmp(fields[i], state_prefix[s], strlen(state_prefix[s])) == 0)
+                h->state_of[i] = (signed char)s;
+        }
+        n_running += h->state_of[i] == ST_RUNNING;
+    }
+    sw_free(fields);
+    for (size_t c = 0; c < N_COLS; c++) {
+        if (h->col[c] == SIZE_MAX)
+            return fail(errbuf, errlen, SW_EPARSE, "%s:1: missing column '%s'", path, col_name[c]);
+    }
+    if (n_running == 0)
+        return fail(errbuf, errlen, SW_EPARSE, "%s:1: no running_<type> column", path);
+    return 0;
+}
+
+static void grow(sw_sim_report_t *rep)
+{
+    if (rep->n < rep->cap)
+        return;
+    rep->cap = rep->cap ? rep->cap * 2 : 256;
+    for (size_t c = 0; c < N_COLS; c++)
+        rep->col[c] = sw_realloc(rep->col[c], rep->cap * sizeof(double));
+    for (size_t s = 0; s < N_STATES; s++)
+        rep->state[s] = sw_realloc(rep->state[s], rep->cap * sizeof(double));
+}
+
+static int parse_row(sw_sim_report_t *rep, char *line, const header_map_t *h, char **fields,
+                     const char *path, size_t lineno, char *errbuf, size_t errlen)
+{
+    size_t total;
+    split_fields(line, fields, h->n_fields, &total);
+    if (total != h->n_fields)
+        return fail(errbuf, errlen, SW_EPARSE, "%s:%zu: %zu fields, header has %zu", path, lineno,
+                    total, h->n_fields);
+    grow(rep);
+    size_t r = rep->n;
+    for (size_t s = 0; s < N_STATES; s++)
+        rep->state[s][r] = 0;
+    for (size_t i = 0; i < total; i++) {
+        bool used = h->state_of[i] >= 0;
+        for (size_t c = 0; c < N_COLS && !used; c++)
+            used = h->col[c] == i;
+        if (!used)
+            continue;
+        char *end;
+        errno = 0;
+        double v = strtod(fields[i], &end);
+        if (end == fields[i] || *end != '\0' || errno == ERANGE)
+            return fail(errbuf, errlen, SW_EPARSE, "%s:%zu: field %zu: not a number: '%.40s'", path,
+                        lineno, i + 1, fields[i]);
+        /* An interval with no completions may print NaN percentiles: draw them at 0. */
+        if (!isfinite(v))
+            v = 0;
+        for (size_t c = 0; c < N_COLS; c++) {
+            if (h->col[c] == i)
+                rep->col[c][r] = v;
+        }
+        if (h->state_of[i] >= 0)
+            rep->state[h->state_of[i]][r] += v;
+    }
+    rep->n++;
+    return 0;
+}
+
+static int load_timeline(sw_sim_report_t *rep, const char *path, char *errbuf, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        return fail(errbuf, errlen, -e, "%s: %s", path, strerror(e));
+    }
+    header_map_t h = {0};
+    char *line = NULL, **fields = NULL;
+    size_t linecap = 0, lineno = 0;
+    int rc = 0;
+    while (getline(&line, &linecap, f) >= 0) {
+        lineno++;
+        chomp(line);
+        if (lineno == 1) {
+            rc = parse_header(line, &h, path, errbuf, errlen);
+            if (rc < 0)
+                goto out;
+            fields = sw_malloc(h.n_fields * sizeof(*fields));
+            continue;
+        }
+        if (line[0] == '\0')
+            continue;
+        rc = parse_row(rep, line, &h, fields, path, lineno, errbuf, errlen);
+        if (rc < 0)
+            goto out;
+    }
+    if (ferror(f)) {
+        int e = errno;
+        rc = fail(errbuf, errlen, -e, "%s: %s", path, strerror(e));
+    } else if (lineno == 0) {
+        rc = fail(errbuf, errlen, SW_EPARSE, "%s: empty file, expected a header", path);
+    }
+out:
+    free(line); /* getline's buffer comes from libc malloc */
+    sw_free(fields);
+    sw_free(h.state_of);
+    fclose(f);
+    return rc;
+}
+
+/* Summary keys the table needs, as dotted paths into summary.json. */
+static const char *const summary_keys[] = {
+    "requests",          "served_faas",    "slo_ms",         "slo_target",
+    "slo_attainment",    "latency_ms.p50", "latency_ms.p99", "latency_ms.p999",
+    "cost_usd.total",    "cost_usd.vm",    "cost_usd.faas",  "cost_usd.per_million_requests",
+    "vm.billed_seconds",
+};
+
+static json_t *json_path(json_t *root, const char *key)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s", key);
+    char *dot = strchr(buf, '.');
+    if (!dot)
+        return json_object_get(root, buf);
+    *dot = '\0';
+    return json_object_get(json_object_get(root, buf), dot + 1);
+}
+
+static double num(const sw_sim_report_t *rep, const char *key)
+{
+    return json_number_value(json_path(rep->summary, key));
+}
+
+static int load_summary(sw_sim_report_t *rep, const char *path, char *errbuf, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        return fail(errbuf, errlen, -e, "%s: %s", path, strerror(e));
+    }
+    json_error_t jerr;
+    rep->summary = json_loadf(f, 0, &jerr);
+    fclose(f);
+    if (!rep->summary)
+        return fail(errbuf, errlen, SW_EPARSE, "%s:%d: %s", path, jerr.line, jerr.text);
+    if (!json_is_object(rep->summary))
+        return fail(errbuf, errlen, SW_EPARSE, "%s: not a JSON object", path);
+    for (size_t i = 0; i < SW_ARRAY_LEN(summary_keys); i++) {
+        if (!json_is_number(json_path(rep->summary, summary_keys[i])))
+            return fail(errbuf, errlen, SW_EPARSE, "%s: missing number '%s'", path,
+                        summary_keys[i]);
+    }
+    return 0;
+}
+
+int sw_sim_report_load(sw_sim_report_t **out, const char *run_dir, char *errbuf, size_t errlen)
+{
+    sw_sim_report_t *rep = sw_calloc(1, sizeof(*rep));
+    rep->run_name = sw_strdup(run_dir);
+    size_t len = strlen(run_dir) + 32;
+    char *path = sw_malloc(len);
+    snprintf(path, len, "%s/summary.json", run_dir);
+    int rc = load_summary(rep, path, errbuf, errlen);
+    if (rc == 0) {
+        snprintf(path, len, "%s/timeline.csv", run_dir);
+        rc = load_timeline(rep, path, errbuf, errlen);
+    }
+    if (rc == 0 && rep->n == 0)
+        rc = fail(errbuf, errlen, SW_EPARSE, "%s: no data rows", path);
+    sw_free(path);
+    if (rc < 0) {
+        sw_sim_report_destroy(rep);
+        *out = NULL;
+        return rc;
+    }
+    *out = rep;
+    return 0;
+}
+
+size_t sw_sim_report_rows(const sw_sim_report_t *rep)
+{
+    return rep->n;
+}
+
+void sw_sim_report_destroy(sw_sim_report_t *rep)
+{
+    if (!rep)
+        return;
+    json_decref(rep->summary);
+    sw_free(rep->run_name);
+    for (size_t c = 0; c < N_COLS; c++)
+        sw_free(rep->col[c]);
+    for (size_t s = 0; s < N_STATES; s++)
+        sw_free(rep->state[s]);
+    sw_free(rep);
+}
+
+/* ---- aggregation ------------------------------------------------------------------- */
+
+/* How one series folds a bucket of rows into a point. */
+typedef enum { AGG_SUM, AGG_MAX, AGG_MEAN, AGG_LAST } agg_t;
+
+/* The series the charts draw, after bucketing `per` consecutive rows into one point. */
+enum {
+    S_ARRIVALS,
+    S_FORECAST,
+    S_CAPACITY,
+    S_RUNNING,
+    S_BOOTING,
+    S_DRAINING,
+    S_FAAS,
+    S_COLD,
+    S_THROTTLED,
+    S_P50,
+    S_P99,
+    S_CUM_COST,
+    S_CUM_VM,
+    S_CUM_FAAS,
+    N_SERIES
+};
+
+typedef struct agg_view {
+    size_t n, per;
+    double *t; /* point time, seconds since the first row's start */
+    double *s[N_SERIES];
+    double bucket_s; /* length of one point's interval */
+} agg_view_t;
+
+static double row_value(const sw_sim_report_t *rep, int series, size_t r)
+{
+    switch (series) {
+    case S_ARRIVALS: return rep->col[COL_ARRIVALS][r];
+    case S_FORECAST: return rep->col[COL_FORECAST][r];
+    case S_CAPACITY:
+        /* Capacity is a rate: the requests it could serve in this row's interval. */
+        return rep->col[COL_CAPACITY_RPS][r] * (rep->col[COL_END][r] - rep->col[COL_TIME][r]);
+    case S_RUNNING: return rep->state[ST_RUNNING][r];
+    case S_BOOTING: return rep->state[ST_BOOTING][r];
+    case S_DRAINING: return rep->state[ST_DRAINING][r];
+    case S_FAAS: return rep->col[COL_FAAS][r];
+    case S_COLD: return rep->col[COL_COLD][r];
+    case S_THROTTLED: return rep->col[COL_THROTTLED][r];
+    case S_P50: return rep->col[COL_P50][r];
+    case S_P99: return rep->col[COL_P99][r];
+    case S_CUM_COST: return rep->col[COL_CUM_COST][r];
+    case S_CUM_VM: return rep->col[COL_CUM_VM][r];
+    default: return rep->col[COL_CUM_FAAS][r];
+    }
+}
+
+static agg_t series_agg(int series)
+{
+    switch (series) {
+    case S_RUNNING:
+    case S_BOOTING:
+    case S_DRAINING:
+    case S_P50: return AGG_MEAN;
+    case S_P99: return AGG_MAX;
+    case S_CUM_COST:
+    case S_CUM_VM:
+    case S_CUM_FAAS: return AGG_LAST;
+    default: return AGG_SUM;
+    }
+}
+
+static void aggregate(const sw_sim_report_t *rep, agg_view_t *v)
+{
+    v->per = (rep->n + SW_SIM_REPORT_MAX_POINTS - 1) / SW_SIM_REPORT_MAX_POINTS;
+    v->n = (rep->n + v->per - 1) / v->per;
+    v->t = sw_malloc(v->n * sizeof(double));
+    const double *start = rep->col[COL_TIME], *end = rep->col[COL_END];
+    v->bucket_s = (end[0] - start[0]) * (double)v->per;
+    for (int s = 0; s < N_SERIES; s++)
+        v->s[s] = sw_calloc(v->n, sizeof(double));
+    for (size_t p = 0; p < v->n; p++) {
+        size_t lo = p * v->per, hi = SW_MIN(lo + v->per, rep->n);
+        v->t[p] = start[lo] - start[0];
+        for (int s = 0; s < N_SERIES; s++) {
+            agg_t a = series_agg(s);
+            double acc = a == AGG_MAX ? -INFINITY : 0;
+            for (size_t r = lo; r < hi; r++) {
+                double x = row_value(rep, s, r);
+                acc = a == AGG_MAX ? fmax(acc, x) : a == AGG_LAST ? x : acc + x;
+            }
+            v->s[s][p] = a == AGG_MEAN ? acc / (double)(hi - lo) : acc;
+        }
+    }
+}
+
+static void agg_free(agg_view_t *v)
+{
+    sw_free(v->t);
+    for (int s = 0; s < N_SERIES; s++)
+        sw_free(v->s[s]);
+}
+
+/* ---- HTML and SVG output ----------------------------------------------------------- */
+
+static void put_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* Smallest 1, 2, 2.5 or 5 x 10^k at or above x: a y-axis maximum that divides into five
+ * readable ticks. */
+static double nice_ceil(double x)
+{
+    if (!(x > 0))
+        return 1;
+    double mag = pow(10, floor(log10(x)));
+    static const double steps[] = {1, 2, 2.5, 5, 10};
+    for (size_t i = 0; i < SW_ARRAY_LEN(steps); i++) {
+        if (steps[i] * mag >= x * (1 - 1e-12))
+            return steps[i] * mag;
+    }
+    return 10 * mag;
+}
+
+static void fmt_value(char *buf, size_t len, double v)
+{
+    double a = fabs(v);
+    if (a >= 1e9)
+        snprintf(buf, len, "%.3gG", v / 1e9);
+    else if (a >= 1e6)
+        snprintf(buf, len, "%.3gM", v / 1e6);
+    else if (a >= 1e4)
+        snprintf(buf, len, "%.3gk", v / 1e3);
+    else
+        snprintf(buf, len, "%.4g", v);
+}
+
+typedef struct time_axis {
+    double unit_s;    /* seconds per label unit */
+    const char *unit; /* "min", "h", "days" */
+    double step;      /* tick spacing, in units */
+} time_axis_t;
+
+/* Picks the label unit from the span and the smallest step giving at most 10 ticks, so
+ * labels stay apart from one hour to thirty days. */
+static time_axis_t pick_time_axis(double span_s)
+{
+    time_axis_t ax = {60, "min", 1};
+    if (span_s > 3 * 86400.0)
+        ax = (time_axis_t){86400, "days", 1};
+    else if (span_s > 3 * 3600.0)
+        ax = (time_axis_t){3600, "h", 1};
+    static const double steps[] = {0.25, 0.5, 1,  2,  3,   5,   6,   10,  12,  15,
+                                   20,   24,  30, 60, 120, 180, 240, 360, 720, 1440};
+    double span = span_s / ax.unit_s;
+    for (size_t i = 0; i < SW_ARRAY_LEN(steps); i++) {
+        ax.step = steps[i];
+        if (span / steps[i] <= 10)
+            break;
+    }
+    return ax;
+}
+
+typedef struct series_spec {
+    int id;            /* S_* */
+    const char *key;   /* data-series attribute */
+    const char *label; /* legend text */
+    const char *color;
+    bool dashed;
+} series_spec_t;
+
+typedef struct chart_spec {
+    const char *id, *title, *ylabel;
+    const series_spec_t *series;
+    size_t n_series;
+    bool stacked;
+    double hline; /* > 0: a horizontal reference line at this value */
+    const char *hline_label;
+} chart_spec_t;
+
+static double px_x(const agg_view_t *v, double t)
+{
+    double span = v->t[v->n - 1] > 0 ? v->t[v->n - 1] : 1;
+    return SW_SIM_REPORT_PLOT_LEFT + SW_SIM_REPORT_PLOT_W * t / span;
+}
+
+static double px_y(double val, double ymax)
+{
+    return SW_SIM_REPORT_PLOT_TOP + SW_SIM_REPORT_PLOT_H * (1 - val / ymax);
+}
+
+static double chart_ymax(const chart_spec_t *c, const agg_view_t *v)
+{
+    double m = c->hline;
+    for (size_t p = 0; p < v->n; p++) {
+        double stack = 0;
+        for (size_t i = 0; i < c->n_series; i++) {
+            double x = v->s[c->series[i].id][p];
+            stack = c->stacked ? stack + x : x;
+            m = fmax(m, stack);
+        }
+    }
+    return nice_ceil(m * (c->hline > 0 ? 1.1 : 1.0));
+}
+
+static void put_axes(FILE *f, const chart_spec_t *c, const agg_view_t *v, double ymax)
+{
+    const int L = SW_SIM_REPORT_PLOT_LEFT, T = SW_SIM_REPORT_PLOT_TOP;
+    const int W = SW_SIM_REPORT_PLOT_W, H = SW_SIM_REPORT_PLOT_H;
+    char buf[32];
+    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" class=\"frame\"/>\n", L, T, W,
+            H);
+    for (int i = 0; i <= 5; i++) {
+        double val = ymax * i / 5, y = px_y(val, ymax);
+        fmt_value(buf, sizeof(buf), val);
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/>"
+                "<text x=\"%d\" y=\"%.1f\" class=\"yt\">%s</text>\n",
+                L, y, L + W, y, L - 6, y + 4, buf);
+    }
+    double span_s = v->t[v->n - 1];
+    time_axis_t ax = pick_time_axis(span_s);
+    for (double u = 0; u * ax.unit_s <= span_s * (1 + 1e-9); u += ax.step) {
+        double x = span_s > 0 ? px_x(v, u * ax.unit_s) : L;
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"grid\"/>"
+                "<text x=\"%.1f\" y=\"%d\" class=\"xt\">%g</text>\n",
+                x, T, x, T + H, x, T + H + 16, u);
+        if (span_s <= 0)
+            break;
+    }
+    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"xl\">time since start (%s)</text>\n", L + W / 2,
+            T + H + 40, ax.unit);
+    fprintf(f, "<text transform=\"translate(18,%d) rotate(-90)\" class=\"yl\">", T + H / 2);
+    put_escaped(f, c->ylabel);
+    fputs("</text>\n", f);
+}
+
+static void put_legend(FILE *f, const chart_spec_t *c)
+{
+    int x = SW_SIM_REPORT_PLOT_LEFT;
+    fputs("<g class=\"legend\">", f);
+    for (size_t i = 0; i <= c->n_series; i++) {
+        bool is_hline = i == c->n_series;
+        if (is_hline && !(c->hline > 0))
+            break;
+        const char *label = is_hline ? c->hline_label : c->series[i].label;
+        const char *color = is_hline ? "#c00" : c->series[i].color;
+        fprintf(f,
+                "<rect x=\"%d\" y=\"14\" width=\"14\" height=\"10\" fill=\"%s\"/>"
+                "<text x=\"%d\" y=\"23\">",
+                x, color, x + 18);
+        put_escaped(f, label);
+        fputs("</text>", f);
+        x += 26 + 8 * (int)strlen(label);
+    }
+    fputs("</g>\n", f);
+}
+
+static void put_series(FILE *f, const chart_spec_t *c, const agg_view_t *v, double ymax)
+{
+    double *base = sw_calloc(v->n, sizeof(double));
+    for (size_t i = 0; i < c->n_series; i++) {
+        const series_spec_t *s = &c->series[i];
+        const double *val = v->s[s->id];
+        if (c->stacked) {
+            /* Area between the running total below and the total including this state. */
+            fprintf(f,
+                    "<polygon data-series=\"%s\" fill=\"%s\" fill-opacity=\"0.75\" "
+                    "points=\"",
+                    s->key, s->color);
+            for (size_t p = 0; p < v->n; p++)
+                fprintf(f, "%.1f,%.1f ", px_x(v, v->t[p]), px_y(base[p] + val[p], ymax));
+            for (size_t p = v->n; p-- > 0;)
+                fprintf(f, "%.1f,%.1f ", px_x(v, v->t[p]), px_y(base[p], ymax));
+            for (size_t p = 0; p < v->n; p++)
+                base[p] += val[p];
+        } else {
+            fprintf(f,
+                    "<polyline data-series=\"%s\" fill=\"none\" stroke=\"%s\" "
+                    "stroke-width=\"1.3\"%s points=\"",
+                    s->key, s->color, s->dashed ? " stroke-dasharray=\"5,3\"" : "");
+            for (size_t p = 0; p < v->n; p++)
+                fprintf(f, "%s%.1f,%.1f", p ? " " : "", px_x(v, v->t[p]), px_y(val[p], ymax));
+        }
+        fputs("\"/>\n", f);
+    }
+    sw_free(base);
+    if (c->hline > 0) {
+        double y = px_y(c->hline, ymax);
+        fprintf(f,
+                "<line data-series=\"slo\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
+                "stroke=\"#c00\" stroke-dasharray=\"6,4\"/>\n",
+                SW_SIM_REPORT_PLOT_LEFT, y, SW_SIM_REPORT_PLOT_LEFT + SW_SIM_REPORT_PLOT_W, y);
+    }
+}
+
+static void put_chart(FILE *f, const chart_spec_t *c, const agg_view_t *v)
+{
+    double ymax = chart_ymax(c, v);
+    fprintf(f, "<h2>");
+    put_escaped(f, c->title);
+    fprintf(f,
+            "</h2>\n<svg id=\"%s\" width=\"%d\" "
+            "height=\"%d\" viewBox=\"0 0 %d %d\" data-ymax=\"%.17g\" data-points=\"%zu\" "
+            "role=\"img\">\n<title>",
+            c->id, SW_SIM_REPORT_SVG_W, SW_SIM_REPORT_SVG_H, SW_SIM_REPORT_SVG_W,
+            SW_SIM_REPORT_SVG_H, ymax, v->n);
+    put_escaped(f, c->title);
+    fputs("</title>\n", f);
+    put_axes(f, c, v, ymax);
+    put_series(f, c, v, ymax);
+    put_legend(f, c);
+    fputs("</svg>\n", f);
+}
+
+static void put_row(FILE *f, const char *name, const char *fmt, ...) SW_PRINTF(3, 4);
+static void put_row(FILE *f, const char *name, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    fputs("<tr><th>", f);
+    put_escaped(f, name);
+    fputs("</th><td>", f);
+    put_escaped(f, buf);
+    fputs("</td></tr>\n", f);
+}
+
+static void put_summary(FILE *f, const sw_sim_report_t *rep)
+{
+    double requests = num(rep, "requests"), att = num(rep, "slo_attainment");
+    double target = num(rep, "slo_target");
+    fputs("<table class=\"summary\">\n", f);
+    put_row(f, "requests", "%.0f", requests);
+    put_row(f, "SLO attainment", "%.3f %% within %g ms (target %.2f %%: %s)", 100 * att,
+            num(rep, "slo_ms"), 100 * target, att >= target ? "met" : "missed");
+    put_row(f, "latency p50 / p99 / p99.9", "%.1f / %.1f / %.1f ms", num(rep, "latency_ms.p50"),
+            num(rep, "latency_ms.p99"), num(rep, "latency_ms.p999"));
+    put_row(f, "cost total", "$%.2f", num(rep, "cost_usd.total"));
+    put_row(f, "cost VMs", "$%.2f", num(rep, "cost_usd.vm"));
+    put_row(f, "cost functions", "$%.2f", num(rep, "cost_usd.faas"));
+    json_t *by_type = json_path(rep->summary, "cost_usd.by_type");
+    const char *type;
+    json_t *val;
+    json_object_foreach(by_type, type, val)
+    {
+        char name[128];
+        snprintf(name, sizeof(name), "cost VMs %s", type);
+        put_row(f, name, "$%.2f", json_number_value(val));
+    }
+    put_row(f, "cost per million requests", "$%.3f", num(rep, "cost_usd.per_million_requests"));
+    put_row(f, "spill share (served by functions)", "%.2f %%",
+            requests > 0 ? 100 * num(rep, "served_faas") / requests : 0.0);
+    put_row(f, "VM-hours (billed)", "%.1f", num(rep, "vm.billed_seconds") / 3600);
+    fputs("</table>\n", f);
+}
+
+static const char page_style[] =
+    "body{font-family:sans-serif;margin:24px;color:#222;max-width:1000px}"
+    "table.summary{border-collapse:collapse}"
+    "table.summary th,table.summary td{border:1px solid #ccc;padding:3px 10px;text-align:left}"
+    "svg{display:block;font-size:12px}.frame{fill:none;stroke:#888}"
+    ".grid{stroke:#e4e4e4}.yt{text-anchor:end}.xt,.xl,.yl{text-anchor:middle}"
+    "h2{font-size:16px;margin:24px 0 4px}";
+
+static const series_spec_t arrivals_series[] = {
+    {S_ARRIVALS, "arrivals", "arrivals", "#1f77b4", false},
+    {S_FORECAST, "forecast", "forecast", "#ff7f0e", true},
+    {S_CAPACITY, "capacity", "provisioned VM capacity", "#2ca02c", false},
+};
+static const series_spec_t vm_series[] = {
+    {S_RUNNING, "running", "running", "#2ca02c", false},
+    {S_BOOTING, "booting", "booting", "#ff7f0e", false},
+    {S_DRAINING, "draining", "draining", "#9467bd", false},
+};
+static const series_spec_t faas_series[] = {
+    {S_FAAS, "invocations", "invocations", "#1f77b4", false},
+    {S_COLD, "cold_starts", "cold starts", "#ff7f0e", false},
+    {S_THROTTLED, "throttled", "throttled", "#d62728", false},
+};
+static const series_spec_t cost_series[] = {
+    {S_CUM_COST, "total", "total", "#333333", false},
+    {S_CUM_VM, "vm", "VMs", "#2ca02c", false},
+    {S_CUM_FAAS, "faas", "functions", "#1f77b4", false},
+};
+static const series_spec_t latency_series[] = {
+    {S_P50, "p50", "p50", "#1f77b4", false},
+    {S_P99, "p99", "p99", "#ff7f0e", false},
+};
+
+static void put_charts(FILE *f, const sw_sim_report_t *rep)
+{
+    agg_view_t v = {0};
+    aggregate(rep, &v);
+    char per[64], reqs[96], events[96];
+    if (v.bucket_s >= 60 && fmod(v.bucket_s, 60) == 0)
+        snprintf(per, sizeof(per), "%g min", v.bucket_s / 60);
+    else
+        snprintf(per, sizeof(per), "%g s", v.bucket_s);
+    snprintf(reqs, sizeof(reqs), "requests per %s", per);
+    snprintf(events, sizeof(events), "count per %s", per);
+    const chart_spec_t charts[] = {
+        {"chart-arrivals", "Arrivals, forecast and provisioned capacity", reqs, arrivals_series,
+         SW_ARRAY_LEN(arrivals_series), false, 0, NULL},
+        {"chart-vms", "VMs by state (all types, stacked)", "VMs (mean per point)", vm_series,
+         SW_ARRAY_LEN(vm_series), true, 0, NULL},
+        {"chart-faas", "Function invocations, cold starts and throttles", events, faas_series,
+         SW_ARRAY_LEN(faas_series), false, 0, NULL},
+        {"chart-cost", "Cumulative cost by resource", "cost (USD)", cost_series,
+         SW_ARRAY_LEN(cost_series), false, 0, NULL},
+        {"chart-latency", "Latency per interval against the SLO", "latency (ms)", latency_series,
+         SW_ARRAY_LEN(latency_series), false, num(rep, "slo_ms"), "SLO"},
+    };
+    if (v.per > 1)
+        fprintf(f,
+                "<p>%zu timeline rows aggregated %zu to a point (counts summed, p99 max, "
+                "p50 and VM counts averaged, cumulative cost last).</p>\n",
+                rep->n, v.per);
+    for (size_t i = 0; i < SW_ARRAY_LEN(charts); i++)
+        put_chart(f, &charts[i], &v);
+    agg_free(&v);
+}
+
+static void put_page(FILE *f, const sw_sim_report_t *rep)
+{
+    const char *policy = json_string_value(json_object_get(rep->summary, "policy"));
+    const char *trace = json_string_value(json_object_get(rep->summary, "trace"));
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+               "<title>Spillway report: ");
+    put_escaped(f, rep->run_name);
+    fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>Spillway report</h1>\n<p>run ",
+            page_style);
+    put_escaped(f, rep->run_name);
+    fputs(", policy ", f);
+    put_escaped(f, policy ? policy : "?");
+    fputs(", trace ", f);
+    put_escaped(f, trace ? trace : "?");
+    fputs("</p>\n", f);
+    put_summary(f, rep);
+    put_charts(f, rep);
+    fputs("</body>\n</html>\n", f);
+}
+
+int sw_sim_report_write(const sw_sim_report_t *rep, const char *path, char *errbuf, size_t errlen)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        int e = errno;
+        return fail(errbuf, errlen, -e, "%s: %s", path, strerror(e));
+    }
+    put_page(f, rep);
+    int e = ferror(f) ? (errno ? errno : EIO) : 0;
+    if (fclose(f) != 0 && e == 0)
+        e = errno ? errno : EIO;
+    if (e) {
+        remove(path);
+        return fail(errbuf, errlen, -e, "%s: write failed: %s", path, strerror(e));
+    }
+    return 0;
+}

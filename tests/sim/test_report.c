@@ -1,0 +1,266 @@
+/* `spillway report`: structure of the generated page (every chart, no external reference,
+ * points that map back to timeline.csv) and errors that name the bad file. */
+/* nftw(), to clean up the test's run directories, is an X/Open extension. */
+#define _XOPEN_SOURCE 700
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sim/report.h"
+#include "sim/sim.h"
+
+static const char *const chart_ids[] = {"chart-arrivals", "chart-vms", "chart-faas", "chart-cost",
+                                        "chart-latency"};
+
+static const char summary_json[] =
+    "{\"policy\":\"mark<&>\",\"trace\":\"t.txt\",\"requests\":300,\"served_vm\":250,"
+    "\"served_faas\":50,\"slo_ms\":200.0,\"slo_target\":0.98,\"slo_attainment\":0.99,"
+    "\"latency_ms\":{\"p50\":100,\"p99\":180,\"p999\":210},"
+    "\"cost_usd\":{\"total\":1.5,\"vm\":1.0,\"faas\":0.5,\"by_type\":{\"c5.large\":1.0},"
+    "\"per_million_requests\":5000},\"vm\":{\"billed_seconds\":7200}}";
+
+static const char timeline_header[] =
+    "time_s,end_s,arrivals,forecast,forecast_upper,forecast_max,forecast_max_upper,"
+    "capacity_rps,running_c5.large,running_p2.xlarge,booting_c5.large,booting_p2.xlarge,"
+    "draining_c5.large,draining_p2.xlarge,faas_invocations,cold_starts,throttled,served_vm,"
+    "served_faas,rejected,slo_misses,latency_p50_ms,latency_p99_ms,cum_cost_usd,cum_vm_usd,"
+    "cum_faas_usd\n";
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)len + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+    buf[len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* A run directory with `rows` one-minute rows; arrivals of row i are 100 + 7 i. */
+static void make_run(char *dir, size_t rows)
+{
+    strcpy(dir, "/tmp/sw-report-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    write_file(dir, "summary.json", summary_json);
+    size_t cap = 256 + rows * 160;
+    char *csv = malloc(cap), *p = csv;
+    p += sprintf(p, "%s", timeline_header);
+    for (size_t i = 0; i < rows; i++) {
+        p += sprintf(p,
+                     "%zu.000,%zu.000,%zu,90.00,0,0,0,2.5,1,2,1,0,0,1,%zu,1,0,80,20,0,1,"
+                     "100.5,190.25,%.6f,%.6f,%.6f\n",
+                     i * 60, i * 60 + 60, 100 + 7 * i, i % 5, 0.01 * (double)(i + 1),
+                     0.008 * (double)(i + 1), 0.002 * (double)(i + 1));
+    }
+    write_file(dir, "timeline.csv", csv);
+    free(csv);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Deletes a run directory the test made, with everything in it. */
+static void remove_run(const char *dir)
+{
+    nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *generate(const char *dir)
+{
+    sw_sim_report_t *rep;
+    char err[1024], out[512];
+    cr_assert_eq(sw_sim_report_load(&rep, dir, err, sizeof(err)), 0, "%s", err);
+    snprintf(out, sizeof(out), "%s/report.html", dir);
+    cr_assert_eq(sw_sim_report_write(rep, out, err, sizeof(err)), 0, "%s", err);
+    sw_sim_report_destroy(rep);
+    return read_all(out);
+}
+
+/* The y values of series `key` in chart `id`; returns the point count. */
+static size_t series_points(const char *html, const char *id, const char *key, double *ymax,
+                            double *ys, size_t max)
+{
+    char needle[128];
+    snprintf(needle, sizeof(needle), "<svg id=\"%s\"", id);
+    const char *svg = strstr(html, needle);
+    cr_assert_not_null(svg, "no %s", id);
+    const char *end = strstr(svg, "</svg>");
+    const char *ym = strstr(svg, "data-ymax=\"");
+    cr_assert(ym && ym < end);
+    *ymax = strtod(ym + strlen("data-ymax=\""), NULL);
+    snprintf(needle, sizeof(needle), "data-series=\"%s\"", key);
+    const char *s = strstr(svg, needle);
+    cr_assert(s && s < end, "no series %s in %s", key, id);
+    const char *p = strstr(s, "points=\"");
+    cr_assert_not_null(p);
+    p += strlen("points=\"");
+    size_t n = 0;
+    while (*p != '"') {
+        char *next;
+        strtod(p, &next); /* x */
+        cr_assert_eq(*next, ',');
+        double y = strtod(next + 1, &next);
+        if (n < max)
+            ys[n] = y;
+        n++;
+        p = next;
+        while (*p == ' ')
+            p++;
+    }
+    return n;
+}
+
+static double expect_y(double v, double ymax)
+{
+    return SW_SIM_REPORT_PLOT_TOP + SW_SIM_REPORT_PLOT_H * (1 - v / ymax);
+}
+
+static void check_self_contained(const char *html)
+{
+    for (size_t i = 0; i < sizeof(chart_ids) / sizeof(chart_ids[0]); i++) {
+        char needle[64];
+        snprintf(needle, sizeof(needle), "id=\"%s\"", chart_ids[i]);
+        cr_assert_not_null(strstr(html, needle), "missing %s", chart_ids[i]);
+    }
+    cr_assert_null(strstr(html, "http://"));
+    cr_assert_null(strstr(html, "https://"));
+    cr_assert_null(strstr(html, "<script"));
+    cr_assert_null(strstr(html, "<link"));
+}
+
+Test(sim_report, charts_present_and_points_match_timeline)
+{
+    char dir[64];
+    make_run(dir, 45);
+    char *html = generate(dir);
+    check_self_contained(html);
+    cr_assert_not_null(strstr(html, "mark&lt;&amp;&gt;"), "policy name is escaped");
+    cr_assert_null(strstr(html, "mark<&>"));
+    double ymax, ys[64];
+    size_t n = series_points(html, "chart-arrivals", "arrivals", &ymax, ys, 64);
+    cr_assert_eq(n, 45);
+    cr_assert_float_eq(ys[0], expect_y(100, ymax), 0.051);
+    cr_assert_float_eq(ys[44], expect_y(100 + 7 * 44, ymax), 0.051);
+    /* Capacity is a rate: 2.5 rps over a 60 s row is 150 requests per interval. */
+    n = series_points(html, "chart-arrivals", "capacity", &ymax, ys, 64);
+    cr_assert_eq(n, 45);
+    cr_assert_float_eq(ys[0], expect_y(150, ymax), 0.051);
+    free(html);
+    remove_run(dir);
+}
+
+Test(sim_report, long_runs_are_aggregated)
+{
+    char dir[64];
+    make_run(dir, 2500); /* 3 rows per point: 834 points */
+    char *html = generate(dir);
+    check_self_contained(html);
+    double ymax, ys[1000];
+    size_t n = series_points(html, "chart-arrivals", "arrivals", &ymax, ys, 1000);
+    cr_assert_eq(n, 834);
+    cr_assert_float_eq(ys[0], expect_y(300 + 7 * 3, ymax), 0.051); /* rows 0..2 summed */
+    /* Cumulative cost keeps the bucket's last value: the run's total at the last point. */
+    n = series_points(html, "chart-cost", "total", &ymax, ys, 1000);
+    cr_assert_float_eq(ys[n - 1], expect_y(25.0, ymax), 0.051);
+    free(html);
+    remove_run(dir);
+}
+
+Test(sim_report, missing_timeline_names_the_file)
+{
+    char dir[64], path[128], err[1024];
+    make_run(dir, 3);
+    snprintf(path, sizeof(path), "%s/timeline.csv", dir);
+    cr_assert_eq(unlink(path), 0);
+    sw_sim_report_t *rep;
+    cr_assert_lt(sw_sim_report_load(&rep, dir, err, sizeof(err)), 0);
+    cr_assert_not_null(strstr(err, path), "%s", err);
+    remove_run(dir);
+}
+
+Test(sim_report, malformed_line_names_file_and_line)
+{
+    char dir[64], err[1024], want[128];
+    make_run(dir, 3);
+    char csv[2048];
+    snprintf(csv, sizeof(csv), "%s%s", timeline_header,
+             "0,60,1,0,0,0,0,1,1,0,0,0,0,0,0,0,0,1,0,0,0,1,1,0,0,0\n"
+             "60,120,x2,0,0,0,0,1,1,0,0,0,0,0,0,0,0,1,0,0,0,1,1,0,0,0\n");
+    write_file(dir, "timeline.csv", csv);
+    sw_sim_report_t *rep;
+    cr_assert_eq(sw_sim_report_load(&rep, dir, err, sizeof(err)), SW_EPARSE);
+    snprintf(want, sizeof(want), "%s/timeline.csv:3:", dir);
+    cr_assert_not_null(strstr(err, want), "%s", err);
+
+    write_file(dir, "timeline.csv", "time_s,end_s,arrivals\n0,60,1\n");
+    cr_assert_eq(sw_sim_report_load(&rep, dir, err, sizeof(err)), SW_EPARSE);
+    cr_assert_not_null(strstr(err, "missing column"), "%s", err);
+    remove_run(dir);
+}
+
+Test(sim_report, real_simulation_run, .timeout = 300)
+{
+    char dir[64] = "/tmp/sw-report-sim-XXXXXX", err[8192];
+    cr_assert_not_null(mkdtemp(dir));
+    sw_cfg_t *cfg = NULL;
+    cr_assert_eq(sw_cfg_load(SW_SOURCE_DIR "/config/example.yaml", &cfg, err, sizeof(err)), 0, "%s",
+                 err);
+    cr_assert_eq(sw_cfg_set(cfg, "trace.duration_s", "1800", err, sizeof(err)), 0, "%s", err);
+    sw_sim_opts_t opts = {.out_dir = dir};
+    sw_sim_t *sim;
+    cr_assert_eq(sw_sim_create(&sim, cfg, &opts, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_sim_run(sim, err, sizeof(err)), 0, "%s", err);
+    sw_sim_destroy(sim);
+    sw_cfg_destroy(cfg);
+
+    sw_sim_report_t *rep;
+    cr_assert_eq(sw_sim_report_load(&rep, dir, err, sizeof(err)), 0, "%s", err);
+    size_t rows = sw_sim_report_rows(rep);
+    sw_sim_report_destroy(rep);
+    char *html = generate(dir);
+    check_self_contained(html);
+    double ymax, ys[4096];
+    size_t n = series_points(html, "chart-arrivals", "arrivals", &ymax, ys, 4096);
+    cr_assert_eq(n, rows);
+    cr_assert_gt(rows, 1);
+
+    /* First and last arrivals straight from the CSV. */
+    char path[128];
+    snprintf(path, sizeof(path), "%s/timeline.csv", dir);
+    char *csv = read_all(path);
+    char *first = strchr(csv, '\n') + 1;
+    double a0 = strtod(strchr(strchr(first, ',') + 1, ',') + 1, NULL);
+    char *last = csv + strlen(csv) - 1;
+    *last = '\0';
+    last = strrchr(csv, '\n') + 1;
+    double an = strtod(strchr(strchr(last, ',') + 1, ',') + 1, NULL);
+    cr_assert_float_eq(ys[0], expect_y(a0, ymax), 0.051);
+    cr_assert_float_eq(ys[n - 1], expect_y(an, ymax), 0.051);
+    free(csv);
+    free(html);
+    remove_run(dir);
+}
