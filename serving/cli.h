@@ -19,6 +19,9 @@ int sw_srv_cmd_worker(int argc, char **argv);
 /* Loads the config named by `path` (NULL: the built-in defaults), printing any error to
  * stderr. Returns 0 or SW_EXIT_USAGE. */
 int sw__srv_load_config(const char *path, sw_cfg_t **out);
+/* Writes the HTML report of a run directory to `out` (NULL: RUN_DIR/report.html),
+ * printing what happened. Returns an exit status. */
+int sw__srv_write_report(const char *run_dir, const char *out);
 /* Applies one `key=value` override, printing any error. Returns 0 or SW_EXIT_USAGE. */
 int sw__srv_apply_set(sw_cfg_t *cfg, const char *assignment);
 

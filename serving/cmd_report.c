@@ -40,7 +40,11 @@ int sw_srv_cmd_report(int argc, char **argv)
         usage(stderr);
         return SW_EXIT_USAGE;
     }
-    const char *run_dir = argv[optind];
+    return sw__srv_write_report(argv[optind], out);
+}
+
+int sw__srv_write_report(const char *run_dir, const char *out)
+{
     char err[1024], *path = NULL;
     if (!out) {
         size_t len = strlen(run_dir) + sizeof("/report.html");

@@ -19,7 +19,8 @@ static void usage(FILE *f)
             "usage: spillway simulate [--config FILE] [--trace FILE] [--trace-format FORMAT]\n"
             "                         [--policy NAME] [--seed N] [--rate-scale K]\n"
             "                         [--start S] [--duration S] [--set KEY=VALUE]...\n"
-            "                         [--decisions] [--out DIR] [--progress|--no-progress]\n\n"
+            "                         [--decisions] [--report] [--out DIR]\n"
+            "                         [--progress|--no-progress]\n\n"
             "Replays a request trace through the policy core against simulated VMs and\n"
             "functions, and reports cost and SLO attainment.\n\n"
             "  --config FILE        YAML policy (default: built-in defaults, the same as\n"
@@ -34,6 +35,7 @@ static void usage(FILE *f)
             "  --duration S         simulate only S seconds of the trace\n"
             "  --set KEY=VALUE      override any config key, e.g. slo.latency_ms=100\n"
             "  --decisions          write DIR/decisions.jsonl, one line per decision\n"
+            "  --report             also write DIR/report.html (spillway report DIR)\n"
             "  --out DIR            output folder (default: sim-out)\n"
             "  --progress           progress bar on stderr (default when it is a terminal)\n"
             "  --log-level LEVEL    error, warn, info, debug\n\n"
@@ -44,7 +46,7 @@ static void usage(FILE *f)
 typedef struct sim_args {
     const char *config;
     const char *out;
-    bool decisions;
+    bool decisions, report;
     int progress; /* -1: when stderr is a terminal */
     const char *sets[64];
     size_t n_sets;
@@ -52,7 +54,7 @@ typedef struct sim_args {
 } sim_args_t;
 
 enum { OPT_TRACE = 256, OPT_FORMAT, OPT_POLICY, OPT_SEED, OPT_RATE, OPT_START, OPT_DURATION,
-       OPT_SET, OPT_DECISIONS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_LOG };
+       OPT_SET, OPT_DECISIONS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_LOG, OPT_REPORT };
 
 /* Options that are shorthands for config keys become --set assignments, applied in order
  * after the file is loaded, so they validate exactly like the YAML. */
@@ -77,6 +79,7 @@ static int parse_args(int argc, char **argv, sim_args_t *a, char *storage, size_
         {"duration", required_argument, NULL, OPT_DURATION},
         {"set", required_argument, NULL, OPT_SET},
         {"decisions", no_argument, NULL, OPT_DECISIONS},
+        {"report", no_argument, NULL, OPT_REPORT},
         {"progress", no_argument, NULL, OPT_PROGRESS},
         {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
         {"log-level", required_argument, NULL, OPT_LOG},
@@ -97,6 +100,7 @@ static int parse_args(int argc, char **argv, sim_args_t *a, char *storage, size_
         case 'h': usage(stdout); return -1;
         case OPT_SET: a->sets[a->n_sets++] = optarg; break;
         case OPT_DECISIONS: a->decisions = true; break;
+        case OPT_REPORT: a->report = true; break;
         case OPT_PROGRESS: a->progress = 1; break;
         case OPT_NO_PROGRESS: a->progress = 0; break;
         case OPT_LOG: {
@@ -245,5 +249,7 @@ int sw_srv_cmd_simulate(int argc, char **argv)
     }
     sw_sim_destroy(sim);
     sw_cfg_destroy(cfg);
-    return rc < 0 ? SW_EXIT_FAILURE : SW_EXIT_OK;
+    if (rc < 0)
+        return SW_EXIT_FAILURE;
+    return a.report ? sw__srv_write_report(a.out, NULL) : SW_EXIT_OK;
 }

@@ -783,3 +783,19 @@ Test(cli, profile_of_a_missing_model_is_a_usage_error)
     free(out);
     free(err);
 }
+
+Test(cli, simulate_report_writes_a_self_contained_page, .timeout = 120)
+{
+    char *dir = make_dir();
+    const char *extra[] = {"--duration", "1800", "--report", NULL};
+    simulate_ok(dir, extra);
+    char *html = read_output(dir, "report.html");
+    static const char *const charts[] = {"chart-arrivals", "chart-vms", "chart-faas",
+                                         "chart-cost", "chart-latency"};
+    for (size_t i = 0; i < SW_ARRAY_LEN(charts); i++)
+        cr_assert_not_null(strstr(html, charts[i]), "no %s", charts[i]);
+    cr_assert_null(strstr(html, "http://"));
+    cr_assert_null(strstr(html, "https://"));
+    free(html);
+    rm_dir(dir);
+}
