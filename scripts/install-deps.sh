@@ -9,6 +9,7 @@ packages=(
   libopenblas-dev liblapacke-dev libyaml-dev libcyaml-dev libjansson-dev
   libssl-dev zlib1g-dev libcriterion-dev python3-botocore
   dataset-fashion-mnist
+  chromium
 )
 
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

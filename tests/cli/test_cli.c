@@ -799,3 +799,109 @@ Test(cli, simulate_report_writes_a_self_contained_page, .timeout = 120)
     free(html);
     rm_dir(dir);
 }
+
+/* ---- the report in a real browser (headless Chromium) ---- */
+
+#define CHROMIUM "/usr/bin/chromium"
+
+/* Runs headless Chromium on `url` with `extra` flags (NULL-terminated); returns its exit
+ * status with stdout and stderr. The flags keep it off the network: background services
+ * off, and every host name unresolvable, so any external reference would fail loudly. */
+static int chromium(const char *url, const char *const extra[], char **out, char **err)
+{
+    char profile[] = "/tmp/sw-chromium-XXXXXX";
+    cr_assert_not_null(mkdtemp(profile));
+    char user_dir[64];
+    snprintf(user_dir, sizeof(user_dir), "--user-data-dir=%s", profile);
+    const char *argv[32] = {CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                            "--disable-quic", "--no-first-run", "--disable-background-networking",
+                            "--disable-component-update", "--disable-sync",
+                            "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr",
+                            "--v=0", user_dir};
+    size_t n = 13;
+    for (size_t i = 0; extra[i]; i++)
+        argv[n++] = extra[i];
+    argv[n++] = url;
+    argv[n] = NULL;
+    int rc = run(argv, out, err);
+    const char *rm[] = {"/bin/rm", "-rf", profile, NULL}; /* the profile is a whole tree */
+    char *rm_out, *rm_err;
+    run(rm, &rm_out, &rm_err);
+    free(rm_out);
+    free(rm_err);
+    return rc;
+}
+
+Test(cli, report_renders_in_headless_chromium, .timeout = 180)
+{
+    cr_assert_eq(access(CHROMIUM, X_OK), 0,
+                 "%s is missing: scripts/install-deps.sh installs Debian's chromium", CHROMIUM);
+    char *dir = make_dir();
+    const char *extra[] = {"--duration", "3600", "--report", NULL};
+    simulate_ok(dir, extra);
+    char *html = read_output(dir, "report.html");
+    /* A copy of the report with a probe at the end of the body: the page itself has no
+     * script. The probe writes each SVG's laid-out size where --dump-dom shows it. */
+    static const char probe[] =
+        "<pre id=\"sw-ext\"></pre><pre id=\"sw-boxes\"></pre><script>"
+        "document.getElementById('sw-ext').textContent = 'ext=' + Array.from("
+        "document.querySelectorAll('[src],[href]')).filter(function (e) {"
+        "var u = e.src || (e.href && (e.href.baseVal || e.href)) || '';"
+        "return u && new URL(u, document.baseURI).protocol !== 'file:'; }).length;"
+        "document.getElementById('sw-boxes').textContent = Array.from("
+        "document.querySelectorAll('svg')).map(function (s) {"
+        "var r = s.getBoundingClientRect(); return Math.round(r.width) + 'x' +"
+        "Math.round(r.height); }).join(' ');</script>";
+    char *body_end = strstr(html, "</body>");
+    cr_assert_not_null(body_end, "the report has no </body>");
+    size_t head_len = (size_t)(body_end - html);
+    char *probed = malloc(strlen(html) + sizeof(probe) + 1);
+    memcpy(probed, html, head_len);
+    strcpy(probed + head_len, probe);
+    strcat(probed, body_end);
+    char *check = write_file(dir, "check.html", probed);
+    char url[4200];
+    snprintf(url, sizeof(url), "file://%s", check);
+
+    char *out, *err;
+    const char *dump[] = {"--dump-dom", NULL};
+    cr_assert_eq(chromium(url, dump, &out, &err), 0, "chromium failed:\n%s", err);
+    /* Every src or href on the rendered page, resolved by the browser, stays on disk. */
+    cr_assert_not_null(strstr(out, "id=\"sw-ext\">ext=0<"), "external references:\n%.3000s",
+                       strstr(out, "sw-ext") ? strstr(out, "sw-ext") : out);
+    char *boxes = strstr(out, "id=\"sw-boxes\">");
+    cr_assert_not_null(boxes, "the probe did not run:\n%.2000s", out);
+    boxes += strlen("id=\"sw-boxes\">");
+    int svgs = 0, w, h, used;
+    while (sscanf(boxes, "%dx%d%n", &w, &h, &used) == 2) {
+        cr_assert(w > 0 && h > 0, "SVG %d has an empty box %dx%d", svgs, w, h);
+        svgs++;
+        boxes += used;
+        while (*boxes == ' ')
+            boxes++;
+    }
+    cr_assert_geq(svgs, 5, "only %d charts laid out", svgs);
+    /* The page runs no script of its own: the console must report no error (an uncaught
+     * exception, for one, is logged as a CONSOLE line). */
+    for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+        cr_assert(!(strstr(line, "CONSOLE") &&
+                    (strstr(line, "rror") || strstr(line, "Uncaught") || strstr(line, "Failed"))),
+                  "console: %s", line);
+    free(out);
+    free(err);
+
+    /* A screenshot for people, next to the build's other outputs. */
+    const char *shot[] = {"--window-size=1200,2600",
+                          "--screenshot=" SW_BINARY_DIR "/report-screenshot.png", NULL};
+    snprintf(url, sizeof(url), "file://%s/report.html", dir);
+    cr_assert_eq(chromium(url, shot, &out, &err), 0, "chromium screenshot failed:\n%s", err);
+    struct stat st;
+    cr_assert_eq(stat(SW_BINARY_DIR "/report-screenshot.png", &st), 0);
+    cr_assert_gt(st.st_size, 10000, "a %lld-byte screenshot is blank", (long long)st.st_size);
+    free(out);
+    free(err);
+    free(check);
+    free(probed);
+    free(html);
+    rm_dir(dir);
+}
