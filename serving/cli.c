@@ -15,6 +15,7 @@ typedef struct command {
 static const command_t commands[] = {
     {"simulate", sw_srv_cmd_simulate,
      "replay a trace through a policy; report cost and SLO attainment"},
+    {"compare", sw_srv_cmd_compare, "run policies or --set sweeps in parallel; tabulate them"},
     {"report", sw_srv_cmd_report, "write a self-contained HTML report of a simulation run"},
     {"check-config", sw_srv_cmd_check_config,
      "validate a YAML policy file and print the resolved configuration"},

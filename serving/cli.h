@@ -9,6 +9,7 @@ enum { SW_EXIT_OK = 0, SW_EXIT_FAILURE = 1, SW_EXIT_USAGE = 2 };
 
 int sw_srv_main(int argc, char **argv);
 int sw_srv_cmd_simulate(int argc, char **argv);
+int sw_srv_cmd_compare(int argc, char **argv);
 int sw_srv_cmd_check_config(int argc, char **argv);
 int sw_srv_cmd_report(int argc, char **argv);
 int sw_srv_cmd_predict(int argc, char **argv);

@@ -1,0 +1,693 @@
+/* `spillway compare`: runs `spillway simulate` once per policy and --set grid point, each in
+ * its own process so runs share nothing and use every core, then tabulates the summaries
+ * as comparison.json, comparison.csv and comparison.html. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/common.h"
+#include "serving/cli.h"
+
+extern char **environ;
+
+/* MAX_ERR bytes of a run's stderr are kept; ERR_BUF also fits a path before them. */
+enum { MAX_POLICIES = 16, MAX_SETS = 16, MAX_VALUES = 64, MAX_ERR = 2000, ERR_BUF = 8192 };
+
+typedef struct sweep {
+    char *key;
+    char *values[MAX_VALUES];
+    size_t n_values;
+} sweep_t;
+
+typedef struct cmp_args {
+    const char *config, *out;
+    /* Options passed through to every simulate unchanged, as "--opt", "value" pairs. */
+    const char *pass[16];
+    size_t n_pass;
+    char *policies[MAX_POLICIES];
+    size_t n_policies;
+    sweep_t sets[MAX_SETS];
+    size_t n_sets;
+    long jobs;
+    char *policy_list; /* owns the strings policies[] points into */
+} cmp_args_t;
+
+typedef struct row {
+    size_t policy;
+    size_t value_idx[MAX_SETS];
+    size_t combo; /* index of the set values, shared by the rows of every policy */
+    pid_t pid;
+    int status;
+    char *error;
+    double cost_usd, vm_usd, faas_usd, slo_attainment, slo_target, p99_ms, spill_share;
+    double vm_hours, rel_oracle;
+    bool slo_met;
+} row_t;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: spillway compare [--config FILE] [--trace FILE] --policies P1,P2,...\n"
+               "                        [--jobs N] [--set KEY=V1,V2,...]... --out DIR\n"
+               "                        [--trace-format F] [--rate-scale K] [--seed N]\n"
+               "                        [--start S] [--duration S]\n\n"
+               "Runs `spillway simulate` for every policy and every combination of --set values,\n"
+               "at most N at a time (default: one per online CPU), each into DIR/run-NNN, and\n"
+               "writes DIR/comparison.json, DIR/comparison.csv and DIR/comparison.html.\n"
+               "Exit status: 0 all runs succeeded, 1 some run failed, 2 usage or configuration\n"
+               "error (nothing was run).\n");
+}
+
+static int split_list(char *list, char **out, size_t max, const char *what)
+{
+    size_t n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == max) {
+            fprintf(stderr, "spillway compare: %s: more than %zu values\n", what, max);
+            return -1;
+        }
+        out[n++] = tok;
+    }
+    if (n == 0) {
+        fprintf(stderr, "spillway compare: %s: expected a comma-separated list\n", what);
+        return -1;
+    }
+    return (int)n;
+}
+
+static int add_sweep(cmp_args_t *a, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || a->n_sets == MAX_SETS) {
+        fprintf(stderr, "spillway compare: --set %s: expected KEY=V1,V2,... (at most %d)\n", arg,
+                MAX_SETS);
+        return -1;
+    }
+    sweep_t *s = &a->sets[a->n_sets++];
+    s->key = sw_strdup(arg);
+    s->key[eq - arg] = '\0';
+    int n = split_list(s->key + (eq - arg) + 1, s->values, MAX_VALUES, arg);
+    if (n < 0)
+        return -1;
+    s->n_values = (size_t)n;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, cmp_args_t *a)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"out", required_argument, NULL, 'o'},
+        {"policies", required_argument, NULL, 'p'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"set", required_argument, NULL, 's'},
+        {"trace", required_argument, NULL, 1},
+        {"trace-format", required_argument, NULL, 1},
+        {"rate-scale", required_argument, NULL, 1},
+        {"seed", required_argument, NULL, 1},
+        {"start", required_argument, NULL, 1},
+        {"duration", required_argument, NULL, 1},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    int c, idx = 0;
+    char *end;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:o:p:j:s:h", longopts, &idx)) != -1) {
+        switch (c) {
+        case 'c': a->config = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'h': usage(stdout); return -1;
+        case 's':
+            if (add_sweep(a, optarg) < 0)
+                return SW_EXIT_USAGE;
+            break;
+        case 'p': {
+            sw_free(a->policy_list);
+            a->policy_list = sw_strdup(optarg);
+            int n = split_list(a->policy_list, a->policies, MAX_POLICIES, "--policies");
+            if (n < 0)
+                return SW_EXIT_USAGE;
+            a->n_policies = (size_t)n;
+            break;
+        }
+        case 'j':
+            a->jobs = strtol(optarg, &end, 10);
+            if (*end || end == optarg || a->jobs < 1 || a->jobs > 4096) {
+                fprintf(stderr, "spillway compare: --jobs %s: expected 1 to 4096\n", optarg);
+                return SW_EXIT_USAGE;
+            }
+            break;
+        case 1:
+            if (a->n_pass + 2 > SW_ARRAY_LEN(a->pass))
+                return SW_EXIT_USAGE;
+            a->pass[a->n_pass++] = longopts[idx].name;
+            a->pass[a->n_pass++] = optarg;
+            break;
+        default: usage(stderr); return SW_EXIT_USAGE;
+        }
+    }
+    if (optind != argc || !a->out || a->n_policies == 0) {
+        fprintf(stderr, "spillway compare: %s\n\n",
+                optind != argc ? "unexpected argument" : "--out and --policies are required");
+        usage(stderr);
+        return SW_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The pass-through options as config assignments, so they are checked like simulate will. */
+static int apply_pass(const cmp_args_t *a, sw_cfg_t *cfg)
+{
+    static const char *const map[][2] = {
+        {"trace", "trace.path"},
+        {"trace-format", "trace.format"},
+        {"rate-scale", "trace.rate_scale"},
+        {"seed", "seed"},
+        {"start", "trace.start_s"},
+        {"duration", "trace.duration_s"},
+    };
+    char buf[4096];
+    for (size_t i = 0; i < a->n_pass; i += 2)
+        for (size_t k = 0; k < SW_ARRAY_LEN(map); k++) {
+            if (strcmp(a->pass[i], map[k][0]) != 0)
+                continue;
+            snprintf(buf, sizeof buf, "%s=%s", map[k][1], a->pass[i + 1]);
+            if (sw__srv_apply_set(cfg, buf) != 0)
+                return SW_EXIT_USAGE;
+        }
+    return 0;
+}
+
+/* Every policy name and every --set value is checked against a fresh config, so a typo in
+ * the last value of a sweep is reported before hours of runs rather than after. */
+static int validate(const cmp_args_t *a)
+{
+    sw_policy_kind_t kind;
+    for (size_t i = 0; i < a->n_policies; i++)
+        if (sw_policy_from_name(a->policies[i], &kind) < 0) {
+            fprintf(stderr,
+                    "spillway compare: --policies: unknown policy '%s' (expected "
+                    "static, reactive, faas-only, mark or oracle)\n",
+                    a->policies[i]);
+            return SW_EXIT_USAGE;
+        }
+    sw_cfg_t *cfg;
+    int rc = sw__srv_load_config(a->config, &cfg);
+    if (rc != 0)
+        return rc;
+    rc = apply_pass(a, cfg);
+    sw_cfg_destroy(cfg);
+    char buf[4096];
+    for (size_t s = 0; s < a->n_sets && rc == 0; s++)
+        for (size_t v = 0; v < a->sets[s].n_values && rc == 0; v++) {
+            if ((rc = sw__srv_load_config(a->config, &cfg)) != 0)
+                break;
+            snprintf(buf, sizeof buf, "%s=%s", a->sets[s].key, a->sets[s].values[v]);
+            rc = sw__srv_apply_set(cfg, buf);
+            sw_cfg_destroy(cfg);
+        }
+    return rc;
+}
+
+static size_t n_combos(const cmp_args_t *a)
+{
+    size_t n = 1;
+    for (size_t s = 0; s < a->n_sets; s++)
+        n *= a->sets[s].n_values;
+    return n;
+}
+
+static row_t *make_grid(const cmp_args_t *a, size_t *n_rows)
+{
+    size_t combos = n_combos(a);
+    *n_rows = combos * a->n_policies;
+    row_t *rows = sw_calloc(*n_rows, sizeof(*rows));
+    for (size_t i = 0; i < *n_rows; i++) {
+        row_t *r = &rows[i];
+        r->policy = i / combos;
+        r->combo = i % combos;
+        size_t rest = r->combo;
+        for (size_t s = a->n_sets; s-- > 0;) {
+            r->value_idx[s] = rest % a->sets[s].n_values;
+            rest /= a->sets[s].n_values;
+        }
+        r->rel_oracle = NAN;
+        r->pid = -1;
+    }
+    return rows;
+}
+
+static void run_dir(const cmp_args_t *a, size_t i, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/run-%03zu", a->out, i);
+}
+
+/* Starts simulate for one grid point with its output captured in its run folder. */
+static int spawn_run(const cmp_args_t *a, row_t *r, size_t i)
+{
+    char dir[4096], out_path[4200], err_path[4200];
+    char sets[MAX_SETS][1024], opt[8][32];
+    const char *argv[64 + 2 * MAX_SETS];
+    size_t n = 0;
+    run_dir(a, i, dir, sizeof dir);
+    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+        fprintf(stderr, "spillway compare: cannot create %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    argv[n++] = "/proc/self/exe";
+    argv[n++] = "simulate";
+    if (a->config) {
+        argv[n++] = "--config";
+        argv[n++] = a->config;
+    }
+    for (size_t k = 0; k < a->n_pass; k += 2) {
+        snprintf(opt[k / 2], sizeof opt[0], "--%s", a->pass[k]);
+        argv[n++] = opt[k / 2];
+        argv[n++] = a->pass[k + 1];
+    }
+    argv[n++] = "--policy";
+    argv[n++] = a->policies[r->policy];
+    for (size_t s = 0; s < a->n_sets; s++) {
+        snprintf(sets[s], sizeof sets[s], "%s=%s", a->sets[s].key,
+                 a->sets[s].values[r->value_idx[s]]);
+        argv[n++] = "--set";
+        argv[n++] = sets[s];
+    }
+    argv[n++] = "--out";
+    argv[n++] = dir;
+    argv[n++] = "--no-progress";
+    argv[n] = NULL;
+    snprintf(out_path, sizeof out_path, "%s/stdout.txt", dir);
+    snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    int rc = posix_spawn(&r->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        fprintf(stderr, "spillway compare: cannot start %s: %s\n", dir, strerror(rc));
+        r->pid = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Waits for any child and records its status; returns false when none is left. */
+static bool reap_one(row_t *rows, size_t n_rows)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, 0)) < 0 && errno == EINTR)
+        ;
+    if (pid < 0)
+        return false;
+    for (size_t i = 0; i < n_rows; i++)
+        if (rows[i].pid == pid) {
+            rows[i].status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            rows[i].pid = 0;
+        }
+    return true;
+}
+
+static void run_all(const cmp_args_t *a, row_t *rows, size_t n_rows)
+{
+    size_t running = 0;
+    for (size_t i = 0; i < n_rows; i++) {
+        if (running == (size_t)a->jobs && reap_one(rows, n_rows))
+            running--;
+        if (spawn_run(a, &rows[i], i) < 0) {
+            rows[i].status = 127;
+            rows[i].error = sw_strdup("could not start the run");
+        } else {
+            running++;
+        }
+    }
+    while (running > 0 && reap_one(rows, n_rows))
+        running--;
+}
+
+static char *read_error(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/stderr.txt", dir);
+    FILE *f = fopen(path, "r");
+    char *buf = sw_calloc(1, ERR_BUF);
+    size_t n = f ? fread(buf, 1, MAX_ERR, f) : 0;
+    if (f)
+        fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    if (n == 0)
+        snprintf(buf, ERR_BUF, "run failed with no message (see %s)", path);
+    return buf;
+}
+
+static int read_summary(const char *dir, row_t *r)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    double requests = 0, faas = 0, billed_s = 0;
+    int slo_met = 0;
+    int rc = root ? json_unpack_ex(
+                        root, &jerr, 0, "{s:F,s:F,s:F,s:b,s:{s:F},s:{s:F,s:F,s:F},s:F,s:{s:F}}",
+                        "requests", &requests, "slo_attainment", &r->slo_attainment, "slo_target",
+                        &r->slo_target, "slo_met", &slo_met, "latency_ms", "p99", &r->p99_ms,
+                        "cost_usd", "total", &r->cost_usd, "vm", &r->vm_usd, "faas", &r->faas_usd,
+                        "served_faas", &faas, "vm", "billed_seconds", &billed_s)
+                  : -1;
+    json_decref(root);
+    if (rc < 0) {
+        r->error = sw_malloc(ERR_BUF);
+        snprintf(r->error, ERR_BUF, "%s: %s", path, jerr.text);
+        return -1;
+    }
+    r->slo_met = slo_met;
+    r->spill_share = requests > 0 ? faas / requests : 0.0;
+    r->vm_hours = billed_s / 3600.0;
+    return 0;
+}
+
+static void collect(const cmp_args_t *a, row_t *rows, size_t n_rows)
+{
+    char dir[4096];
+    for (size_t i = 0; i < n_rows; i++) {
+        run_dir(a, i, dir, sizeof dir);
+        if (rows[i].error)
+            continue;
+        if (rows[i].status != 0)
+            rows[i].error = read_error(dir);
+        else if (read_summary(dir, &rows[i]) < 0)
+            rows[i].status = SW_EXIT_FAILURE;
+    }
+    /* The oracle knows the future: cost relative to it is the price of not knowing. */
+    for (size_t i = 0; i < n_rows; i++)
+        for (size_t k = 0; k < n_rows; k++)
+            if (!rows[i].error && !rows[k].error && rows[k].combo == rows[i].combo &&
+                strcmp(a->policies[rows[k].policy], "oracle") == 0 && rows[k].cost_usd > 0)
+                rows[i].rel_oracle = rows[i].cost_usd / rows[k].cost_usd;
+}
+
+static json_t *row_json(const cmp_args_t *a, const row_t *r)
+{
+    json_t *o = json_object(), *set = json_object();
+    json_object_set_new(o, "policy", json_string(a->policies[r->policy]));
+    for (size_t s = 0; s < a->n_sets; s++)
+        json_object_set_new(set, a->sets[s].key, json_string(a->sets[s].values[r->value_idx[s]]));
+    json_object_set_new(o, "set", set);
+    json_object_set_new(o, "exit_status", json_integer(r->status));
+    if (r->error) {
+        json_object_set_new(o, "error", json_string(r->error));
+        return o;
+    }
+    json_object_set_new(o, "cost_usd", json_real(r->cost_usd));
+    json_object_set_new(o, "vm_cost_usd", json_real(r->vm_usd));
+    json_object_set_new(o, "faas_cost_usd", json_real(r->faas_usd));
+    json_object_set_new(o, "slo_attainment", json_real(r->slo_attainment));
+    json_object_set_new(o, "slo_target", json_real(r->slo_target));
+    json_object_set_new(o, "slo_met", json_boolean(r->slo_met));
+    json_object_set_new(o, "p99_ms", json_real(r->p99_ms));
+    json_object_set_new(o, "spill_share", json_real(r->spill_share));
+    json_object_set_new(o, "vm_hours", json_real(r->vm_hours));
+    json_object_set_new(o, "cost_vs_oracle",
+                        isnan(r->rel_oracle) ? json_null() : json_real(r->rel_oracle));
+    return o;
+}
+
+static int write_json(const cmp_args_t *a, const row_t *rows, size_t n_rows)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/comparison.json", a->out);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n_rows; i++)
+        json_array_append_new(arr, row_json(a, &rows[i]));
+    int rc = json_dump_file(arr, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    json_decref(arr);
+    if (rc != 0)
+        fprintf(stderr, "spillway compare: cannot write %s\n", path);
+    return rc;
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++)
+        fputs(*s == '"' ? "\"\"" : (char[]){*s, 0}, f);
+    fputc('"', f);
+}
+
+static int write_csv(const cmp_args_t *a, const row_t *rows, size_t n_rows)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/comparison.csv", a->out);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "spillway compare: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fputs("policy", f);
+    for (size_t s = 0; s < a->n_sets; s++)
+        fprintf(f, ",%s", a->sets[s].key);
+    fputs(",exit_status,cost_usd,vm_cost_usd,faas_cost_usd,slo_attainment,slo_target,slo_met,"
+          "p99_ms,spill_share,vm_hours,cost_vs_oracle,error\n",
+          f);
+    for (size_t i = 0; i < n_rows; i++) {
+        const row_t *r = &rows[i];
+        fputs(a->policies[r->policy], f);
+        for (size_t s = 0; s < a->n_sets; s++)
+            fprintf(f, ",%s", a->sets[s].values[r->value_idx[s]]);
+        fprintf(f, ",%d", r->status);
+        if (r->error)
+            fputs(",,,,,,,,,,", f); /* the ten metric columns */
+        else
+            fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%s,%.3f,%.6f,%.4f,", r->cost_usd, r->vm_usd,
+                    r->faas_usd, r->slo_attainment, r->slo_target, r->slo_met ? "true" : "false",
+                    r->p99_ms, r->spill_share, r->vm_hours);
+        if (!r->error && !isnan(r->rel_oracle))
+            fprintf(f, "%.4f", r->rel_oracle);
+        fputc(',', f);
+        csv_field(f, r->error ? r->error : "");
+        fputc('\n', f);
+    }
+    int rc = ferror(f) ? -1 : 0;
+    if (fclose(f) != 0 || rc < 0) {
+        fprintf(stderr, "spillway compare: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void html_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+static void html_label(FILE *f, const cmp_args_t *a, const row_t *r)
+{
+    html_text(f, a->policies[r->policy]);
+    for (size_t s = 0; s < a->n_sets; s++) {
+        fputs(" ", f);
+        html_text(f, a->sets[s].key);
+        fputs("=", f);
+        html_text(f, a->sets[s].values[r->value_idx[s]]);
+    }
+}
+
+static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n_rows)
+{
+    fputs("<table><tr><th>run</th><th>cost (USD)</th><th>VM cost (USD)</th>"
+          "<th>SLO attainment</th><th>SLO met</th><th>p99 (ms)</th><th>spill share</th>"
+          "<th>VM-hours</th><th>cost vs oracle</th><th>status</th></tr>\n",
+          f);
+    for (size_t i = 0; i < n_rows; i++) {
+        const row_t *r = &rows[i];
+        fputs("<tr><td>", f);
+        html_label(f, a, r);
+        if (r->error) {
+            fprintf(f, "</td><td colspan=8></td><td class=err>exit %d: ", r->status);
+            html_text(f, r->error);
+            fputs("</td></tr>\n", f);
+            continue;
+        }
+        fprintf(f,
+                "</td><td>%.2f</td><td>%.2f</td><td>%.3f %%</td><td>%s</td><td>%.1f</td>"
+                "<td>%.2f %%</td><td>%.1f</td><td>",
+                r->cost_usd, r->vm_usd, r->slo_attainment * 100, r->slo_met ? "yes" : "no",
+                r->p99_ms, r->spill_share * 100, r->vm_hours);
+        if (!isnan(r->rel_oracle))
+            fprintf(f, "%.2f&times;", r->rel_oracle);
+        fputs("</td><td>ok</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+typedef struct plot {
+    double x0, x1, y0, y1; /* data ranges */
+} plot_t;
+
+enum { W = 720, H = 440, ML = 80, MR = 30, MT = 20, MB = 60 };
+
+static double px(const plot_t *p, double x)
+{
+    return ML + (x - p->x0) / (p->x1 - p->x0) * (W - ML - MR);
+}
+
+static double py(const plot_t *p, double y)
+{
+    return H - MB - (y - p->y0) / (p->y1 - p->y0) * (H - MT - MB);
+}
+
+static plot_t plot_range(const row_t *rows, size_t n_rows)
+{
+    plot_t p = {0, 0, 1, 1};
+    bool any = false;
+    for (size_t i = 0; i < n_rows; i++) {
+        const row_t *r = &rows[i];
+        if (r->error)
+            continue;
+        p.x1 = SW_MAX(p.x1, r->cost_usd);
+        p.y0 = SW_MIN(p.y0, SW_MIN(r->slo_attainment, r->slo_target));
+        any = true;
+    }
+    p.x1 = p.x1 > 0 ? p.x1 * 1.1 : 1.0;
+    p.y0 = any ? SW_MAX(0.0, p.y0 - (1.0 - p.y0) * 0.1 - 0.001) : 0.0;
+    return p;
+}
+
+static void svg_axes(FILE *f, const plot_t *p)
+{
+    fprintf(f, "<line x1=%d y1=%d x2=%d y2=%d stroke=black />", ML, H - MB, W - MR, H - MB);
+    fprintf(f, "<line x1=%d y1=%d x2=%d y2=%d stroke=black />", ML, MT, ML, H - MB);
+    for (int t = 0; t <= 4; t++) {
+        double x = p->x0 + (p->x1 - p->x0) * t / 4, y = p->y0 + (p->y1 - p->y0) * t / 4;
+        fprintf(f, "<text x=%.1f y=%d text-anchor=middle>%.2f</text>", px(p, x), H - MB + 18, x);
+        fprintf(f, "<text x=%d y=%.1f text-anchor=end>%.2f</text>", ML - 6, py(p, y) + 4, y * 100);
+    }
+    fprintf(f, "<text x=%d y=%d text-anchor=middle>cost (USD)</text>", (ML + W - MR) / 2, H - 15);
+    fprintf(f,
+            "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=middle>"
+            "SLO attainment (%%)</text>",
+            (MT + H - MB) / 2);
+}
+
+static void html_scatter(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n_rows)
+{
+    plot_t p = plot_range(rows, n_rows);
+    fprintf(f,
+            "<svg width=%d height=%d "
+            "font-family=sans-serif font-size=12>",
+            W, H);
+    svg_axes(f, &p);
+    double target = -1;
+    for (size_t i = 0; i < n_rows; i++) {
+        const row_t *r = &rows[i];
+        if (r->error)
+            continue;
+        if (r->slo_target != target) {
+            target = r->slo_target;
+            fprintf(f,
+                    "<line x1=%d y1=%.1f x2=%d y2=%.1f stroke=red stroke-dasharray=\"6,4\" />"
+                    "<text x=%d y=%.1f fill=red text-anchor=end>SLO target %.2f %%</text>",
+                    ML, py(&p, target), W - MR, py(&p, target), W - MR, py(&p, target) - 4,
+                    target * 100);
+        }
+        fprintf(f, "<circle cx=%.1f cy=%.1f r=5 fill=steelblue><title>", px(&p, r->cost_usd),
+                py(&p, r->slo_attainment));
+        html_label(f, a, r);
+        fprintf(f, "</title></circle><text x=%.1f y=%.1f>", px(&p, r->cost_usd) + 7,
+                py(&p, r->slo_attainment) - 6);
+        html_label(f, a, r);
+        fputs("</text>", f);
+    }
+    fputs("</svg>\n", f);
+}
+
+static int write_html(const cmp_args_t *a, const row_t *rows, size_t n_rows)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/comparison.html", a->out);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "spillway compare: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fputs("<!DOCTYPE html><html><head><meta charset=utf-8><title>spillway compare</title>"
+          "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
+          "td,th{border:1px solid #ccc;padding:2px 6px}.err{color:#b00}</style></head><body>"
+          "<h1>Policy comparison</h1>\n",
+          f);
+    html_table(f, a, rows, n_rows);
+    fputs("<h2>Cost vs SLO attainment</h2>\n", f);
+    html_scatter(f, a, rows, n_rows);
+    fputs("</body></html>\n", f);
+    int rc = ferror(f) ? -1 : 0;
+    if (fclose(f) != 0 || rc < 0) {
+        fprintf(stderr, "spillway compare: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_args(cmp_args_t *a)
+{
+    sw_free(a->policy_list);
+    for (size_t s = 0; s < a->n_sets; s++)
+        sw_free(a->sets[s].key);
+}
+
+int sw_srv_cmd_compare(int argc, char **argv)
+{
+    cmp_args_t a = {.jobs = sysconf(_SC_NPROCESSORS_ONLN)};
+    int rc = parse_args(argc, argv, &a);
+    if (rc == 0)
+        rc = validate(&a);
+    if (rc == 0 && mkdir(a.out, 0777) < 0 && errno != EEXIST) {
+        fprintf(stderr, "spillway compare: cannot create %s: %s\n", a.out, strerror(errno));
+        rc = SW_EXIT_FAILURE;
+    }
+    if (rc != 0) {
+        free_args(&a);
+        return rc < 0 ? SW_EXIT_OK : rc;
+    }
+    if (a.jobs < 1)
+        a.jobs = 1;
+    size_t n_rows;
+    row_t *rows = make_grid(&a, &n_rows);
+    run_all(&a, rows, n_rows);
+    collect(&a, rows, n_rows);
+    int failed = 0;
+    for (size_t i = 0; i < n_rows; i++)
+        failed += rows[i].error != NULL;
+    if (write_json(&a, rows, n_rows) != 0 || write_csv(&a, rows, n_rows) != 0 ||
+        write_html(&a, rows, n_rows) != 0)
+        failed++;
+    printf("spillway compare: %zu runs, %d failed; %s/comparison.{json,csv,html}\n", n_rows, failed,
+           a.out);
+    for (size_t i = 0; i < n_rows; i++)
+        sw_free(rows[i].error);
+    sw_free(rows);
+    free_args(&a);
+    return failed ? SW_EXIT_FAILURE : SW_EXIT_OK;
+}
