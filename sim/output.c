@@ -83,6 +83,19 @@ static json_t *latency_json(const sw_hist_t *h)
                      "mean", sw_hist_mean_us(h) / 1e3);
 }
 
+/* The whole-run latency distribution as [quantile, ms] pairs: every percentile, then the
+ * tail, so a report can draw the CDF without the raw histogram. */
+static json_t *latency_cdf_json(const sw_hist_t *h)
+{
+    json_t *a = json_array();
+    static const double tail[] = {0.995, 0.999, 0.9999, 1.0};
+    for (int i = 1; i <= 99 + (int)SW_ARRAY_LEN(tail); i++) {
+        double q = i <= 99 ? i / 100.0 : tail[i - 100];
+        json_array_append_new(a, json_pack("[f,f]", q, sw_hist_quantile_us(h, q) / 1e3));
+    }
+    return a;
+}
+
 static json_t *cost_json(const sw_cfg_t *cfg, const sw_sched_summary_t *s)
 {
     json_t *by_type = json_object();
@@ -113,6 +126,7 @@ int sw__sim_write_summary(const char *path, const sw_cfg_t *cfg, const sw_sched_
     json_object_set_new(root, "slo_attainment", json_real(s->slo_attainment));
     json_object_set_new(root, "slo_met", json_boolean(s->slo_attainment >= cfg->slo.target));
     json_object_set_new(root, "latency_ms", latency_json(s->latency));
+    json_object_set_new(root, "latency_cdf_ms", latency_cdf_json(s->latency));
     json_object_set_new(root, "cost_usd", cost_json(cfg, s));
     json_object_set_new(root, "faas",
                         json_pack("{s:I,s:I,s:I,s:I,s:f}", "invocations",

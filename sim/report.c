@@ -754,6 +754,65 @@ static void put_charts(FILE *f, const sw_sim_report_t *rep)
     agg_free(&v);
 }
 
+/* The whole-run latency CDF from summary.json's latency_cdf_ms ([quantile, ms] pairs).
+ * The x axis stops at the p99.9 (or the max, if smaller) so a long tail does not squash
+ * the body; the SLO is a vertical line. Older run directories lack the array: a note. */
+static void put_cdf(FILE *f, const sw_sim_report_t *rep)
+{
+    const int L = SW_SIM_REPORT_PLOT_LEFT, T = SW_SIM_REPORT_PLOT_TOP;
+    const int W = SW_SIM_REPORT_PLOT_W, H = SW_SIM_REPORT_PLOT_H;
+    json_t *cdf = json_object_get(rep->summary, "latency_cdf_ms");
+    fputs("<h2>Whole-run latency distribution</h2>\n", f);
+    if (!json_is_array(cdf) || json_array_size(cdf) < 2) {
+        fputs("<p>summary.json has no latency_cdf_ms: re-run the simulation to draw it.</p>\n",
+              f);
+        return;
+    }
+    double slo = num(rep, "slo_ms"), xmax = 0;
+    size_t i;
+    json_t *pt;
+    json_array_foreach(cdf, i, pt) {
+        double q = json_number_value(json_array_get(pt, 0));
+        double ms = json_number_value(json_array_get(pt, 1));
+        if (q <= 0.999 || xmax == 0)
+            xmax = fmax(xmax, ms);
+    }
+    xmax = nice_ceil(fmax(xmax, slo) * 1.05);
+    fprintf(f, "<svg id=\"chart-latency-cdf\" width=\"%d\" height=\"%d\" role=\"img\">"
+               "<title>Whole-run latency CDF</title>\n",
+            L + W + 20, T + H + 60);
+    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" class=\"frame\"/>\n", L, T, W,
+            H);
+    char buf[32];
+    for (int k = 0; k <= 5; k++) {
+        double y = T + H * (1 - k / 5.0), x = L + W * k / 5.0;
+        fmt_value(buf, sizeof(buf), xmax * k / 5);
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/>"
+                "<text x=\"%d\" y=\"%.1f\" class=\"yt\">%d %%</text>"
+                "<text x=\"%.1f\" y=\"%d\" class=\"xt\">%s</text>\n",
+                L, y, L + W, y, L - 6, y + 4, k * 20, x, T + H + 16, buf);
+    }
+    fputs("<polyline data-series=\"cdf\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.6\" "
+          "points=\"", f);
+    json_array_foreach(cdf, i, pt) {
+        double q = json_number_value(json_array_get(pt, 0));
+        double ms = fmin(json_number_value(json_array_get(pt, 1)), xmax);
+        fprintf(f, "%.1f,%.1f ", L + W * ms / xmax, T + H * (1 - q));
+    }
+    double xs = L + W * fmin(slo, xmax) / xmax;
+    fprintf(f, "\"/>\n<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#c00\" stroke-dasharray=\"6,4\"/>\n",
+            xs,
+            T, xs, T + H);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"xl\">latency (ms; axis ends near the p99.9)"
+               "</text>\n<text transform=\"translate(18,%d) rotate(-90)\" class=\"yl\">"
+               "requests answered within (%%)</text>\n",
+            L + W / 2, T + H + 40, T + H / 2);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"lg\">CDF; dashed: SLO %g ms</text>\n", L + 8,
+            T - 8, slo);
+    fputs("</svg>\n", f);
+}
+
 static void put_page(FILE *f, const sw_sim_report_t *rep)
 {
     const char *policy = json_string_value(json_object_get(rep->summary, "policy"));
@@ -771,6 +830,7 @@ static void put_page(FILE *f, const sw_sim_report_t *rep)
     fputs("</p>\n", f);
     put_summary(f, rep);
     put_charts(f, rep);
+    put_cdf(f, rep);
     fputs("</body>\n</html>\n", f);
 }
 

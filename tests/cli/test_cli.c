@@ -791,7 +791,7 @@ Test(cli, simulate_report_writes_a_self_contained_page, .timeout = 120)
     simulate_ok(dir, extra);
     char *html = read_output(dir, "report.html");
     static const char *const charts[] = {"chart-arrivals", "chart-vms", "chart-faas",
-                                         "chart-cost", "chart-latency"};
+                                         "chart-cost", "chart-latency", "chart-latency-cdf"};
     for (size_t i = 0; i < SW_ARRAY_LEN(charts); i++)
         cr_assert_not_null(strstr(html, charts[i]), "no %s", charts[i]);
     cr_assert_null(strstr(html, "http://"));
