@@ -1,7 +1,9 @@
 /* Subcommand dispatch, --help and --version, and the helpers subcommands share. */
 #include "serving/cli.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -95,4 +97,19 @@ int sw__srv_apply_set(sw_cfg_t *cfg, const char *assignment)
         return SW_EXIT_USAGE;
     }
     return 0;
+}
+
+bool sw__srv_parse_uint(const char *cmd, const char *opt, const char *text,
+                        unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "spillway %s: %s %s: expected a whole number in [%llu, %llu]\n", cmd,
+                opt, text, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
 }

@@ -23,6 +23,11 @@ int sw__srv_load_config(const char *path, sw_cfg_t **out);
 /* Writes the HTML report of a run directory to `out` (NULL: RUN_DIR/report.html),
  * printing what happened. Returns an exit status. */
 int sw__srv_write_report(const char *run_dir, const char *out);
+/* Parses a whole-number option value in [min, max] into *out; prints
+ * "spillway CMD: OPT TEXT: expected a whole number in [min, max]" and returns false when
+ * it is not one (a sign, trailing text and overflow included). */
+bool sw__srv_parse_uint(const char *cmd, const char *opt, const char *text,
+                        unsigned long long min, unsigned long long max, unsigned long long *out);
 /* Applies one `key=value` override, printing any error. Returns 0 or SW_EXIT_USAGE. */
 int sw__srv_apply_set(sw_cfg_t *cfg, const char *assignment);
 

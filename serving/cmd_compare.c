@@ -17,6 +17,7 @@
 
 #include "common/common.h"
 #include "serving/cli.h"
+#include "sim/report.h"
 
 extern char **environ;
 
@@ -491,27 +492,14 @@ static int write_csv(const cmp_args_t *a, const row_t *rows, size_t n_rows)
     return 0;
 }
 
-static void html_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
 static void html_label(FILE *f, const cmp_args_t *a, const row_t *r)
 {
-    html_text(f, a->policies[r->policy]);
+    sw_sim_html_escaped(f, a->policies[r->policy]);
     for (size_t s = 0; s < a->n_sets; s++) {
         fputs(" ", f);
-        html_text(f, a->sets[s].key);
+        sw_sim_html_escaped(f, a->sets[s].key);
         fputs("=", f);
-        html_text(f, a->sets[s].values[r->value_idx[s]]);
+        sw_sim_html_escaped(f, a->sets[s].values[r->value_idx[s]]);
     }
 }
 
@@ -527,7 +515,7 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
         html_label(f, a, r);
         if (r->error) {
             fprintf(f, "</td><td colspan=8></td><td class=err>exit %d: ", r->status);
-            html_text(f, r->error);
+            sw_sim_html_escaped(f, r->error);
             fputs("</td></tr>\n", f);
             continue;
         }

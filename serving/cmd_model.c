@@ -40,21 +40,6 @@ typedef struct model_args {
     unsigned long long seed, epochs, limit;
 } model_args_t;
 
-static bool parse_uint(const char *opt, const char *text, unsigned long long max,
-                       unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-' || v > max) {
-        fprintf(stderr, "spillway model: %s %s: expected an integer in [0, %llu]\n", opt, text,
-                max);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 static int parse_args(int argc, char **argv, model_args_t *a)
 {
     static const struct option opts[] = {
@@ -71,9 +56,9 @@ static int parse_args(int argc, char **argv, model_args_t *a)
         case 'd': a->data = optarg; break;
         case 'o': a->out = optarg; break;
         case 'm': a->model = optarg; break;
-        case 's': ok = parse_uint("--seed", optarg, UINT64_MAX, &a->seed); break;
-        case 'e': ok = parse_uint("--epochs", optarg, 10000, &a->epochs); break;
-        case 'l': ok = parse_uint("--limit", optarg, SIZE_MAX, &a->limit); break;
+        case 's': ok = sw__srv_parse_uint("model", "--seed", optarg, 0, UINT64_MAX, &a->seed); break;
+        case 'e': ok = sw__srv_parse_uint("model", "--epochs", optarg, 0, 10000, &a->epochs); break;
+        case 'l': ok = sw__srv_parse_uint("model", "--limit", optarg, 0, SIZE_MAX, &a->limit); break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;
         }

@@ -37,20 +37,6 @@ typedef struct profile_args {
     double min_ms;
 } profile_args_t;
 
-static bool parse_count(const char *opt, const char *text, unsigned max, unsigned *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(text, &end, 10);
-    if (errno || end == text || *end || v < 1 || v > max) {
-        fprintf(stderr, "spillway profile: %s %s: expected a whole number in [1, %u]\n", opt,
-                text, max);
-        return false;
-    }
-    *out = (unsigned)v;
-    return true;
-}
-
 static int parse_args(int argc, char **argv, profile_args_t *a)
 {
     static const struct option longopts[] = {
@@ -62,18 +48,27 @@ static int parse_args(int argc, char **argv, profile_args_t *a)
     *a = (profile_args_t){.max_batch = 64, .threads = 1, .repeats = 200, .min_ms = 200};
     optind = 1;
     int c;
-    unsigned ms;
+    unsigned long long v = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         bool ok = true;
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'o': a->out = optarg; break;
-        case 'b': ok = parse_count("--max-batch", optarg, 4096, &a->max_batch); break;
-        case 't': ok = parse_count("--threads", optarg, 256, &a->threads); break;
-        case 'r': ok = parse_count("--repeats", optarg, 1000000, &a->repeats); break;
+        case 'b':
+            ok = sw__srv_parse_uint("profile", "--max-batch", optarg, 1, 4096, &v);
+            a->max_batch = (unsigned)v;
+            break;
+        case 't':
+            ok = sw__srv_parse_uint("profile", "--threads", optarg, 1, 256, &v);
+            a->threads = (unsigned)v;
+            break;
+        case 'r':
+            ok = sw__srv_parse_uint("profile", "--repeats", optarg, 1, 1000000, &v);
+            a->repeats = (unsigned)v;
+            break;
         case 's':
-            ok = parse_count("--min-ms", optarg, 600000, &ms);
-            a->min_ms = ms;
+            ok = sw__srv_parse_uint("profile", "--min-ms", optarg, 1, 600000, &v);
+            a->min_ms = (double)v;
             break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;

@@ -50,21 +50,6 @@ typedef struct worker_args {
     bool seed_set;
 } worker_args_t;
 
-static bool parse_uint(const char *opt, const char *text, unsigned long long min,
-                       unsigned long long max, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-' || v < min || v > max) {
-        fprintf(stderr, "spillway worker: %s %s: expected an integer in [%llu, %llu]\n", opt, text,
-                min, max);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
 static int parse_args(int argc, char **argv, worker_args_t *a)
 {
     /* --debug-compute-delay-ms is a testing aid (a slow batch on demand), not documented. */
@@ -89,17 +74,17 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
         case 't': a->type = optarg; break;
         case 'm': a->model = optarg; break;
         case 'i': a->id = optarg; break;
-        case 'n': ok = parse_uint("--threads", optarg, 1, 256, &a->threads); break;
-        case 'b': ok = parse_uint("--max-batch", optarg, 1, 65536, &a->max_batch); break;
+        case 'n': ok = sw__srv_parse_uint("worker", "--threads", optarg, 1, 256, &a->threads); break;
+        case 'b': ok = sw__srv_parse_uint("worker", "--max-batch", optarg, 1, 65536, &a->max_batch); break;
         case 's':
-            ok = parse_uint("--seed", optarg, 0, UINT64_MAX, &a->seed);
+            ok = sw__srv_parse_uint("worker", "--seed", optarg, 0, UINT64_MAX, &a->seed);
             a->seed_set = true;
             break;
         case 'F':
-            ok = parse_uint("--max-frame-bytes", optarg, 64, 1ULL << 31, &a->max_frame_bytes);
+            ok = sw__srv_parse_uint("worker", "--max-frame-bytes", optarg, 64, 1ULL << 31, &a->max_frame_bytes);
             break;
         case 'D':
-            ok = parse_uint("--debug-compute-delay-ms", optarg, 0, 600000, &a->delay_ms);
+            ok = sw__srv_parse_uint("worker", "--debug-compute-delay-ms", optarg, 0, 600000, &a->delay_ms);
             break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;

@@ -423,7 +423,7 @@ static void agg_free(agg_view_t *v)
 
 /* ---- HTML and SVG output ----------------------------------------------------------- */
 
-static void put_escaped(FILE *f, const char *s)
+void sw_sim_html_escaped(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -562,7 +562,7 @@ static void put_axes(FILE *f, const chart_spec_t *c, const agg_view_t *v, double
     fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"xl\">time since start (%s)</text>\n", L + W / 2,
             T + H + 40, ax.unit);
     fprintf(f, "<text transform=\"translate(18,%d) rotate(-90)\" class=\"yl\">", T + H / 2);
-    put_escaped(f, c->ylabel);
+    sw_sim_html_escaped(f, c->ylabel);
     fputs("</text>\n", f);
 }
 
@@ -580,7 +580,7 @@ static void put_legend(FILE *f, const chart_spec_t *c)
                 "<rect x=\"%d\" y=\"14\" width=\"14\" height=\"10\" fill=\"%s\"/>"
                 "<text x=\"%d\" y=\"23\">",
                 x, color, x + 18);
-        put_escaped(f, label);
+        sw_sim_html_escaped(f, label);
         fputs("</text>", f);
         x += 26 + 8 * (int)strlen(label);
     }
@@ -629,14 +629,14 @@ static void put_chart(FILE *f, const chart_spec_t *c, const agg_view_t *v)
 {
     double ymax = chart_ymax(c, v);
     fprintf(f, "<h2>");
-    put_escaped(f, c->title);
+    sw_sim_html_escaped(f, c->title);
     fprintf(f,
             "</h2>\n<svg id=\"%s\" width=\"%d\" "
             "height=\"%d\" viewBox=\"0 0 %d %d\" data-ymax=\"%.17g\" data-points=\"%zu\" "
             "role=\"img\">\n<title>",
             c->id, SW_SIM_REPORT_SVG_W, SW_SIM_REPORT_SVG_H, SW_SIM_REPORT_SVG_W,
             SW_SIM_REPORT_SVG_H, ymax, v->n);
-    put_escaped(f, c->title);
+    sw_sim_html_escaped(f, c->title);
     fputs("</title>\n", f);
     put_axes(f, c, v, ymax);
     put_series(f, c, v, ymax);
@@ -653,9 +653,9 @@ static void put_row(FILE *f, const char *name, const char *fmt, ...)
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     fputs("<tr><th>", f);
-    put_escaped(f, name);
+    sw_sim_html_escaped(f, name);
     fputs("</th><td>", f);
-    put_escaped(f, buf);
+    sw_sim_html_escaped(f, buf);
     fputs("</td></tr>\n", f);
 }
 
@@ -819,14 +819,14 @@ static void put_page(FILE *f, const sw_sim_report_t *rep)
     const char *trace = json_string_value(json_object_get(rep->summary, "trace"));
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                "<title>Spillway report: ");
-    put_escaped(f, rep->run_name);
+    sw_sim_html_escaped(f, rep->run_name);
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>Spillway report</h1>\n<p>run ",
             page_style);
-    put_escaped(f, rep->run_name);
+    sw_sim_html_escaped(f, rep->run_name);
     fputs(", policy ", f);
-    put_escaped(f, policy ? policy : "?");
+    sw_sim_html_escaped(f, policy ? policy : "?");
     fputs(", trace ", f);
-    put_escaped(f, trace ? trace : "?");
+    sw_sim_html_escaped(f, trace ? trace : "?");
     fputs("</p>\n", f);
     put_summary(f, rep);
     put_charts(f, rep);

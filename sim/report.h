@@ -5,6 +5,7 @@
 #ifndef SW_SIM_REPORT_H
 #define SW_SIM_REPORT_H
 
+#include <stdio.h>
 #include <stddef.h>
 
 #include "common/common.h"
@@ -40,5 +41,8 @@ int sw_sim_report_write(const sw_sim_report_t *rep, const char *path, char *errb
 size_t sw_sim_report_rows(const sw_sim_report_t *rep);
 
 void sw_sim_report_destroy(sw_sim_report_t *rep);
+
+/* Writes s to f with &, <, >, " and ' escaped for HTML text and attribute values. */
+void sw_sim_html_escaped(FILE *f, const char *s);
 
 #endif
