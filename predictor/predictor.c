@@ -243,6 +243,8 @@ size_t sw_pred_find_gaps(const double *series, size_t n, const sw_gap_rule_t *ru
 
 /* The ratio upper = point x ratio before (or without) calibration: recent-max's headroom,
  * which is its documented upper bound, and 1 for everyone else. */
+/* The upper-bound ratio before (or without) calibration: recent-max's headroom, which is
+ * MArk's own rule, else 1. */
 static double default_ratio(const sw_pred_t *p)
 {
     return p->ops == &sw__pred_recent_max_ops ? p->params.headroom : 1.0;

@@ -19,10 +19,6 @@ static int rm_create(sw_pred_t *p, char *errbuf, size_t errlen)
                  p->params.headroom);
         return -EINVAL;
     }
-    /* Headroom is recent-max's upper bound until a fit calibrates one from data. */
-    for (unsigned h = 0; h < p->params.horizon; h++)
-        p->ratio_q[h] = p->params.headroom;
-    p->ratio_q_max = p->params.headroom;
     recent_max_t *rm = sw_calloc(1, sizeof(*rm));
     rm->cap = p->params.window ? p->params.window : 10;
     rm->ring = sw_calloc(rm->cap, sizeof(double));
