@@ -20,9 +20,10 @@ int sw_srv_cmd_worker(int argc, char **argv);
 /* Loads the config named by `path` (NULL: the built-in defaults), printing any error to
  * stderr. Returns 0 or SW_EXIT_USAGE. */
 int sw__srv_load_config(const char *path, sw_cfg_t **out);
-/* Writes the HTML report of a run directory to `out` (NULL: RUN_DIR/report.html),
- * printing what happened. Returns an exit status. */
-int sw__srv_write_report(const char *run_dir, const char *out);
+/* Writes the HTML report of a run directory to `out` (NULL: RUN_DIR/report.html), with
+ * its cost relative to the oracle run in `oracle_dir` when that is not NULL, printing what
+ * happened. Returns an exit status. */
+int sw__srv_write_report(const char *run_dir, const char *out, const char *oracle_dir);
 /* Parses a whole-number option value in [min, max] into *out; prints
  * "spillway CMD: OPT TEXT: expected a whole number in [min, max]" and returns false when
  * it is not one (a sign, trailing text and overflow included). */

@@ -53,6 +53,7 @@ typedef struct row {
     double cost_usd, vm_usd, faas_usd, slo_attainment, slo_target, p99_ms, spill_share;
     double vm_hours, rel_oracle;
     bool slo_met;
+    bool has_report; /* run-NNN/report.html was written */
 } row_t;
 
 static void usage(FILE *f)
@@ -403,6 +404,37 @@ static void collect(const cmp_args_t *a, row_t *rows, size_t n_rows)
                 rows[i].rel_oracle = rows[i].cost_usd / rows[k].cost_usd;
 }
 
+/* Each run's own report, with its cost relative to the oracle of the same grid point when
+ * one ran. A report that cannot be written costs its link, not the comparison. */
+static void write_run_reports(const cmp_args_t *a, row_t *rows, size_t n_rows)
+{
+    char dir[4096], oracle_dir[4096], out[4200], err[1024];
+    for (size_t i = 0; i < n_rows; i++) {
+        if (rows[i].error)
+            continue;
+        run_dir(a, i, dir, sizeof dir);
+        sw_sim_report_t *rep;
+        if (sw_sim_report_load(&rep, dir, err, sizeof err) < 0) {
+            fprintf(stderr, "spillway compare: no report for %s: %s\n", dir, err);
+            continue;
+        }
+        for (size_t k = 0; k < n_rows; k++) {
+            if (k != i && !rows[k].error && rows[k].combo == rows[i].combo &&
+                strcmp(a->policies[rows[k].policy], "oracle") == 0) {
+                run_dir(a, k, oracle_dir, sizeof oracle_dir);
+                if (sw_sim_report_set_oracle(rep, oracle_dir, err, sizeof err) < 0)
+                    fprintf(stderr, "spillway compare: %s\n", err);
+            }
+        }
+        snprintf(out, sizeof out, "%s/report.html", dir);
+        if (sw_sim_report_write(rep, out, err, sizeof err) < 0)
+            fprintf(stderr, "spillway compare: %s\n", err);
+        else
+            rows[i].has_report = true;
+        sw_sim_report_destroy(rep);
+    }
+}
+
 static json_t *row_json(const cmp_args_t *a, const row_t *r)
 {
     json_t *o = json_object(), *set = json_object();
@@ -526,13 +558,17 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
                 r->p99_ms, r->spill_share * 100, r->vm_hours);
         if (!isnan(r->rel_oracle))
             fprintf(f, "%.2f&times;", r->rel_oracle);
-        fputs("</td><td>ok</td></tr>\n", f);
+        if (r->has_report)
+            fprintf(f, "</td><td>ok, <a href=\"run-%03zu/report.html\">report</a></td></tr>\n", i);
+        else
+            fputs("</td><td>ok</td></tr>\n", f);
     }
     fputs("</table>\n", f);
 }
 
 typedef struct plot {
-    double x0, x1, y0, y1; /* data ranges */
+    double x0, x1, y0, y1; /* data ranges, ending on ticks */
+    double xstep, ystep;
 } plot_t;
 
 enum { W = 720, H = 440, ML = 80, MR = 30, MT = 20, MB = 60 };
@@ -547,32 +583,57 @@ static double py(const plot_t *p, double y)
     return H - MB - (y - p->y0) / (p->y1 - p->y0) * (H - MT - MB);
 }
 
+/* 1, 2 or 5 x 10^k: the smallest such step that cuts `span` into at most `max` parts, so
+ * tick labels are round numbers that do not crowd. */
+static double nice_step(double span, int max)
+{
+    double raw = span / max, mag = pow(10, floor(log10(raw)));
+    static const double mult[] = {1, 2, 5, 10};
+    for (size_t i = 0; i < SW_ARRAY_LEN(mult); i++) {
+        if (mult[i] * mag >= raw * (1 - 1e-9))
+            return mult[i] * mag;
+    }
+    return 10 * mag;
+}
+
 static plot_t plot_range(const row_t *rows, size_t n_rows)
 {
-    plot_t p = {0, 0, 1, 1};
-    bool any = false;
+    double cost_max = 0, att_min = 1;
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
         if (r->error)
             continue;
-        p.x1 = SW_MAX(p.x1, r->cost_usd);
-        p.y0 = SW_MIN(p.y0, SW_MIN(r->slo_attainment, r->slo_target));
-        any = true;
+        cost_max = SW_MAX(cost_max, r->cost_usd);
+        att_min = SW_MIN(att_min, SW_MIN(r->slo_attainment, r->slo_target));
     }
-    p.x1 = p.x1 > 0 ? p.x1 * 1.1 : 1.0;
-    p.y0 = any ? SW_MAX(0.0, p.y0 - (1.0 - p.y0) * 0.1 - 0.001) : 0.0;
+    plot_t p = {0};
+    p.xstep = nice_step(cost_max > 0 ? cost_max * 1.08 : 1.0, 6);
+    p.x1 = p.xstep * ceil((cost_max > 0 ? cost_max * 1.08 : 1.0) / p.xstep);
+    /* Attainment sits near 100 %: zoom to the worst point with a margin, not to 0. */
+    double span = SW_MAX(1.0 - att_min, 0.001) * 1.15;
+    p.ystep = nice_step(span, 6);
+    p.y1 = 1.0;
+    p.y0 = SW_MAX(0.0, 1.0 - p.ystep * ceil(span / p.ystep));
     return p;
 }
 
 static void svg_axes(FILE *f, const plot_t *p)
 {
+    /* As many decimals as the step needs, in percent for attainment. */
+    int ydec = (int)SW_MAX(0.0, -floor(log10(p->ystep * 100) + 1e-9));
+    int xdec = (int)SW_MAX(0.0, -floor(log10(p->xstep) + 1e-9));
+    for (double x = p->x0; x <= p->x1 + p->xstep / 2; x += p->xstep)
+        fprintf(f,
+                "<line x1=%.1f y1=%d x2=%.1f y2=%d stroke=#eee />"
+                "<text x=%.1f y=%d text-anchor=middle>%.*f</text>",
+                px(p, x), MT, px(p, x), H - MB, px(p, x), H - MB + 18, xdec, x);
+    for (double y = p->y0; y <= p->y1 + p->ystep / 2; y += p->ystep)
+        fprintf(f,
+                "<line x1=%d y1=%.1f x2=%d y2=%.1f stroke=#eee />"
+                "<text x=%d y=%.1f text-anchor=end>%.*f</text>",
+                ML, py(p, y), W - MR, py(p, y), ML - 6, py(p, y) + 4, ydec, y * 100);
     fprintf(f, "<line x1=%d y1=%d x2=%d y2=%d stroke=black />", ML, H - MB, W - MR, H - MB);
     fprintf(f, "<line x1=%d y1=%d x2=%d y2=%d stroke=black />", ML, MT, ML, H - MB);
-    for (int t = 0; t <= 4; t++) {
-        double x = p->x0 + (p->x1 - p->x0) * t / 4, y = p->y0 + (p->y1 - p->y0) * t / 4;
-        fprintf(f, "<text x=%.1f y=%d text-anchor=middle>%.2f</text>", px(p, x), H - MB + 18, x);
-        fprintf(f, "<text x=%d y=%.1f text-anchor=end>%.2f</text>", ML - 6, py(p, y) + 4, y * 100);
-    }
     fprintf(f, "<text x=%d y=%d text-anchor=middle>cost (USD)</text>", (ML + W - MR) / 2, H - 15);
     fprintf(f,
             "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=middle>"
@@ -580,19 +641,60 @@ static void svg_axes(FILE *f, const plot_t *p)
             (MT + H - MB) / 2);
 }
 
+typedef struct box {
+    double x0, y0, x1, y1;
+} box_t;
+
+static bool overlaps(const box_t *a, const box_t *b)
+{
+    return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
+}
+
+/* Places a point's label beside it where it hits no label or point placed before and stays
+ * inside the plot, trying right and left, then further above and below: sweeps put many
+ * points close together. Returns the label's baseline origin. */
+static void place_label(double cx, double cy, size_t len, box_t *placed,
+                        size_t n_placed, double *lx, double *ly)
+{
+    double w = 6.6 * (double)len + 2, h = 13;
+    for (int k = 0; k < 24; k++) {
+        double dy = (k / 2 % 2 ? 1 : -1) * (6 + 14 * (k / 4)), x = k % 2 ? cx - 8 - w : cx + 8;
+        box_t b = {x, cy + dy - h / 2, x + w, cy + dy + h / 2};
+        bool ok = b.x0 >= ML && b.x1 <= W - MR + 20 && b.y0 >= 0 && b.y1 <= H - MB;
+        for (size_t i = 0; i < n_placed && ok; i++)
+            ok = !overlaps(&b, &placed[i]);
+        if (ok || k == 23) {
+            placed[n_placed] = b;
+            *lx = b.x0;
+            *ly = b.y1 - 3;
+            return;
+        }
+    }
+}
+
+static void label_text(const cmp_args_t *a, const row_t *r, char *buf, size_t len)
+{
+    size_t n = (size_t)snprintf(buf, len, "%s", a->policies[r->policy]);
+    for (size_t s = 0; s < a->n_sets && n < len; s++)
+        n += (size_t)snprintf(buf + n, len - n, " %s=%s", a->sets[s].key,
+                              a->sets[s].values[r->value_idx[s]]);
+}
+
 static void html_scatter(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n_rows)
 {
     plot_t p = plot_range(rows, n_rows);
-    fprintf(f,
-            "<svg width=%d height=%d "
-            "font-family=sans-serif font-size=12>",
-            W, H);
+    fprintf(f, "<svg width=%d height=%d font-family=sans-serif font-size=12>", W, H);
     svg_axes(f, &p);
+    /* Points first, as obstacles, so no label covers another run's point. */
+    box_t *placed = sw_calloc(2 * n_rows + 1, sizeof(*placed));
+    size_t n_placed = 0;
     double target = -1;
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
         if (r->error)
             continue;
+        double cx = px(&p, r->cost_usd), cy = py(&p, r->slo_attainment);
+        placed[n_placed++] = (box_t){cx - 5, cy - 5, cx + 5, cy + 5};
         if (r->slo_target != target) {
             target = r->slo_target;
             fprintf(f,
@@ -601,14 +703,24 @@ static void html_scatter(FILE *f, const cmp_args_t *a, const row_t *rows, size_t
                     ML, py(&p, target), W - MR, py(&p, target), W - MR, py(&p, target) - 4,
                     target * 100);
         }
-        fprintf(f, "<circle cx=%.1f cy=%.1f r=5 fill=steelblue><title>", px(&p, r->cost_usd),
-                py(&p, r->slo_attainment));
+        fprintf(f, "<circle cx=%.1f cy=%.1f r=5 fill=steelblue><title>", cx, cy);
         html_label(f, a, r);
-        fprintf(f, "</title></circle><text x=%.1f y=%.1f>", px(&p, r->cost_usd) + 7,
-                py(&p, r->slo_attainment) - 6);
-        html_label(f, a, r);
+        fputs("</title></circle>", f);
+    }
+    for (size_t i = 0; i < n_rows; i++) {
+        const row_t *r = &rows[i];
+        if (r->error)
+            continue;
+        char label[512];
+        double lx, ly;
+        label_text(a, r, label, sizeof label);
+        place_label(px(&p, r->cost_usd), py(&p, r->slo_attainment), strlen(label), placed,
+                    n_placed++, &lx, &ly);
+        fprintf(f, "<text x=%.1f y=%.1f>", lx, ly);
+        sw_sim_html_escaped(f, label);
         fputs("</text>", f);
     }
+    sw_free(placed);
     fputs("</svg>\n", f);
 }
 
@@ -665,6 +777,7 @@ int sw_srv_cmd_compare(int argc, char **argv)
     row_t *rows = make_grid(&a, &n_rows);
     run_all(&a, rows, n_rows);
     collect(&a, rows, n_rows);
+    write_run_reports(&a, rows, n_rows);
     int failed = 0;
     for (size_t i = 0; i < n_rows; i++)
         failed += rows[i].error != NULL;

@@ -1,4 +1,4 @@
-/* `spillway report RUN_DIR [--out FILE]`: turns a run directory into one self-contained HTML
+/* `spillway report RUN_DIR [--out FILE] [--oracle DIR]`: turns a run directory into one self-contained HTML
  * page (summary table and SVG charts) that opens from disk. */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,11 +10,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: spillway report RUN_DIR [--out FILE]\n\n"
+    fprintf(f, "usage: spillway report RUN_DIR [--out FILE] [--oracle DIR]\n\n"
                "Writes an HTML report of a `spillway simulate --out RUN_DIR` run: a summary\n"
                "table and charts of arrivals, VMs, functions, cost and latency. The page has\n"
                "no scripts and no external references.\n\n"
-               "  --out FILE   where to write (default: RUN_DIR/report.html)\n\n"
+               "  --out FILE    where to write (default: RUN_DIR/report.html)\n"
+               "  --oracle DIR  a `simulate --policy oracle` run of the same trace: the\n"
+               "                summary then states the cost relative to it\n\n"
                "Exit status: 0 done, 2 usage error or a missing or malformed run directory,\n"
                "1 the report could not be written.\n");
 }
@@ -23,15 +25,17 @@ int sw_srv_cmd_report(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"out", required_argument, NULL, 'o'},
+        {"oracle", required_argument, NULL, 'O'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *out = NULL;
+    const char *out = NULL, *oracle = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
+        case 'O': oracle = optarg; break;
         case 'h': usage(stdout); return SW_EXIT_OK;
         default: usage(stderr); return SW_EXIT_USAGE;
         }
@@ -40,10 +44,10 @@ int sw_srv_cmd_report(int argc, char **argv)
         usage(stderr);
         return SW_EXIT_USAGE;
     }
-    return sw__srv_write_report(argv[optind], out);
+    return sw__srv_write_report(argv[optind], out, oracle);
 }
 
-int sw__srv_write_report(const char *run_dir, const char *out)
+int sw__srv_write_report(const char *run_dir, const char *out, const char *oracle_dir)
 {
     char err[1024], *path = NULL;
     if (!out) {
@@ -59,7 +63,10 @@ int sw__srv_write_report(const char *run_dir, const char *out)
         status = SW_EXIT_USAGE;
         goto out;
     }
-    if (sw_sim_report_write(rep, out, err, sizeof(err)) < 0) {
+    if (oracle_dir && sw_sim_report_set_oracle(rep, oracle_dir, err, sizeof(err)) < 0) {
+        fprintf(stderr, "spillway report: --oracle %s\n", err);
+        status = SW_EXIT_USAGE;
+    } else if (sw_sim_report_write(rep, out, err, sizeof(err)) < 0) {
         fprintf(stderr, "spillway report: %s\n", err);
         status = SW_EXIT_FAILURE;
     } else {

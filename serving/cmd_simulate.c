@@ -251,5 +251,5 @@ int sw_srv_cmd_simulate(int argc, char **argv)
     sw_cfg_destroy(cfg);
     if (rc < 0)
         return SW_EXIT_FAILURE;
-    return a.report ? sw__srv_write_report(a.out, NULL) : SW_EXIT_OK;
+    return a.report ? sw__srv_write_report(a.out, NULL, NULL) : SW_EXIT_OK;
 }

@@ -48,16 +48,28 @@ static const char *const col_name[N_COLS] = {
     [COL_CUM_FAAS] = "cum_faas_usd",
 };
 
-/* VM gauges summed over instance types: running_<type>, booting_<type>, draining_<type>. */
+/* VM gauges, one column per instance type and state: running_<type>, booting_<type>,
+ * draining_<type>. Each becomes a band of the stacked VM chart. */
 enum { ST_RUNNING, ST_BOOTING, ST_DRAINING, N_STATES };
 static const char *const state_prefix[N_STATES] = {"running_", "booting_", "draining_"};
+static const char *const state_name[N_STATES] = {"running", "booting", "draining"};
+
+typedef struct vm_band {
+    char *column; /* the timeline header, e.g. "booting_c5.large" */
+    const char *type; /* inside column, after the state prefix */
+    int state;        /* ST_* */
+    double *v;
+} vm_band_t;
 
 struct sw_sim_report {
     json_t *summary;
     char *run_name;
     size_t n, cap;
     double *col[N_COLS];
-    double *state[N_STATES];
+    vm_band_t *band;
+    size_t n_bands;
+    double oracle_cost_usd; /* < 0: unknown */
+    char *oracle_run;
 };
 
 static int fail(char *errbuf, size_t errlen, int rc, const char *fmt, ...) SW_PRINTF(4, 5);
@@ -75,7 +87,7 @@ static int fail(char *errbuf, size_t errlen, int rc, const char *fmt, ...)
 typedef struct header_map {
     size_t n_fields;
     size_t col[N_COLS];    /* field index of each used column */
-    signed char *state_of; /* per field: the ST_* it adds to, or -1 */
+    int *band_of;   /* per field: its index in rep->band, or -1 */
 } header_map_t;
 
 /* Splits `line` in place on commas; returns the number of fields stored (up to max), and the
@@ -106,7 +118,8 @@ static void chomp(char *line)
         line[--len] = '\0';
 }
 
-static int parse_header(char *line, header_map_t *h, const char *path, char *errbuf, size_t errlen)
+static int parse_header(sw_sim_report_t *rep, char *line, header_map_t *h, const char *path,
+                        char *errbuf, size_t errlen)
 {
     size_t total;
     split_fields(line, NULL, 0, &total);
@@ -118,21 +131,28 @@ static int parse_header(char *line, header_map_t *h, const char *path, char *err
         p += strlen(p) + 1;
     }
     h->n_fields = total;
-    h->state_of = sw_malloc(total);
+    h->band_of = sw_malloc(total * sizeof(*h->band_of));
+    rep->band = sw_calloc(total, sizeof(*rep->band));
     for (size_t c = 0; c < N_COLS; c++)
         h->col[c] = SIZE_MAX;
     size_t n_running = 0;
     for (size_t i = 0; i < total; i++) {
-        h->state_of[i] = -1;
+        h->band_of[i] = -1;
         for (size_t c = 0; c < N_COLS; c++) {
             if (strcmp(fields[i], col_name[c]) == 0)
                 h->col[c] = i;
         }
         for (int s = 0; s < N_STATES; s++) {
-            if (strncmp(fields[i], state_prefix[s], strlen(state_prefix[s])) == 0)
-                h->state_of[i] = (signed char)s;
+            size_t plen = strlen(state_prefix[s]);
+            if (strncmp(fields[i], state_prefix[s], plen) != 0 || fields[i][plen] == '\0')
+                continue;
+            vm_band_t *b = &rep->band[rep->n_bands];
+            b->column = sw_strdup(fields[i]);
+            b->type = b->column + plen;
+            b->state = s;
+            h->band_of[i] = (int)rep->n_bands++;
+            n_running += s == ST_RUNNING;
         }
-        n_running += h->state_of[i] == ST_RUNNING;
     }
     sw_free(fields);
     for (size_t c = 0; c < N_COLS; c++) {
@@ -151,8 +171,8 @@ static void grow(sw_sim_report_t *rep)
     rep->cap = rep->cap ? rep->cap * 2 : 256;
     for (size_t c = 0; c < N_COLS; c++)
         rep->col[c] = sw_realloc(rep->col[c], rep->cap * sizeof(double));
-    for (size_t s = 0; s < N_STATES; s++)
-        rep->state[s] = sw_realloc(rep->state[s], rep->cap * sizeof(double));
+    for (size_t b = 0; b < rep->n_bands; b++)
+        rep->band[b].v = sw_realloc(rep->band[b].v, rep->cap * sizeof(double));
 }
 
 static int parse_row(sw_sim_report_t *rep, char *line, const header_map_t *h, char **fields,
@@ -165,10 +185,8 @@ static int parse_row(sw_sim_report_t *rep, char *line, const header_map_t *h, ch
                     total, h->n_fields);
     grow(rep);
     size_t r = rep->n;
-    for (size_t s = 0; s < N_STATES; s++)
-        rep->state[s][r] = 0;
     for (size_t i = 0; i < total; i++) {
-        bool used = h->state_of[i] >= 0;
+        bool used = h->band_of[i] >= 0;
         for (size_t c = 0; c < N_COLS && !used; c++)
             used = h->col[c] == i;
         if (!used)
@@ -186,8 +204,8 @@ static int parse_row(sw_sim_report_t *rep, char *line, const header_map_t *h, ch
             if (h->col[c] == i)
                 rep->col[c][r] = v;
         }
-        if (h->state_of[i] >= 0)
-            rep->state[h->state_of[i]][r] += v;
+        if (h->band_of[i] >= 0)
+            rep->band[h->band_of[i]].v[r] = v;
     }
     rep->n++;
     return 0;
@@ -208,7 +226,7 @@ static int load_timeline(sw_sim_report_t *rep, const char *path, char *errbuf, s
         lineno++;
         chomp(line);
         if (lineno == 1) {
-            rc = parse_header(line, &h, path, errbuf, errlen);
+            rc = parse_header(rep, line, &h, path, errbuf, errlen);
             if (rc < 0)
                 goto out;
             fields = sw_malloc(h.n_fields * sizeof(*fields));
@@ -229,7 +247,7 @@ static int load_timeline(sw_sim_report_t *rep, const char *path, char *errbuf, s
 out:
     free(line); /* getline's buffer comes from libc malloc */
     sw_free(fields);
-    sw_free(h.state_of);
+    sw_free(h.band_of);
     fclose(f);
     return rc;
 }
@@ -284,6 +302,7 @@ int sw_sim_report_load(sw_sim_report_t **out, const char *run_dir, char *errbuf,
 {
     sw_sim_report_t *rep = sw_calloc(1, sizeof(*rep));
     rep->run_name = sw_strdup(run_dir);
+    rep->oracle_cost_usd = -1;
     size_t len = strlen(run_dir) + 32;
     char *path = sw_malloc(len);
     snprintf(path, len, "%s/summary.json", run_dir);
@@ -304,6 +323,40 @@ int sw_sim_report_load(sw_sim_report_t **out, const char *run_dir, char *errbuf,
     return 0;
 }
 
+/* The oracle's run must have replayed the same trace, or the ratio means nothing: the
+ * trace name and the request count must agree. */
+int sw_sim_report_set_oracle(sw_sim_report_t *rep, const char *oracle_dir, char *errbuf,
+                             size_t errlen)
+{
+    sw_sim_report_t *o;
+    int rc = sw_sim_report_load(&o, oracle_dir, errbuf, errlen);
+    if (rc < 0)
+        return rc;
+    const char *policy = json_string_value(json_object_get(o->summary, "policy"));
+    const char *trace = json_string_value(json_object_get(o->summary, "trace"));
+    const char *mine = json_string_value(json_object_get(rep->summary, "trace"));
+    if (!policy || strcmp(policy, "oracle") != 0)
+        rc = fail(errbuf, errlen, -EINVAL, "%s/summary.json: policy is '%s', not oracle",
+                  oracle_dir, policy ? policy : "?");
+    else if (num(o, "requests") != num(rep, "requests") || !trace || !mine ||
+             strcmp(trace, mine) != 0)
+        rc = fail(errbuf, errlen, -EINVAL,
+                  "%s: the oracle replayed %s (%.0f requests), this run %s (%.0f requests): "
+                  "not the same trace",
+                  oracle_dir, trace ? trace : "?", num(o, "requests"), mine ? mine : "?",
+                  num(rep, "requests"));
+    else if (!(num(o, "cost_usd.total") > 0))
+        rc = fail(errbuf, errlen, -EINVAL, "%s/summary.json: the oracle's cost is zero",
+                  oracle_dir);
+    if (rc == 0) {
+        rep->oracle_cost_usd = num(o, "cost_usd.total");
+        sw_free(rep->oracle_run);
+        rep->oracle_run = sw_strdup(oracle_dir);
+    }
+    sw_sim_report_destroy(o);
+    return rc;
+}
+
 size_t sw_sim_report_rows(const sw_sim_report_t *rep)
 {
     return rep->n;
@@ -317,8 +370,12 @@ void sw_sim_report_destroy(sw_sim_report_t *rep)
     sw_free(rep->run_name);
     for (size_t c = 0; c < N_COLS; c++)
         sw_free(rep->col[c]);
-    for (size_t s = 0; s < N_STATES; s++)
-        sw_free(rep->state[s]);
+    for (size_t b = 0; b < rep->n_bands; b++) {
+        sw_free(rep->band[b].column);
+        sw_free(rep->band[b].v);
+    }
+    sw_free(rep->band);
+    sw_free(rep->oracle_run);
     sw_free(rep);
 }
 
@@ -332,9 +389,6 @@ enum {
     S_ARRIVALS,
     S_FORECAST,
     S_CAPACITY,
-    S_RUNNING,
-    S_BOOTING,
-    S_DRAINING,
     S_FAAS,
     S_COLD,
     S_THROTTLED,
@@ -343,27 +397,27 @@ enum {
     S_CUM_COST,
     S_CUM_VM,
     S_CUM_FAAS,
-    N_SERIES
+    N_SERIES /* then one series per VM band: N_SERIES + band index */
 };
 
 typedef struct agg_view {
     size_t n, per;
     double *t; /* point time, seconds since the first row's start */
-    double *s[N_SERIES];
+    double **s;
+    size_t n_s;
     double bucket_s; /* length of one point's interval */
 } agg_view_t;
 
 static double row_value(const sw_sim_report_t *rep, int series, size_t r)
 {
+    if (series >= N_SERIES)
+        return rep->band[series - N_SERIES].v[r];
     switch (series) {
     case S_ARRIVALS: return rep->col[COL_ARRIVALS][r];
     case S_FORECAST: return rep->col[COL_FORECAST][r];
     case S_CAPACITY:
         /* Capacity is a rate: the requests it could serve in this row's interval. */
         return rep->col[COL_CAPACITY_RPS][r] * (rep->col[COL_END][r] - rep->col[COL_TIME][r]);
-    case S_RUNNING: return rep->state[ST_RUNNING][r];
-    case S_BOOTING: return rep->state[ST_BOOTING][r];
-    case S_DRAINING: return rep->state[ST_DRAINING][r];
     case S_FAAS: return rep->col[COL_FAAS][r];
     case S_COLD: return rep->col[COL_COLD][r];
     case S_THROTTLED: return rep->col[COL_THROTTLED][r];
@@ -377,10 +431,9 @@ static double row_value(const sw_sim_report_t *rep, int series, size_t r)
 
 static agg_t series_agg(int series)
 {
+    if (series >= N_SERIES)
+        return AGG_MEAN; /* VMs are a gauge */
     switch (series) {
-    case S_RUNNING:
-    case S_BOOTING:
-    case S_DRAINING:
     case S_P50: return AGG_MEAN;
     case S_P99: return AGG_MAX;
     case S_CUM_COST:
@@ -397,12 +450,14 @@ static void aggregate(const sw_sim_report_t *rep, agg_view_t *v)
     v->t = sw_malloc(v->n * sizeof(double));
     const double *start = rep->col[COL_TIME], *end = rep->col[COL_END];
     v->bucket_s = (end[0] - start[0]) * (double)v->per;
-    for (int s = 0; s < N_SERIES; s++)
+    v->n_s = N_SERIES + rep->n_bands;
+    v->s = sw_malloc(v->n_s * sizeof(*v->s));
+    for (size_t s = 0; s < v->n_s; s++)
         v->s[s] = sw_calloc(v->n, sizeof(double));
     for (size_t p = 0; p < v->n; p++) {
         size_t lo = p * v->per, hi = SW_MIN(lo + v->per, rep->n);
         v->t[p] = start[lo] - start[0];
-        for (int s = 0; s < N_SERIES; s++) {
+        for (int s = 0; s < (int)v->n_s; s++) {
             agg_t a = series_agg(s);
             double acc = a == AGG_MAX ? -INFINITY : 0;
             for (size_t r = lo; r < hi; r++) {
@@ -417,8 +472,9 @@ static void aggregate(const sw_sim_report_t *rep, agg_view_t *v)
 static void agg_free(agg_view_t *v)
 {
     sw_free(v->t);
-    for (int s = 0; s < N_SERIES; s++)
+    for (size_t s = 0; s < v->n_s; s++)
         sw_free(v->s[s]);
+    sw_free(v->s);
 }
 
 /* ---- HTML and SVG output ----------------------------------------------------------- */
@@ -497,6 +553,7 @@ typedef struct series_spec {
     const char *label; /* legend text */
     const char *color;
     bool dashed;
+    double opacity; /* fill of a stacked band; 0: 0.75 */
 } series_spec_t;
 
 typedef struct chart_spec {
@@ -566,25 +623,45 @@ static void put_axes(FILE *f, const chart_spec_t *c, const agg_view_t *v, double
     fputs("</text>\n", f);
 }
 
-static void put_legend(FILE *f, const chart_spec_t *c)
+enum { LEGEND_ROW_H = 16 };
+
+/* Draws the legend above the plot, wrapping to a new row before an entry would pass the
+ * plot's right edge, so many bands (types x states) never overlap. With f NULL it only
+ * counts the rows. Returns the number of rows. */
+static int put_legend(FILE *f, const chart_spec_t *c)
 {
-    int x = SW_SIM_REPORT_PLOT_LEFT;
-    fputs("<g class=\"legend\">", f);
+    const int left = SW_SIM_REPORT_PLOT_LEFT, right = left + SW_SIM_REPORT_PLOT_W;
+    int x = left, row = 0;
+    if (f)
+        fputs("<g class=\"legend\">", f);
     for (size_t i = 0; i <= c->n_series; i++) {
         bool is_hline = i == c->n_series;
         if (is_hline && !(c->hline > 0))
             break;
         const char *label = is_hline ? c->hline_label : c->series[i].label;
         const char *color = is_hline ? "#c00" : c->series[i].color;
-        fprintf(f,
-                "<rect x=\"%d\" y=\"14\" width=\"14\" height=\"10\" fill=\"%s\"/>"
-                "<text x=\"%d\" y=\"23\">",
-                x, color, x + 18);
-        sw_sim_html_escaped(f, label);
-        fputs("</text>", f);
-        x += 26 + 8 * (int)strlen(label);
+        double opacity = is_hline || !c->stacked ? 1
+                         : c->series[i].opacity > 0 ? c->series[i].opacity
+                                                    : 0.75;
+        int width = 26 + 7 * (int)strlen(label); /* ~7 px a character at 12 px sans */
+        if (x > left && x + width > right) {
+            x = left;
+            row++;
+        }
+        if (f) {
+            int y = 14 + row * LEGEND_ROW_H;
+            fprintf(f,
+                    "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"10\" fill=\"%s\" "
+                    "fill-opacity=\"%.2f\"/><text x=\"%d\" y=\"%d\">",
+                    x, y, color, opacity, x + 18, y + 9);
+            sw_sim_html_escaped(f, label);
+            fputs("</text>", f);
+        }
+        x += width;
     }
-    fputs("</g>\n", f);
+    if (f)
+        fputs("</g>\n", f);
+    return row + 1;
 }
 
 static void put_series(FILE *f, const chart_spec_t *c, const agg_view_t *v, double ymax)
@@ -596,9 +673,9 @@ static void put_series(FILE *f, const chart_spec_t *c, const agg_view_t *v, doub
         if (c->stacked) {
             /* Area between the running total below and the total including this state. */
             fprintf(f,
-                    "<polygon data-series=\"%s\" fill=\"%s\" fill-opacity=\"0.75\" "
-                    "points=\"",
-                    s->key, s->color);
+                    "<polygon data-series=\"%s\" fill=\"%s\" fill-opacity=\"%.2f\" "
+                    "stroke=\"%s\" stroke-width=\"0.4\" points=\"",
+                    s->key, s->color, s->opacity > 0 ? s->opacity : 0.75, s->color);
             for (size_t p = 0; p < v->n; p++)
                 fprintf(f, "%.1f,%.1f ", px_x(v, v->t[p]), px_y(base[p] + val[p], ymax));
             for (size_t p = v->n; p-- > 0;)
@@ -625,22 +702,29 @@ static void put_series(FILE *f, const chart_spec_t *c, const agg_view_t *v, doub
     }
 }
 
+/* A legend of several rows pushes the plot down: the plot is drawn in a translated group,
+ * so its own coordinates (which tests map back to values) do not change. */
 static void put_chart(FILE *f, const chart_spec_t *c, const agg_view_t *v)
 {
     double ymax = chart_ymax(c, v);
+    int extra = (put_legend(NULL, c) - 1) * LEGEND_ROW_H;
     fprintf(f, "<h2>");
     sw_sim_html_escaped(f, c->title);
     fprintf(f,
             "</h2>\n<svg id=\"%s\" width=\"%d\" "
             "height=\"%d\" viewBox=\"0 0 %d %d\" data-ymax=\"%.17g\" data-points=\"%zu\" "
             "role=\"img\">\n<title>",
-            c->id, SW_SIM_REPORT_SVG_W, SW_SIM_REPORT_SVG_H, SW_SIM_REPORT_SVG_W,
-            SW_SIM_REPORT_SVG_H, ymax, v->n);
+            c->id, SW_SIM_REPORT_SVG_W, SW_SIM_REPORT_SVG_H + extra, SW_SIM_REPORT_SVG_W,
+            SW_SIM_REPORT_SVG_H + extra, ymax, v->n);
     sw_sim_html_escaped(f, c->title);
     fputs("</title>\n", f);
+    put_legend(f, c);
+    if (extra)
+        fprintf(f, "<g transform=\"translate(0,%d)\">\n", extra);
     put_axes(f, c, v, ymax);
     put_series(f, c, v, ymax);
-    put_legend(f, c);
+    if (extra)
+        fputs("</g>\n", f);
     fputs("</svg>\n", f);
 }
 
@@ -657,6 +741,20 @@ static void put_row(FILE *f, const char *name, const char *fmt, ...)
     fputs("</th><td>", f);
     sw_sim_html_escaped(f, buf);
     fputs("</td></tr>\n", f);
+}
+
+static void put_oracle_row(FILE *f, const sw_sim_report_t *rep)
+{
+    const char *policy = json_string_value(json_object_get(rep->summary, "policy"));
+    double cost = num(rep, "cost_usd.total");
+    if (policy && strcmp(policy, "oracle") == 0)
+        put_row(f, "cost relative to the oracle", "1.00x (this run is the oracle)");
+    else if (rep->oracle_cost_usd > 0)
+        put_row(f, "cost relative to the oracle", "%.2fx (oracle $%.2f, run %s)",
+                cost / rep->oracle_cost_usd, rep->oracle_cost_usd, rep->oracle_run);
+    else
+        put_row(f, "cost relative to the oracle",
+                "unknown: pass --oracle DIR, a `simulate --policy oracle` run of this trace");
 }
 
 static void put_summary(FILE *f, const sw_sim_report_t *rep)
@@ -685,6 +783,7 @@ static void put_summary(FILE *f, const sw_sim_report_t *rep)
     put_row(f, "spill share (served by functions)", "%.2f %%",
             requests > 0 ? 100 * num(rep, "served_faas") / requests : 0.0);
     put_row(f, "VM-hours (billed)", "%.1f", num(rep, "vm.billed_seconds") / 3600);
+    put_oracle_row(f, rep);
     fputs("</table>\n", f);
 }
 
@@ -701,11 +800,57 @@ static const series_spec_t arrivals_series[] = {
     {S_FORECAST, "forecast", "forecast", "#ff7f0e", true},
     {S_CAPACITY, "capacity", "provisioned VM capacity", "#2ca02c", false},
 };
-static const series_spec_t vm_series[] = {
-    {S_RUNNING, "running", "running", "#2ca02c", false},
-    {S_BOOTING, "booting", "booting", "#ff7f0e", false},
-    {S_DRAINING, "draining", "draining", "#9467bd", false},
-};
+/* VM bands: a colour per instance type, a shade per state. */
+static const char *const type_palette[] = {"#2ca02c", "#1f77b4", "#9467bd", "#8c564b",
+                                           "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
+static const double state_opacity[N_STATES] = {0.9, 0.45, 0.2};
+
+typedef struct vm_chart {
+    series_spec_t *series;
+    char (*labels)[96];
+    size_t n;
+} vm_chart_t;
+
+static size_t type_index(const sw_sim_report_t *rep, size_t band)
+{
+    size_t idx = 0;
+    for (size_t b = 0; b < band; b++) {
+        bool first = true;
+        for (size_t k = 0; k < b && first; k++)
+            first = strcmp(rep->band[k].type, rep->band[b].type) != 0;
+        if (first && strcmp(rep->band[b].type, rep->band[band].type) == 0)
+            return idx;
+        idx += first;
+    }
+    return idx;
+}
+
+/* One band per instance type and state that ever held a VM, running at the bottom, then
+ * booting, then draining, so the pool's serving part reads as a solid base. */
+static void vm_chart_build(const sw_sim_report_t *rep, const agg_view_t *v, vm_chart_t *vc)
+{
+    vc->series = sw_calloc(rep->n_bands, sizeof(*vc->series));
+    vc->labels = sw_calloc(rep->n_bands, sizeof(*vc->labels));
+    vc->n = 0;
+    for (int st = 0; st < N_STATES; st++) {
+        for (size_t b = 0; b < rep->n_bands; b++) {
+            const vm_band_t *band = &rep->band[b];
+            double any = 0;
+            for (size_t p = 0; p < v->n; p++)
+                any += v->s[N_SERIES + b][p];
+            /* Keep one band even for a run without VMs, so the chart still has axes. */
+            if (band->state != st || (any == 0 && !(vc->n == 0 && st == ST_RUNNING)))
+                continue;
+            snprintf(vc->labels[vc->n], sizeof(vc->labels[0]), "%s %s", band->type,
+                     state_name[st]);
+            vc->series[vc->n] = (series_spec_t){
+                (int)(N_SERIES + b), band->column, vc->labels[vc->n],
+                type_palette[type_index(rep, b) % SW_ARRAY_LEN(type_palette)], false,
+                state_opacity[st]};
+            vc->n++;
+        }
+    }
+}
 static const series_spec_t faas_series[] = {
     {S_FAAS, "invocations", "invocations", "#1f77b4", false},
     {S_COLD, "cold_starts", "cold starts", "#ff7f0e", false},
@@ -725,6 +870,8 @@ static void put_charts(FILE *f, const sw_sim_report_t *rep)
 {
     agg_view_t v = {0};
     aggregate(rep, &v);
+    vm_chart_t vms;
+    vm_chart_build(rep, &v, &vms);
     char per[64], reqs[96], events[96];
     if (v.bucket_s >= 60 && fmod(v.bucket_s, 60) == 0)
         snprintf(per, sizeof(per), "%g min", v.bucket_s / 60);
@@ -735,8 +882,8 @@ static void put_charts(FILE *f, const sw_sim_report_t *rep)
     const chart_spec_t charts[] = {
         {"chart-arrivals", "Arrivals, forecast and provisioned capacity", reqs, arrivals_series,
          SW_ARRAY_LEN(arrivals_series), false, 0, NULL},
-        {"chart-vms", "VMs by state (all types, stacked)", "VMs (mean per point)", vm_series,
-         SW_ARRAY_LEN(vm_series), true, 0, NULL},
+        {"chart-vms", "VMs by type and state (stacked)", "VMs (mean per point)", vms.series,
+         vms.n, true, 0, NULL},
         {"chart-faas", "Function invocations, cold starts and throttles", events, faas_series,
          SW_ARRAY_LEN(faas_series), false, 0, NULL},
         {"chart-cost", "Cumulative cost by resource", "cost (USD)", cost_series,
@@ -752,6 +899,8 @@ static void put_charts(FILE *f, const sw_sim_report_t *rep)
     for (size_t i = 0; i < SW_ARRAY_LEN(charts); i++)
         put_chart(f, &charts[i], &v);
     agg_free(&v);
+    sw_free(vms.series);
+    sw_free(vms.labels);
 }
 
 /* The whole-run latency CDF from summary.json's latency_cdf_ms ([quantile, ms] pairs).

@@ -32,6 +32,12 @@ enum {
 int sw_sim_report_load(sw_sim_report_t **out, const char *run_dir, char *errbuf,
                        size_t errlen) SW_MUST_USE;
 
+/* Loads the oracle's run of the same trace so the summary can state this run's cost
+ * relative to it. Returns 0, or a negative error naming the file when the directory is not
+ * an oracle run or replayed another trace (different trace name or request count). */
+int sw_sim_report_set_oracle(sw_sim_report_t *rep, const char *oracle_run_dir, char *errbuf,
+                             size_t errlen) SW_MUST_USE;
+
 /* Writes the HTML page to `path`. Returns 0, or a negative errno with a message naming the
  * file; a partly written file is removed. */
 int sw_sim_report_write(const sw_sim_report_t *rep, const char *path, char *errbuf,

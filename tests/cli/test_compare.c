@@ -122,6 +122,12 @@ Test(cli_compare, policies_on_a_small_slice, .timeout = 240)
     char *page = cmp_slurp(html);
     cr_assert_not_null(strstr(page, "<svg"));
     cr_assert_null(strstr(page, "http"), "the page has an external reference");
+    /* Each run links its own report; mark's (run-000) states its cost against the oracle's. */
+    cr_assert_not_null(strstr(page, "<a href=\"run-000/report.html\">report</a>"));
+    free(page);
+    snprintf(html, sizeof html, "%s/run-000/report.html", out);
+    page = cmp_slurp(html);
+    cr_assert_not_null(strstr(page, "x (oracle $"), "mark's report knows the oracle's cost");
     free(page);
     snprintf(html, sizeof html, "%s/comparison.csv", out);
     cr_assert_eq(access(html, R_OK), 0);

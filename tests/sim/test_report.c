@@ -175,6 +175,131 @@ Test(sim_report, charts_present_and_points_match_timeline)
     remove_run(dir);
 }
 
+/* Every row holds running 1 c5.large + 2 p2.xlarge, booting 1 c5.large, draining 1
+ * p2.xlarge: one band per type and state that held a VM, stacked running first. */
+Test(sim_report, vms_stacked_by_type_and_state)
+{
+    char dir[64];
+    make_run(dir, 10);
+    char *html = generate(dir);
+    double ymax, ys[64];
+    static const struct {
+        const char *key;
+        double top;
+    } bands[] = {{"running_c5.large", 1},
+                 {"running_p2.xlarge", 3},
+                 {"booting_c5.large", 4},
+                 {"draining_p2.xlarge", 5}};
+    for (size_t i = 0; i < SW_ARRAY_LEN(bands); i++) {
+        size_t n = series_points(html, "chart-vms", bands[i].key, &ymax, ys, 64);
+        cr_assert_eq(n, 20, "%s: a band is the top edge then the bottom edge", bands[i].key);
+        cr_assert_float_eq(ys[0], expect_y(bands[i].top, ymax), 0.051, "%s", bands[i].key);
+        cr_assert_float_eq(ys[19], expect_y(bands[i].top - (i == 1 ? 2 : 1), ymax), 0.051);
+    }
+    /* States that never held a VM of a type are left out of chart and legend. */
+    cr_assert_null(strstr(html, "data-series=\"booting_p2.xlarge\""));
+    cr_assert_null(strstr(html, "data-series=\"draining_c5.large\""));
+    cr_assert_not_null(strstr(html, ">p2.xlarge draining</text>"));
+    free(html);
+    remove_run(dir);
+}
+
+/* Twelve instance types: the legend wraps onto rows inside the chart's width, the chart
+ * grows by those rows, and no two legend entries overlap. */
+Test(sim_report, many_types_wrap_the_legend)
+{
+    char dir[64];
+    strcpy(dir, "/tmp/sw-report-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    write_file(dir, "summary.json", summary_json);
+    char csv[8192], *p = csv;
+    p += sprintf(p, "time_s,end_s,arrivals,forecast,capacity_rps");
+    for (int t = 0; t < 12; t++)
+        p += sprintf(p, ",running_m5.%dxlarge", t);
+    p += sprintf(p, ",faas_invocations,cold_starts,throttled,latency_p50_ms,latency_p99_ms,"
+                    "cum_cost_usd,cum_vm_usd,cum_faas_usd\n");
+    for (int r = 0; r < 3; r++) {
+        p += sprintf(p, "%d,%d,10,10,1", r * 60, r * 60 + 60);
+        for (int t = 0; t < 12; t++)
+            p += sprintf(p, ",1");
+        p += sprintf(p, ",0,0,0,1,2,0.1,0.1,0\n");
+    }
+    write_file(dir, "timeline.csv", csv);
+    char *html = generate(dir);
+    const char *svg = strstr(html, "<svg id=\"chart-vms\"");
+    cr_assert_not_null(svg);
+    int height = 0;
+    cr_assert_eq(sscanf(strstr(svg, "height=\""), "height=\"%d\"", &height), 1);
+    cr_assert_gt(height, SW_SIM_REPORT_SVG_H, "a wrapped legend makes the chart taller");
+    const char *legend = strstr(svg, "<g class=\"legend\">"), *end = strstr(legend, "</g>");
+    double xs[16], ys[16];
+    size_t n = 0;
+    for (const char *q = strstr(legend, "<rect x=\""); q && q < end && n < 16;
+         q = strstr(q + 1, "<rect x=\"")) {
+        cr_assert_eq(sscanf(q, "<rect x=\"%lf\" y=\"%lf\"", &xs[n], &ys[n]), 2);
+        n++;
+    }
+    cr_assert_eq(n, 12);
+    for (size_t i = 0; i < n; i++) {
+        /* "m5.NNxlarge running" is at most 19 characters: 26 + 7 * 19 px an entry. */
+        cr_assert_leq(xs[i] + 159, SW_SIM_REPORT_PLOT_LEFT + SW_SIM_REPORT_PLOT_W + 1.0);
+        for (size_t k = 0; k < i; k++)
+            cr_assert(ys[i] != ys[k] || fabs(xs[i] - xs[k]) >= 26 + 7 * 18,
+                      "legend entries %zu and %zu overlap", k, i);
+    }
+    free(html);
+    remove_run(dir);
+}
+
+static void write_oracle_run(char *dir, const char *trace, double cost)
+{
+    strcpy(dir, "/tmp/sw-report-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"policy\":\"oracle\",\"trace\":\"%s\",\"requests\":300,\"served_vm\":300,"
+             "\"served_faas\":0,\"slo_ms\":200.0,\"slo_target\":0.98,\"slo_attainment\":1,"
+             "\"latency_ms\":{\"p50\":100,\"p99\":150,\"p999\":160},"
+             "\"cost_usd\":{\"total\":%g,\"vm\":%g,\"faas\":0,\"per_million_requests\":1},"
+             "\"vm\":{\"billed_seconds\":3600}}",
+             trace, cost, cost);
+    write_file(dir, "summary.json", json);
+    write_file(dir, "timeline.csv", "time_s,end_s,arrivals,forecast,capacity_rps,"
+                                    "running_c5.large,faas_invocations,cold_starts,throttled,"
+                                    "latency_p50_ms,latency_p99_ms,cum_cost_usd,cum_vm_usd,"
+                                    "cum_faas_usd\n0,60,300,300,5,1,0,0,0,100,150,1,1,0\n");
+}
+
+Test(sim_report, cost_relative_to_the_oracle)
+{
+    char dir[64], oracle[64], other[64], out[128], err[1024];
+    make_run(dir, 5); /* cost $1.50 */
+    write_oracle_run(oracle, "t.txt", 1.2);
+    write_oracle_run(other, "another.csv", 1.2);
+    char *html = generate(dir);
+    cr_assert_not_null(strstr(html, "unknown: pass --oracle DIR"), "no oracle given");
+    free(html);
+    sw_sim_report_t *rep;
+    cr_assert_eq(sw_sim_report_load(&rep, dir, err, sizeof err), 0, "%s", err);
+    cr_assert_lt(sw_sim_report_set_oracle(rep, other, err, sizeof err), 0);
+    cr_assert_not_null(strstr(err, "not the same trace"), "%s", err);
+    cr_assert_lt(sw_sim_report_set_oracle(rep, dir, err, sizeof err), 0, "not an oracle run");
+    cr_assert_not_null(strstr(err, "not oracle"), "%s", err);
+    cr_assert_eq(sw_sim_report_set_oracle(rep, oracle, err, sizeof err), 0, "%s", err);
+    snprintf(out, sizeof out, "%s/report.html", dir);
+    cr_assert_eq(sw_sim_report_write(rep, out, err, sizeof err), 0, "%s", err);
+    sw_sim_report_destroy(rep);
+    html = read_all(out);
+    cr_assert_not_null(strstr(html, "1.25x (oracle $1.20"), "1.50 / 1.20");
+    free(html);
+    html = generate(oracle);
+    cr_assert_not_null(strstr(html, "1.00x (this run is the oracle)"));
+    free(html);
+    remove_run(dir);
+    remove_run(oracle);
+    remove_run(other);
+}
+
 Test(sim_report, long_runs_are_aggregated)
 {
     char dir[64];
