@@ -178,6 +178,7 @@ typedef struct cfg_default {
 
 static void build_instance_types(sw__cfg_full_t *full);
 static void build_static_pool(sw__cfg_full_t *full);
+static void build_no_functions(sw__cfg_full_t *full);
 
 /* clang-format off */
 #define LOGN(m, c) { .dist = SW_DIST_LOGNORMAL, .mean = (m), .cv = (c) }
@@ -217,6 +218,20 @@ static const cfg_default_t defaults[] = {
     {"faas.free_tier.enabled", DEF_NUM, false},
     {"faas.free_tier.requests", DEF_NUM, 1000000},
     {"faas.free_tier.gb_s", DEF_NUM, 400000},
+    {"faas.invoke.region", DEF_STR, .str = "us-east-1"},
+    {"faas.invoke.endpoint", DEF_STR, .str = NULL}, /* the region's AWS endpoint */
+    {"faas.invoke.function_name", DEF_STR, .str = "spillway-infer"},
+    {"faas.invoke.qualifier", DEF_STR, .str = NULL},
+    {"faas.invoke.credentials_profile", DEF_STR, .str = NULL},
+    {"faas.invoke.timeout_ms", DEF_NUM, 3000},
+    {"faas.invoke.max_in_flight", DEF_NUM, 256},
+    {"faas.invoke.max_retries", DEF_NUM, 2},
+    {"faas.invoke.retry_base_ms", DEF_NUM, 20},
+    {"faas.local.listen", DEF_STR, .str = "127.0.0.1:9001"},
+    {"faas.local.timeout_s", DEF_NUM, 3},
+    {"faas.local.functions", DEF_LIST, .build = build_no_functions},
+    {"faas.local.functions[].name", DEF_NONE},
+    {"faas.local.functions[].command", DEF_NONE},
     {"billing.vm_granularity_s", DEF_NUM, 1},
     {"billing.vm_minimum_s", DEF_NUM, 60},
     {"policy.name", DEF_NUM, SW_POLICY_MARK},
@@ -821,6 +836,14 @@ static void build_instance_types(sw__cfg_full_t *full)
         t->boot_s = b->boot_s;
         t->service_variation = builtin_service_variation;
     }
+}
+
+/* faas-local runs `spillway function` under the invoke function name when the config
+ * lists no functions: only the running binary knows its own path, so the CLI fills it. */
+static void build_no_functions(sw__cfg_full_t *full)
+{
+    full->pub.faas.local.functions = NULL;
+    full->pub.faas.local.functions_count = 0;
 }
 
 static void build_static_pool(sw__cfg_full_t *full)

@@ -63,6 +63,34 @@ typedef struct sw_cfg_free_tier {
     double gb_s;     /* free GB-seconds per month (AWS: 400,000) */
 } sw_cfg_free_tier_t;
 
+/* One function faas-local can run: Invoke's FunctionName -> the command that starts an
+ * execution environment (a Lambda custom runtime, e.g. `spillway function`). */
+typedef struct sw_cfg_faas_function {
+    char *name;
+    char *command; /* run with /bin/sh -c */
+} sw_cfg_faas_function_t;
+
+/* `spillway faas-local`: the local Lambda-compatible service. */
+typedef struct sw_cfg_faas_local {
+    char *listen;     /* HOST:PORT of its Invoke API */
+    double timeout_s; /* function timeout (Lambda's default: 3 s) */
+    sw_cfg_faas_function_t *functions; /* empty: one `spillway function` per the CLI */
+    unsigned functions_count;
+} sw_cfg_faas_local_t;
+
+/* Where and how live runs invoke functions (the Lambda Invoke client). */
+typedef struct sw_cfg_faas_invoke {
+    char *region;              /* SigV4 scope and the default endpoint's region */
+    char *endpoint;            /* NULL: https://lambda.REGION.amazonaws.com */
+    char *function_name;       /* name, name:alias or ARN */
+    char *qualifier;           /* version or alias; NULL: $LATEST */
+    char *credentials_profile; /* shared credentials file profile; NULL: AWS_PROFILE/default */
+    double timeout_ms;         /* per-call deadline, retries included */
+    unsigned max_in_flight;    /* calls outstanding at once; more are refused at once */
+    unsigned max_retries;      /* for 5xx and transport errors */
+    double retry_base_ms;      /* first backoff; doubles per retry, full jitter */
+} sw_cfg_faas_invoke_t;
+
 typedef struct sw_cfg_faas {
     bool enabled; /* false: policies never spill */
     unsigned memory_mb;
@@ -76,6 +104,8 @@ typedef struct sw_cfg_faas {
     unsigned concurrency_limit;    /* concurrent executions; beyond -> throttled (429) */
     double scale_out_per_minute;   /* new environments allowed per minute */
     sw_cfg_free_tier_t free_tier;
+    sw_cfg_faas_invoke_t invoke;
+    sw_cfg_faas_local_t local;
 } sw_cfg_faas_t;
 
 typedef struct sw_cfg_billing {

@@ -93,6 +93,41 @@ static const cyaml_schema_field_t free_tier_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t faas_invoke_fields[] = {
+    CYAML_FIELD_STRING_PTR("region", OPT, sw_cfg_faas_invoke_t, region, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_STRING_PTR("endpoint", OPT | CYAML_FLAG_POINTER_NULL_STR, sw_cfg_faas_invoke_t,
+                           endpoint, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_STRING_PTR("function_name", OPT, sw_cfg_faas_invoke_t, function_name, 0,
+                           CYAML_UNLIMITED),
+    CYAML_FIELD_STRING_PTR("qualifier", OPT | CYAML_FLAG_POINTER_NULL_STR, sw_cfg_faas_invoke_t,
+                           qualifier, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_STRING_PTR("credentials_profile", OPT | CYAML_FLAG_POINTER_NULL_STR,
+                           sw_cfg_faas_invoke_t, credentials_profile, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_FLOAT("timeout_ms", OPT, sw_cfg_faas_invoke_t, timeout_ms),
+    CYAML_FIELD_UINT("max_in_flight", OPT, sw_cfg_faas_invoke_t, max_in_flight),
+    CYAML_FIELD_UINT("max_retries", OPT, sw_cfg_faas_invoke_t, max_retries),
+    CYAML_FIELD_FLOAT("retry_base_ms", OPT, sw_cfg_faas_invoke_t, retry_base_ms),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t faas_function_fields[] = {
+    CYAML_FIELD_STRING_PTR("name", OPT, sw_cfg_faas_function_t, name, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_STRING_PTR("command", OPT, sw_cfg_faas_function_t, command, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t faas_function_entry = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, sw_cfg_faas_function_t, faas_function_fields),
+};
+
+static const cyaml_schema_field_t faas_local_fields[] = {
+    CYAML_FIELD_STRING_PTR("listen", OPT, sw_cfg_faas_local_t, listen, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_FLOAT("timeout_s", OPT, sw_cfg_faas_local_t, timeout_s),
+    CYAML_FIELD_SEQUENCE("functions", OPT_SEQ, sw_cfg_faas_local_t, functions,
+                         &faas_function_entry, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t faas_fields[] = {
     CYAML_FIELD_BOOL("enabled", OPT, sw_cfg_faas_t, enabled),
     CYAML_FIELD_UINT("memory_mb", OPT, sw_cfg_faas_t, memory_mb),
@@ -108,6 +143,8 @@ static const cyaml_schema_field_t faas_fields[] = {
     CYAML_FIELD_UINT("concurrency_limit", OPT, sw_cfg_faas_t, concurrency_limit),
     CYAML_FIELD_FLOAT("scale_out_per_minute", OPT, sw_cfg_faas_t, scale_out_per_minute),
     CYAML_FIELD_MAPPING("free_tier", OPT, sw_cfg_faas_t, free_tier, free_tier_fields),
+    CYAML_FIELD_MAPPING("invoke", OPT, sw_cfg_faas_t, invoke, faas_invoke_fields),
+    CYAML_FIELD_MAPPING("local", OPT, sw_cfg_faas_t, local, faas_local_fields),
     CYAML_FIELD_END,
 };
 

@@ -164,6 +164,25 @@ static void check_faas_section(const sw_cfg_faas_t *f, sw__cfg_problems_t *p)
     gt0(p, "faas.scale_out_per_minute", f->scale_out_per_minute);
     ge0(p, "faas.free_tier.requests", f->free_tier.requests);
     ge0(p, "faas.free_tier.gb_s", f->free_tier.gb_s);
+    nonempty(p, "faas.invoke.region", f->invoke.region);
+    nonempty(p, "faas.invoke.function_name", f->invoke.function_name);
+    if (f->invoke.endpoint && strncmp(f->invoke.endpoint, "http://", 7) != 0 &&
+        strncmp(f->invoke.endpoint, "https://", 8) != 0)
+        sw__cfg_problem(p, "faas.invoke.endpoint",
+                        "must start with http:// or https:// (or be null for AWS's endpoint)");
+    gt0(p, "faas.invoke.timeout_ms", f->invoke.timeout_ms);
+    if (f->invoke.max_in_flight < 1)
+        sw__cfg_problem(p, "faas.invoke.max_in_flight", "must be >= 1");
+    ge0(p, "faas.invoke.retry_base_ms", f->invoke.retry_base_ms);
+    nonempty(p, "faas.local.listen", f->local.listen);
+    gt0(p, "faas.local.timeout_s", f->local.timeout_s);
+    char k[64];
+    for (unsigned i = 0; i < f->local.functions_count; i++) {
+        if (!missing(p, P(k, "faas.local.functions[%u].name", i)))
+            nonempty(p, k, f->local.functions[i].name);
+        if (!missing(p, P(k, "faas.local.functions[%u].command", i)))
+            nonempty(p, k, f->local.functions[i].command);
+    }
 }
 
 /* A pool or reactive entry names an instance type. */

@@ -714,3 +714,30 @@ Test(config_validate, small_errbuf_truncates_safely)
     cr_assert_str_eq(small, "x.yaml:2: slo.t");
     cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "x.yaml", &cfg, NULL, 0), SW_ECONFIG);
 }
+
+Test(config_load, faas_invoke_and_local_defaults)
+{
+    sw_cfg_t *cfg = load_ok("faas:\n  local:\n    functions:\n"
+                            "      - {name: echo, command: python3 echo.py}\n");
+    cr_assert_str_eq(cfg->faas.invoke.region, "us-east-1");
+    cr_assert_null(cfg->faas.invoke.endpoint, "null: AWS's regional endpoint");
+    cr_assert_str_eq(cfg->faas.invoke.function_name, "spillway-infer");
+    cr_assert_float_eq(cfg->faas.invoke.timeout_ms, 3000, 1e-9);
+    cr_assert_eq(cfg->faas.invoke.max_in_flight, 256);
+    cr_assert_str_eq(cfg->faas.local.listen, "127.0.0.1:9001");
+    cr_assert_eq(cfg->faas.local.functions_count, 1);
+    cr_assert_str_eq(cfg->faas.local.functions[0].command, "python3 echo.py");
+    sw_cfg_destroy(cfg);
+}
+
+Test(config_validate, faas_invoke_and_local_problems)
+{
+    const char *msg = load_bad("faas:\n  invoke:\n    endpoint: ftp://example.com\n"
+                               "    max_in_flight: 0\n    function_name: ''\n"
+                               "  local:\n    functions:\n      - name: echo\n");
+    cr_assert_not_null(strstr(err, "faas.invoke.endpoint: must start with http:// or https://"),
+                       "%s", msg);
+    cr_assert_not_null(strstr(err, "faas.invoke.max_in_flight: must be >= 1"), "%s", msg);
+    cr_assert_not_null(strstr(err, "faas.invoke.function_name: must not be empty"), "%s", msg);
+    cr_assert_not_null(strstr(err, "faas.local.functions[0].command: missing"), "%s", msg);
+}
