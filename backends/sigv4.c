@@ -15,48 +15,10 @@
 #include <openssl/hmac.h>
 
 #include "common/common.h"
+#include "common/strbuf.h"
 
 #define ALGORITHM "AWS4-HMAC-SHA256"
 
-/* A growable NUL-terminated byte string. */
-typedef struct sb {
-    char *p;
-    size_t len;
-    size_t cap;
-} sb_t;
-
-static void sb_putn(sb_t *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = sw_realloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(sb_t *b, const char *s)
-{
-    sb_putn(b, s, strlen(s));
-}
-static void sb_putc(sb_t *b, char c)
-{
-    sb_putn(b, &c, 1);
-}
-
-/* Returns the string, never NULL (an empty buffer yields ""). */
-static char *sb_take(sb_t *b)
-{
-    if (!b->p)
-        sb_putn(b, "", 0);
-    char *p = b->p;
-    *b = (sb_t){0};
-    return p;
-}
 
 static void to_hex(const uint8_t *in, size_t n, char *out)
 {
@@ -94,16 +56,16 @@ static bool is_unreserved(unsigned char c)
 
 /* Percent-encodes every byte outside RFC 3986's unreserved set (and '/' when keep_slash),
  * with upper-case hex as AWS requires. */
-static void uri_encode(sb_t *b, const char *s, size_t n, bool keep_slash)
+static void uri_encode(sw_strbuf_t *b, const char *s, size_t n, bool keep_slash)
 {
     static const char digits[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (is_unreserved(c) || (keep_slash && c == '/')) {
-            sb_putc(b, (char)c);
+            sw_strbuf_putc(b, (char)c);
         } else {
             char esc[3] = {'%', digits[c >> 4], digits[c & 15]};
-            sb_putn(b, esc, 3);
+            sw_strbuf_putn(b, esc, 3);
         }
     }
 }
@@ -122,16 +84,16 @@ static int hex_val(char c)
 /* Decodes %XX escapes; a '%' not followed by two hex digits stays literal, so that a
  * malformed escape is still signed as the bytes that will be sent. '+' stays '+': SigV4
  * query strings are not form-encoded. */
-static void pct_decode(sb_t *b, const char *s, size_t n)
+static void pct_decode(sw_strbuf_t *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
         if (s[i] == '%' && i + 2 < n && (hi = hex_val(s[i + 1])) >= 0 &&
             (lo = hex_val(s[i + 2])) >= 0) {
-            sb_putc(b, (char)(hi * 16 + lo));
+            sw_strbuf_putc(b, (char)(hi * 16 + lo));
             i += 2;
         } else {
-            sb_putc(b, s[i]);
+            sw_strbuf_putc(b, s[i]);
         }
     }
 }
@@ -139,14 +101,14 @@ static void pct_decode(sb_t *b, const char *s, size_t n)
 /* Emits the canonical URI. For every service but S3, AWS normalises the path (drops empty
  * and '.' segments, resolves '..') and encodes the path as sent once more, which is why a
  * '%3A' on the wire becomes '%253A' here. S3 signs the path as sent, encoded once. */
-static void canonical_uri(sb_t *b, const char *path, bool s3)
+static void canonical_uri(sw_strbuf_t *b, const char *path, bool s3)
 {
     if (!path || !*path) {
-        sb_putc(b, '/');
+        sw_strbuf_putc(b, '/');
         return;
     }
     if (s3) {
-        sb_t raw = {0};
+        sw_strbuf_t raw = {0};
         pct_decode(&raw, path, strlen(path));
         uri_encode(b, raw.p, raw.len, true);
         sw_free(raw.p);
@@ -168,11 +130,11 @@ static void canonical_uri(sb_t *b, const char *path, bool s3)
         p += len + (end ? 1 : 0);
     }
     for (size_t i = 0; i < nseg; i++) {
-        sb_putc(b, '/');
+        sw_strbuf_putc(b, '/');
         uri_encode(b, seg[i], seg_len[i], false);
     }
     if (nseg == 0 || path[n - 1] == '/')
-        sb_putc(b, '/');
+        sw_strbuf_putc(b, '/');
     sw_free(seg);
     sw_free(seg_len);
 }
@@ -194,16 +156,16 @@ static int cmp_query(const void *a, const void *b)
  * or an unescaped UTF-8 byte all sign the same. */
 static char *canonical_component(const char *s, size_t n)
 {
-    sb_t raw = {0}, enc = {0};
+    sw_strbuf_t raw = {0}, enc = {0};
     pct_decode(&raw, s, n);
     uri_encode(&enc, raw.p ? raw.p : "", raw.len, false);
     sw_free(raw.p);
-    return sb_take(&enc);
+    return sw_strbuf_take(&enc);
 }
 
 /* Emits the canonical query: each key and value re-encoded, sorted by key then value
  * (byte order of the encoded forms), duplicate keys kept. */
-static void canonical_query(sb_t *b, const char *query)
+static void canonical_query(sw_strbuf_t *b, const char *query)
 {
     if (!query || !*query)
         return;
@@ -226,10 +188,10 @@ static void canonical_query(sb_t *b, const char *query)
     qsort(kv, n, sizeof(*kv), cmp_query);
     for (size_t i = 0; i < n; i++) {
         if (i)
-            sb_putc(b, '&');
-        sb_puts(b, kv[i].key);
-        sb_putc(b, '=');
-        sb_puts(b, kv[i].value);
+            sw_strbuf_putc(b, '&');
+        sw_strbuf_puts(b, kv[i].key);
+        sw_strbuf_putc(b, '=');
+        sw_strbuf_puts(b, kv[i].value);
         sw_free(kv[i].key);
         sw_free(kv[i].value);
     }
@@ -257,7 +219,7 @@ static char *lower_dup(const char *s)
  * folded header) to one space, as the canonical form requires. */
 static char *trim_collapse(const char *s)
 {
-    sb_t b = {0};
+    sw_strbuf_t b = {0};
     bool pending_space = false;
     for (; *s; s++) {
         if (isspace((unsigned char)*s)) {
@@ -265,11 +227,11 @@ static char *trim_collapse(const char *s)
             continue;
         }
         if (pending_space)
-            sb_putc(&b, ' ');
+            sw_strbuf_putc(&b, ' ');
         pending_space = false;
-        sb_putc(&b, *s);
+        sw_strbuf_putc(&b, *s);
     }
-    return sb_take(&b);
+    return sw_strbuf_take(&b);
 }
 
 /* Collects req's headers plus the implied session token header, lowercased and trimmed,
@@ -299,7 +261,7 @@ static size_t collect_headers(const sw_be_sigv4_req_t *req, const sw_be_sigv4_cr
 
 /* Emits "name:v1,v2\n" per distinct name into b, the ';'-joined names into names, and
  * returns the X-Amz-Content-Sha256 value if present (owned by the caller) or NULL. */
-static char *canonical_headers(sb_t *b, sb_t *names, const sw_be_sigv4_req_t *req,
+static char *canonical_headers(sw_strbuf_t *b, sw_strbuf_t *names, const sw_be_sigv4_req_t *req,
                                const sw_be_sigv4_creds_t *creds)
 {
     kv_t *kv;
@@ -309,21 +271,21 @@ static char *canonical_headers(sb_t *b, sb_t *names, const sw_be_sigv4_req_t *re
         bool first = i == 0 || strcmp(kv[i].key, kv[i - 1].key) != 0;
         if (first) {
             if (i)
-                sb_putc(b, '\n');
-            sb_puts(b, kv[i].key);
-            sb_putc(b, ':');
+                sw_strbuf_putc(b, '\n');
+            sw_strbuf_puts(b, kv[i].key);
+            sw_strbuf_putc(b, ':');
             if (names->len)
-                sb_putc(names, ';');
-            sb_puts(names, kv[i].key);
+                sw_strbuf_putc(names, ';');
+            sw_strbuf_puts(names, kv[i].key);
         } else {
-            sb_putc(b, ',');
+            sw_strbuf_putc(b, ',');
         }
-        sb_puts(b, kv[i].value);
+        sw_strbuf_puts(b, kv[i].value);
         if (!content_sha && strcmp(kv[i].key, "x-amz-content-sha256") == 0)
             content_sha = sw_strdup(kv[i].value);
     }
     if (n)
-        sb_putc(b, '\n');
+        sw_strbuf_putc(b, '\n');
     for (size_t i = 0; i < n; i++) {
         sw_free(kv[i].key);
         sw_free(kv[i].value);
@@ -360,29 +322,29 @@ int sw_be_sigv4_canonical_request(const sw_be_sigv4_req_t *req, const sw_be_sigv
     if (rc)
         return rc;
     bool s3 = scope && scope->service && strcmp(scope->service, "s3") == 0;
-    sb_t b = {0}, names = {0};
-    sb_puts(&b, req->method);
-    sb_putc(&b, '\n');
+    sw_strbuf_t b = {0}, names = {0};
+    sw_strbuf_puts(&b, req->method);
+    sw_strbuf_putc(&b, '\n');
     canonical_uri(&b, req->path, s3);
-    sb_putc(&b, '\n');
+    sw_strbuf_putc(&b, '\n');
     canonical_query(&b, req->query);
-    sb_putc(&b, '\n');
+    sw_strbuf_putc(&b, '\n');
     char *content_sha = canonical_headers(&b, &names, req, creds);
-    sb_putc(&b, '\n');
-    sb_putn(&names, "", 0);
-    sb_puts(&b, names.p);
-    sb_putc(&b, '\n');
+    sw_strbuf_putc(&b, '\n');
+    sw_strbuf_putn(&names, "", 0);
+    sw_strbuf_puts(&b, names.p);
+    sw_strbuf_putc(&b, '\n');
     if (content_sha) {
-        sb_puts(&b, content_sha);
+        sw_strbuf_puts(&b, content_sha);
         sw_free(content_sha);
     } else {
         char hex[SW_BE_SIGV4_HEX_LEN + 1];
         sha256_hex(req->body, req->body_bytes, hex);
-        sb_puts(&b, hex);
+        sw_strbuf_puts(&b, hex);
     }
-    *out = sb_take(&b);
+    *out = sw_strbuf_take(&b);
     if (signed_headers)
-        *signed_headers = sb_take(&names);
+        *signed_headers = sw_strbuf_take(&names);
     else
         sw_free(names.p);
     return 0;
@@ -414,14 +376,14 @@ static int check_scope(const sw_be_sigv4_scope_t *scope, char *errbuf, size_t er
     return 0;
 }
 
-static void put_scope(sb_t *b, const sw_be_sigv4_scope_t *scope)
+static void put_scope(sw_strbuf_t *b, const sw_be_sigv4_scope_t *scope)
 {
-    sb_putn(b, scope->amz_date, 8);
-    sb_putc(b, '/');
-    sb_puts(b, scope->region);
-    sb_putc(b, '/');
-    sb_puts(b, scope->service);
-    sb_puts(b, "/aws4_request");
+    sw_strbuf_putn(b, scope->amz_date, 8);
+    sw_strbuf_putc(b, '/');
+    sw_strbuf_puts(b, scope->region);
+    sw_strbuf_putc(b, '/');
+    sw_strbuf_puts(b, scope->service);
+    sw_strbuf_puts(b, "/aws4_request");
 }
 
 int sw_be_sigv4_string_to_sign(const sw_be_sigv4_scope_t *scope, const char *canonical_request,
@@ -432,14 +394,14 @@ int sw_be_sigv4_string_to_sign(const sw_be_sigv4_scope_t *scope, const char *can
         return rc;
     char hex[SW_BE_SIGV4_HEX_LEN + 1];
     sha256_hex(canonical_request, strlen(canonical_request), hex);
-    sb_t b = {0};
-    sb_puts(&b, ALGORITHM "\n");
-    sb_puts(&b, scope->amz_date);
-    sb_putc(&b, '\n');
+    sw_strbuf_t b = {0};
+    sw_strbuf_puts(&b, ALGORITHM "\n");
+    sw_strbuf_puts(&b, scope->amz_date);
+    sw_strbuf_putc(&b, '\n');
     put_scope(&b, scope);
-    sb_putc(&b, '\n');
-    sb_puts(&b, hex);
-    *out = sb_take(&b);
+    sw_strbuf_putc(&b, '\n');
+    sw_strbuf_puts(&b, hex);
+    *out = sw_strbuf_take(&b);
     return 0;
 }
 
@@ -448,9 +410,9 @@ int sw_be_sigv4_signing_key(const char *secret_key, const char *date8, const cha
 {
     if (!secret_key || !date8 || strlen(date8) != 8 || !region || !service)
         return -EINVAL;
-    sb_t k0 = {0};
-    sb_puts(&k0, "AWS4");
-    sb_puts(&k0, secret_key);
+    sw_strbuf_t k0 = {0};
+    sw_strbuf_puts(&k0, "AWS4");
+    sw_strbuf_puts(&k0, secret_key);
     uint8_t a[32], b[32];
     hmac((const uint8_t *)k0.p, k0.len, date8, a);
     hmac(a, sizeof(a), region, b);
@@ -496,16 +458,16 @@ int sw_be_sigv4_authorization(const sw_be_sigv4_req_t *req, const sw_be_sigv4_cr
     (void)sw_be_sigv4_signing_key(creds->secret_key, date8, scope->region, scope->service, key);
     sw_be_sigv4_signature(key, sts, sig);
     OPENSSL_cleanse(key, sizeof(key));
-    sb_t b = {0};
-    sb_puts(&b, ALGORITHM " Credential=");
-    sb_puts(&b, creds->access_key);
-    sb_putc(&b, '/');
+    sw_strbuf_t b = {0};
+    sw_strbuf_puts(&b, ALGORITHM " Credential=");
+    sw_strbuf_puts(&b, creds->access_key);
+    sw_strbuf_putc(&b, '/');
     put_scope(&b, scope);
-    sb_puts(&b, ", SignedHeaders=");
-    sb_puts(&b, names);
-    sb_puts(&b, ", Signature=");
-    sb_puts(&b, sig);
-    *out = sb_take(&b);
+    sw_strbuf_puts(&b, ", SignedHeaders=");
+    sw_strbuf_puts(&b, names);
+    sw_strbuf_puts(&b, ", Signature=");
+    sw_strbuf_puts(&b, sig);
+    *out = sw_strbuf_take(&b);
 out:
     sw_free(creq);
     sw_free(names);

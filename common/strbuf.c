@@ -1,0 +1,67 @@
+#include "common/strbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void sw_strbuf_putn(sw_strbuf_t *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 128;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->p = sw_realloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void sw_strbuf_puts(sw_strbuf_t *b, const char *s)
+{
+    sw_strbuf_putn(b, s, strlen(s));
+}
+
+void sw_strbuf_putc(sw_strbuf_t *b, char c)
+{
+    sw_strbuf_putn(b, &c, 1);
+}
+
+void sw_strbuf_printf(sw_strbuf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0)
+        return;
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 128;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        b->p = sw_realloc(b->p, cap);
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+char *sw_strbuf_take(sw_strbuf_t *b)
+{
+    if (!b->p)
+        sw_strbuf_putn(b, "", 0);
+    char *p = b->p;
+    *b = (sw_strbuf_t){0};
+    return p;
+}
+
+void sw_strbuf_free(sw_strbuf_t *b, bool wipe)
+{
+    if (wipe && b->p)
+        explicit_bzero(b->p, b->cap);
+    sw_free(b->p);
+    *b = (sw_strbuf_t){0};
+}

@@ -1,0 +1,25 @@
+/* A growable NUL-terminated byte string for building requests, headers and messages
+ * whose length is not known in advance. Appends never truncate. */
+#ifndef SW_COMMON_STRBUF_H
+#define SW_COMMON_STRBUF_H
+
+#include <stddef.h>
+
+#include "common/common.h"
+
+typedef struct sw_strbuf {
+    char *p; /* NULL until the first append */
+    size_t len, cap;
+} sw_strbuf_t;
+
+void sw_strbuf_putn(sw_strbuf_t *b, const char *s, size_t n);
+void sw_strbuf_puts(sw_strbuf_t *b, const char *s);
+void sw_strbuf_putc(sw_strbuf_t *b, char c);
+void sw_strbuf_printf(sw_strbuf_t *b, const char *fmt, ...) SW_PRINTF(2, 3);
+/* Hands over the string (never NULL: an empty buffer gives "") and resets b. The caller
+ * frees it with sw_free(). */
+char *sw_strbuf_take(sw_strbuf_t *b);
+/* Frees the buffer and resets b; with wipe, the bytes are cleared first (secrets). */
+void sw_strbuf_free(sw_strbuf_t *b, bool wipe);
+
+#endif
