@@ -27,6 +27,8 @@ static const command_t commands[] = {
      "fit and score load forecasters on a trace; save one for a policy to use"},
     {"model", sw_srv_cmd_model, "train or evaluate the demo Fashion-MNIST model"},
     {"worker", sw_srv_cmd_worker, "serve a model file to a frontend that this process dials"},
+    {"function", sw_srv_cmd_function,
+     "run a model as an AWS Lambda custom runtime (the function's bootstrap)"},
 };
 
 static void usage(FILE *f)

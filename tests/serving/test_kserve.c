@@ -1,0 +1,336 @@
+/* Tests of serving/kserve.c: flat and nested KServe v2 requests parse into the same rows,
+ * a 1-D shape means one row, the id is echoed, each malformed body gives its own message
+ * naming the JSON path, and a response read back holds exactly what sw_model_infer
+ * computed in-process (floats survive the text round trip bit for bit). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "common/common.h"
+#include "model/model.h"
+#include "serving/kserve.h"
+
+#define WIDE 784
+
+static sw_srv_kserve_req_t req;
+static sw_srv_kserve_buf_t buf;
+static char err[512];
+static char big[64 * 1024];
+
+static void setup(void)
+{
+    sw_srv_kserve_req_init(&req);
+    sw_srv_kserve_buf_init(&buf);
+    err[0] = '\0';
+}
+
+static void teardown(void)
+{
+    sw_srv_kserve_req_deinit(&req);
+    sw_srv_kserve_buf_deinit(&buf);
+}
+
+TestSuite(srv_kserve, .init = setup, .fini = teardown);
+
+static int parse(const char *body, size_t input_size, unsigned max_batch)
+{
+    return sw_srv_kserve_parse_request(body, strlen(body), input_size, max_batch, &req, err,
+                                       sizeof(err));
+}
+
+/* Expects `body` (for 3-wide rows, max batch 4) to fail with exactly `msg`. */
+static void expect_error3(const char *body, const char *msg)
+{
+    cr_assert_eq(parse(body, 3, 4), SW_EPARSE, "parsed: %s", body);
+    cr_expect_str_eq(err, msg);
+    cr_expect_eq(req.n, 0);
+    cr_expect_null(req.id);
+}
+
+/* A request of `rows` x WIDE numbers (value i / 1000 at flat index i) with the given
+ * shape text, where flat index `bad` is replaced by `bad_text` (bad < 0: none). */
+static const char *wide_body(const char *shape, size_t rows, long bad, const char *bad_text)
+{
+    size_t used = (size_t)snprintf(big, sizeof(big),
+                                   "{\"inputs\": [{\"name\": \"input\", \"shape\": %s, "
+                                   "\"datatype\": \"FP32\", \"data\": [",
+                                   shape);
+    for (size_t i = 0; i < rows * WIDE; i++) {
+        const char *sep = i ? "," : "";
+        if ((long)i == bad)
+            used += (size_t)snprintf(big + used, sizeof(big) - used, "%s%s", sep, bad_text);
+        else
+            used += (size_t)snprintf(big + used, sizeof(big) - used, "%s%g", sep, i / 1000.0);
+    }
+    snprintf(big + used, sizeof(big) - used, "]}]}");
+    cr_assert_lt(used + 8, sizeof(big));
+    return big;
+}
+
+Test(srv_kserve, parses_flat_request)
+{
+    cr_assert_eq(parse("{\"inputs\": [{\"name\": \"input\", \"shape\": [2, 3], \"datatype\": "
+                       "\"FP32\", \"data\": [1, 2.5, -3, 4, 5, 6e-3]}]}",
+                       3, 4),
+                 0, "%s", err);
+    const float want[] = {1, 2.5f, -3, 4, 5, 6e-3f};
+    cr_assert_eq(req.n, 2);
+    cr_expect_null(req.id);
+    for (size_t i = 0; i < 6; i++)
+        cr_expect_eq(req.data[i], want[i], "data[%zu]", i);
+}
+
+Test(srv_kserve, parses_nested_rows_like_flat)
+{
+    cr_assert_eq(parse("{\"inputs\": [{\"name\": \"input\", \"shape\": [2, 3], \"datatype\": "
+                       "\"FP32\", \"data\": [[1, 2.5, -3], [4, 5, 6e-3]]}], "
+                       "\"parameters\": {\"x\": 1}}",
+                       3, 4),
+                 0, "%s", err);
+    const float want[] = {1, 2.5f, -3, 4, 5, 6e-3f};
+    cr_assert_eq(req.n, 2);
+    for (size_t i = 0; i < 6; i++)
+        cr_expect_eq(req.data[i], want[i], "data[%zu]", i);
+}
+
+Test(srv_kserve, one_dimensional_shape_is_one_row)
+{
+    cr_assert_eq(parse(wide_body("[784]", 1, -1, NULL), WIDE, 4), 0, "%s", err);
+    cr_assert_eq(req.n, 1);
+    cr_expect_float_eq(req.data[783], 0.783f, 1e-7);
+}
+
+Test(srv_kserve, echoes_request_id)
+{
+    cr_assert_eq(parse("{\"id\": \"req-\\\"42\\\"\", \"inputs\": [{\"name\": \"x\", \"shape\": "
+                       "[1, 3], \"datatype\": \"FP32\", \"data\": [1, 2, 3]}]}",
+                       3, 4),
+                 0, "%s", err);
+    cr_assert_str_eq(req.id, "req-\"42\"");
+    const float out[] = {0.25f, 0.75f};
+    sw_srv_kserve_reply_t r = {
+        .model_name = "m", .model_version = 7, .id = req.id, .n = 1, .output_size = 2, .data = out};
+    sw_srv_kserve_format_response(&r, &buf);
+    cr_expect_str_eq(buf.data, "{\"model_name\":\"m\",\"model_version\":\"7\",\"id\":"
+                               "\"req-\\\"42\\\"\",\"outputs\":[{\"name\":\"output\",\"shape\":"
+                               "[1,2],\"datatype\":\"FP32\",\"data\":[0.25,0.75]}]}");
+    cr_expect_eq(buf.len, strlen(buf.data));
+}
+
+Test(srv_kserve, response_without_id_has_no_id_key)
+{
+    const float out[] = {1};
+    sw_srv_kserve_reply_t r = {.model_name = "m",
+                               .model_version = 3,
+                               .output_name = "p",
+                               .n = 1,
+                               .output_size = 1,
+                               .data = out};
+    sw_srv_kserve_format_response(&r, &buf);
+    cr_expect_str_eq(buf.data, "{\"model_name\":\"m\",\"model_version\":\"3\",\"outputs\":[{"
+                               "\"name\":\"p\",\"shape\":[1,1],\"datatype\":\"FP32\","
+                               "\"data\":[1]}]}");
+}
+
+/* 3-2-2 network: ReLU hidden layer, softmax output (as tests/backends/test_worker.c). */
+static const float w1[] = {1, -1, 0.5f, 0, 2, -1}, b1[] = {0.5f, -1};
+static const float w2[] = {2, 0, 1, 1}, b2[] = {0, 0.5f};
+static const sw_layer_desc_t tiny_layers[] = {
+    {.inputs = 3, .outputs = 2, .weights = w1, .bias = b1, .act = SW_ACT_RELU},
+    {.inputs = 2, .outputs = 2, .weights = w2, .bias = b2, .act = SW_ACT_SOFTMAX}};
+static const sw_model_desc_t tiny = {.name = "tiny",
+                                     .version = 7,
+                                     .input_name = "x",
+                                     .output_name = "p",
+                                     .layers = tiny_layers,
+                                     .n_layers = 2};
+
+Test(srv_kserve, response_holds_exactly_what_the_model_computed)
+{
+    sw_model_t *m = NULL;
+    cr_assert_eq(sw_model_create(&tiny, 4, "tiny", &m, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(parse("{\"inputs\": [{\"name\": \"x\", \"shape\": [3, 3], \"datatype\": "
+                       "\"FP32\", \"data\": [[1, 2, 3], [0.1, -0.7, 2], [1e-3, 4, 0.3]]}]}",
+                       3, 4),
+                 0, "%s", err);
+    float out[6], want[6];
+    const float in[] = {1, 2, 3, 0.1f, -0.7f, 2, 1e-3f, 4, 0.3f};
+    cr_assert_eq(sw_model_infer(m, in, 3, want), 0);
+    cr_assert_eq(sw_model_infer(m, req.data, req.n, out), 0);
+    sw_srv_kserve_reply_t r = {.model_name = sw_model_name(m),
+                               .model_version = sw_model_version(m),
+                               .n = req.n,
+                               .output_size = sw_model_output_size(m),
+                               .data = out};
+    sw_srv_kserve_format_response(&r, &buf);
+    json_error_t jerr;
+    json_t *j = json_loads(buf.data, 0, &jerr);
+    cr_assert_not_null(j, "%s: %s", jerr.text, buf.data);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "model_name")), "tiny");
+    cr_expect_str_eq(json_string_value(json_object_get(j, "model_version")), "7");
+    json_t *o = json_array_get(json_object_get(j, "outputs"), 0);
+    cr_expect_eq(json_integer_value(json_array_get(json_object_get(o, "shape"), 0)), 3);
+    cr_expect_eq(json_integer_value(json_array_get(json_object_get(o, "shape"), 1)), 2);
+    json_t *data = json_object_get(o, "data");
+    cr_assert_eq(json_array_size(data), 6);
+    for (size_t i = 0; i < 6; i++)
+        cr_expect_eq((float)json_number_value(json_array_get(data, i)), want[i], "data[%zu]", i);
+    json_decref(j);
+    sw_model_destroy(m);
+}
+
+Test(srv_kserve, floats_round_trip_bit_for_bit)
+{
+    const float out[] = {0.1f, 1.0f / 3.0f, 1.17549435e-38f, 3.40282347e38f, -2.5e-45f, 0};
+    sw_srv_kserve_reply_t r = {.model_name = "m", .n = 1, .output_size = 6, .data = out};
+    sw_srv_kserve_format_response(&r, &buf);
+    json_t *j = json_loads(buf.data, 0, NULL);
+    cr_assert_not_null(j, "%s", buf.data);
+    json_t *data = json_object_get(json_array_get(json_object_get(j, "outputs"), 0), "data");
+    for (size_t i = 0; i < 6; i++)
+        cr_expect_eq((float)json_number_value(json_array_get(data, i)), out[i], "data[%zu]", i);
+    json_decref(j);
+}
+
+Test(srv_kserve, non_finite_output_is_null)
+{
+    const float out[] = {NAN, 1};
+    sw_srv_kserve_reply_t r = {.model_name = "m", .n = 1, .output_size = 2, .data = out};
+    sw_srv_kserve_format_response(&r, &buf);
+    cr_expect_not_null(strstr(buf.data, "\"data\":[null,1]"), "%s", buf.data);
+}
+
+Test(srv_kserve, error_body_is_escaped_json)
+{
+    sw_srv_kserve_format_error("inputs: \"x\"\n", &buf);
+    cr_expect_str_eq(buf.data, "{\"error\":\"inputs: \\\"x\\\"\\u000a\"}");
+}
+
+Test(srv_kserve, not_json_gives_line_and_column)
+{
+    cr_assert_eq(parse("{\"inputs\":\n  [1,}", 3, 4), SW_EPARSE);
+    cr_expect(strncmp(err, "not JSON at line 2, column ", 27) == 0, "%s", err);
+}
+
+Test(srv_kserve, empty_body_is_not_json)
+{
+    cr_assert_eq(sw_srv_kserve_parse_request("", 0, 3, 4, &req, err, sizeof(err)), SW_EPARSE);
+    cr_expect(strncmp(err, "not JSON at line", 16) == 0, "%s", err);
+}
+
+Test(srv_kserve, top_level_must_be_an_object)
+{
+    expect_error3("[1, 2]", "request: expected a JSON object, got an array");
+}
+
+Test(srv_kserve, missing_inputs)
+{
+    expect_error3("{\"id\": \"a\"}", "inputs: missing");
+}
+
+Test(srv_kserve, inputs_not_an_array_or_not_one_tensor)
+{
+    expect_error3("{\"inputs\": {}}", "inputs: expected an array, got an object");
+    expect_error3("{\"inputs\": [{}, {}]}", "inputs: expected 1 tensor, got 2");
+    expect_error3("{\"inputs\": [7]}", "inputs[0]: expected an object, got a number");
+}
+
+Test(srv_kserve, missing_name)
+{
+    expect_error3("{\"inputs\": [{\"shape\": [1, 3], \"datatype\": \"FP32\", \"data\": [1, 2, "
+                  "3]}]}",
+                  "inputs[0].name: missing");
+}
+
+Test(srv_kserve, wrong_or_missing_datatype)
+{
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 3], \"datatype\": \"FP64\", "
+                  "\"data\": [1, 2, 3]}]}",
+                  "inputs[0].datatype: FP64 not supported, expected FP32");
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 3], \"data\": [1, 2, 3]}]}",
+                  "inputs[0].datatype: missing");
+}
+
+Test(srv_kserve, wrong_shape_names_expected_and_got)
+{
+    cr_assert_eq(parse("{\"inputs\": [{\"name\": \"x\", \"shape\": [3, 5], \"datatype\": "
+                       "\"FP32\", \"data\": []}]}",
+                       WIDE, 64),
+                 SW_EPARSE);
+    cr_expect_str_eq(err, "inputs[0].shape: expected [N, 784], got [3, 5]");
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 1, 3], \"datatype\": \"FP32\", "
+                  "\"data\": [1, 2, 3]}]}",
+                  "inputs[0].shape: expected [N, 3], got [1, 1, 3]");
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [1, \"3\"], \"datatype\": \"FP32\", "
+                  "\"data\": [1, 2, 3]}]}",
+                  "inputs[0].shape[1]: expected an integer, got a string");
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"data\": [1]}]}",
+                  "inputs[0].shape: missing");
+}
+
+Test(srv_kserve, batch_over_max_or_zero)
+{
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [5, 3], \"datatype\": \"FP32\", "
+                  "\"data\": []}]}",
+                  "inputs[0].shape: batch size 5 out of range, expected 1 to 4 (the max batch)");
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [0, 3], \"datatype\": \"FP32\", "
+                  "\"data\": []}]}",
+                  "inputs[0].shape: batch size 0 out of range, expected 1 to 4 (the max batch)");
+}
+
+Test(srv_kserve, element_not_a_number_names_its_index)
+{
+    cr_assert_eq(parse(wide_body("[1, 784]", 1, 17, "\"7\""), WIDE, 64), SW_EPARSE);
+    cr_expect_str_eq(err, "inputs[0].data[17]: not a number (got a string)");
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [2, 3], \"datatype\": \"FP32\", "
+                  "\"data\": [[1, 2, 3], [4, null, 6]]}]}",
+                  "inputs[0].data[1][1]: not a number (got null)");
+}
+
+Test(srv_kserve, data_length_mismatch)
+{
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [2, 3], \"datatype\": \"FP32\", "
+                  "\"data\": [1, 2, 3, 4, 5]}]}",
+                  "inputs[0].data: expected 6 numbers, got 5");
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [2, 3], \"datatype\": \"FP32\", "
+                  "\"data\": [[1, 2, 3]]}]}",
+                  "inputs[0].data: expected 2 rows of 3 numbers, got 1 rows");
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [2, 3], \"datatype\": \"FP32\", "
+                  "\"data\": [[1, 2, 3], [4, 5]]}]}",
+                  "inputs[0].data[1]: expected 3 numbers, got 2");
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [2, 3], \"datatype\": \"FP32\", "
+                  "\"data\": [[1, 2, 3], 4]}]}",
+                  "inputs[0].data[1]: expected a row of 3 numbers, got a number");
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 3], \"datatype\": \"FP32\"}]}",
+                  "inputs[0].data: missing");
+}
+
+Test(srv_kserve, value_outside_fp32_range)
+{
+    expect_error3("{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 3], \"datatype\": \"FP32\", "
+                  "\"data\": [1, 1e300, 3]}]}",
+                  "inputs[0].data[1]: 1e+300 is out of the FP32 range");
+}
+
+Test(srv_kserve, id_and_parameters_types)
+{
+    expect_error3("{\"id\": 5, \"inputs\": []}", "id: expected a string, got a number");
+    expect_error3("{\"parameters\": [], \"inputs\": []}",
+                  "parameters: expected an object, got an array");
+}
+
+Test(srv_kserve, buffers_are_reused_and_id_cleared_after_error)
+{
+    cr_assert_eq(parse(wide_body("[2, 784]", 2, -1, NULL), WIDE, 4), 0, "%s", err);
+    const float *data = req.data;
+    cr_assert_eq(parse("{\"id\": \"x\", \"inputs\": 1}", WIDE, 4), SW_EPARSE);
+    cr_expect_null(req.id);
+    cr_expect_eq(req.n, 0);
+    cr_assert_eq(parse(wide_body("[1, 784]", 1, -1, NULL), WIDE, 4), 0, "%s", err);
+    cr_expect_eq(req.data, data, "a smaller request should reuse the buffer");
+    cr_expect_null(req.id);
+}
