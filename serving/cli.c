@@ -29,6 +29,8 @@ static const command_t commands[] = {
     {"worker", sw_srv_cmd_worker, "serve a model file to a frontend that this process dials"},
     {"function", sw_srv_cmd_function,
      "run a model as an AWS Lambda custom runtime (the function's bootstrap)"},
+    {"faas-local", sw_srv_cmd_faas_local,
+     "a local Lambda-compatible service: Invoke API with SigV4, Runtime API"},
 };
 
 static void usage(FILE *f)
