@@ -4,15 +4,21 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Makes room for `more` bytes after len (the NUL included). */
+static void sw_strbuf_reserve(sw_strbuf_t *b, size_t more)
+{
+    if (b->len + more <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 128;
+    while (cap < b->len + more)
+        cap *= 2;
+    b->p = sw_realloc(b->p, cap);
+    b->cap = cap;
+}
+
 void sw_strbuf_putn(sw_strbuf_t *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        b->p = sw_realloc(b->p, cap);
-        b->cap = cap;
-    }
+    sw_strbuf_reserve(b, n + 1);
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
@@ -28,24 +34,22 @@ void sw_strbuf_putc(sw_strbuf_t *b, char c)
     sw_strbuf_putn(b, &c, 1);
 }
 
+/* Formats into the room there is; only a string that does not fit is formatted twice. */
 void sw_strbuf_printf(sw_strbuf_t *b, const char *fmt, ...)
 {
+    sw_strbuf_reserve(b, 64);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
-    if (n <= 0)
+    if (n < 0)
         return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        b->p = sw_realloc(b->p, cap);
-        b->cap = cap;
+    if ((size_t)n >= b->cap - b->len) {
+        sw_strbuf_reserve(b, (size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
     }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
     b->len += (size_t)n;
 }
 
