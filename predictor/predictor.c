@@ -255,6 +255,7 @@ static void reset_ratios(sw_pred_t *p)
     for (unsigned h = 0; h < p->params.horizon; h++)
         p->ratio_q[h] = default_ratio(p);
     p->ratio_q_max = default_ratio(p);
+    memset(p->burst_prone, 0, sizeof(p->burst_prone));
     sw_free(p->ratio_cal);
     sw_free(p->ratio_cal_max);
     p->ratio_cal = p->ratio_cal_max = NULL;
@@ -310,6 +311,7 @@ int sw_pred_create(sw_pred_t **out, const sw_pred_params_t *params, char *errbuf
     if (rc < 0)
         return rc;
     sw_pred_t *p = sw_calloc(1, sizeof(*p));
+    sw__pred_burst_reset(&p->burst);
     p->ops = ops;
     p->params = *params;
     p->ratio_q = sw_malloc(params->horizon * sizeof(double));
@@ -360,12 +362,41 @@ static double order_quantile(double *v, size_t n, double q)
     return v[SW_MIN(i, n - 1)];
 }
 
-/* The calendar bucket (minute of the hour) of a forecast made at position `origin`. */
-static size_t cal_bucket(const sw_pred_t *p, uint64_t origin)
+/* The minute of the hour of a forecast made at position `origin`, with bit 6 set when a
+ * burst is due then (see burst.c). */
+static uint8_t cal_code(const sw_pred_t *p, uint64_t origin)
 {
     unsigned minute, hour;
     sw__pred_calendar(p, origin, &minute, &hour);
-    return minute % SW_PRED_CAL_BUCKETS;
+    return (uint8_t)(minute | (sw__pred_burst_due(&p->burst, &p->params, origin) ? 64u : 0u));
+}
+
+/* The calendar bucket of a code: the minute, split by burst phase where it is prone. */
+static size_t code_bucket(const sw_pred_t *p, uint8_t code)
+{
+    unsigned minute = code & 63u;
+    return minute + (p->burst_prone[minute] && (code & 64u) ? 60u : 0u);
+}
+
+static size_t cal_bucket(const sw_pred_t *p, uint64_t origin)
+{
+    return code_bucket(p, cal_code(p, origin));
+}
+
+/* Every value the model sees goes through here, so the burst phase tracks the same
+ * stream, position for position. */
+static void model_observe(sw_pred_t *p, double y, bool missing)
+{
+    p->ops->observe(p, y, missing);
+    sw__pred_burst_observe(&p->burst, &p->params, p->pos, y, missing);
+    p->pos++;
+}
+
+static void burst_feed(sw_pred_t *p, const double *y, const uint8_t *miss, size_t n)
+{
+    sw__pred_burst_reset(&p->burst);
+    for (size_t i = 0; i < n; i++)
+        sw__pred_burst_observe(&p->burst, &p->params, i, y[i], miss[i]);
 }
 
 /* Fewer samples than this in a bucket and the global ratio is used. */
@@ -430,6 +461,28 @@ static void calibrate_buckets(const sw_pred_t *p, const double *ratios, const ui
 }
 
 
+/* A minute is burst-prone when the q-quantile of its own max ratios exceeds that of all
+ * of them: the minutes before a burst slot (on the Twitter trace :59-:02 and :29-:32),
+ * learned from the held-back data rather than written in. codes[i] is ratios[i]'s. */
+static void learn_burst_prone(sw_pred_t *p, const double *ratios, const uint8_t *codes, size_t n)
+{
+    memset(p->burst_prone, 0, sizeof(p->burst_prone));
+    if (n == 0)
+        return;
+    double *tmp = sw_malloc(n * sizeof(double));
+    memcpy(tmp, ratios, n * sizeof(double));
+    double global = order_quantile(tmp, n, p->params.quantile);
+    for (unsigned m = 0; m < 60; m++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if ((codes[i] & 63u) == m)
+                tmp[k++] = ratios[i];
+        p->burst_prone[m] = k >= CAL_MIN_SAMPLES &&
+                            order_quantile(tmp, k, p->params.quantile) > global;
+    }
+    sw_free(tmp);
+}
+
 /* Walks s[train..n) online from a model fitted on s[0..train): at each position forecasts
  * H steps, records actual / point per step and actual max / max point, then observes the
  * actual. A ratio is skipped where an interval it involves is missing or beyond the
@@ -444,7 +497,7 @@ static void calibrate(sw_pred_t *p, const stream_t *s, size_t train)
     size_t *cnt = sw_calloc(H, sizeof(size_t));
     for (size_t t = train; t < s->n; t++) {
         double mp, amax = 0;
-        uint8_t bucket = (uint8_t)cal_bucket(p, p->pos);
+        uint8_t bucket = cal_code(p, p->pos);
         model_predict(p, H, pt, &mp);
         bool whole = t + H <= s->n;
         for (size_t h = 0; h < H && t + h < s->n; h++) {
@@ -462,12 +515,17 @@ static void calibrate(sw_pred_t *p, const stream_t *s, size_t train)
             rmaxb[nmax] = bucket;
             rmax[nmax++] = amax / mp;
         }
-        p->ops->observe(p, s->y[t], s->miss[t]);
-        p->pos++;
+        model_observe(p, s->y[t], s->miss[t]);
     }
     /* Bucket quantiles first: order_quantile sorts its input, and the buckets must be read
      * in recording order. */
     if (p->params.calendar) {
+        learn_burst_prone(p, rmax, rmaxb, nmax);
+        for (size_t i = 0; i < nmax; i++)
+            rmaxb[i] = (uint8_t)code_bucket(p, rmaxb[i]);
+        for (size_t h = 0; h < H; h++)
+            for (size_t i = 0; i < cnt[h]; i++)
+                rb[h * hold + i] = (uint8_t)code_bucket(p, rb[h * hold + i]);
         alloc_calendar(p);
         for (size_t h = 0; h < H; h++)
             calibrate_buckets(p, r + h * hold, rb + h * hold, cnt[h], 0.0, p->ratio_cal + h, H);
@@ -516,6 +574,7 @@ static int fit_stream(sw_pred_t *p, const stream_t *s, char *errbuf, size_t errl
     }
     p->pos = train;
     reset_ratios(p);
+    burst_feed(p, s->y, s->miss, train);
     if (!calib)
         return 0;
     calibrate(p, s, train);
@@ -592,10 +651,8 @@ int sw_pred_fit(sw_pred_t *p, const double *series, const uint8_t *missing, size
 static void emit_to_model(void *ctx, double y, bool missing, size_t count)
 {
     sw_pred_t *p = ctx;
-    for (size_t i = 0; i < count; i++) {
-        p->ops->observe(p, y, missing);
-        p->pos++;
-    }
+    for (size_t i = 0; i < count; i++)
+        model_observe(p, y, missing);
 }
 
 void sw_pred_set_live(sw_pred_t *p)
@@ -610,8 +667,7 @@ void sw_pred_observe(sw_pred_t *p, double count)
 {
     bool missing = !isfinite(count) || count < 0;
     if (p->live) {
-        p->ops->observe(p, missing ? 0.0 : count, missing);
-        p->pos++;
+        model_observe(p, missing ? 0.0 : count, missing);
         return;
     }
     holder_t h = holder_of(p, emit_to_model, p);
@@ -715,10 +771,17 @@ int sw_pred_export(const sw_pred_t *p, sw_pred_blob_t *out)
     sw_pred_blob_add(out, "ratio_q_max", &p->ratio_q_max, 1);
     sw_pred_blob_add(out, "hold", hold, 4);
     sw_pred_blob_add(out, "recent", p->recent, context_len(&p->params.gaps));
+    double burst[SW_PRED_BURST_STATE];
+    sw__pred_burst_export(&p->burst, burst);
+    sw_pred_blob_add(out, "burst", burst, SW_PRED_BURST_STATE);
     if (p->ratio_cal) {
+        double prone[60];
+        for (size_t m = 0; m < 60; m++)
+            prone[m] = p->burst_prone[m];
         sw_pred_blob_add(out, "ratio_cal", p->ratio_cal,
                          SW_PRED_CAL_BUCKETS * (size_t)p->params.horizon);
         sw_pred_blob_add(out, "ratio_cal_max", p->ratio_cal_max, SW_PRED_CAL_BUCKETS);
+        sw_pred_blob_add(out, "burst_prone", prone, 60);
     }
     int rc = p->ops->export_state(p, out);
     if (rc < 0)
@@ -769,10 +832,25 @@ static int import_shared(sw_pred_t *p, const sw_pred_blob_t *blob, char *errbuf,
                  p->params.name);
         return -EINVAL;
     }
+    const sw_pred_tensor_t *prone = sw_pred_blob_find(blob, "burst_prone", 60);
+    const sw_pred_tensor_t *burst = sw_pred_blob_find(blob, "burst", SW_PRED_BURST_STATE);
+    if (rc && !prone) {
+        snprintf(errbuf, errlen, "predictor %s: saved calendar ratios lack burst_prone (saved "
+                 "by an older spillway: fit it again with spillway predict fit)",
+                 p->params.name);
+        return -EINVAL;
+    }
+    if (burst && sw__pred_burst_import(&p->burst, &p->params, burst->data) < 0) {
+        snprintf(errbuf, errlen, "predictor %s: saved burst state is out of range",
+                 p->params.name);
+        return -EINVAL;
+    }
     if (rc) {
         alloc_calendar(p);
         memcpy(p->ratio_cal, rc->data, n * sizeof(double));
         memcpy(p->ratio_cal_max, rcm->data, SW_PRED_CAL_BUCKETS * sizeof(double));
+        for (size_t m = 0; m < 60; m++)
+            p->burst_prone[m] = prone->data[m] != 0;
     }
     return 0;
 }

@@ -33,6 +33,26 @@ typedef struct sw_pred_ops {
     void (*destroy)(sw_pred_t *p);
 } sw_pred_ops_t;
 
+/* Burst phase (burst.c): the last half hour's values and the last burst onset seen. */
+#define SW_PRED_BURST_RING 240
+#define SW_PRED_BURST_STATE (3 + SW_PRED_BURST_RING) /* exported: n, head, onset, ring */
+typedef struct sw_pred_burst {
+    double ring[SW_PRED_BURST_RING];
+    uint32_t n, head;
+    int64_t last_onset; /* position of the last onset; -1: none seen */
+} sw_pred_burst_t;
+
+void sw__pred_burst_reset(sw_pred_burst_t *b);
+/* The value of interval pos, as the model sees it. */
+void sw__pred_burst_observe(sw_pred_burst_t *b, const sw_pred_params_t *pp, uint64_t pos,
+                            double y, bool missing);
+/* Whether a forecast made at origin is in "burst due" phase. */
+bool sw__pred_burst_due(const sw_pred_burst_t *b, const sw_pred_params_t *pp, uint64_t origin);
+void sw__pred_burst_export(const sw_pred_burst_t *b, double out[SW_PRED_BURST_STATE]);
+/* Returns 0, or -1 when the saved values are out of range. */
+int sw__pred_burst_import(sw_pred_burst_t *b, const sw_pred_params_t *pp,
+                          const double in[SW_PRED_BURST_STATE]);
+
 struct sw_pred {
     const sw_pred_ops_t *ops;
     sw_pred_params_t params;
@@ -41,9 +61,12 @@ struct sw_pred {
     /* Calibration: q-quantile of actual / point per step, and of actual max / max point. */
     double *ratio_q; /* params.horizon entries; 1 until calibrated */
     double ratio_q_max;
-    /* With params.calendar: the same per minute of the hour of the forecast origin
-     * (SW_PRED_CAL_BUCKETS x horizon, and SW_PRED_CAL_BUCKETS), NULL otherwise. */
+    /* With params.calendar: the same per calendar bucket of the forecast origin
+     * (SW_PRED_CAL_BUCKETS x horizon, and SW_PRED_CAL_BUCKETS), NULL otherwise. A bucket
+     * is the minute of the hour, plus 60 for a burst-prone minute while a burst is due. */
     double *ratio_cal, *ratio_cal_max;
+    bool burst_prone[60]; /* minutes whose own upper quantile exceeds the global one */
+    sw_pred_burst_t burst;
     bool live; /* counts come from a live planner: load, never missing (no holding) */
     /* Online gap holding (see sw_pred_observe). */
     unsigned zeros_held;   /* zeros seen but not yet passed to the model */
@@ -72,7 +95,7 @@ static inline void sw__pred_flat(double v, size_t h, double *point, double *max_
     *max_point = v;
 }
 
-#define SW_PRED_CAL_BUCKETS 60
+#define SW_PRED_CAL_BUCKETS 120
 
 extern const sw_pred_ops_t sw__pred_recent_max_ops;
 extern const sw_pred_ops_t sw__pred_last_ops;

@@ -217,3 +217,64 @@ Test(pred_calibration, calendar_buckets_keep_coverage_with_a_tighter_bound)
     cr_assert_lt(cal.upper_ratio, 0.6 * flat.upper_ratio, "calendar %.3f vs flat %.3f",
                  cal.upper_ratio, flat.upper_ratio);
 }
+
+/* Bursts 4x at :30, every second hour, in hours whose parity flips each day: the minute of
+ * the hour alone cannot tell a burst slot from a quiet one, the time since the last burst
+ * can. A forecast 118 minutes after a burst, covering the next :30, must stretch its
+ * bound; one 58 minutes after must not. The burst phase survives export and import. */
+static double alternating_bursts(size_t t)
+{
+    double y = 1000.0 + (double)(t % 7) * 10.0;
+    return t % 60 == 30 && (t / 60 + t / 1440) % 2 == 0 ? 4.0 * y : y;
+}
+
+static double upper_ratio_at(size_t n, sw_pred_t **keep)
+{
+    double *y = malloc(n * sizeof(double));
+    for (size_t t = 0; t < n; t++)
+        y[t] = alternating_bursts(t);
+    /* At 0.98 the 4 % of windows holding a burst do not fit in the miss budget. */
+    sw_pred_params_t pp = params("last", 5, 0.98);
+    pp.calendar = true;
+    pp.holdout_frac = 0.4;
+    sw_pred_t *p = make_fit(&pp, y, n);
+    free(y);
+    double point[5], upper[5];
+    sw_forecast_t f = {.horizon = 5, .point = point, .upper = upper};
+    sw_pred_forecast(p, &f);
+    if (keep)
+        *keep = p;
+    else
+        sw_pred_destroy(p);
+    return f.max_upper / f.max_point;
+}
+
+Test(pred_calibration, burst_phase_tells_due_slots_from_quiet_ones)
+{
+    size_t due = 12 * 1440 + 4 * 60 + 28; /* the burst at 04:30 of day 12 is 2 min ahead */
+    sw_pred_t *p;
+    double r_due = upper_ratio_at(due, NULL), r_quiet = upper_ratio_at(due + 60, &p);
+    cr_log_info("upper/point: due %.3f, quiet %.3f", r_due, r_quiet);
+    cr_assert_gt(r_due, 3.5, "a due burst slot covers the 4x burst: %.3f", r_due);
+    cr_assert_lt(r_quiet, 1.2, "58 minutes after a burst the slot is quiet: %.3f", r_quiet);
+    sw_pred_blob_t b;
+    cr_assert_eq(sw_pred_export(p, &b), 0);
+    sw_pred_t *q;
+    char err[256];
+    cr_assert_eq(sw_pred_import(&q, &b, err, sizeof err), 0, "%s", err);
+    double pt[5], up[5], pt2[5], up2[5];
+    sw_forecast_t f1 = {.horizon = 5, .point = pt, .upper = up};
+    sw_forecast_t f2 = {.horizon = 5, .point = pt2, .upper = up2};
+    for (int step = 0; step < 180; step++) { /* through the next bursts, both alike */
+        sw_pred_forecast(p, &f1);
+        sw_pred_forecast(q, &f2);
+        cr_assert_eq(f1.max_upper, f2.max_upper, "step %d", step);
+        cr_assert_eq(memcmp(up, up2, sizeof up), 0, "step %d", step);
+        double y = alternating_bursts(due + 60 + (size_t)step);
+        sw_pred_observe(p, y);
+        sw_pred_observe(q, y);
+    }
+    sw_pred_blob_free(&b);
+    sw_pred_destroy(p);
+    sw_pred_destroy(q);
+}
