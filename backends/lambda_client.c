@@ -19,6 +19,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,6 +281,26 @@ static int setup_multi(sw_be_lambda_t *c, char *errbuf, size_t errlen)
      * not close connections that the next burst would reuse. */
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->max_in_flight);
     return 0;
+}
+
+void sw_be_lambda_opts_from_cfg(const sw_cfg_faas_invoke_t *cfg, const sw_be_aws_creds_t *creds,
+                                sw_be_lambda_opts_t *opts)
+{
+    *opts = (sw_be_lambda_opts_t){
+        .endpoint = cfg->endpoint,
+        .region = cfg->region,
+        .function_name = cfg->function_name,
+        .qualifier = cfg->qualifier,
+        .creds = creds,
+        .timeout_ms = (int64_t)llround(cfg->timeout_ms),
+        .max_in_flight = cfg->max_in_flight,
+        .max_retries = cfg->max_retries,
+        .retry_base_ms = (int64_t)llround(cfg->retry_base_ms),
+        .log_tail = true,
+    };
+    /* 0 asks for the client's default base; the config's 0 means "retry at once". */
+    if (opts->retry_base_ms == 0 && cfg->max_retries > 0)
+        opts->retry_base_ms = 1;
 }
 
 int sw_be_lambda_create(struct event_base *base, const sw_be_lambda_opts_t *opts,
@@ -673,10 +694,13 @@ static void on_http_done(call_t *k, sw_time_t now, int http_status)
     char *err = service_error(k, http_status);
     if (http_status == 429) {
         sw_time_t until = now + (sw_time_t)k->retry_after_s * SW_US_PER_S;
+        /* One line per throttle window, not per call: a burst of 429s is one event for an
+         * operator, and the stats count every call. */
+        if (now >= c->throttled_until)
+            SW_LOG_WARN("invoke throttled, holding calls for Retry-After function=%s "
+                        "endpoint=%s retry_after_s=%" PRIu32 " error=\"%s\"",
+                        c->function_name, c->endpoint, k->retry_after_s, err);
         c->throttled_until = SW_MAX(c->throttled_until, until);
-        SW_LOG_WARN("invoke throttled function=%s endpoint=%s retry_after_s=%" PRIu32
-                    " error=\"%s\"",
-                    c->function_name, c->endpoint, k->retry_after_s, err);
         call_finish(k, SW_FAAS_THROTTLED, http_status, err);
     } else if (http_status >= 500) {
         maybe_retry(k, now, http_status, err);

@@ -20,6 +20,7 @@
 #include "backends/aws_creds.h"
 #include "common/backend.h"
 #include "common/common.h"
+#include "config/config.h"
 
 struct event_base;
 
@@ -83,6 +84,13 @@ typedef struct sw_be_lambda_stats {
     SW_BE_LAMBDA_STATS(SW__X)
 #undef SW__X
 } sw_be_lambda_stats_t;
+
+/* Fills opts from the policy file's faas.invoke section (region, endpoint, function,
+ * qualifier, deadline, in-flight bound, retries and backoff) with creds, which the caller
+ * loads (sw_be_aws_creds_load with faas.invoke.credentials_profile). log_tail is set: a
+ * live driver learns durations and cold starts from it. Pointers borrow from cfg. */
+void sw_be_lambda_opts_from_cfg(const sw_cfg_faas_invoke_t *cfg, const sw_be_aws_creds_t *creds,
+                                sw_be_lambda_opts_t *opts);
 
 /* Creates a client on base (borrowed; it must outlive the client). opts and everything it
  * points to are copied. Returns 0, or -EINVAL with a message in errbuf (never holding the

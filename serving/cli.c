@@ -31,6 +31,8 @@ static const command_t commands[] = {
      "run a model as an AWS Lambda custom runtime (the function's bootstrap)"},
     {"faas-local", sw_srv_cmd_faas_local,
      "a local Lambda-compatible service: Invoke API with SigV4, Runtime API"},
+    {"invoke", sw_srv_cmd_invoke,
+     "call the configured function (AWS Lambda or faas-local) with the live client"},
 };
 
 static void usage(FILE *f)

@@ -18,6 +18,7 @@ int sw_srv_cmd_model(int argc, char **argv);
 int sw_srv_cmd_worker(int argc, char **argv);
 int sw_srv_cmd_function(int argc, char **argv);
 int sw_srv_cmd_faas_local(int argc, char **argv);
+int sw_srv_cmd_invoke(int argc, char **argv);
 
 /* Loads the config named by `path` (NULL: the built-in defaults), printing any error to
  * stderr. Returns 0 or SW_EXIT_USAGE. */

@@ -425,3 +425,76 @@ Test(faas_e2e, default_function_is_the_builds_model)
     cr_assert_eq(c.res.status, SW_FAAS_OK, "%s %s", c.error, c.body);
     check_outputs(c.body, row);
 }
+
+/* Runs `spillway invoke ARGS...` against the service; returns the exit status and the
+ * first bytes of its stdout. */
+static int run_invoke(int port, const char *const *extra, char *out, size_t outlen)
+{
+    char endpoint[96], path[] = "/tmp/sw-e2e-out-XXXXXX";
+    snprintf(endpoint, sizeof endpoint, "faas.invoke.endpoint=http://127.0.0.1:%d", port);
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    const char *argv[16] = {SPILLWAY, "invoke", "--set", endpoint};
+    size_t n = 4;
+    for (; *extra && n < 15; extra++)
+        argv[n++] = *extra;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fd, 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    ssize_t got = pread(fd, out, outlen - 1, 0);
+    out[got > 0 ? got : 0] = '\0';
+    close(fd);
+    unlink(path);
+    cr_assert(WIFEXITED(status), "spillway invoke died: status %d", status);
+    return WEXITSTATUS(status);
+}
+
+/* The operator's check: `spillway invoke` reads faas.invoke, signs, and prints the answer;
+ * a missing function is exit 1, missing credentials exit 2. */
+Test(faas_e2e, invoke_command_uses_the_policy_files_client)
+{
+    char *argv[] = {SPILLWAY, "faas-local", "--listen", "127.0.0.1:0", NULL};
+    int port = start_service_argv(argv);
+    char out[8192];
+    cr_assert_eq(run_invoke(port, (const char *[]){"--count", "3", "--concurrency", "2", NULL},
+                            out, sizeof out),
+                 0);
+    cr_assert_eq(run_invoke(port, (const char *[]){NULL}, out, sizeof out), 0);
+    cr_assert_not_null(strstr(out, "\"outputs\""), "%s", out);
+    cr_assert_eq(run_invoke(port, (const char *[]){"--set", "faas.invoke.function_name=nope",
+                                                    NULL},
+                            out, sizeof out),
+                 1);
+    cr_assert_not_null(strstr(out, "Function not found"), "%s", out);
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+    cr_assert_eq(run_invoke(port, (const char *[]){NULL}, out, sizeof out), 2);
+}
+
+Test(faas_e2e, client_options_come_from_the_policy_file)
+{
+    sw_cfg_t *cfg;
+    char err[512];
+    const char yaml[] = "faas:\n  invoke:\n    region: eu-west-1\n    function_name: fn:prod\n"
+                        "    qualifier: v7\n    timeout_ms: 250\n    max_in_flight: 3\n";
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "x.yaml", &cfg, err, sizeof err), 0,
+                 "%s", err);
+    sw_be_aws_creds_t creds = {.access_key_id = "AKID", .secret_access_key = "s"};
+    sw_be_lambda_opts_t o;
+    sw_be_lambda_opts_from_cfg(&cfg->faas.invoke, &creds, &o);
+    cr_assert_eq(o.timeout_ms, 250);
+    cr_assert_eq(o.max_in_flight, 3u);
+    cr_assert(o.log_tail);
+    base = event_base_new();
+    cr_assert_eq(sw_be_lambda_create(base, &o, &client, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(sw_be_lambda_url(client),
+                     "https://lambda.eu-west-1.amazonaws.com/2015-03-31/functions/fn%3Aprod/"
+                     "invocations?Qualifier=v7");
+    sw_cfg_destroy(cfg);
+}
