@@ -563,6 +563,7 @@ typedef struct chart_spec {
     bool stacked;
     double hline; /* > 0: a horizontal reference line at this value */
     const char *hline_label;
+    double ycap; /* > 0: the y axis stops near here; higher points are drawn at the top */
 } chart_spec_t;
 
 static double px_x(const agg_view_t *v, double t)
@@ -587,7 +588,8 @@ static double chart_ymax(const chart_spec_t *c, const agg_view_t *v)
             m = fmax(m, stack);
         }
     }
-    return nice_ceil(m * (c->hline > 0 ? 1.1 : 1.0));
+    m *= c->hline > 0 ? 1.1 : 1.0;
+    return nice_ceil(c->ycap > 0 ? fmin(m, c->ycap) : m);
 }
 
 static void put_axes(FILE *f, const chart_spec_t *c, const agg_view_t *v, double ymax)
@@ -688,7 +690,8 @@ static void put_series(FILE *f, const chart_spec_t *c, const agg_view_t *v, doub
                     "stroke-width=\"1.3\"%s points=\"",
                     s->key, s->color, s->dashed ? " stroke-dasharray=\"5,3\"" : "");
             for (size_t p = 0; p < v->n; p++)
-                fprintf(f, "%s%.1f,%.1f", p ? " " : "", px_x(v, v->t[p]), px_y(val[p], ymax));
+                fprintf(f, "%s%.1f,%.1f", p ? " " : "", px_x(v, v->t[p]),
+                        px_y(fmin(val[p], ymax), ymax));
         }
         fputs("\"/>\n", f);
     }
@@ -700,6 +703,32 @@ static void put_series(FILE *f, const chart_spec_t *c, const agg_view_t *v, doub
                 "stroke=\"#c00\" stroke-dasharray=\"6,4\"/>\n",
                 SW_SIM_REPORT_PLOT_LEFT, y, SW_SIM_REPORT_PLOT_LEFT + SW_SIM_REPORT_PLOT_W, y);
     }
+}
+
+/* Says how many points a capped axis drew at its top edge, and the highest of them, so a
+ * clipped spike is never mistaken for one at the edge's value. */
+static void put_clip_note(FILE *f, const chart_spec_t *c, const agg_view_t *v, double ymax)
+{
+    size_t above = 0;
+    double top = 0;
+    for (size_t i = 0; i < c->n_series && !c->stacked; i++) {
+        for (size_t p = 0; p < v->n; p++) {
+            double x = v->s[c->series[i].id][p];
+            if (x > ymax) {
+                above++;
+                top = fmax(top, x);
+            }
+        }
+    }
+    if (above == 0)
+        return;
+    char buf[32];
+    fmt_value(buf, sizeof(buf), top);
+    fprintf(f,
+            "<text x=\"%d\" y=\"%d\" class=\"clip\" text-anchor=\"end\">%zu point%s above "
+            "the axis, drawn at its top (highest %s)</text>\n",
+            SW_SIM_REPORT_PLOT_LEFT + SW_SIM_REPORT_PLOT_W - 4, SW_SIM_REPORT_PLOT_TOP + 14,
+            above, above == 1 ? "" : "s", buf);
 }
 
 /* A legend of several rows pushes the plot down: the plot is drawn in a translated group,
@@ -723,6 +752,7 @@ static void put_chart(FILE *f, const chart_spec_t *c, const agg_view_t *v)
         fprintf(f, "<g transform=\"translate(0,%d)\">\n", extra);
     put_axes(f, c, v, ymax);
     put_series(f, c, v, ymax);
+    put_clip_note(f, c, v, ymax);
     if (extra)
         fputs("</g>\n", f);
     fputs("</svg>\n", f);
@@ -888,8 +918,10 @@ static void put_charts(FILE *f, const sw_sim_report_t *rep)
          SW_ARRAY_LEN(faas_series), false, 0, NULL},
         {"chart-cost", "Cumulative cost by resource", "cost (USD)", cost_series,
          SW_ARRAY_LEN(cost_series), false, 0, NULL},
+        /* Capped so one cold-start minute does not flatten the rest against the axis. */
         {"chart-latency", "Latency per interval against the SLO", "latency (ms)", latency_series,
-         SW_ARRAY_LEN(latency_series), false, num(rep, "slo_ms"), "SLO"},
+         SW_ARRAY_LEN(latency_series), false, num(rep, "slo_ms"), "SLO",
+         fmax(3 * num(rep, "slo_ms"), 1.2 * num(rep, "latency_ms.p999"))},
     };
     if (v.per > 1)
         fprintf(f,

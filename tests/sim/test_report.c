@@ -391,3 +391,32 @@ Test(sim_report, real_simulation_run, .timeout = 300)
     free(html);
     remove_run(dir);
 }
+
+/* One cold-start minute at 50 s must not flatten the rest: the latency axis stops near
+ * max(3 x SLO, 1.2 x p99.9) and says what it drew at its top. */
+Test(sim_report, latency_axis_is_capped_and_says_so)
+{
+    char dir[64];
+    strcpy(dir, "/tmp/sw-report-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    write_file(dir, "summary.json", summary_json); /* SLO 200 ms, p99.9 210 ms */
+    char csv[4096], *p = csv;
+    p += sprintf(p, "time_s,end_s,arrivals,forecast,capacity_rps,running_c5.large,"
+                    "faas_invocations,cold_starts,throttled,latency_p50_ms,latency_p99_ms,"
+                    "cum_cost_usd,cum_vm_usd,cum_faas_usd\n");
+    for (int r = 0; r < 10; r++)
+        p += sprintf(p, "%d,%d,10,10,1,1,0,0,0,100,%d,0.1,0.1,0\n", r * 60, r * 60 + 60,
+                     r == 0 ? 50000 : 190);
+    write_file(dir, "timeline.csv", csv);
+    char *html = generate(dir);
+    double ymax, ys[16];
+    size_t n = series_points(html, "chart-latency", "p99", &ymax, ys, 16);
+    cr_assert_eq(n, 10);
+    cr_assert_float_eq(ymax, 1000.0, 1e-9, "nice ceiling of 3 x 200 ms");
+    cr_assert_float_eq(ys[0], expect_y(1000, ymax), 0.051, "the spike is drawn at the top");
+    cr_assert_float_eq(ys[1], expect_y(190, ymax), 0.051);
+    cr_assert_not_null(strstr(html, "1 point above the axis, drawn at its top (highest 50k)"),
+                       "the page says what it clipped");
+    free(html);
+    remove_run(dir);
+}
