@@ -27,6 +27,7 @@
 #include "backends/frame.h"
 #include "common/common.h"
 #include "model/model.h"
+#include "tests/tiny_model.h"
 
 extern char **environ;
 
@@ -48,18 +49,6 @@ static srv_t srv;
 static pid_t child = -1;
 static char model_path[64];
 
-/* 3-2-2 network from tests/model: ReLU hidden layer, softmax output. */
-static const float w1[] = {1, -1, 0.5f, 0, 2, -1}, b1[] = {0.5f, -1};
-static const float w2[] = {2, 0, 1, 1}, b2[] = {0, 0.5f};
-static const sw_layer_desc_t tiny_layers[] = {
-    {.inputs = 3, .outputs = 2, .weights = w1, .bias = b1, .act = SW_ACT_RELU},
-    {.inputs = 2, .outputs = 2, .weights = w2, .bias = b2, .act = SW_ACT_SOFTMAX}};
-static const sw_model_desc_t tiny = {.name = "tiny",
-                                     .version = 7,
-                                     .input_name = "x",
-                                     .output_name = "p",
-                                     .layers = tiny_layers,
-                                     .n_layers = 2};
 
 static void on_srv_read(struct bufferevent *bev, void *arg)
 {

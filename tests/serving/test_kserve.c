@@ -12,6 +12,7 @@
 
 #include "common/common.h"
 #include "model/model.h"
+#include "tests/tiny_model.h"
 #include "serving/kserve.h"
 
 #define WIDE 784
@@ -136,18 +137,6 @@ Test(srv_kserve, response_without_id_has_no_id_key)
                                "\"data\":[1]}]}");
 }
 
-/* 3-2-2 network: ReLU hidden layer, softmax output (as tests/backends/test_worker.c). */
-static const float w1[] = {1, -1, 0.5f, 0, 2, -1}, b1[] = {0.5f, -1};
-static const float w2[] = {2, 0, 1, 1}, b2[] = {0, 0.5f};
-static const sw_layer_desc_t tiny_layers[] = {
-    {.inputs = 3, .outputs = 2, .weights = w1, .bias = b1, .act = SW_ACT_RELU},
-    {.inputs = 2, .outputs = 2, .weights = w2, .bias = b2, .act = SW_ACT_SOFTMAX}};
-static const sw_model_desc_t tiny = {.name = "tiny",
-                                     .version = 7,
-                                     .input_name = "x",
-                                     .output_name = "p",
-                                     .layers = tiny_layers,
-                                     .n_layers = 2};
 
 Test(srv_kserve, response_holds_exactly_what_the_model_computed)
 {
