@@ -86,6 +86,18 @@ static void cpu_s(double *user, double *sys)
     *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+static pid_t service_pid = -1;
+
+/* A bench that stops early (die) must not leave the service and its functions running. */
+static void stop_service(void)
+{
+    if (service_pid > 0) {
+        kill(service_pid, SIGTERM);
+        waitpid(service_pid, NULL, 0);
+        service_pid = -1;
+    }
+}
+
 static void die(const char *fmt, const char *arg)
 {
     fprintf(stderr, "faas_bench: ");
@@ -118,6 +130,8 @@ static int start_service(const char *spillway, const char *model, unsigned envs,
     close(out[1]);
     if (rc != 0)
         die("cannot start faas-local: %s", strerror(rc));
+    service_pid = *pid;
+    atexit(stop_service);
     FILE *f = fdopen(out[0], "r");
     char line[256];
     int port = 0;
@@ -592,8 +606,7 @@ int main(int argc, char **argv)
         printf("errors: %llu (first: %s)\n", (unsigned long long)b.errors, b.first_error);
     sw_be_lambda_destroy(b.client);
     sw_be_aws_creds_deinit(&creds);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    stop_service();
     event_base_free(b.base);
     sw_free(b.payload);
     sw_free(b.lat_ms);
