@@ -105,6 +105,18 @@ int sw__srv_apply_set(sw_cfg_t *cfg, const char *assignment)
     return 0;
 }
 
+bool sw__srv_set_log_level(const char *cmd, const char *opt, const char *text)
+{
+    sw_log_level_t lvl;
+    if (sw_log_parse_level(text, &lvl) < 0) {
+        fprintf(stderr, "spillway %s: %s %s: expected error, warn, info or debug\n", cmd, opt,
+                text);
+        return false;
+    }
+    sw_log_set_level(lvl);
+    return true;
+}
+
 bool sw__srv_parse_uint(const char *cmd, const char *opt, const char *text,
                         unsigned long long min, unsigned long long max, unsigned long long *out)
 {

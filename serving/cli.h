@@ -32,6 +32,9 @@ int sw__srv_write_report(const char *run_dir, const char *out, const char *oracl
  * it is not one (a sign, trailing text and overflow included). */
 bool sw__srv_parse_uint(const char *cmd, const char *opt, const char *text,
                         unsigned long long min, unsigned long long max, unsigned long long *out);
+/* Sets the log threshold from an option value ("error", "warn", "info", "debug"); prints
+ * "spillway CMD: OPT TEXT: expected ..." and returns false when it is none of them. */
+bool sw__srv_set_log_level(const char *cmd, const char *opt, const char *text);
 /* Applies one `key=value` override, printing any error. Returns 0 or SW_EXIT_USAGE. */
 int sw__srv_apply_set(sw_cfg_t *cfg, const char *assignment);
 

@@ -114,7 +114,6 @@ static int parse_args(int argc, char **argv, fl_args_t *a)
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         bool ok = true;
-        sw_log_level_t lvl;
         switch (c) {
         case 'C': a->config = optarg; break;
         case 'l': a->listen = optarg; break;
@@ -131,16 +130,7 @@ static int parse_args(int argc, char **argv, fl_args_t *a)
         case 'r': a->region = optarg; break;
         case 'a': a->access_key_id = optarg; break;
         case 's': a->secret_file = optarg; break;
-        case 'L':
-            ok = sw_log_parse_level(optarg, &lvl) == 0;
-            if (ok)
-                sw_log_set_level(lvl);
-            else
-                fprintf(stderr,
-                        "spillway faas-local: --log-level %s: expected error, warn, "
-                        "info or debug\n",
-                        optarg);
-            break;
+        case 'L': ok = sw__srv_set_log_level("faas-local", "--log-level", optarg); break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;
         }

@@ -69,7 +69,6 @@ static int parse_args(int argc, char **argv, fn_args_t *a)
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        sw_log_level_t lvl;
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'b':
@@ -77,14 +76,8 @@ static int parse_args(int argc, char **argv, fn_args_t *a)
                 return SW_EXIT_USAGE;
             break;
         case 'l':
-            if (sw_log_parse_level(optarg, &lvl) < 0) {
-                fprintf(stderr,
-                        "spillway function: --log-level %s: expected error, warn, info "
-                        "or debug\n",
-                        optarg);
+            if (!sw__srv_set_log_level("function", "--log-level", optarg))
                 return SW_EXIT_USAGE;
-            }
-            sw_log_set_level(lvl);
             break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;
