@@ -58,6 +58,7 @@ typedef struct vm_band {
     char *column; /* the timeline header, e.g. "booting_c5.large" */
     const char *type; /* inside column, after the state prefix */
     int state;        /* ST_* */
+    size_t type_idx;  /* order of the type's first column: its colour */
     double *v;
 } vm_band_t;
 
@@ -135,7 +136,7 @@ static int parse_header(sw_sim_report_t *rep, char *line, header_map_t *h, const
     rep->band = sw_calloc(total, sizeof(*rep->band));
     for (size_t c = 0; c < N_COLS; c++)
         h->col[c] = SIZE_MAX;
-    size_t n_running = 0;
+    size_t n_running = 0, n_types = 0;
     for (size_t i = 0; i < total; i++) {
         h->band_of[i] = -1;
         for (size_t c = 0; c < N_COLS; c++) {
@@ -150,6 +151,14 @@ static int parse_header(sw_sim_report_t *rep, char *line, header_map_t *h, const
             b->column = sw_strdup(fields[i]);
             b->type = b->column + plen;
             b->state = s;
+            b->type_idx = n_types;
+            for (size_t k = 0; k < rep->n_bands; k++) {
+                if (strcmp(rep->band[k].type, b->type) == 0) {
+                    b->type_idx = rep->band[k].type_idx;
+                    break;
+                }
+            }
+            n_types += b->type_idx == n_types;
             h->band_of[i] = (int)rep->n_bands++;
             n_running += s == ST_RUNNING;
         }
@@ -841,20 +850,6 @@ typedef struct vm_chart {
     size_t n;
 } vm_chart_t;
 
-static size_t type_index(const sw_sim_report_t *rep, size_t band)
-{
-    size_t idx = 0;
-    for (size_t b = 0; b < band; b++) {
-        bool first = true;
-        for (size_t k = 0; k < b && first; k++)
-            first = strcmp(rep->band[k].type, rep->band[b].type) != 0;
-        if (first && strcmp(rep->band[b].type, rep->band[band].type) == 0)
-            return idx;
-        idx += first;
-    }
-    return idx;
-}
-
 /* One band per instance type and state that ever held a VM, running at the bottom, then
  * booting, then draining, so the pool's serving part reads as a solid base. */
 static void vm_chart_build(const sw_sim_report_t *rep, const agg_view_t *v, vm_chart_t *vc)
@@ -865,22 +860,25 @@ static void vm_chart_build(const sw_sim_report_t *rep, const agg_view_t *v, vm_c
     for (int st = 0; st < N_STATES; st++) {
         for (size_t b = 0; b < rep->n_bands; b++) {
             const vm_band_t *band = &rep->band[b];
+            if (band->state != st)
+                continue;
             double any = 0;
             for (size_t p = 0; p < v->n; p++)
                 any += v->s[N_SERIES + b][p];
             /* Keep one band even for a run without VMs, so the chart still has axes. */
-            if (band->state != st || (any == 0 && !(vc->n == 0 && st == ST_RUNNING)))
+            if (any == 0 && !(vc->n == 0 && st == ST_RUNNING))
                 continue;
             snprintf(vc->labels[vc->n], sizeof(vc->labels[0]), "%s %s", band->type,
                      state_name[st]);
             vc->series[vc->n] = (series_spec_t){
                 (int)(N_SERIES + b), band->column, vc->labels[vc->n],
-                type_palette[type_index(rep, b) % SW_ARRAY_LEN(type_palette)], false,
+                type_palette[band->type_idx % SW_ARRAY_LEN(type_palette)], false,
                 state_opacity[st]};
             vc->n++;
         }
     }
 }
+
 static const series_spec_t faas_series[] = {
     {S_FAAS, "invocations", "invocations", "#1f77b4", false},
     {S_COLD, "cold_starts", "cold starts", "#ff7f0e", false},
