@@ -18,7 +18,7 @@
 #include "predictor/predictor.h"
 
 #define DEFAULT_TRACE                                                                              \
-    SW_SOURCE_DIR "/../shared/data/traces/twitter-2021-08/"                                        \
+    SW_SOURCE_DIR "/data/traces/twitter-2021-08/"                                        \
                   "twitter_per_minute_days00-14.csv"
 #define FIT_MINUTES 15840 /* days 0-10 */
 #define N_FORECASTS 10000

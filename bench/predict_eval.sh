@@ -12,7 +12,7 @@ build=build-bench
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSW_SANITIZE=OFF -DSW_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target spillway >/dev/null
 bin=$build/spillway
-trace=../shared/data/traces/twitter-2021-08/twitter_per_minute_days00-14.csv
+trace=data/traces/twitter-2021-08/twitter_per_minute_days00-14.csv
 train_until=15840          # 11 days x 1440 minutes: days 0-10
 test_start_s=950400        # day 11, 00:00
 models="last seasonal-naive ewma holt-winters ar lstm recent-max"

@@ -9,7 +9,7 @@ repeats=${1:-3}
 build=build-bench
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSW_SANITIZE=OFF -DSW_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" --target spillway >/dev/null
-traces=../shared/data/traces/twitter-2021-08
+traces=data/traces/twitter-2021-08
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

@@ -184,7 +184,7 @@ static void build_no_functions(sw__cfg_full_t *full);
 #define LOGN(m, c) { .dist = SW_DIST_LOGNORMAL, .mean = (m), .cv = (c) }
 /* clang-format on */
 /* Relative to the source tree's config/ folder (see builtin_config_dir). */
-#define DEFAULT_TRACE "../../shared/data/traces/twitter-2021-08/twitter_day00_per_second.txt"
+#define DEFAULT_TRACE "../data/traces/twitter-2021-08/twitter_day00_per_second.txt"
 
 /* Every key of the schema appears here (dist sub-keys through their dist). Values and
  * their reasons are documented in config/example.yaml. */

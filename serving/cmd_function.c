@@ -1,5 +1,5 @@
 /* `spillway function`: the bootstrap of an AWS Lambda custom runtime (provided.al2023). It
- * loads the model once, then loops on the Lambda Runtime API (shared/data/lambda-api.md,
+ * loads the model once, then loops on the Lambda Runtime API (data/lambda-api.md,
  * section 2): fetch the next event, treat it as a KServe v2 request body (serving/kserve.h),
  * run the model, and post the KServe response, or a function error for a payload that is
  * not a valid request. Logs go to stderr, which Lambda sends to CloudWatch.

@@ -18,7 +18,7 @@
 #include "backends/sigv4.h"
 #include "common/common.h"
 
-#define SUITE_DIR SW_SOURCE_DIR "/../shared/data/sigv4/botocore-aws4_testsuite"
+#define SUITE_DIR SW_SOURCE_DIR "/data/sigv4/botocore-aws4_testsuite"
 #define SUITE_CASES 34
 #define MAX_HEADERS 32
 

@@ -644,7 +644,7 @@ Test(cli, progress_prints_a_percentage, .timeout = 120)
 
 /* ---- spillway predict ---- */
 
-#define TWITTER_MINUTES SW_SOURCE_DIR "/../shared/data/traces/twitter-2021-08/twitter_per_minute_days00-14.csv"
+#define TWITTER_MINUTES SW_SOURCE_DIR "/data/traces/twitter-2021-08/twitter_per_minute_days00-14.csv"
 
 Test(cli, predict_eval_scores_forecasters_and_writes_json, .timeout = 120)
 {

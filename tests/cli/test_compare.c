@@ -17,7 +17,7 @@
 #define CMP_SPILLWAY SW_BINARY_DIR "/spillway"
 #define CMP_EXAMPLE SW_SOURCE_DIR "/config/example.yaml"
 #define CMP_TRACE                                                                                  \
-    SW_SOURCE_DIR "/../shared/data/traces/twitter-2021-08/twitter_day00_per_second.txt"
+    SW_SOURCE_DIR "/data/traces/twitter-2021-08/twitter_day00_per_second.txt"
 
 extern char **environ;
 

@@ -10,7 +10,7 @@
 #include "predictor/predictor.h"
 
 #define TWITTER                                                                             \
-    SW_SOURCE_DIR "/../shared/data/traces/twitter-2021-08/twitter_per_minute_days00-14.csv"
+    SW_SOURCE_DIR "/data/traces/twitter-2021-08/twitter_per_minute_days00-14.csv"
 
 static const char *const classical[] = {"recent-max", "last", "seasonal-naive", "ewma",
                                         "holt-winters", "ar"};

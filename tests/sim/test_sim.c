@@ -9,7 +9,7 @@
 #include "common/rng.h"
 #include "sim/sim.h"
 
-#define TWITTER_DAY0 SW_SOURCE_DIR "/../shared/data/traces/twitter-2021-08/twitter_day00_per_second.txt"
+#define TWITTER_DAY0 SW_SOURCE_DIR "/data/traces/twitter-2021-08/twitter_day00_per_second.txt"
 
 static sw_cfg_t *load(const char *yaml)
 {

@@ -1,4 +1,4 @@
-/* Tests for sim/trace.c: the three formats on the real traces in ../shared/data/traces
+/* Tests for sim/trace.c: the three formats on the real traces in data/traces
  * (expected values computed here independently, with plain stdio), seeding, rate scaling,
  * windows, and one test per kind of malformed input with its exact message. Small inputs
  * live in tests/data/traces/ or are written to temporary files. */
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define TRACES SW_SOURCE_DIR "/../shared/data/traces/"
+#define TRACES SW_SOURCE_DIR "/data/traces/"
 #define DAY0 TRACES "twitter-2021-08/twitter_day00_per_second.txt"
 #define MINUTES TRACES "twitter-2021-08/twitter_per_minute_days00-14.csv"
 #define AZURE TRACES "azure-llm-2023/AzureLLMInferenceTrace_conv.csv"
