@@ -5,7 +5,7 @@
  * in hand, sends Drain and returns.
  *
  * backends/ may not depend on model/, so the forward pass comes in as a callback; the
- * `spillway worker` command (serving/cmd_worker.c) plugs sw_model_infer in.
+ * `spillway worker` command (cli/cmd_worker.c) plugs sw_model_infer in.
  *
  * Batches in hand when a connection drops are discarded, not answered on the next
  * connection: the frontend re-routes every batch of a worker whose connection it lost, so

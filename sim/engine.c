@@ -115,7 +115,7 @@ static int open_outputs(sw_sim_t *sim, char *errbuf, size_t errlen)
     int rc = open_output(sim, &sim->timeline, "timeline.csv", errbuf, errlen);
     if (rc < 0)
         return rc;
-    return sw__sim_timeline_header(sim->timeline, sim->cfg);
+    return sw_run_timeline_header(sim->timeline, sim->cfg);
 }
 
 int sw_sim_create(sw_sim_t **out, const sw_cfg_t *cfg, const sw_sim_opts_t *opts, char *errbuf,
@@ -202,7 +202,7 @@ static int execute(sw_sim_t *sim, sw_time_t now)
     const sw_sched_interval_t *row;
     while ((row = sw_sched_take_interval(sim->sched)) != NULL)
         if (sim->timeline && rc == 0)
-            rc = sw__sim_timeline_row(sim->timeline, sim->cfg, row);
+            rc = sw_run_timeline_row(sim->timeline, sim->cfg, row);
     return rc;
 }
 
@@ -308,7 +308,16 @@ static int finish_run(sw_sim_t *sim, sw_time_t started, char *errbuf, size_t err
     sw_sched_summary_t sum;
     sw_sim_summary(sim, &sum);
     snprintf(sim->path, sizeof(sim->path), "%s/summary.json", sim->opts.out_dir);
-    return sw__sim_write_summary(sim->path, sim->cfg, &sum, &sim->stats, errbuf, errlen);
+    json_t *root = sw_run_summary_json(sim->cfg, &sum);
+    const sw_sim_stats_t *st = &sim->stats;
+    json_object_set_new(root, "sim",
+                        json_pack("{s:I,s:f,s:f,s:f,s:f}", "events", (json_int_t)st->events,
+                                  "wall_s", st->wall_s, "requests_per_s", st->requests_per_s,
+                                  "simulated_s", sw_time_to_s(st->end), "peak_rss_mb",
+                                  st->peak_rss_mb));
+    rc = sw_run_write_json(sim->path, root, errbuf, errlen);
+    json_decref(root);
+    return rc;
 }
 
 int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen)

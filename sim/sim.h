@@ -54,10 +54,4 @@ void sw_sim_destroy(sw_sim_t *sim);
 /* One draw from a configured distribution. */
 double sw_sim_draw(const sw_cfg_dist_t *d, sw_rng_t *rng);
 
-/* Decision log: one JSON line per action, the format shared by live and simulated runs:
- *   {"time_us":1200000,"action":"dispatch","reason":"batch_full","worker":3,
- *    "type":"p2.xlarge","batch":17,"reqs":[40,41,42]}
- * Returns 0 or -errno from the stream. */
-int sw_decision_log_write(FILE *f, const sw_cfg_t *cfg, const sw_actions_t *acts);
-
 #endif

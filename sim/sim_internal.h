@@ -5,8 +5,9 @@
 #include "common/backend.h"
 #include "common/ring.h"
 #include "common/rng.h"
+#include "runs/rundir.h"
+#include "runs/trace.h"
 #include "sim/sim.h"
-#include "sim/trace.h"
 
 typedef enum {
     SW_EV_WORKER_READY = 0,
@@ -77,11 +78,5 @@ void sw__sim_faas_init(sw_sim_faas_t *f, const sw_cfg_t *cfg, sw_ev_heap_t *heap
 void sw__sim_faas_deinit(sw_sim_faas_t *f);
 /* Completes an invocation: frees its environment and slot, returns its result. */
 sw_faas_result_t sw__sim_faas_complete(sw_sim_faas_t *f, sw_time_t now, uint64_t slot);
-
-/* Output files. */
-int sw__sim_write_summary(const char *path, const sw_cfg_t *cfg, const sw_sched_summary_t *sum,
-                          const sw_sim_stats_t *st, char *errbuf, size_t errlen);
-int sw__sim_timeline_header(FILE *f, const sw_cfg_t *cfg);
-int sw__sim_timeline_row(FILE *f, const sw_cfg_t *cfg, const sw_sched_interval_t *row);
 
 #endif

@@ -1,5 +1,5 @@
 /* Subcommand dispatch, --help and --version, and the helpers subcommands share. */
-#include "serving/cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,23 +15,23 @@ typedef struct command {
 } command_t;
 
 static const command_t commands[] = {
-    {"simulate", sw_srv_cmd_simulate,
+    {"simulate", sw_cli_cmd_simulate,
      "replay a trace through a policy; report cost and SLO attainment"},
-    {"compare", sw_srv_cmd_compare, "run policies or --set sweeps in parallel; tabulate them"},
-    {"report", sw_srv_cmd_report, "write a self-contained HTML report of a simulation run"},
-    {"check-config", sw_srv_cmd_check_config,
+    {"compare", sw_cli_cmd_compare, "run policies or --set sweeps in parallel; tabulate them"},
+    {"report", sw_cli_cmd_report, "write a self-contained HTML report of a simulation run"},
+    {"check-config", sw_cli_cmd_check_config,
      "validate a YAML policy file and print the resolved configuration"},
-    {"profile", sw_srv_cmd_profile,
+    {"profile", sw_cli_cmd_profile,
      "measure a model's batch latency profile T_b on this machine, as config YAML"},
-    {"predict", sw_srv_cmd_predict,
+    {"predict", sw_cli_cmd_predict,
      "fit and score load forecasters on a trace; save one for a policy to use"},
-    {"model", sw_srv_cmd_model, "train or evaluate the demo Fashion-MNIST model"},
-    {"worker", sw_srv_cmd_worker, "serve a model file to a frontend that this process dials"},
-    {"function", sw_srv_cmd_function,
+    {"model", sw_cli_cmd_model, "train or evaluate the demo Fashion-MNIST model"},
+    {"worker", sw_cli_cmd_worker, "serve a model file to a frontend that this process dials"},
+    {"function", sw_cli_cmd_function,
      "run a model as an AWS Lambda custom runtime (the function's bootstrap)"},
-    {"faas-local", sw_srv_cmd_faas_local,
+    {"faas-local", sw_cli_cmd_faas_local,
      "a local Lambda-compatible service: Invoke API with SigV4, Runtime API"},
-    {"invoke", sw_srv_cmd_invoke,
+    {"invoke", sw_cli_cmd_invoke,
      "call the configured function (AWS Lambda or faas-local) with the live client"},
 };
 
@@ -46,7 +46,7 @@ static void usage(FILE *f)
     fprintf(f, "\n'spillway COMMAND --help' describes a command's options.\n");
 }
 
-int sw_srv_main(int argc, char **argv)
+int sw_cli_main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -69,7 +69,7 @@ int sw_srv_main(int argc, char **argv)
     return SW_EXIT_USAGE;
 }
 
-int sw__srv_load_config(const char *path, sw_cfg_t **out)
+int sw__cli_load_config(const char *path, sw_cfg_t **out)
 {
     char err[8192];
     int rc = path ? sw_cfg_load(path, out, err, sizeof(err))
@@ -81,7 +81,7 @@ int sw__srv_load_config(const char *path, sw_cfg_t **out)
     return 0;
 }
 
-int sw__srv_apply_set(sw_cfg_t *cfg, const char *assignment)
+int sw__cli_apply_set(sw_cfg_t *cfg, const char *assignment)
 {
     const char *eq = strchr(assignment, '=');
     if (!eq || eq == assignment) {
@@ -105,7 +105,7 @@ int sw__srv_apply_set(sw_cfg_t *cfg, const char *assignment)
     return 0;
 }
 
-bool sw__srv_set_log_level(const char *cmd, const char *opt, const char *text)
+bool sw__cli_set_log_level(const char *cmd, const char *opt, const char *text)
 {
     sw_log_level_t lvl;
     if (sw_log_parse_level(text, &lvl) < 0) {
@@ -117,7 +117,7 @@ bool sw__srv_set_log_level(const char *cmd, const char *opt, const char *text)
     return true;
 }
 
-bool sw__srv_parse_uint(const char *cmd, const char *opt, const char *text,
+bool sw__cli_parse_uint(const char *cmd, const char *opt, const char *text,
                         unsigned long long min, unsigned long long max, unsigned long long *out)
 {
     char *end;

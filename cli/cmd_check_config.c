@@ -3,7 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "serving/cli.h"
+#include "cli/cli.h"
 
 static void usage(FILE *f)
 {
@@ -13,7 +13,7 @@ static void usage(FILE *f)
                "file, line and key path.\n");
 }
 
-int sw_srv_cmd_check_config(int argc, char **argv)
+int sw_cli_cmd_check_config(int argc, char **argv)
 {
     static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
     int c;
@@ -31,7 +31,7 @@ int sw_srv_cmd_check_config(int argc, char **argv)
         return SW_EXIT_USAGE;
     }
     sw_cfg_t *cfg;
-    int rc = sw__srv_load_config(argv[optind], &cfg);
+    int rc = sw__cli_load_config(argv[optind], &cfg);
     if (rc != 0)
         return rc;
     sw_cfg_print(cfg, stdout);

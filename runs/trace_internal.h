@@ -1,10 +1,10 @@
-/* Shared between sim/trace.c (formats, arrival generation) and sim/trace_parse.c (block
+/* Shared between runs/trace.c (formats, arrival generation) and runs/trace_parse.c (block
  * reader, CSV splitting, number and date parsing, messages). Not for use outside sim/. */
-#ifndef SW_SIM_TRACE_INTERNAL_H
-#define SW_SIM_TRACE_INTERNAL_H
+#ifndef SW_RUNS_TRACE_INTERNAL_H
+#define SW_RUNS_TRACE_INTERNAL_H
 
 #include "common/rng.h"
-#include "sim/trace.h"
+#include "runs/trace.h"
 
 /* One fixed read buffer per trace: memory stays O(1) whatever the trace's length. A CSV
  * line must fit in it; a counts-per-second file may be one line of any length. */

@@ -1,14 +1,13 @@
 /* The run's files: summary.json (jansson), timeline.csv (one row per policy interval) and
- * decisions.jsonl. The decision log is hand-formatted: it is written once per action and
- * must stay cheap and byte-stable, and its records are flat. */
+ * decisions.jsonl, for both drivers. The decision log is hand-formatted: it is written once
+ * per action and must stay cheap and byte-stable, and its records are flat. */
+#include "runs/rundir.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include "sim/sim_internal.h"
 
 int sw_decision_log_write(FILE *f, const sw_cfg_t *cfg, const sw_actions_t *acts)
 {
@@ -41,7 +40,7 @@ int sw_decision_log_write(FILE *f, const sw_cfg_t *cfg, const sw_actions_t *acts
     return ferror(f) ? -EIO : 0;
 }
 
-int sw__sim_timeline_header(FILE *f, const sw_cfg_t *cfg)
+int sw_run_timeline_header(FILE *f, const sw_cfg_t *cfg)
 {
     fputs("time_s,end_s,arrivals,forecast,forecast_upper,forecast_max,forecast_max_upper,"
           "capacity_rps",
@@ -56,7 +55,7 @@ int sw__sim_timeline_header(FILE *f, const sw_cfg_t *cfg)
     return ferror(f) ? -EIO : 0;
 }
 
-int sw__sim_timeline_row(FILE *f, const sw_cfg_t *cfg, const sw_sched_interval_t *r)
+int sw_run_timeline_row(FILE *f, const sw_cfg_t *cfg, const sw_sched_interval_t *r)
 {
     fprintf(f, "%.3f,%.3f,%" PRIu64 ",%.2f,%.2f,%.2f,%.2f,%.3f", sw_time_to_s(r->start),
             sw_time_to_s(r->end), r->arrivals, r->forecast, r->forecast_upper, r->forecast_max,
@@ -109,8 +108,7 @@ static json_t *cost_json(const sw_cfg_t *cfg, const sw_sched_summary_t *s)
                      s->cost.faas_compute_usd, "per_million_requests", per_million);
 }
 
-int sw__sim_write_summary(const char *path, const sw_cfg_t *cfg, const sw_sched_summary_t *s,
-                          const sw_sim_stats_t *st, char *errbuf, size_t errlen)
+json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *s)
 {
     json_t *root = json_object();
     json_object_set_new(root, "policy", json_string(s->policy));
@@ -141,14 +139,12 @@ int sw__sim_write_summary(const char *path, const sw_cfg_t *cfg, const sw_sched_
                                   "interrupted", (json_int_t)s->vm_interrupted,
                                   "billed_seconds", s->cost.vm_billed_s, "peak_running",
                                   (json_int_t)s->peak_running));
-    json_object_set_new(root, "sim",
-                        json_pack("{s:I,s:f,s:f,s:f,s:f}", "events", (json_int_t)st->events,
-                                  "wall_s", st->wall_s, "requests_per_s", st->requests_per_s,
-                                  "simulated_s", sw_time_to_s(st->end), "peak_rss_mb",
-                                  st->peak_rss_mb));
-    int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-    json_decref(root);
-    if (rc != 0) {
+    return root;
+}
+
+int sw_run_write_json(const char *path, const json_t *root, char *errbuf, size_t errlen)
+{
+    if (json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
         snprintf(errbuf, errlen, "%s: cannot write summary", path);
         return -EIO;
     }

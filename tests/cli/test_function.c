@@ -1,4 +1,4 @@
-/* Tests of serving/cmd_function.c through the real `spillway function` binary: a fake Lambda
+/* Tests of cli/cmd_function.c through the real `spillway function` binary: a fake Lambda
  * Runtime API (evhttp on 127.0.0.1, port 0, run step by step on the test thread) hands out
  * scripted events to a runtime spawned with posix_spawn and records what it posts back. The
  * runtime answers a valid event with the outputs sw_model_infer gives in-process, answers a

@@ -23,7 +23,7 @@
 #define SW_LOG_MODULE "function"
 #include "common/log.h"
 #include "model/model.h"
-#include "serving/cli.h"
+#include "cli/cli.h"
 #include "serving/kserve.h"
 
 #define DEFAULT_MAX_BATCH 64
@@ -72,11 +72,11 @@ static int parse_args(int argc, char **argv, fn_args_t *a)
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'b':
-            if (!sw__srv_parse_uint("function", "--max-batch", optarg, 1, 65536, &a->max_batch))
+            if (!sw__cli_parse_uint("function", "--max-batch", optarg, 1, 65536, &a->max_batch))
                 return SW_EXIT_USAGE;
             break;
         case 'l':
-            if (!sw__srv_set_log_level("function", "--log-level", optarg))
+            if (!sw__cli_set_log_level("function", "--log-level", optarg))
                 return SW_EXIT_USAGE;
             break;
         case 'h': usage(stdout); return -1;
@@ -260,7 +260,7 @@ static void fn_close(fn_t *f)
 }
 
 /* One blocking HTTP call on the shared handle: a GET when body is NULL, else a POST of len
- * bytes with `hdrs`. Blocking is deliberate (see sw_srv_cmd_function). Returns the HTTP
+ * bytes with `hdrs`. Blocking is deliberate (see sw_cli_cmd_function). Returns the HTTP
  * status, or a negative errno: -ECONNREFUSED, -EINTR (stopped by SIGTERM), -EIO. */
 static long fn_call(fn_t *f, const char *path, const char *body, size_t len,
                     struct curl_slist *hdrs)
@@ -458,7 +458,7 @@ static int fn_loop(fn_t *f)
     }
 }
 
-int sw_srv_cmd_function(int argc, char **argv)
+int sw_cli_cmd_function(int argc, char **argv)
 {
     fn_args_t a;
     int rc = parse_args(argc, argv, &a);

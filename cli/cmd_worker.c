@@ -17,7 +17,7 @@
 #include "backends/worker.h"
 #include "common/log.h"
 #include "model/model.h"
-#include "serving/cli.h"
+#include "cli/cli.h"
 
 #define DEFAULT_MAX_BATCH 64
 
@@ -74,17 +74,17 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
         case 't': a->type = optarg; break;
         case 'm': a->model = optarg; break;
         case 'i': a->id = optarg; break;
-        case 'n': ok = sw__srv_parse_uint("worker", "--threads", optarg, 1, 256, &a->threads); break;
-        case 'b': ok = sw__srv_parse_uint("worker", "--max-batch", optarg, 1, 65536, &a->max_batch); break;
+        case 'n': ok = sw__cli_parse_uint("worker", "--threads", optarg, 1, 256, &a->threads); break;
+        case 'b': ok = sw__cli_parse_uint("worker", "--max-batch", optarg, 1, 65536, &a->max_batch); break;
         case 's':
-            ok = sw__srv_parse_uint("worker", "--seed", optarg, 0, UINT64_MAX, &a->seed);
+            ok = sw__cli_parse_uint("worker", "--seed", optarg, 0, UINT64_MAX, &a->seed);
             a->seed_set = true;
             break;
         case 'F':
-            ok = sw__srv_parse_uint("worker", "--max-frame-bytes", optarg, 64, 1ULL << 31, &a->max_frame_bytes);
+            ok = sw__cli_parse_uint("worker", "--max-frame-bytes", optarg, 64, 1ULL << 31, &a->max_frame_bytes);
             break;
         case 'D':
-            ok = sw__srv_parse_uint("worker", "--debug-compute-delay-ms", optarg, 0, 600000, &a->delay_ms);
+            ok = sw__cli_parse_uint("worker", "--debug-compute-delay-ms", optarg, 0, 600000, &a->delay_ms);
             break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;
@@ -134,7 +134,7 @@ static int infer_model(void *self, const float *in, size_t n, float *out)
     return sw_model_infer(self, in, n, out);
 }
 
-int sw_srv_cmd_worker(int argc, char **argv)
+int sw_cli_cmd_worker(int argc, char **argv)
 {
     worker_args_t a;
     int rc = parse_args(argc, argv, &a);

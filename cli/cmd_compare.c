@@ -16,8 +16,8 @@
 #include <jansson.h>
 
 #include "common/common.h"
-#include "serving/cli.h"
-#include "sim/report.h"
+#include "cli/cli.h"
+#include "runs/report.h"
 
 extern char **environ;
 
@@ -185,7 +185,7 @@ static int apply_pass(const cmp_args_t *a, sw_cfg_t *cfg)
             if (strcmp(a->pass[i], map[k][0]) != 0)
                 continue;
             snprintf(buf, sizeof buf, "%s=%s", map[k][1], a->pass[i + 1]);
-            if (sw__srv_apply_set(cfg, buf) != 0)
+            if (sw__cli_apply_set(cfg, buf) != 0)
                 return SW_EXIT_USAGE;
         }
     return 0;
@@ -205,7 +205,7 @@ static int validate(const cmp_args_t *a)
             return SW_EXIT_USAGE;
         }
     sw_cfg_t *cfg;
-    int rc = sw__srv_load_config(a->config, &cfg);
+    int rc = sw__cli_load_config(a->config, &cfg);
     if (rc != 0)
         return rc;
     rc = apply_pass(a, cfg);
@@ -213,10 +213,10 @@ static int validate(const cmp_args_t *a)
     char buf[4096];
     for (size_t s = 0; s < a->n_sets && rc == 0; s++)
         for (size_t v = 0; v < a->sets[s].n_values && rc == 0; v++) {
-            if ((rc = sw__srv_load_config(a->config, &cfg)) != 0)
+            if ((rc = sw__cli_load_config(a->config, &cfg)) != 0)
                 break;
             snprintf(buf, sizeof buf, "%s=%s", a->sets[s].key, a->sets[s].values[v]);
-            rc = sw__srv_apply_set(cfg, buf);
+            rc = sw__cli_apply_set(cfg, buf);
             sw_cfg_destroy(cfg);
         }
     return rc;
@@ -413,8 +413,8 @@ static void write_run_reports(const cmp_args_t *a, row_t *rows, size_t n_rows)
         if (rows[i].error)
             continue;
         run_dir(a, i, dir, sizeof dir);
-        sw_sim_report_t *rep;
-        if (sw_sim_report_load(&rep, dir, err, sizeof err) < 0) {
+        sw_run_report_t *rep;
+        if (sw_run_report_load(&rep, dir, err, sizeof err) < 0) {
             fprintf(stderr, "spillway compare: no report for %s: %s\n", dir, err);
             continue;
         }
@@ -422,16 +422,16 @@ static void write_run_reports(const cmp_args_t *a, row_t *rows, size_t n_rows)
             if (k != i && !rows[k].error && rows[k].combo == rows[i].combo &&
                 strcmp(a->policies[rows[k].policy], "oracle") == 0) {
                 run_dir(a, k, oracle_dir, sizeof oracle_dir);
-                if (sw_sim_report_set_oracle(rep, oracle_dir, err, sizeof err) < 0)
+                if (sw_run_report_set_oracle(rep, oracle_dir, err, sizeof err) < 0)
                     fprintf(stderr, "spillway compare: %s\n", err);
             }
         }
         snprintf(out, sizeof out, "%s/report.html", dir);
-        if (sw_sim_report_write(rep, out, err, sizeof err) < 0)
+        if (sw_run_report_write(rep, out, err, sizeof err) < 0)
             fprintf(stderr, "spillway compare: %s\n", err);
         else
             rows[i].has_report = true;
-        sw_sim_report_destroy(rep);
+        sw_run_report_destroy(rep);
     }
 }
 
@@ -526,12 +526,12 @@ static int write_csv(const cmp_args_t *a, const row_t *rows, size_t n_rows)
 
 static void html_label(FILE *f, const cmp_args_t *a, const row_t *r)
 {
-    sw_sim_html_escaped(f, a->policies[r->policy]);
+    sw_run_html_escaped(f, a->policies[r->policy]);
     for (size_t s = 0; s < a->n_sets; s++) {
         fputs(" ", f);
-        sw_sim_html_escaped(f, a->sets[s].key);
+        sw_run_html_escaped(f, a->sets[s].key);
         fputs("=", f);
-        sw_sim_html_escaped(f, a->sets[s].values[r->value_idx[s]]);
+        sw_run_html_escaped(f, a->sets[s].values[r->value_idx[s]]);
     }
 }
 
@@ -547,7 +547,7 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
         html_label(f, a, r);
         if (r->error) {
             fprintf(f, "</td><td colspan=8></td><td class=err>exit %d: ", r->status);
-            sw_sim_html_escaped(f, r->error);
+            sw_run_html_escaped(f, r->error);
             fputs("</td></tr>\n", f);
             continue;
         }
@@ -717,7 +717,7 @@ static void html_scatter(FILE *f, const cmp_args_t *a, const row_t *rows, size_t
         place_label(px(&p, r->cost_usd), py(&p, r->slo_attainment), strlen(label), placed,
                     n_placed++, &lx, &ly);
         fprintf(f, "<text x=%.1f y=%.1f>", lx, ly);
-        sw_sim_html_escaped(f, label);
+        sw_run_html_escaped(f, label);
         fputs("</text>", f);
     }
     sw_free(placed);
@@ -757,7 +757,7 @@ static void free_args(cmp_args_t *a)
         sw_free(a->sets[s].key);
 }
 
-int sw_srv_cmd_compare(int argc, char **argv)
+int sw_cli_cmd_compare(int argc, char **argv)
 {
     cmp_args_t a = {.jobs = sysconf(_SC_NPROCESSORS_ONLN)};
     int rc = parse_args(argc, argv, &a);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sim/report.h"
+#include "runs/report.h"
 #include "sim/sim.h"
 
 static const char *const chart_ids[] = {"chart-arrivals", "chart-vms", "chart-faas", "chart-cost",
@@ -91,12 +91,12 @@ static void remove_run(const char *dir)
 
 static char *generate(const char *dir)
 {
-    sw_sim_report_t *rep;
+    sw_run_report_t *rep;
     char err[1024], out[512];
-    cr_assert_eq(sw_sim_report_load(&rep, dir, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_run_report_load(&rep, dir, err, sizeof(err)), 0, "%s", err);
     snprintf(out, sizeof(out), "%s/report.html", dir);
-    cr_assert_eq(sw_sim_report_write(rep, out, err, sizeof(err)), 0, "%s", err);
-    sw_sim_report_destroy(rep);
+    cr_assert_eq(sw_run_report_write(rep, out, err, sizeof(err)), 0, "%s", err);
+    sw_run_report_destroy(rep);
     return read_all(out);
 }
 
@@ -136,7 +136,7 @@ static size_t series_points(const char *html, const char *id, const char *key, d
 
 static double expect_y(double v, double ymax)
 {
-    return SW_SIM_REPORT_PLOT_TOP + SW_SIM_REPORT_PLOT_H * (1 - v / ymax);
+    return SW_RUN_REPORT_PLOT_TOP + SW_RUN_REPORT_PLOT_H * (1 - v / ymax);
 }
 
 static void check_self_contained(const char *html)
@@ -230,7 +230,7 @@ Test(sim_report, many_types_wrap_the_legend)
     cr_assert_not_null(svg);
     int height = 0;
     cr_assert_eq(sscanf(strstr(svg, "height=\""), "height=\"%d\"", &height), 1);
-    cr_assert_gt(height, SW_SIM_REPORT_SVG_H, "a wrapped legend makes the chart taller");
+    cr_assert_gt(height, SW_RUN_REPORT_SVG_H, "a wrapped legend makes the chart taller");
     const char *legend = strstr(svg, "<g class=\"legend\">"), *end = strstr(legend, "</g>");
     double xs[16], ys[16];
     size_t n = 0;
@@ -242,7 +242,7 @@ Test(sim_report, many_types_wrap_the_legend)
     cr_assert_eq(n, 12);
     for (size_t i = 0; i < n; i++) {
         /* "m5.NNxlarge running" is at most 19 characters: 26 + 7 * 19 px an entry. */
-        cr_assert_leq(xs[i] + 159, SW_SIM_REPORT_PLOT_LEFT + SW_SIM_REPORT_PLOT_W + 1.0);
+        cr_assert_leq(xs[i] + 159, SW_RUN_REPORT_PLOT_LEFT + SW_RUN_REPORT_PLOT_W + 1.0);
         for (size_t k = 0; k < i; k++)
             cr_assert(ys[i] != ys[k] || fabs(xs[i] - xs[k]) >= 26 + 7 * 18,
                       "legend entries %zu and %zu overlap", k, i);
@@ -279,16 +279,16 @@ Test(sim_report, cost_relative_to_the_oracle)
     char *html = generate(dir);
     cr_assert_not_null(strstr(html, "unknown: pass --oracle DIR"), "no oracle given");
     free(html);
-    sw_sim_report_t *rep;
-    cr_assert_eq(sw_sim_report_load(&rep, dir, err, sizeof err), 0, "%s", err);
-    cr_assert_lt(sw_sim_report_set_oracle(rep, other, err, sizeof err), 0);
+    sw_run_report_t *rep;
+    cr_assert_eq(sw_run_report_load(&rep, dir, err, sizeof err), 0, "%s", err);
+    cr_assert_lt(sw_run_report_set_oracle(rep, other, err, sizeof err), 0);
     cr_assert_not_null(strstr(err, "not the same trace"), "%s", err);
-    cr_assert_lt(sw_sim_report_set_oracle(rep, dir, err, sizeof err), 0, "not an oracle run");
+    cr_assert_lt(sw_run_report_set_oracle(rep, dir, err, sizeof err), 0, "not an oracle run");
     cr_assert_not_null(strstr(err, "not oracle"), "%s", err);
-    cr_assert_eq(sw_sim_report_set_oracle(rep, oracle, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sw_run_report_set_oracle(rep, oracle, err, sizeof err), 0, "%s", err);
     snprintf(out, sizeof out, "%s/report.html", dir);
-    cr_assert_eq(sw_sim_report_write(rep, out, err, sizeof err), 0, "%s", err);
-    sw_sim_report_destroy(rep);
+    cr_assert_eq(sw_run_report_write(rep, out, err, sizeof err), 0, "%s", err);
+    sw_run_report_destroy(rep);
     html = read_all(out);
     cr_assert_not_null(strstr(html, "1.25x (oracle $1.20"), "1.50 / 1.20");
     free(html);
@@ -323,8 +323,8 @@ Test(sim_report, missing_timeline_names_the_file)
     make_run(dir, 3);
     snprintf(path, sizeof(path), "%s/timeline.csv", dir);
     cr_assert_eq(unlink(path), 0);
-    sw_sim_report_t *rep;
-    cr_assert_lt(sw_sim_report_load(&rep, dir, err, sizeof(err)), 0);
+    sw_run_report_t *rep;
+    cr_assert_lt(sw_run_report_load(&rep, dir, err, sizeof(err)), 0);
     cr_assert_not_null(strstr(err, path), "%s", err);
     remove_run(dir);
 }
@@ -338,13 +338,13 @@ Test(sim_report, malformed_line_names_file_and_line)
              "0,60,1,0,0,0,0,1,1,0,0,0,0,0,0,0,0,1,0,0,0,1,1,0,0,0\n"
              "60,120,x2,0,0,0,0,1,1,0,0,0,0,0,0,0,0,1,0,0,0,1,1,0,0,0\n");
     write_file(dir, "timeline.csv", csv);
-    sw_sim_report_t *rep;
-    cr_assert_eq(sw_sim_report_load(&rep, dir, err, sizeof(err)), SW_EPARSE);
+    sw_run_report_t *rep;
+    cr_assert_eq(sw_run_report_load(&rep, dir, err, sizeof(err)), SW_EPARSE);
     snprintf(want, sizeof(want), "%s/timeline.csv:3:", dir);
     cr_assert_not_null(strstr(err, want), "%s", err);
 
     write_file(dir, "timeline.csv", "time_s,end_s,arrivals\n0,60,1\n");
-    cr_assert_eq(sw_sim_report_load(&rep, dir, err, sizeof(err)), SW_EPARSE);
+    cr_assert_eq(sw_run_report_load(&rep, dir, err, sizeof(err)), SW_EPARSE);
     cr_assert_not_null(strstr(err, "missing column"), "%s", err);
     remove_run(dir);
 }
@@ -364,10 +364,10 @@ Test(sim_report, real_simulation_run, .timeout = 300)
     sw_sim_destroy(sim);
     sw_cfg_destroy(cfg);
 
-    sw_sim_report_t *rep;
-    cr_assert_eq(sw_sim_report_load(&rep, dir, err, sizeof(err)), 0, "%s", err);
-    size_t rows = sw_sim_report_rows(rep);
-    sw_sim_report_destroy(rep);
+    sw_run_report_t *rep;
+    cr_assert_eq(sw_run_report_load(&rep, dir, err, sizeof(err)), 0, "%s", err);
+    size_t rows = sw_run_report_rows(rep);
+    sw_run_report_destroy(rep);
     char *html = generate(dir);
     check_self_contained(html);
     double ymax, ys[4096];

@@ -1,7 +1,7 @@
 /* `spillway report`: reads a run directory and writes one self-contained HTML page. Every
  * chart is SVG text printed here, with no scripts or external references, so the page opens
  * from disk and can be mailed as a single file. */
-#include "sim/report.h"
+#include "runs/report.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -119,7 +119,7 @@ static void chomp(char *line)
         line[--len] = '\0';
 }
 
-static int parse_header(sw_sim_report_t *rep, char *line, header_map_t *h, const char *path,
+static int parse_header(sw_run_report_t *rep, char *line, header_map_t *h, const char *path,
                         char *errbuf, size_t errlen)
 {
     size_t total;
@@ -173,7 +173,7 @@ static int parse_header(sw_sim_report_t *rep, char *line, header_map_t *h, const
     return 0;
 }
 
-static void grow(sw_sim_report_t *rep)
+static void grow(sw_run_report_t *rep)
 {
     if (rep->n < rep->cap)
         return;
@@ -184,7 +184,7 @@ static void grow(sw_sim_report_t *rep)
         rep->band[b].v = sw_realloc(rep->band[b].v, rep->cap * sizeof(double));
 }
 
-static int parse_row(sw_sim_report_t *rep, char *line, const header_map_t *h, char **fields,
+static int parse_row(sw_run_report_t *rep, char *line, const header_map_t *h, char **fields,
                      const char *path, size_t lineno, char *errbuf, size_t errlen)
 {
     size_t total;
@@ -220,7 +220,7 @@ static int parse_row(sw_sim_report_t *rep, char *line, const header_map_t *h, ch
     return 0;
 }
 
-static int load_timeline(sw_sim_report_t *rep, const char *path, char *errbuf, size_t errlen)
+static int load_timeline(sw_run_report_t *rep, const char *path, char *errbuf, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -280,12 +280,12 @@ static json_t *json_path(json_t *root, const char *key)
     return json_object_get(json_object_get(root, buf), dot + 1);
 }
 
-static double num(const sw_sim_report_t *rep, const char *key)
+static double num(const sw_run_report_t *rep, const char *key)
 {
     return json_number_value(json_path(rep->summary, key));
 }
 
-static int load_summary(sw_sim_report_t *rep, const char *path, char *errbuf, size_t errlen)
+static int load_summary(sw_run_report_t *rep, const char *path, char *errbuf, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -307,9 +307,9 @@ static int load_summary(sw_sim_report_t *rep, const char *path, char *errbuf, si
     return 0;
 }
 
-int sw_sim_report_load(sw_sim_report_t **out, const char *run_dir, char *errbuf, size_t errlen)
+int sw_run_report_load(sw_run_report_t **out, const char *run_dir, char *errbuf, size_t errlen)
 {
-    sw_sim_report_t *rep = sw_calloc(1, sizeof(*rep));
+    sw_run_report_t *rep = sw_calloc(1, sizeof(*rep));
     rep->run_name = sw_strdup(run_dir);
     rep->oracle_cost_usd = -1;
     size_t len = strlen(run_dir) + 32;
@@ -324,7 +324,7 @@ int sw_sim_report_load(sw_sim_report_t **out, const char *run_dir, char *errbuf,
         rc = fail(errbuf, errlen, SW_EPARSE, "%s: no data rows", path);
     sw_free(path);
     if (rc < 0) {
-        sw_sim_report_destroy(rep);
+        sw_run_report_destroy(rep);
         *out = NULL;
         return rc;
     }
@@ -334,11 +334,11 @@ int sw_sim_report_load(sw_sim_report_t **out, const char *run_dir, char *errbuf,
 
 /* The oracle's run must have replayed the same trace, or the ratio means nothing: the
  * trace name and the request count must agree. */
-int sw_sim_report_set_oracle(sw_sim_report_t *rep, const char *oracle_dir, char *errbuf,
+int sw_run_report_set_oracle(sw_run_report_t *rep, const char *oracle_dir, char *errbuf,
                              size_t errlen)
 {
-    sw_sim_report_t *o;
-    int rc = sw_sim_report_load(&o, oracle_dir, errbuf, errlen);
+    sw_run_report_t *o;
+    int rc = sw_run_report_load(&o, oracle_dir, errbuf, errlen);
     if (rc < 0)
         return rc;
     const char *policy = json_string_value(json_object_get(o->summary, "policy"));
@@ -362,16 +362,16 @@ int sw_sim_report_set_oracle(sw_sim_report_t *rep, const char *oracle_dir, char 
         sw_free(rep->oracle_run);
         rep->oracle_run = sw_strdup(oracle_dir);
     }
-    sw_sim_report_destroy(o);
+    sw_run_report_destroy(o);
     return rc;
 }
 
-size_t sw_sim_report_rows(const sw_sim_report_t *rep)
+size_t sw_run_report_rows(const sw_run_report_t *rep)
 {
     return rep->n;
 }
 
-void sw_sim_report_destroy(sw_sim_report_t *rep)
+void sw_run_report_destroy(sw_run_report_t *rep)
 {
     if (!rep)
         return;
@@ -417,7 +417,7 @@ typedef struct agg_view {
     double bucket_s; /* length of one point's interval */
 } agg_view_t;
 
-static double row_value(const sw_sim_report_t *rep, int series, size_t r)
+static double row_value(const sw_run_report_t *rep, int series, size_t r)
 {
     if (series >= N_SERIES)
         return rep->band[series - N_SERIES].v[r];
@@ -452,9 +452,9 @@ static agg_t series_agg(int series)
     }
 }
 
-static void aggregate(const sw_sim_report_t *rep, agg_view_t *v)
+static void aggregate(const sw_run_report_t *rep, agg_view_t *v)
 {
-    v->per = (rep->n + SW_SIM_REPORT_MAX_POINTS - 1) / SW_SIM_REPORT_MAX_POINTS;
+    v->per = (rep->n + SW_RUN_REPORT_MAX_POINTS - 1) / SW_RUN_REPORT_MAX_POINTS;
     v->n = (rep->n + v->per - 1) / v->per;
     v->t = sw_malloc(v->n * sizeof(double));
     const double *start = rep->col[COL_TIME], *end = rep->col[COL_END];
@@ -488,7 +488,7 @@ static void agg_free(agg_view_t *v)
 
 /* ---- HTML and SVG output ----------------------------------------------------------- */
 
-void sw_sim_html_escaped(FILE *f, const char *s)
+void sw_run_html_escaped(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -578,12 +578,12 @@ typedef struct chart_spec {
 static double px_x(const agg_view_t *v, double t)
 {
     double span = v->t[v->n - 1] > 0 ? v->t[v->n - 1] : 1;
-    return SW_SIM_REPORT_PLOT_LEFT + SW_SIM_REPORT_PLOT_W * t / span;
+    return SW_RUN_REPORT_PLOT_LEFT + SW_RUN_REPORT_PLOT_W * t / span;
 }
 
 static double px_y(double val, double ymax)
 {
-    return SW_SIM_REPORT_PLOT_TOP + SW_SIM_REPORT_PLOT_H * (1 - val / ymax);
+    return SW_RUN_REPORT_PLOT_TOP + SW_RUN_REPORT_PLOT_H * (1 - val / ymax);
 }
 
 static double chart_ymax(const chart_spec_t *c, const agg_view_t *v)
@@ -603,8 +603,8 @@ static double chart_ymax(const chart_spec_t *c, const agg_view_t *v)
 
 static void put_axes(FILE *f, const chart_spec_t *c, const agg_view_t *v, double ymax)
 {
-    const int L = SW_SIM_REPORT_PLOT_LEFT, T = SW_SIM_REPORT_PLOT_TOP;
-    const int W = SW_SIM_REPORT_PLOT_W, H = SW_SIM_REPORT_PLOT_H;
+    const int L = SW_RUN_REPORT_PLOT_LEFT, T = SW_RUN_REPORT_PLOT_TOP;
+    const int W = SW_RUN_REPORT_PLOT_W, H = SW_RUN_REPORT_PLOT_H;
     char buf[32];
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" class=\"frame\"/>\n", L, T, W,
             H);
@@ -630,7 +630,7 @@ static void put_axes(FILE *f, const chart_spec_t *c, const agg_view_t *v, double
     fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"xl\">time since start (%s)</text>\n", L + W / 2,
             T + H + 40, ax.unit);
     fprintf(f, "<text transform=\"translate(18,%d) rotate(-90)\" class=\"yl\">", T + H / 2);
-    sw_sim_html_escaped(f, c->ylabel);
+    sw_run_html_escaped(f, c->ylabel);
     fputs("</text>\n", f);
 }
 
@@ -641,7 +641,7 @@ enum { LEGEND_ROW_H = 16 };
  * counts the rows. Returns the number of rows. */
 static int put_legend(FILE *f, const chart_spec_t *c)
 {
-    const int left = SW_SIM_REPORT_PLOT_LEFT, right = left + SW_SIM_REPORT_PLOT_W;
+    const int left = SW_RUN_REPORT_PLOT_LEFT, right = left + SW_RUN_REPORT_PLOT_W;
     int x = left, row = 0;
     if (f)
         fputs("<g class=\"legend\">", f);
@@ -665,7 +665,7 @@ static int put_legend(FILE *f, const chart_spec_t *c)
                     "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"10\" fill=\"%s\" "
                     "fill-opacity=\"%.2f\"/><text x=\"%d\" y=\"%d\">",
                     x, y, color, opacity, x + 18, y + 9);
-            sw_sim_html_escaped(f, label);
+            sw_run_html_escaped(f, label);
             fputs("</text>", f);
         }
         x += width;
@@ -710,7 +710,7 @@ static void put_series(FILE *f, const chart_spec_t *c, const agg_view_t *v, doub
         fprintf(f,
                 "<line data-series=\"slo\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
                 "stroke=\"#c00\" stroke-dasharray=\"6,4\"/>\n",
-                SW_SIM_REPORT_PLOT_LEFT, y, SW_SIM_REPORT_PLOT_LEFT + SW_SIM_REPORT_PLOT_W, y);
+                SW_RUN_REPORT_PLOT_LEFT, y, SW_RUN_REPORT_PLOT_LEFT + SW_RUN_REPORT_PLOT_W, y);
     }
 }
 
@@ -736,7 +736,7 @@ static void put_clip_note(FILE *f, const chart_spec_t *c, const agg_view_t *v, d
     fprintf(f,
             "<text x=\"%d\" y=\"%d\" class=\"clip\" text-anchor=\"end\">%zu point%s above "
             "the axis, drawn at its top (highest %s)</text>\n",
-            SW_SIM_REPORT_PLOT_LEFT + SW_SIM_REPORT_PLOT_W - 4, SW_SIM_REPORT_PLOT_TOP + 14,
+            SW_RUN_REPORT_PLOT_LEFT + SW_RUN_REPORT_PLOT_W - 4, SW_RUN_REPORT_PLOT_TOP + 14,
             above, above == 1 ? "" : "s", buf);
 }
 
@@ -747,14 +747,14 @@ static void put_chart(FILE *f, const chart_spec_t *c, const agg_view_t *v)
     double ymax = chart_ymax(c, v);
     int extra = (put_legend(NULL, c) - 1) * LEGEND_ROW_H;
     fprintf(f, "<h2>");
-    sw_sim_html_escaped(f, c->title);
+    sw_run_html_escaped(f, c->title);
     fprintf(f,
             "</h2>\n<svg id=\"%s\" width=\"%d\" "
             "height=\"%d\" viewBox=\"0 0 %d %d\" data-ymax=\"%.17g\" data-points=\"%zu\" "
             "role=\"img\">\n<title>",
-            c->id, SW_SIM_REPORT_SVG_W, SW_SIM_REPORT_SVG_H + extra, SW_SIM_REPORT_SVG_W,
-            SW_SIM_REPORT_SVG_H + extra, ymax, v->n);
-    sw_sim_html_escaped(f, c->title);
+            c->id, SW_RUN_REPORT_SVG_W, SW_RUN_REPORT_SVG_H + extra, SW_RUN_REPORT_SVG_W,
+            SW_RUN_REPORT_SVG_H + extra, ymax, v->n);
+    sw_run_html_escaped(f, c->title);
     fputs("</title>\n", f);
     put_legend(f, c);
     if (extra)
@@ -776,13 +776,13 @@ static void put_row(FILE *f, const char *name, const char *fmt, ...)
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     fputs("<tr><th>", f);
-    sw_sim_html_escaped(f, name);
+    sw_run_html_escaped(f, name);
     fputs("</th><td>", f);
-    sw_sim_html_escaped(f, buf);
+    sw_run_html_escaped(f, buf);
     fputs("</td></tr>\n", f);
 }
 
-static void put_oracle_row(FILE *f, const sw_sim_report_t *rep)
+static void put_oracle_row(FILE *f, const sw_run_report_t *rep)
 {
     const char *policy = json_string_value(json_object_get(rep->summary, "policy"));
     double cost = num(rep, "cost_usd.total");
@@ -796,7 +796,7 @@ static void put_oracle_row(FILE *f, const sw_sim_report_t *rep)
                 "unknown: pass --oracle DIR, a `simulate --policy oracle` run of this trace");
 }
 
-static void put_summary(FILE *f, const sw_sim_report_t *rep)
+static void put_summary(FILE *f, const sw_run_report_t *rep)
 {
     double requests = num(rep, "requests"), att = num(rep, "slo_attainment");
     double target = num(rep, "slo_target");
@@ -852,7 +852,7 @@ typedef struct vm_chart {
 
 /* One band per instance type and state that ever held a VM, running at the bottom, then
  * booting, then draining, so the pool's serving part reads as a solid base. */
-static void vm_chart_build(const sw_sim_report_t *rep, const agg_view_t *v, vm_chart_t *vc)
+static void vm_chart_build(const sw_run_report_t *rep, const agg_view_t *v, vm_chart_t *vc)
 {
     vc->series = sw_calloc(rep->n_bands, sizeof(*vc->series));
     vc->labels = sw_calloc(rep->n_bands, sizeof(*vc->labels));
@@ -894,7 +894,7 @@ static const series_spec_t latency_series[] = {
     {S_P99, "p99", "p99", "#ff7f0e", false},
 };
 
-static void put_charts(FILE *f, const sw_sim_report_t *rep)
+static void put_charts(FILE *f, const sw_run_report_t *rep)
 {
     agg_view_t v = {0};
     aggregate(rep, &v);
@@ -936,10 +936,10 @@ static void put_charts(FILE *f, const sw_sim_report_t *rep)
 /* The whole-run latency CDF from summary.json's latency_cdf_ms ([quantile, ms] pairs).
  * The x axis stops at the p99.9 (or the max, if smaller) so a long tail does not squash
  * the body; the SLO is a vertical line. Older run directories lack the array: a note. */
-static void put_cdf(FILE *f, const sw_sim_report_t *rep)
+static void put_cdf(FILE *f, const sw_run_report_t *rep)
 {
-    const int L = SW_SIM_REPORT_PLOT_LEFT, T = SW_SIM_REPORT_PLOT_TOP;
-    const int W = SW_SIM_REPORT_PLOT_W, H = SW_SIM_REPORT_PLOT_H;
+    const int L = SW_RUN_REPORT_PLOT_LEFT, T = SW_RUN_REPORT_PLOT_TOP;
+    const int W = SW_RUN_REPORT_PLOT_W, H = SW_RUN_REPORT_PLOT_H;
     json_t *cdf = json_object_get(rep->summary, "latency_cdf_ms");
     fputs("<h2>Whole-run latency distribution</h2>\n", f);
     if (!json_is_array(cdf) || json_array_size(cdf) < 2) {
@@ -992,20 +992,20 @@ static void put_cdf(FILE *f, const sw_sim_report_t *rep)
     fputs("</svg>\n", f);
 }
 
-static void put_page(FILE *f, const sw_sim_report_t *rep)
+static void put_page(FILE *f, const sw_run_report_t *rep)
 {
     const char *policy = json_string_value(json_object_get(rep->summary, "policy"));
     const char *trace = json_string_value(json_object_get(rep->summary, "trace"));
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                "<title>Spillway report: ");
-    sw_sim_html_escaped(f, rep->run_name);
+    sw_run_html_escaped(f, rep->run_name);
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>Spillway report</h1>\n<p>run ",
             page_style);
-    sw_sim_html_escaped(f, rep->run_name);
+    sw_run_html_escaped(f, rep->run_name);
     fputs(", policy ", f);
-    sw_sim_html_escaped(f, policy ? policy : "?");
+    sw_run_html_escaped(f, policy ? policy : "?");
     fputs(", trace ", f);
-    sw_sim_html_escaped(f, trace ? trace : "?");
+    sw_run_html_escaped(f, trace ? trace : "?");
     fputs("</p>\n", f);
     put_summary(f, rep);
     put_charts(f, rep);
@@ -1013,7 +1013,7 @@ static void put_page(FILE *f, const sw_sim_report_t *rep)
     fputs("</body>\n</html>\n", f);
 }
 
-int sw_sim_report_write(const sw_sim_report_t *rep, const char *path, char *errbuf, size_t errlen)
+int sw_run_report_write(const sw_run_report_t *rep, const char *path, char *errbuf, size_t errlen)
 {
     FILE *f = fopen(path, "w");
     if (!f) {

@@ -1,8 +1,8 @@
-/* Tests for sim/trace.c: the three formats on the real traces in data/traces
+/* Tests for runs/trace.c: the three formats on the real traces in data/traces
  * (expected values computed here independently, with plain stdio), seeding, rate scaling,
  * windows, and one test per kind of malformed input with its exact message. Small inputs
  * live in tests/data/traces/ or are written to temporary files. */
-#include "sim/trace.h"
+#include "runs/trace.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>

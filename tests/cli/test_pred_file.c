@@ -1,4 +1,4 @@
-/* Tests of serving/pred_file.c: a saved forecaster loads back with the same parameters and
+/* Tests of cli/pred_file.c: a saved forecaster loads back with the same parameters and
  * forecasts bit for bit as before (recent-max by hand, then every registered forecaster on
  * a synthetic three-day series), and each way a file can be wrong gives its own message
  * naming the file. */
@@ -16,7 +16,7 @@
 #include "config/config.h"
 #include "predictor/predictor.h"
 #include "proto/forecaster.pb-c.h"
-#include "serving/pred_file.h"
+#include "cli/pred_file.h"
 
 #define HORIZON 5
 
@@ -136,7 +136,7 @@ static void assert_same_forecast(const sw_pred_t *a, const sw_pred_t *b, const c
 static void assert_load_fails(int want_rc, const char *msg)
 {
     sw_pred_t *p = (sw_pred_t *)1;
-    int rc = sw_srv_pred_load(path, &p, err, sizeof(err));
+    int rc = sw_cli_pred_load(path, &p, err, sizeof(err));
     cr_assert_eq(rc, want_rc, "rc %d, want %d: %s", rc, want_rc, err);
     cr_assert_null(p);
     char want[512];
@@ -149,13 +149,13 @@ static void assert_load_fails(int want_rc, const char *msg)
 Test(serving_pred_file, recent_max_round_trip_is_exact)
 {
     sw_pred_t *a = fitted_recent_max();
-    cr_assert_eq(sw_srv_pred_save(path, a, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_cli_pred_save(path, a, err, sizeof(err)), 0, "%s", err);
     char tmp[160];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     cr_assert_neq(access(tmp, F_OK), 0, "the temporary file was left behind");
 
     sw_pred_t *b = NULL;
-    cr_assert_eq(sw_srv_pred_load(path, &b, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_cli_pred_load(path, &b, err, sizeof(err)), 0, "%s", err);
     cr_assert_str_eq(sw_pred_name(b), "recent-max");
     sw_pred_params_t want = recent_max_params();
     assert_same_params(sw_pred_params(a), sw_pred_params(b));
@@ -171,9 +171,9 @@ Test(serving_pred_file, recent_max_round_trip_is_exact)
     }
 
     /* Saving over an existing file replaces it. */
-    cr_assert_eq(sw_srv_pred_save(path, b, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_cli_pred_save(path, b, err, sizeof(err)), 0, "%s", err);
     sw_pred_t *c = NULL;
-    cr_assert_eq(sw_srv_pred_load(path, &c, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_cli_pred_load(path, &c, err, sizeof(err)), 0, "%s", err);
     assert_same_forecast(b, c, "after a second save");
     sw_pred_destroy(a);
     sw_pred_destroy(b);
@@ -235,9 +235,9 @@ static int round_trip(const char *name, const double *y, size_t n)
     /* Saved in the middle of a run of zeros, so the online gap holding is saved too. */
     for (size_t i = 0; i < 5; i++)
         sw_pred_observe(a, 0);
-    cr_assert_eq(sw_srv_pred_save(path, a, err, sizeof(err)), 0, "%s: %s", name, err);
+    cr_assert_eq(sw_cli_pred_save(path, a, err, sizeof(err)), 0, "%s: %s", name, err);
     sw_pred_t *b = NULL;
-    cr_assert_eq(sw_srv_pred_load(path, &b, err, sizeof(err)), 0, "%s: %s", name, err);
+    cr_assert_eq(sw_cli_pred_load(path, &b, err, sizeof(err)), 0, "%s: %s", name, err);
     cr_assert_str_eq(sw_pred_name(b), name);
     assert_same_params(sw_pred_params(a), sw_pred_params(b));
     assert_same_forecast(a, b, name);
@@ -292,7 +292,7 @@ Test(serving_pred_file, config_accepts_every_registered_name)
 Test(serving_pred_file, missing_file_is_enoent_naming_the_path)
 {
     sw_pred_t *p = (sw_pred_t *)1;
-    cr_assert_eq(sw_srv_pred_load(path, &p, err, sizeof(err)), -ENOENT);
+    cr_assert_eq(sw_cli_pred_load(path, &p, err, sizeof(err)), -ENOENT);
     cr_assert_null(p);
     char want[256];
     snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
@@ -302,14 +302,14 @@ Test(serving_pred_file, missing_file_is_enoent_naming_the_path)
 Test(serving_pred_file, truncated_file_is_refused)
 {
     sw_pred_t *a = fitted_recent_max();
-    cr_assert_eq(sw_srv_pred_save(path, a, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_cli_pred_save(path, a, err, sizeof(err)), 0, "%s", err);
     sw_pred_destroy(a);
     size_t n;
     uint8_t *bytes = read_bytes(path, &n);
     write_bytes(path, bytes, n / 2);
     free(bytes);
     sw_pred_t *p = (sw_pred_t *)1;
-    int rc = sw_srv_pred_load(path, &p, err, sizeof(err));
+    int rc = sw_cli_pred_load(path, &p, err, sizeof(err));
     cr_assert_lt(rc, 0);
     cr_assert_null(p);
     cr_assert_eq(strncmp(err, path, strlen(path)), 0, "message does not name the file: %s", err);
@@ -379,7 +379,7 @@ Test(serving_pred_file, import_error_is_passed_on_with_the_path)
     /* Our kind and version, but no fitted state: predictor/ refuses it. */
     write_state("spillway.forecaster", 1);
     sw_pred_t *p = (sw_pred_t *)1;
-    int rc = sw_srv_pred_load(path, &p, err, sizeof(err));
+    int rc = sw_cli_pred_load(path, &p, err, sizeof(err));
     cr_assert_eq(rc, -EINVAL, "%s", err);
     cr_assert_null(p);
     char want[256];
@@ -392,7 +392,7 @@ Test(serving_pred_file, save_into_a_missing_folder_fails_cleanly)
     sw_pred_t *a = fitted_recent_max();
     char bad[192];
     snprintf(bad, sizeof(bad), "%s/no/such/dir/model.pb", dir);
-    int rc = sw_srv_pred_save(bad, a, err, sizeof(err));
+    int rc = sw_cli_pred_save(bad, a, err, sizeof(err));
     cr_assert_eq(rc, -ENOENT, "%s", err);
     char want[512];
     snprintf(want, sizeof(want), "%s: cannot create (%s.tmp): No such file or directory", bad, bad);

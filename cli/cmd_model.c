@@ -12,7 +12,7 @@
 #include "model/idx.h"
 #include "model/model.h"
 #include "model/train.h"
-#include "serving/cli.h"
+#include "cli/cli.h"
 
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define DEFAULT_EPOCHS 10
@@ -56,9 +56,9 @@ static int parse_args(int argc, char **argv, model_args_t *a)
         case 'd': a->data = optarg; break;
         case 'o': a->out = optarg; break;
         case 'm': a->model = optarg; break;
-        case 's': ok = sw__srv_parse_uint("model", "--seed", optarg, 0, UINT64_MAX, &a->seed); break;
-        case 'e': ok = sw__srv_parse_uint("model", "--epochs", optarg, 0, 10000, &a->epochs); break;
-        case 'l': ok = sw__srv_parse_uint("model", "--limit", optarg, 0, SIZE_MAX, &a->limit); break;
+        case 's': ok = sw__cli_parse_uint("model", "--seed", optarg, 0, UINT64_MAX, &a->seed); break;
+        case 'e': ok = sw__cli_parse_uint("model", "--epochs", optarg, 0, 10000, &a->epochs); break;
+        case 'l': ok = sw__cli_parse_uint("model", "--limit", optarg, 0, SIZE_MAX, &a->limit); break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;
         }
@@ -182,7 +182,7 @@ out:
     return rc;
 }
 
-int sw_srv_cmd_model(int argc, char **argv)
+int sw_cli_cmd_model(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);

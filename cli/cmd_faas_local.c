@@ -14,7 +14,7 @@
 
 #include "backends/faas_local.h"
 #include "common/log.h"
-#include "serving/cli.h"
+#include "cli/cli.h"
 
 #define MAX_FUNCTIONS 64
 
@@ -119,18 +119,18 @@ static int parse_args(int argc, char **argv, fl_args_t *a)
         case 'l': a->listen = optarg; break;
         case 'f': ok = add_function(a, optarg); break;
         case 'm':
-            ok = sw__srv_parse_uint("faas-local", "--memory-mb", optarg, 128, 10240, &a->memory_mb);
+            ok = sw__cli_parse_uint("faas-local", "--memory-mb", optarg, 128, 10240, &a->memory_mb);
             break;
         case 't': ok = parse_seconds("--timeout-s", optarg, &a->timeout_s); break;
         case 'c':
-            ok = sw__srv_parse_uint("faas-local", "--concurrency", optarg, 1, 100000,
+            ok = sw__cli_parse_uint("faas-local", "--concurrency", optarg, 1, 100000,
                                     &a->concurrency);
             break;
         case 'k': ok = parse_seconds("--keep-alive-s", optarg, &a->keep_alive_s); break;
         case 'r': a->region = optarg; break;
         case 'a': a->access_key_id = optarg; break;
         case 's': a->secret_file = optarg; break;
-        case 'L': ok = sw__srv_set_log_level("faas-local", "--log-level", optarg); break;
+        case 'L': ok = sw__cli_set_log_level("faas-local", "--log-level", optarg); break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;
         }
@@ -149,7 +149,7 @@ static int apply_config(fl_args_t *a, sw_cfg_t **cfg_out)
 {
     if (!a->config)
         return 0;
-    if (sw__srv_load_config(a->config, cfg_out) != 0)
+    if (sw__cli_load_config(a->config, cfg_out) != 0)
         return SW_EXIT_USAGE;
     const sw_cfg_faas_t *f = &(*cfg_out)->faas;
     a->listen = a->listen ? a->listen : f->local.listen;
@@ -268,7 +268,7 @@ static int serve(const sw_be_faas_local_opts_t *o)
     return rc;
 }
 
-int sw_srv_cmd_faas_local(int argc, char **argv)
+int sw_cli_cmd_faas_local(int argc, char **argv)
 {
     fl_args_t a = {0};
     sw_cfg_t *cfg = NULL;

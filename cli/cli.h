@@ -1,41 +1,41 @@
 /* The `spillway` command line: one binary, one function per subcommand. Each returns the
  * process exit status: 0 success, 2 usage or configuration error, 1 runtime failure. */
-#ifndef SW_SERVING_CLI_H
-#define SW_SERVING_CLI_H
+#ifndef SW_CLI_CLI_H
+#define SW_CLI_CLI_H
 
 #include "config/config.h"
 
 enum { SW_EXIT_OK = 0, SW_EXIT_FAILURE = 1, SW_EXIT_USAGE = 2 };
 
-int sw_srv_main(int argc, char **argv);
-int sw_srv_cmd_simulate(int argc, char **argv);
-int sw_srv_cmd_compare(int argc, char **argv);
-int sw_srv_cmd_check_config(int argc, char **argv);
-int sw_srv_cmd_report(int argc, char **argv);
-int sw_srv_cmd_predict(int argc, char **argv);
-int sw_srv_cmd_profile(int argc, char **argv);
-int sw_srv_cmd_model(int argc, char **argv);
-int sw_srv_cmd_worker(int argc, char **argv);
-int sw_srv_cmd_function(int argc, char **argv);
-int sw_srv_cmd_faas_local(int argc, char **argv);
-int sw_srv_cmd_invoke(int argc, char **argv);
+int sw_cli_main(int argc, char **argv);
+int sw_cli_cmd_simulate(int argc, char **argv);
+int sw_cli_cmd_compare(int argc, char **argv);
+int sw_cli_cmd_check_config(int argc, char **argv);
+int sw_cli_cmd_report(int argc, char **argv);
+int sw_cli_cmd_predict(int argc, char **argv);
+int sw_cli_cmd_profile(int argc, char **argv);
+int sw_cli_cmd_model(int argc, char **argv);
+int sw_cli_cmd_worker(int argc, char **argv);
+int sw_cli_cmd_function(int argc, char **argv);
+int sw_cli_cmd_faas_local(int argc, char **argv);
+int sw_cli_cmd_invoke(int argc, char **argv);
 
 /* Loads the config named by `path` (NULL: the built-in defaults), printing any error to
  * stderr. Returns 0 or SW_EXIT_USAGE. */
-int sw__srv_load_config(const char *path, sw_cfg_t **out);
+int sw__cli_load_config(const char *path, sw_cfg_t **out);
 /* Writes the HTML report of a run directory to `out` (NULL: RUN_DIR/report.html), with
  * its cost relative to the oracle run in `oracle_dir` when that is not NULL, printing what
  * happened. Returns an exit status. */
-int sw__srv_write_report(const char *run_dir, const char *out, const char *oracle_dir);
+int sw__cli_write_report(const char *run_dir, const char *out, const char *oracle_dir);
 /* Parses a whole-number option value in [min, max] into *out; prints
  * "spillway CMD: OPT TEXT: expected a whole number in [min, max]" and returns false when
  * it is not one (a sign, trailing text and overflow included). */
-bool sw__srv_parse_uint(const char *cmd, const char *opt, const char *text,
+bool sw__cli_parse_uint(const char *cmd, const char *opt, const char *text,
                         unsigned long long min, unsigned long long max, unsigned long long *out);
 /* Sets the log threshold from an option value ("error", "warn", "info", "debug"); prints
  * "spillway CMD: OPT TEXT: expected ..." and returns false when it is none of them. */
-bool sw__srv_set_log_level(const char *cmd, const char *opt, const char *text);
+bool sw__cli_set_log_level(const char *cmd, const char *opt, const char *text);
 /* Applies one `key=value` override, printing any error. Returns 0 or SW_EXIT_USAGE. */
-int sw__srv_apply_set(sw_cfg_t *cfg, const char *assignment);
+int sw__cli_apply_set(sw_cfg_t *cfg, const char *assignment);
 
 #endif

@@ -7,8 +7,8 @@
  * with the file's path, e.g. "m.pb: unsupported format version 2 (this build reads 1)".
  * Both functions block on file I/O: call them from the CLI or a refit thread, never from
  * a loop callback. */
-#ifndef SW_SERVING_PRED_FILE_H
-#define SW_SERVING_PRED_FILE_H
+#ifndef SW_CLI_PRED_FILE_H
+#define SW_CLI_PRED_FILE_H
 
 #include <stddef.h>
 
@@ -24,13 +24,13 @@
  * the new one, never half of one. p is borrowed. Returns 0, or a negative errno
  * (-ENOENT for a missing folder, -EACCES, -ENOSPC, ...) with the message in errbuf; on
  * failure the temporary file is removed and `path` is untouched. */
-int sw_srv_pred_save(const char *path, const sw_pred_t *p, char *errbuf, size_t errlen) SW_MUST_USE;
+int sw_cli_pred_save(const char *path, const sw_pred_t *p, char *errbuf, size_t errlen) SW_MUST_USE;
 
-/* Reads a forecaster saved by sw_srv_pred_save. On success returns 0 and *out (free with
+/* Reads a forecaster saved by sw_cli_pred_save. On success returns 0 and *out (free with
  * sw_pred_destroy), which forecasts exactly as the saved one did. On failure *out is
  * NULL and the return is -errno when the file cannot be opened or read, SW_EPARSE when
  * it is empty or not a spillway forecaster file, SW_EUNSUPPORTED for another format
  * version, or sw_pred_import's error (its message after the path). */
-int sw_srv_pred_load(const char *path, sw_pred_t **out, char *errbuf, size_t errlen) SW_MUST_USE;
+int sw_cli_pred_load(const char *path, sw_pred_t **out, char *errbuf, size_t errlen) SW_MUST_USE;
 
 #endif

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "serving/cli.h"
-#include "serving/pred_file.h"
+#include "cli/cli.h"
+#include "cli/pred_file.h"
 #include "sim/sim.h"
 
 static void usage(FILE *f)
@@ -192,7 +192,7 @@ static int load_model(const sw_cfg_t *cfg, sw_pred_t **out)
         return 0;
     }
     char err[4096];
-    int rc = sw_srv_pred_load(cfg->predictor.model_path, out, err, sizeof(err));
+    int rc = sw_cli_pred_load(cfg->predictor.model_path, out, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "spillway simulate: predictor.model_path: %s\n", err);
         return rc == SW_EPARSE || rc == SW_EUNSUPPORTED || rc == -ENOENT || rc == -EINVAL
@@ -202,7 +202,7 @@ static int load_model(const sw_cfg_t *cfg, sw_pred_t **out)
     return 0;
 }
 
-int sw_srv_cmd_simulate(int argc, char **argv)
+int sw_cli_cmd_simulate(int argc, char **argv)
 {
     sim_args_t a = {.out = "sim-out", .progress = -1};
     char storage[8192];
@@ -210,10 +210,10 @@ int sw_srv_cmd_simulate(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? SW_EXIT_OK : rc;
     sw_cfg_t *cfg;
-    if ((rc = sw__srv_load_config(a.config, &cfg)) != 0)
+    if ((rc = sw__cli_load_config(a.config, &cfg)) != 0)
         return rc;
     for (size_t i = 0; i < a.n_sets && rc == 0; i++)
-        rc = sw__srv_apply_set(cfg, a.sets[i]);
+        rc = sw__cli_apply_set(cfg, a.sets[i]);
     if (rc != 0) {
         sw_cfg_destroy(cfg);
         return rc;
@@ -251,5 +251,5 @@ int sw_srv_cmd_simulate(int argc, char **argv)
     sw_cfg_destroy(cfg);
     if (rc < 0)
         return SW_EXIT_FAILURE;
-    return a.report ? sw__srv_write_report(a.out, NULL, NULL) : SW_EXIT_OK;
+    return a.report ? sw__cli_write_report(a.out, NULL, NULL) : SW_EXIT_OK;
 }

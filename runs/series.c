@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sim/trace.h"
+#include "runs/trace.h"
 
 int sw_trace_read_series(const char *path, const sw_trace_opts_t *opts, double interval_s,
                          double **out, size_t *n, char *errbuf, size_t errlen)

@@ -12,7 +12,7 @@
  * timestamps row, when scaling needs randomness) draws from its own stream, forked from
  * the seed by its index, so a windowed run yields exactly the arrivals the full run has
  * inside that window. */
-#include "sim/trace.h"
+#include "runs/trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sim/trace_internal.h"
+#include "runs/trace_internal.h"
 
 static bool is_space(char c)
 {

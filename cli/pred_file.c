@@ -3,7 +3,7 @@
  * care goes into the edges: a save never leaves a half-written file behind, and a load
  * refuses anything that is not our file before trusting a byte of it, naming the file in
  * every message. */
-#include "serving/pred_file.h"
+#include "cli/pred_file.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -154,7 +154,7 @@ static int write_tmp(const char *tmp, const uint8_t *buf, size_t len, const char
     return rc;
 }
 
-int sw_srv_pred_save(const char *path, const sw_pred_t *p, char *errbuf, size_t errlen)
+int sw_cli_pred_save(const char *path, const sw_pred_t *p, char *errbuf, size_t errlen)
 {
     sw_pred_blob_t blob = {0};
     int rc = sw_pred_export(p, &blob);
@@ -287,7 +287,7 @@ static int import_msg(const char *path, const Spillway__ForecasterState *st, sw_
     return rc;
 }
 
-int sw_srv_pred_load(const char *path, sw_pred_t **out, char *errbuf, size_t errlen)
+int sw_cli_pred_load(const char *path, sw_pred_t **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
     uint8_t *data;

@@ -13,7 +13,7 @@
 
 #include "common/rng.h"
 #include "model/model.h"
-#include "serving/cli.h"
+#include "cli/cli.h"
 
 static void usage(FILE *f)
 {
@@ -55,19 +55,19 @@ static int parse_args(int argc, char **argv, profile_args_t *a)
         case 'm': a->model = optarg; break;
         case 'o': a->out = optarg; break;
         case 'b':
-            ok = sw__srv_parse_uint("profile", "--max-batch", optarg, 1, 4096, &v);
+            ok = sw__cli_parse_uint("profile", "--max-batch", optarg, 1, 4096, &v);
             a->max_batch = (unsigned)v;
             break;
         case 't':
-            ok = sw__srv_parse_uint("profile", "--threads", optarg, 1, 256, &v);
+            ok = sw__cli_parse_uint("profile", "--threads", optarg, 1, 256, &v);
             a->threads = (unsigned)v;
             break;
         case 'r':
-            ok = sw__srv_parse_uint("profile", "--repeats", optarg, 1, 1000000, &v);
+            ok = sw__cli_parse_uint("profile", "--repeats", optarg, 1, 1000000, &v);
             a->repeats = (unsigned)v;
             break;
         case 's':
-            ok = sw__srv_parse_uint("profile", "--min-ms", optarg, 1, 600000, &v);
+            ok = sw__cli_parse_uint("profile", "--min-ms", optarg, 1, 600000, &v);
             a->min_ms = (double)v;
             break;
         case 'h': usage(stdout); return -1;
@@ -155,7 +155,7 @@ static int write_profile(const profile_args_t *a, const sw_model_t *m, const dou
     return 0;
 }
 
-int sw_srv_cmd_profile(int argc, char **argv)
+int sw_cli_cmd_profile(int argc, char **argv)
 {
     profile_args_t a;
     int rc = parse_args(argc, argv, &a);

@@ -14,9 +14,9 @@
 #include <jansson.h>
 
 #include "predictor/evaluate.h"
-#include "serving/cli.h"
-#include "serving/pred_file.h"
-#include "sim/trace.h"
+#include "cli/cli.h"
+#include "cli/pred_file.h"
+#include "runs/trace.h"
 
 static void usage(FILE *f)
 {
@@ -164,9 +164,9 @@ static int parse_args(int argc, char **argv, predict_args_t *a)
 /* The config the parameters come from, with the command line's overrides applied. */
 static int load_params_config(const predict_args_t *a, sw_cfg_t **cfg)
 {
-    int rc = sw__srv_load_config(a->config, cfg);
+    int rc = sw__cli_load_config(a->config, cfg);
     for (size_t i = 0; i < a->n_sets && rc == 0; i++)
-        rc = sw__srv_apply_set(*cfg, a->sets[i]);
+        rc = sw__cli_apply_set(*cfg, a->sets[i]);
     if (rc != 0 && *cfg) {
         sw_cfg_destroy(*cfg);
         *cfg = NULL;
@@ -313,7 +313,7 @@ static int run_fit(const predict_args_t *a, const sw_cfg_t *cfg, const double *y
     int rc = sw_pred_fit(p, y, NULL, until, err, sizeof(err));
     double fit_s = sw_time_to_s(sw_clock_now() - t0);
     if (rc == 0)
-        rc = sw_srv_pred_save(a->save, p, err, sizeof(err));
+        rc = sw_cli_pred_save(a->save, p, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "spillway predict fit: %s\n", err);
         rc = SW_EXIT_FAILURE;
@@ -325,7 +325,7 @@ static int run_fit(const predict_args_t *a, const sw_cfg_t *cfg, const double *y
     return rc;
 }
 
-int sw_srv_cmd_predict(int argc, char **argv)
+int sw_cli_cmd_predict(int argc, char **argv)
 {
     predict_args_t a = {0};
     if (argc < 2 || (strcmp(argv[1], "eval") != 0 && strcmp(argv[1], "fit") != 0)) {

@@ -3,7 +3,7 @@
  * that name the file and line. Everything here runs once per line or per word of a
  * trace, so it avoids stdio and allocation; strtod is only a fallback for numbers the fast
  * parser does not handle (exponents, hex). */
-#include "sim/trace_internal.h"
+#include "runs/trace_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>

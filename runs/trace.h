@@ -13,8 +13,8 @@
  * the count, arrival times are independent uniforms, generated already sorted).
  *
  * Times are microseconds from the start of the window (start_s into the trace). */
-#ifndef SW_SIM_TRACE_H
-#define SW_SIM_TRACE_H
+#ifndef SW_RUNS_TRACE_H
+#define SW_RUNS_TRACE_H
 
 #include "common/common.h"
 #include "config/config.h"

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serving/cli.h"
-#include "sim/report.h"
+#include "cli/cli.h"
+#include "runs/report.h"
 
 static void usage(FILE *f)
 {
@@ -21,7 +21,7 @@ static void usage(FILE *f)
                "1 the report could not be written.\n");
 }
 
-int sw_srv_cmd_report(int argc, char **argv)
+int sw_cli_cmd_report(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"out", required_argument, NULL, 'o'},
@@ -44,10 +44,10 @@ int sw_srv_cmd_report(int argc, char **argv)
         usage(stderr);
         return SW_EXIT_USAGE;
     }
-    return sw__srv_write_report(argv[optind], out, oracle);
+    return sw__cli_write_report(argv[optind], out, oracle);
 }
 
-int sw__srv_write_report(const char *run_dir, const char *out, const char *oracle_dir)
+int sw__cli_write_report(const char *run_dir, const char *out, const char *oracle_dir)
 {
     char err[1024], *path = NULL;
     if (!out) {
@@ -56,23 +56,23 @@ int sw__srv_write_report(const char *run_dir, const char *out, const char *oracl
         snprintf(path, len, "%s/report.html", run_dir);
         out = path;
     }
-    sw_sim_report_t *rep;
+    sw_run_report_t *rep;
     int status = SW_EXIT_OK;
-    if (sw_sim_report_load(&rep, run_dir, err, sizeof(err)) < 0) {
+    if (sw_run_report_load(&rep, run_dir, err, sizeof(err)) < 0) {
         fprintf(stderr, "spillway report: %s\n", err);
         status = SW_EXIT_USAGE;
         goto out;
     }
-    if (oracle_dir && sw_sim_report_set_oracle(rep, oracle_dir, err, sizeof(err)) < 0) {
+    if (oracle_dir && sw_run_report_set_oracle(rep, oracle_dir, err, sizeof(err)) < 0) {
         fprintf(stderr, "spillway report: --oracle %s\n", err);
         status = SW_EXIT_USAGE;
-    } else if (sw_sim_report_write(rep, out, err, sizeof(err)) < 0) {
+    } else if (sw_run_report_write(rep, out, err, sizeof(err)) < 0) {
         fprintf(stderr, "spillway report: %s\n", err);
         status = SW_EXIT_FAILURE;
     } else {
-        printf("spillway report: wrote %s (%zu timeline rows)\n", out, sw_sim_report_rows(rep));
+        printf("spillway report: wrote %s (%zu timeline rows)\n", out, sw_run_report_rows(rep));
     }
-    sw_sim_report_destroy(rep);
+    sw_run_report_destroy(rep);
 out:
     sw_free(path);
     return status;

@@ -16,7 +16,7 @@
 #include "backends/aws_creds.h"
 #include "backends/lambda_client.h"
 #include "common/strbuf.h"
-#include "serving/cli.h"
+#include "cli/cli.h"
 
 #define MAX_SETS 64
 #define DEFAULT_INPUTS 784 /* the default model's input row */
@@ -83,9 +83,9 @@ static int parse_args(int argc, char **argv, inv_args_t *a)
                 fprintf(stderr, "spillway invoke: at most %d --set options\n", MAX_SETS);
             break;
         case 'p': a->payload = optarg; break;
-        case 'n': ok = sw__srv_parse_uint("invoke", "--count", optarg, 1, 100000000, &a->count); break;
+        case 'n': ok = sw__cli_parse_uint("invoke", "--count", optarg, 1, 100000000, &a->count); break;
         case 'k':
-            ok = sw__srv_parse_uint("invoke", "--concurrency", optarg, 1, 100000, &a->concurrency);
+            ok = sw__cli_parse_uint("invoke", "--concurrency", optarg, 1, 100000, &a->concurrency);
             break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;
@@ -227,17 +227,17 @@ static int run(const sw_cfg_t *cfg, const inv_args_t *a, inv_run_t *r)
     return r->ok == a->count ? SW_EXIT_OK : SW_EXIT_FAILURE;
 }
 
-int sw_srv_cmd_invoke(int argc, char **argv)
+int sw_cli_cmd_invoke(int argc, char **argv)
 {
     inv_args_t a = {.count = 1, .concurrency = 1};
     int rc = parse_args(argc, argv, &a);
     if (rc != 0)
         return rc < 0 ? SW_EXIT_OK : rc;
     sw_cfg_t *cfg = NULL;
-    if ((rc = sw__srv_load_config(a.config, &cfg)) != 0)
+    if ((rc = sw__cli_load_config(a.config, &cfg)) != 0)
         return rc;
     for (size_t i = 0; i < a.n_sets && rc == 0; i++)
-        rc = sw__srv_apply_set(cfg, a.sets[i]);
+        rc = sw__cli_apply_set(cfg, a.sets[i]);
     inv_run_t r = {0};
     if (rc == 0 && a.concurrency > cfg->faas.invoke.max_in_flight) {
         fprintf(stderr,
