@@ -156,12 +156,20 @@ const sw_cfg_t *sw_sched_cfg(const sw_sched_t *s) { return s->cfg; }
 
 /* Inserts keeping arrival order. New arrivals land at the back in O(1); a request coming
  * back from a failed function or a lost worker is older and walks back to its place. */
-static void q_insert(sw_sched_t *s, uint64_t id, sw_time_t arrival)
+static void q_insert(sw_sched_t *s, sw_qreq_t r)
 {
     size_t pos = s->q.len;
-    while (pos > 0 && sw_qreq_ring_at(&s->q, pos - 1)->arrival > arrival)
+    while (pos > 0 && sw_qreq_ring_at(&s->q, pos - 1)->arrival > r.arrival)
         pos--;
-    sw_qreq_ring_insert_at(&s->q, pos, (sw_qreq_t){.id = id, .arrival = arrival});
+    sw_qreq_ring_insert_at(&s->q, pos, r);
+    s->q_refused += r.faas_refused;
+}
+
+static sw_qreq_t q_pop_front(sw_sched_t *s)
+{
+    sw_qreq_t r = sw_qreq_ring_pop_front(&s->q);
+    s->q_refused -= r.faas_refused;
+    return r;
 }
 
 /* ---- workers ---- */
@@ -438,7 +446,7 @@ static void dispatch(sw_sched_t *s, sw_time_t now, sw_worker_t *w, uint32_t n,
     size_t off;
     uint64_t *ids = sw_actions_reserve_ids(out, n, &off);
     for (uint32_t i = 0; i < n; i++) {
-        w->batch[i] = sw_qreq_ring_pop_front(&s->q);
+        w->batch[i] = q_pop_front(s);
         ids[i] = w->batch[i].id;
     }
     idle_remove(s, w);
@@ -468,6 +476,38 @@ static uint32_t fitting_batch(const sw_type_info_t *ti, sw_time_t now, sw_time_t
     return n;
 }
 
+/* No worker is booting or serving new batches. */
+static bool pool_is_empty(const sw_sched_t *s)
+{
+    if (s->n_serving > 0)
+        return false;
+    for (unsigned t = 0; t < s->cfg->instance_types_count; t++)
+        if (s->types[t].count > 0)
+            return false;
+    return true;
+}
+
+/* Requests queued for a pool that no longer has a serving VM (scaled in, lost) would wait
+ * for a boot: functions answer them sooner, when the policy may spill. Those a function
+ * already refused stay, in order. The walk costs O(queue) only when something is spilled:
+ * a queue holding refused requests alone is skipped at once. */
+static void spill_queue(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
+{
+    size_t keep = 0, n = s->q.len;
+    if (n == s->q_refused || !can_spill(s))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        sw_qreq_t r = sw_qreq_ring_pop_front(&s->q);
+        if (r.faas_refused || !can_spill(s)) {
+            sw_qreq_ring_push_back(&s->q, r);
+            keep++;
+        } else {
+            invoke(s, now, r.id, r.arrival, SW_REASON_SPILL_NO_VM, out);
+        }
+    }
+    SW_ASSERT(s->q.len == keep);
+}
+
 /* Forms batches while a worker is idle. MArk's rule per worker: dispatch when the batch
  * is full or when the oldest request's slack runs out; otherwise wait for more requests
  * (the timer fires at the last moment the current batch can still go). Spillway waits
@@ -477,11 +517,13 @@ static uint32_t fitting_batch(const sw_type_info_t *ti, sw_time_t now, sw_time_t
 static void try_dispatch(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
 {
     s->dispatch_timer = SW_TIME_NEVER;
-    /* Requests queued for a pool that no longer has a serving VM (scaled in, lost) would
-     * wait for a boot: functions answer them sooner, when the policy may spill. */
-    while (s->q.len > 0 && s->n_serving == 0 && can_spill(s)) {
-        sw_qreq_t r = sw_qreq_ring_pop_front(&s->q);
-        invoke(s, now, r.id, r.arrival, SW_REASON_SPILL_NO_VM, out);
+    if (s->n_serving == 0) {
+        spill_queue(s, now, out);
+        /* Nothing serves, boots or may be spilled to: what is left would wait forever. */
+        while (s->q.len > 0 && pool_is_empty(s)) {
+            sw_qreq_t r = q_pop_front(s);
+            reject(s, now, r.id, r.arrival, SW_REASON_NO_CAPACITY, out);
+        }
     }
     while (s->idle_head && s->q.len > 0) {
         sw_worker_t *w = s->idle_head;
@@ -559,14 +601,14 @@ void sw_sched_on_arrival(sw_sched_t *s, sw_time_t now, uint64_t req_id, sw_actio
     sw_time_t wait = 0;
     sw_time_t done = predict_completion(s, now, &wait);
     if (done <= now + s->slo_us - s->margin_us) {
-        q_insert(s, req_id, now);
+        q_insert(s, (sw_qreq_t){.id = req_id, .arrival = now});
         try_dispatch(s, now, out);
     } else if (can_spill(s)) {
         invoke(s, now, req_id, now,
                done == SW_TIME_NEVER ? SW_REASON_SPILL_NO_VM : SW_REASON_SPILL_PREDICTED_MISS,
                out);
     } else if (done != SW_TIME_NEVER && wait <= s->max_queue_delay_us) {
-        q_insert(s, req_id, now);
+        q_insert(s, (sw_qreq_t){.id = req_id, .arrival = now});
         try_dispatch(s, now, out);
     } else {
         reject(s, now, req_id, now,
@@ -575,7 +617,10 @@ void sw_sched_on_arrival(sw_sched_t *s, sw_time_t now, uint64_t req_id, sw_actio
 }
 
 /* A request whose function failed goes to the VM pool if there is one, late but answered;
- * otherwise it is rejected, so it still gets exactly one answer. */
+ * otherwise it is rejected, so it still gets exactly one answer. It is never sent to a
+ * function again: a refusal can come back at the very instant of the call (a local
+ * throttle window, a simulated throttle), and a second try at that instant would loop
+ * forever without time moving (issue 10). */
 static void fall_back(sw_sched_t *s, sw_time_t now, uint64_t id, sw_time_t arrival,
                       sw_reason_t reason, sw_actions_t *out)
 {
@@ -583,7 +628,7 @@ static void fall_back(sw_sched_t *s, sw_time_t now, uint64_t id, sw_time_t arriv
     for (unsigned t = 0; t < s->cfg->instance_types_count && !have_vm; t++)
         have_vm = s->types[t].count > 0;
     if (have_vm) {
-        q_insert(s, id, arrival);
+        q_insert(s, (sw_qreq_t){.id = id, .arrival = arrival, .faas_refused = true});
         try_dispatch(s, now, out);
     } else {
         reject(s, now, id, arrival, reason, out);
@@ -669,10 +714,10 @@ void sw_sched_on_worker_lost(sw_sched_t *s, sw_time_t now, uint32_t worker_id, s
     s->vm_lost++;
     worker_remove(s, w, now);
     for (uint32_t i = 0; i < n; i++) {
-        if (can_spill(s))
+        if (can_spill(s) && !lost[i].faas_refused)
             invoke(s, now, lost[i].id, lost[i].arrival, SW_REASON_REQUEUE_WORKER_LOST, out);
         else
-            q_insert(s, lost[i].id, lost[i].arrival);
+            q_insert(s, lost[i]);
     }
     if (was_counted && s->ops->worker_lost)
         s->ops->worker_lost(s, now, type, out);
@@ -825,7 +870,7 @@ void sw_sched_finish(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
         return;
     roll(s, now, out);
     while (s->q.len > 0) {
-        sw_qreq_t r = sw_qreq_ring_pop_front(&s->q);
+        sw_qreq_t r = q_pop_front(s);
         reject(s, now, r.id, r.arrival, SW_REASON_NO_CAPACITY, out);
     }
     while (s->n_active > 0) {

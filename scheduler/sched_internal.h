@@ -13,6 +13,10 @@ typedef enum { SW_W_BOOTING = 0, SW_W_RUNNING, SW_W_DRAINING } sw_wstate_t;
 typedef struct sw_qreq {
     uint64_t id;
     sw_time_t arrival;
+    /* A function already refused or failed this request: it waits for a VM (or is
+     * rejected) and is never spilled again. Without this, a throttle answered at the
+     * same instant would send it back to the function without end (issue 10). */
+    bool faas_refused;
 } sw_qreq_t;
 
 SW_RING_DEFINE(sw_qreq_ring, sw_qreq_t)
@@ -102,7 +106,8 @@ struct sw_sched {
     sw_time_t dispatch_timer; /* when a partial batch must go; NEVER when none */
 
     uint64_t faas_inflight;
-    uint64_t in_batches; /* requests inside dispatched batches */
+    uint64_t in_batches;    /* requests inside dispatched batches */
+    uint64_t q_refused;     /* queued requests with faas_refused set */
 
     /* Interval bookkeeping. */
     uint64_t interval_idx;

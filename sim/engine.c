@@ -32,6 +32,9 @@ struct sw_sim {
      * sw_trace_next's last result), and when a stalled run gives up. */
     sw_time_t now, arrival, stall_limit;
     int more;
+    /* Progress watchdog: events handled since simulated time last moved, arrivals aside. */
+    sw_time_t still_at;
+    uint64_t still_events;
     char path[4096];
 };
 
@@ -240,6 +243,21 @@ static void progress(sw_sim_t *sim, sw_time_t sim_now, sw_time_t started, bool l
             wall > 0 ? (double)sim->stats.arrivals / wall / 1e6 : 0.0, last ? "\n" : "");
 }
 
+/* Backend events and wakeups at one instant are bounded by the work in the system: each
+ * request is refused by a function at most once and each worker event happens once. A
+ * run that handles this many of them without simulated time moving is a loop in the core
+ * (issue 10 found one), and it is stopped with an error instead of hanging. */
+#define SW_SIM_MAX_EVENTS_WITHOUT_PROGRESS 10000000u
+
+static void watch_progress(sw_sim_t *sim)
+{
+    if (sim->now != sim->still_at) {
+        sim->still_at = sim->now;
+        sim->still_events = 0;
+    }
+    sim->still_events++;
+}
+
 /* Feeds the earliest of the three sources to the core. Returns false when the run is
  * over: the trace is exhausted and every request answered, or nothing is left that could
  * answer what remains. */
@@ -264,9 +282,11 @@ static bool step(sw_sim_t *sim)
     if (t_ev <= t_wake && t_ev <= t_arr && t_ev != SW_TIME_NEVER) {
         sw_ev_t ev = sw__ev_pop(&sim->heap);
         sim->now = ev.t;
+        watch_progress(sim);
         deliver(sim, &ev);
     } else if (t_wake <= t_arr && t_wake != SW_TIME_NEVER) {
         sim->now = t_wake;
+        watch_progress(sim);
         sw_sched_on_tick(s, sim->now, &sim->acts);
     } else if (t_arr != SW_TIME_NEVER) {
         sim->now = sim->arrival;
@@ -328,7 +348,16 @@ int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen)
     sw_sched_start(sim->sched, 0, &sim->acts);
     int rc = execute(sim, 0);
     sim->more = rc < 0 ? rc : sw_trace_next(sim->trace, &sim->arrival);
+    sim->still_at = 0;
+    sim->still_events = 0;
     while (sim->more >= 0 && rc == 0 && step(sim)) {
+        if (SW_UNLIKELY(sim->still_events > SW_SIM_MAX_EVENTS_WITHOUT_PROGRESS)) {
+            snprintf(errbuf, errlen, "simulated time stopped at %.6f s: %u events without "
+                     "progress, a loop in the policy core (a bug: please report it with this "
+                     "config and seed)", sw_time_to_s(sim->now),
+                     SW_SIM_MAX_EVENTS_WITHOUT_PROGRESS);
+            return SW_ELIMIT;
+        }
         /* Timeline rows are collected at least every 64 events even without actions. */
         if (sim->acts.n > 0 || (sim->stats.events & 63) == 0)
             rc = execute(sim, sim->now);

@@ -275,3 +275,58 @@ Test(sched_core, queued_requests_spill_when_no_vm_is_left_serving)
     cr_assert_eq(sum.served_faas, 2);
     teardown(&f);
 }
+
+/* Issue 10: a function refusal answered at the very instant of the call (the Invoke
+ * client's local throttle window, a simulated throttle) used to send the request back to
+ * the function at once, for ever. Refused once, it waits for a VM and is not invoked
+ * again; a new arrival may still try the function. */
+Test(sched_core, a_request_a_function_refused_is_never_invoked_again)
+{
+    fixture_t f;
+    setup(&f, "mark", "true", "2000"); /* one VM booting, none serving */
+    sw_actions_clear(&f.out);
+    sw_sched_on_arrival(f.s, MS(1), 7, &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_INVOKE, SW_REASON_SPILL_NO_VM), 1);
+    sw_actions_clear(&f.out);
+    sw_faas_result_t r = {.req_id = 7, .arrival = MS(1), .status = SW_FAAS_THROTTLED};
+    sw_sched_on_faas_done(f.s, MS(1), &r, &f.out);
+    cr_assert_eq(f.out.n, 0, "queued for the booting VM, not invoked again");
+    sw_sched_on_tick(f.s, MS(1), &f.out);
+    sw_sched_on_arrival(f.s, MS(2), 8, &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_INVOKE, -1), 1, "only the new request is spilled");
+    cr_assert_eq(find(&f.out, SW_ACT_INVOKE)->req_id, 8);
+    sw_actions_clear(&f.out);
+    uint32_t worker = 1;
+    sw_sched_on_worker_ready(f.s, S(10), worker, &f.out);
+    const sw_action_t *d = find(&f.out, SW_ACT_DISPATCH);
+    cr_assert_not_null(d, "the refused request runs on the VM once it is ready");
+    cr_assert_eq(f.out.req_ids[d->reqs_off], 7);
+    /* The VM dies with it: the request is queued again, still not spilled. */
+    sw_actions_clear(&f.out);
+    sw_sched_on_worker_lost(f.s, S(10) + MS(5), worker, &f.out);
+    for (size_t i = 0; i < f.out.n; i++)
+        cr_assert(!(f.out.v[i].kind == SW_ACT_INVOKE && f.out.v[i].req_id == 7));
+    teardown(&f);
+}
+
+Test(sched_core, a_queue_with_no_pool_left_is_rejected_not_kept)
+{
+    fixture_t f;
+    setup(&f, "mark", "true", "2000");
+    uint32_t worker = find(&f.out, SW_ACT_LAUNCH)->worker_id;
+    sw_actions_clear(&f.out);
+    sw_sched_on_arrival(f.s, MS(1), 7, &f.out);
+    sw_actions_clear(&f.out);
+    sw_faas_result_t r = {.req_id = 7, .arrival = MS(1), .status = SW_FAAS_FAILED};
+    sw_sched_on_faas_done(f.s, MS(300), &r, &f.out);
+    cr_assert_eq(f.out.n, 0, "waits for the booting VM");
+    /* The VM never comes up and nothing replaces it (mark replaces nothing on its own):
+     * the request cannot be answered by anyone, so it gets its error now. */
+    sw_sched_on_worker_lost(f.s, S(5), worker, &f.out);
+    const sw_action_t *rej = find(&f.out, SW_ACT_REJECT);
+    cr_assert_not_null(rej);
+    cr_assert_eq(rej->req_id, 7);
+    cr_assert_eq(rej->reason, SW_REASON_NO_CAPACITY);
+    cr_assert(sw_sched_is_idle(f.s));
+    teardown(&f);
+}

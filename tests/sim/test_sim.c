@@ -201,3 +201,43 @@ Test(sim_engine, conservation_and_the_oracle_lower_bound, .timeout = 300)
     }
     cr_assert_geq(compared, 1, "the bound was checked against at least one policy");
 }
+
+/* Issue 10: these valid settings made simulated time stop while events were created
+ * without end (a throttled function call fell back to the queue, which spilled it to the
+ * function again at the same instant). Each run must finish, answer every request once,
+ * and stay within a bound on events per request and per simulated second. */
+static void check_progress(const char *key, const char *value, const char *policy)
+{
+    sw_cfg_t *cfg = twitter_slice(policy, "1", "600");
+    char err[4096];
+    cr_assert_eq(sw_cfg_set(cfg, key, value, err, sizeof(err)), 0, "%s", err);
+    sw_sched_summary_t sum;
+    sw_sim_stats_t st;
+    sw_sim_t *sim;
+    run(cfg, NULL, &sum, &st, &sim);
+    cr_assert_eq(sum.requests, st.arrivals, "%s=%s: every arrival answered once", key, value);
+    cr_assert_eq(sum.served_vm + sum.served_faas + sum.rejected, st.arrivals);
+    double sim_s = sw_time_to_s(st.end);
+    cr_assert_leq((double)st.events, 3.0 * (double)st.arrivals + 20.0 * sim_s,
+                  "%s=%s (%s): %llu events for %llu arrivals over %.0f s", key, value, policy,
+                  (unsigned long long)st.events, (unsigned long long)st.arrivals, sim_s);
+    sw_sim_destroy(sim);
+    sw_cfg_destroy(cfg);
+}
+
+Test(sim_engine, a_throttled_function_cannot_stop_time, .timeout = 60)
+{
+    check_progress("faas.scale_out_per_minute", "10", "mark");
+    check_progress("faas.scale_out_per_minute", "10", "faas-only");
+    check_progress("faas.concurrency_limit", "1", "mark");
+}
+
+Test(sim_engine, cold_functions_everywhere_still_progress, .timeout = 60)
+{
+    check_progress("faas.keep_alive_s", "0", "mark");
+}
+
+Test(sim_engine, very_slow_functions_still_progress, .timeout = 60)
+{
+    check_progress("faas.warm_latency_ms.mean", "100000", "mark");
+}
