@@ -118,6 +118,7 @@ json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *s)
     json_object_set_new(root, "served_vm", json_integer((json_int_t)s->served_vm));
     json_object_set_new(root, "served_faas", json_integer((json_int_t)s->served_faas));
     json_object_set_new(root, "rejected", json_integer((json_int_t)s->rejected));
+    json_object_set_new(root, "failed", json_integer((json_int_t)s->failed));
     json_object_set_new(root, "spilled", json_integer((json_int_t)s->spilled));
     json_object_set_new(root, "slo_ms", json_real(cfg->slo.latency_ms));
     json_object_set_new(root, "slo_target", json_real(cfg->slo.target));

@@ -33,11 +33,13 @@ typedef enum {
     X(ORACLE, "oracle")                   /* launch/terminate: perfect-foresight plan */    \
     X(SCALE_IN, "scale_in")               /* terminate: forecast needs fewer */             \
     X(SPOT_NOTICE, "spot_notice")         /* terminate: drained after interruption notice */\
-    X(END_OF_RUN, "end_of_run")           /* terminate: the simulation is over */           \
+    X(END_OF_RUN, "end_of_run")           /* terminate, reject: the run is over */            \
     X(QUEUE_DELAY, "queue_delay")         /* reject: predicted wait over max_queue_delay */ \
     X(NO_CAPACITY, "no_capacity")         /* reject: no worker and no FaaS */               \
     X(FAAS_THROTTLED, "faas_throttled")   /* reject: function throttled, no VM to fall back */\
-    X(FAAS_ERROR, "faas_error")           /* reject: function failed, no VM to fall back */
+    X(FAAS_ERROR, "faas_error")           /* reject: function failed, no VM to fall back */  \
+    X(ADOPTED, "adopted")                 /* launch: a worker started by hand joined */     \
+    X(WORKER_DRAIN, "worker_drain")       /* terminate: the worker said it is going away */
 
 typedef enum {
 #define SW__REASON_ENUM(id, str) SW_REASON_##id,

@@ -640,12 +640,30 @@ static void fall_back(sw_sched_t *s, sw_time_t now, uint64_t id, sw_time_t arriv
 void sw_sched_on_batch_done(sw_sched_t *s, sw_time_t now, uint32_t worker_id, uint64_t batch_id,
                             sw_actions_t *out)
 {
+    sw_sched_on_batch_result(s, now, worker_id, batch_id, NULL, out);
+}
+
+/* A request a worker answered with an error: answered, and a miss. */
+static void record_failure(sw_sched_t *s)
+{
+    s->failed++;
+    s->cur.slo_misses++;
+    monitor_count(s, true);
+}
+
+void sw_sched_on_batch_result(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
+                              uint64_t batch_id, const bool *failed, sw_actions_t *out)
+{
     roll(s, now, out);
     sw_worker_t *w = worker_get(s, worker_id);
     if (!w || !w->busy || w->batch_id != batch_id)
         return; /* stale: the worker was lost and its batch already re-routed */
-    for (uint32_t i = 0; i < w->batch_n; i++)
-        record_answer(s, now, w->batch[i].arrival, false);
+    for (uint32_t i = 0; i < w->batch_n; i++) {
+        if (failed && failed[i])
+            record_failure(s);
+        else
+            record_answer(s, now, w->batch[i].arrival, false);
+    }
     s->in_batches -= w->batch_n;
     w->busy = false;
     w->batch_n = 0;
@@ -697,6 +715,35 @@ void sw_sched_on_worker_notice(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
     sw_worker_t *r = sw__sched_launch(s, now, w->type, SW_REASON_SPOT_REPLACEMENT, false, out);
     uncount(s, w);
     w->doomed_by = r->id;
+}
+
+uint32_t sw_sched_adopt_worker(sw_sched_t *s, sw_time_t now, int type_idx, sw_actions_t *out)
+{
+    if (type_idx < 0 || (unsigned)type_idx >= s->cfg->instance_types_count)
+        return 0;
+    roll(s, now, out);
+    /* The LAUNCH record says who joined, for the decision log; the driver launches nothing
+     * for it. Billed like any VM from now on (the minimum included): the operator pays for
+     * it whether or not we launched it. */
+    sw_worker_t *w = sw__sched_launch(s, now, type_idx, SW_REASON_ADOPTED, false, out);
+    w->expected_ready = now;
+    uint32_t id = w->id;
+    sw_sched_on_worker_ready(s, now, id, out);
+    return id;
+}
+
+void sw_sched_on_worker_draining(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
+                                 sw_actions_t *out)
+{
+    roll(s, now, out);
+    sw_worker_t *w = worker_get(s, worker_id);
+    if (!w || w->state == SW_W_DRAINING)
+        return;
+    if (w->counted)
+        sw__sched_launch(s, now, w->type, SW_REASON_SPOT_REPLACEMENT, false, out);
+    w->doomed_by = 0;
+    sw__sched_retire(s, now, w, SW_REASON_WORKER_DRAIN, out);
+    try_dispatch(s, now, out);
 }
 
 void sw_sched_on_worker_lost(sw_sched_t *s, sw_time_t now, uint32_t worker_id, sw_actions_t *out)
@@ -875,10 +922,10 @@ void sw_sched_finish(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
     }
     while (s->n_active > 0) {
         sw_worker_t *w = s->active[s->n_active - 1];
-        /* A batch still in hand at the end is answered now: the run is over, and its
-         * requests are late rather than lost. */
+        /* A batch still in hand at the end gets an error answer: its worker never said it
+         * was done, so counting it served would claim work nobody saw finish. */
         for (uint32_t i = 0; w->busy && i < w->batch_n; i++)
-            record_answer(s, now, w->batch[i].arrival, false);
+            reject(s, now, w->batch[i].id, w->batch[i].arrival, SW_REASON_END_OF_RUN, out);
         s->in_batches -= w->busy ? w->batch_n : 0;
         if (w->busy) {
             w->busy = false;
@@ -907,7 +954,8 @@ void sw_sched_summary(sw_sched_t *s, sw_time_t now, sw_sched_summary_t *out)
     out->served_vm = s->served_vm;
     out->served_faas = s->served_faas;
     out->rejected = s->rejected;
-    out->requests = s->served_vm + s->served_faas + s->rejected;
+    out->failed = s->failed;
+    out->requests = s->served_vm + s->served_faas + s->rejected + s->failed;
     out->met_slo = s->met_slo;
     out->spilled = s->spilled;
     out->slo_attainment = out->requests ? (double)s->met_slo / (double)out->requests : 1.0;

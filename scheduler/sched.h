@@ -49,8 +49,9 @@ typedef struct sw_sched_interval {
 
 typedef struct sw_sched_summary {
     const char *policy;
-    uint64_t requests; /* arrivals that got their answer (served or rejected) */
+    uint64_t requests; /* arrivals that got their answer (served, failed or rejected) */
     uint64_t served_vm, served_faas, rejected, met_slo, spilled;
+    uint64_t failed; /* answered with an error by a worker (a per-request error) */
     double slo_attainment; /* met_slo / requests; a rejection is a miss */
     const sw_hist_t *latency; /* answered requests (VM and FaaS), borrowed */
     uint64_t faas_invocations, cold_starts, throttled, faas_errors;
@@ -87,6 +88,23 @@ void sw_sched_on_worker_lost(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
                              sw_actions_t *out);
 void sw_sched_on_batch_done(sw_sched_t *s, sw_time_t now, uint32_t worker_id, uint64_t batch_id,
                             sw_actions_t *out);
+/* The same, where a worker answered some requests of the batch with an error: failed[i]
+ * (borrowed, one per request in dispatch order; NULL: none failed) marks those, which
+ * count as answered with an error (an SLO miss) and are not retried; the rest are served.
+ * A result for a batch the core no longer expects (its worker was declared lost) is
+ * ignored, so a late answer is never counted twice. */
+void sw_sched_on_batch_result(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
+                              uint64_t batch_id, const bool *failed, sw_actions_t *out);
+/* A worker that was not launched by the core joined (a hand-started worker of a static
+ * pool): it is RUNNING at once, counted as capacity, and billed from `now`. Returns its
+ * worker id, or 0 when type_idx is out of range. */
+uint32_t sw_sched_adopt_worker(sw_sched_t *s, sw_time_t now, int type_idx, sw_actions_t *out);
+/* A running worker announced it is going away (Drain: an operator stopped it, or its VM
+ * got an interruption notice it reports itself): it takes no new batch, finishes the one
+ * in hand and is then terminated; when it was counted, a replacement is launched as for
+ * a spot notice. */
+void sw_sched_on_worker_draining(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
+                                 sw_actions_t *out);
 void sw_sched_on_faas_done(sw_sched_t *s, sw_time_t now, const sw_faas_result_t *res,
                            sw_actions_t *out);
 /* Time-driven work: interval roll-over and planning, batch timers, the violation monitor.
@@ -97,8 +115,11 @@ sw_time_t sw_sched_next_wakeup(const sw_sched_t *s);
 
 /* True when no request is queued, in a batch, or at a function. */
 bool sw_sched_is_idle(const sw_sched_t *s);
-/* Ends the run: rejects anything still queued (no_capacity), terminates every VM (bills
- * close at `now`) and closes the last interval. */
+/* Ends the run: rejects anything still queued (no_capacity) and every request still in a
+ * batch (end_of_run: the run is over before its worker answered, so it gets an error,
+ * not a success), terminates every VM (bills close at `now`) and closes the last
+ * interval. Function calls still in flight are the driver's: it completes or cancels them
+ * (on_faas_done) before calling this. */
 void sw_sched_finish(sw_sched_t *s, sw_time_t now, sw_actions_t *out);
 
 /* Closed timeline rows, oldest first: returns one and removes it, or NULL. The pointer is

@@ -131,7 +131,7 @@ struct sw_sched {
     size_t n_foresight;
 
     /* Totals. */
-    uint64_t arrivals, served_vm, served_faas, rejected, met_slo, spilled;
+    uint64_t arrivals, served_vm, served_faas, rejected, met_slo, spilled, failed;
     uint64_t faas_invocations, cold_starts, throttled, faas_errors;
     uint64_t vm_launched, vm_terminated, vm_lost, vm_interrupted, peak_running;
     sw_hist_t hist;
