@@ -430,9 +430,9 @@ Test(config_validate, price_not_positive)
                               "    price_per_hour_usd: 0\n"
                               "    max_batch: 1\n"
                               "    batch_latency_ms: [50]\n"),
-                     "x.yaml:3: instance_types[0].price_per_hour_usd: must be > 0");
+                     "x.yaml:3: instance_types[0].price_per_hour_usd: must be in (0, 10000]");
     cr_assert_str_eq(load_bad("faas:\n  price_per_gb_s_usd: -1\n"),
-                     "x.yaml:2: faas.price_per_gb_s_usd: must be >= 0");
+                     "x.yaml:2: faas.price_per_gb_s_usd: must be in [0, 1]");
 }
 
 Test(config_validate, required_key_missing)
@@ -499,7 +499,7 @@ Test(config_validate, target_out_of_range)
 {
     cr_assert_str_eq(load_bad("slo:\n  target: 1.5\n"), "x.yaml:2: slo.target: must be in (0, 1]");
     cr_assert_str_eq(load_bad("policy:\n  mark:\n    target_utilization: 0\n"),
-                     "x.yaml:3: policy.mark.target_utilization: must be in (0, 1]");
+                     "x.yaml:3: policy.mark.target_utilization: must be in [0.1, 1]");
     cr_assert_str_eq(load_bad("predictor:\n  quantile: 1\n"),
                      "x.yaml:2: predictor.quantile: must be in (0, 1)");
     cr_assert_str_eq(load_bad("faas:\n  memory_mb: 64\n"),
@@ -518,12 +518,12 @@ Test(config_validate, predictor_ranges)
                               "  ar_order: 0\n"
                               "  gaps: {min_level: -1, context: 0}\n"
                               "  lstm: {window: 1, learning_rate: 0, batch: 0}\n"),
-                     "x.yaml:2: predictor.ar_order: must be >= 1\n"
-                     "x.yaml:3: predictor.gaps.min_level: must be >= 0\n"
-                     "x.yaml:3: predictor.gaps.context: must be >= 1\n"
-                     "x.yaml:4: predictor.lstm.window: must be >= 2\n"
-                     "x.yaml:4: predictor.lstm.learning_rate: must be > 0\n"
-                     "x.yaml:4: predictor.lstm.batch: must be >= 1");
+                     "x.yaml:2: predictor.ar_order: must be in [1, 1440]\n"
+                     "x.yaml:3: predictor.gaps.min_level: must be in [0, 1000000000]\n"
+                     "x.yaml:3: predictor.gaps.context: must be in [1, 100000]\n"
+                     "x.yaml:4: predictor.lstm.window: must be in [2, 1440]\n"
+                     "x.yaml:4: predictor.lstm.learning_rate: must be in (0, 1)\n"
+                     "x.yaml:4: predictor.lstm.batch: must be in [1, 4096]");
     /* 0 disables gap detection and is not an error. */
     sw_cfg_t *cfg = load_ok("predictor:\n  gaps: {min_run: 0}\n  ewma_alpha: 0.5\n");
     sw_cfg_destroy(cfg);
@@ -560,7 +560,7 @@ Test(config_validate, season_is_a_multiple_of_the_interval)
     cr_assert_str_eq(load_bad("predictor:\n  season_s: 30\n"),
                      "x.yaml:2: predictor.season_s: must be a multiple of policy.interval_s (60)");
     cr_assert_str_eq(load_bad("predictor:\n  season_s: 0\n"),
-                     "x.yaml:2: predictor.season_s: must be > 0");
+                     "x.yaml:2: predictor.season_s: must be in [1, 31536000]");
     /* The default season (a day) against an interval that does not divide it. */
     cr_assert_str_eq(load_bad("policy:\n  interval_s: 7\n"),
                      "x.yaml: predictor.season_s: must be a multiple of policy.interval_s (7)");
@@ -641,11 +641,11 @@ Test(config_validate, several_errors_reported_together)
                               "predictor:\n"
                               "  headroom: 0.5\n"
                               "  window_intervals: 0\n"),
-                     "x.yaml:2: slo.latency_ms: must be > 0\n"
+                     "x.yaml:2: slo.latency_ms: must be in [1, 3600000]\n"
                      "x.yaml:3: slo.target: must be in (0, 1]\n"
-                     "x.yaml:5: billing.vm_granularity_s: must be > 0\n"
-                     "x.yaml:8: predictor.window_intervals: must be >= 1\n"
-                     "x.yaml:7: predictor.headroom: must be >= 1");
+                     "x.yaml:5: billing.vm_granularity_s: must be in [1, 86400]\n"
+                     "x.yaml:8: predictor.window_intervals: must be in [1, 10080]\n"
+                     "x.yaml:7: predictor.headroom: must be in [1, 100]");
     /* Type errors are collected too, not only the first. */
     cr_assert_str_eq(load_bad("seed: x\nslo:\n  latency_ms: fast\n"),
                      "x.yaml:1: seed: expected a whole number >= 0, got \"x\"\n"
@@ -737,7 +737,7 @@ Test(config_validate, faas_invoke_and_local_problems)
                                "  local:\n    functions:\n      - name: echo\n");
     cr_assert_not_null(strstr(err, "faas.invoke.endpoint: must start with http:// or https://"),
                        "%s", msg);
-    cr_assert_not_null(strstr(err, "faas.invoke.max_in_flight: must be >= 1"), "%s", msg);
+    cr_assert_not_null(strstr(err, "faas.invoke.max_in_flight: must be in [1, 65536]"), "%s", msg);
     cr_assert_not_null(strstr(err, "faas.invoke.function_name: must not be empty"), "%s", msg);
     cr_assert_not_null(strstr(err, "faas.local.functions[0].command: missing"), "%s", msg);
 }
