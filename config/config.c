@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "config/config_internal.h"
 
 /* ---- Problems ------------------------------------------------------------------------- */
@@ -243,6 +244,8 @@ void sw__cfg_walk(sw_cfg_t *cfg, sw__cfg_visit_fn fn, void *ctx)
     walk_rows(-1, (char *)cfg, "", fn, ctx);
 }
 
+static void full_destroy(sw__cfg_full_t *full);
+
 /* ---- Defaults ------------------------------------------------------------------------- */
 
 static void put_default(const sw__cfg_row_t *r, void *data)
@@ -307,50 +310,55 @@ void sw__cfg_fill_defaults(sw__cfg_full_t *full, sw__cfg_problems_t *p)
     sw__cfg_walk(&full->pub, fill_one, &c);
 }
 
-/* The default instance_types: the five types of config/example.yaml, with the same
- * values (see the comments there for their sources). */
-static const struct builtin_type {
-    const char *name;
-    double price_per_hour_usd;
-    unsigned max_batch;
-    double t_b[16];
-    sw_cfg_dist_t boot_s;
-} builtin_types[] = {
-    {"c5.large", 0.085, 4, {105, 210, 315, 420}, {SW_DIST_LOGNORMAL, 45, 0.25, 0, 0}},
-    {"c5.xlarge", 0.17, 4, {61, 122, 183, 244}, {SW_DIST_LOGNORMAL, 45, 0.25, 0, 0}},
-    {"c5.2xlarge", 0.34, 4, {47, 78, 113, 150}, {SW_DIST_LOGNORMAL, 45, 0.25, 0, 0}},
-    {"c5.4xlarge", 0.68, 4, {35, 56, 80, 106}, {SW_DIST_LOGNORMAL, 45, 0.25, 0, 0}},
-    {"p2.xlarge",
-     0.90,
-     16,
-     {30, 36, 42, 48, 54, 60, 66, 72, 78, 84, 90, 96, 102, 108, 114, 120},
-     {SW_DIST_LOGNORMAL, 90, 0.3, 0, 0}},
-};
+/* Every top-level key of the types file must be instance_types: anything else there
+ * would be silently ignored. */
+static void check_types_file(const sw__cfg_full_t *types, sw__cfg_problems_t *p)
+{
+    if (!present(&types->keys, "instance_types"))
+        sw__cfg_problem_at(p, "instance_types", 0, "missing: this file must list them");
+    for (size_t i = 0; i < types->keys.cap; i++) {
+        const struct sw__cfg_key *k = &types->keys.slots[i];
+        if (k->path && strncmp(k->path, "instance_types", 14) != 0)
+            sw__cfg_problem_at(p, k->path, k->line, "only instance_types belongs in this file");
+    }
+}
 
+/* The default instance_types: config/instance-types.yaml beside the example, not C, so
+ * that prices live in files. It is read as a policy file of its own, so its problems name
+ * that file and its lines. */
 int sw__cfg_build_instance_types(sw__cfg_full_t *full, sw__cfg_problems_t *p)
 {
-    sw_cfg_t *cfg = &full->pub;
-    unsigned n = SW_ARRAY_LEN(builtin_types);
-    cfg->instance_types = sw_calloc(n, sizeof *cfg->instance_types);
-    cfg->instance_types_count = n;
-    fill_ctx_t c = {full, p};
-    int list = sw__cfg_row_find("instance_types", strlen("instance_types"));
-    for (unsigned i = 0; i < n; i++) {
-        const struct builtin_type *b = &builtin_types[i];
-        sw_cfg_instance_type_t *t = &cfg->instance_types[i];
-        char path[32];
-        snprintf(path, sizeof path, "instance_types[%u]", i);
-        walk_rows(list, (char *)t, path, fill_one, &c);
-        t->name = sw_strdup(b->name);
-        t->price_per_hour_usd = b->price_per_hour_usd;
-        t->max_batch = b->max_batch;
-        t->batch_latency_ms = sw_calloc(b->max_batch, sizeof(double));
-        memcpy(t->batch_latency_ms, b->t_b, b->max_batch * sizeof(double));
-        t->batch_latency_ms_count = b->max_batch;
-        t->boot_s = b->boot_s;
-        t->service_variation = (sw_cfg_dist_t){SW_DIST_LOGNORMAL, 1, 0.1, 0, 0};
+    char dir[PATH_MAX], path[PATH_MAX + 32], err[PATH_MAX + 256];
+    sw__cfg_builtin_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/instance-types.yaml", dir);
+    char *yaml;
+    size_t len;
+    int rc = sw_file_read_all(path, SW_FILE_MAX_CONFIG_BYTES, "policy file", &yaml, &len, err,
+                              sizeof err);
+    if (rc < 0) {
+        sw__cfg_problem_at(p, "instance_types", 0,
+                           "not given, and the built-in ones cannot be read: %s", err);
+        return rc;
     }
-    return 0;
+    sw__cfg_full_t *types = sw_calloc(1, sizeof *types);
+    const char *file = p->file;
+    const sw__cfg_keymap_t *keys = p->keys;
+    unsigned before = p->count;
+    p->file = path;
+    p->keys = &types->keys;
+    if (sw__cfg_parse(yaml, len, types, p))
+        check_types_file(types, p);
+    if (p->count == before) /* (so never without the key: that would recurse) */
+        sw__cfg_fill_defaults(types, p);
+    p->file = file;
+    p->keys = keys;
+    full->pub.instance_types = types->pub.instance_types;
+    full->pub.instance_types_count = types->pub.instance_types_count;
+    types->pub.instance_types = NULL;
+    types->pub.instance_types_count = 0;
+    full_destroy(types);
+    sw_free(yaml);
+    return p->count == before ? 0 : SW_ECONFIG;
 }
 
 /* Two of the first instance type (built after instance_types, which comes first in the

@@ -160,6 +160,22 @@ Test(config_load, minimal_yaml_gets_all_defaults)
     sw_cfg_destroy(cfg);
 }
 
+/* The default types are a data file beside the example, itself a valid policy file:
+ * a policy without instance_types gets exactly its list. */
+Test(config_load, default_types_come_from_instance_types_yaml)
+{
+    sw_cfg_t *types = NULL;
+    cr_assert_eq(sw_cfg_load(SW_SOURCE_DIR "/config/instance-types.yaml", &types, err, sizeof err),
+                 0, "%s", err);
+    sw_cfg_t *dflt = load_ok("");
+    cr_assert(sw_cfg_equal(types, dflt));
+    cr_assert_eq(dflt->instance_types_count, 5);
+    cr_assert_float_eq(dflt->instance_types[4].price_per_hour_usd, 0.90, 1e-12);
+    cr_assert_eq(dflt->instance_types[0].service_variation.dist, SW_DIST_LOGNORMAL);
+    sw_cfg_destroy(types);
+    sw_cfg_destroy(dflt);
+}
+
 Test(config_load, predictor_section_defaults)
 {
     sw_cfg_t *cfg = load_ok("seed: 9\n");
