@@ -519,7 +519,10 @@ static int load(const char *yaml, size_t len, const char *name, const char *sour
     sw__cfg_problems_t p = {.file = name, .keys = &full->keys};
 
     *out = NULL;
-    if (sw__cfg_parse(yaml, len, full, &p))
+    if (len > SW_FILE_MAX_CONFIG_BYTES)
+        sw__cfg_problem_at(&p, "", 0, "is %zu bytes, more than the %u allowed for a policy file",
+                           len, SW_FILE_MAX_CONFIG_BYTES);
+    else if (sw__cfg_parse(yaml, len, full, &p))
         sw__cfg_fill_defaults(full, &p);
     if (!p.count) {
         finalize(full, base_dir, &p);
@@ -538,39 +541,18 @@ int sw_cfg_load_string(const char *yaml, size_t len, const char *name, sw_cfg_t 
     return load(yaml, len, name ? name : "<string>", NULL, NULL, out, errbuf, errlen);
 }
 
-static int read_file(const char *path, char **data, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -errno;
-    size_t cap = 8192, n = 0, got;
-    char *buf = sw_malloc(cap + 1);
-    errno = 0;
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            buf = sw_realloc(buf, cap + 1);
-        }
-    }
-    int rc = ferror(f) ? -(errno ? errno : EIO) : 0; /* EISDIR for a folder */
-    fclose(f);
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return rc;
-}
-
 int sw_cfg_load(const char *path, sw_cfg_t **out, char *errbuf, size_t errlen)
 {
     char *yaml = NULL;
     size_t len = 0;
     *out = NULL;
-    int rc = read_file(path, &yaml, &len);
+    /* A directory, a device or a FIFO is refused by name, before anything blocks on it or
+     * reads it without end, and so is a file over the size cap. */
+    int rc = sw_file_read_all(path, SW_FILE_MAX_CONFIG_BYTES, "policy file", &yaml, &len,
+                              errbuf, errlen);
     if (rc < 0) {
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "%s: cannot read: %s", path, strerror(-rc));
-        sw_free(yaml);
+        if (rc != -EISDIR && rc != -EINVAL && rc != -EFBIG)
+            sw_set_error(errbuf, errlen, "%s: cannot read: %s", path, strerror(-rc));
         return rc;
     }
     /* Relative paths inside the file are relative to its folder, so that a config works

@@ -231,11 +231,16 @@ typedef struct sw_cfg {
 } sw_cfg_t;
 
 /* Loads, defaults and validates `path`. On success returns 0 and *out (free with
- * sw_cfg_destroy()). On failure returns SW_ECONFIG (or -errno when the file cannot be
- * read) and writes a message naming file:line: key.path: problem into errbuf (several
- * problems are separated by newlines). */
+ * sw_cfg_destroy()). On failure returns SW_ECONFIG and writes a message naming
+ * file:line: key.path: problem into errbuf (several problems are separated by newlines,
+ * at most 20 of them); or, when the file cannot be read, -errno and "PATH: reason":
+ * -EISDIR for a directory, -EINVAL for a device, FIFO or socket (refused without reading
+ * or blocking), -EFBIG past SW_FILE_MAX_CONFIG_BYTES (common/file.h). Time and memory
+ * are linear in the file's size: aliases, nesting deeper than 32 levels and lists longer
+ * than their range are refused, never expanded. Any thread. */
 int sw_cfg_load(const char *path, sw_cfg_t **out, char *errbuf, size_t errlen) SW_MUST_USE;
-/* The same from a YAML string; `name` stands in for the file name in messages. */
+/* The same from a YAML string (at most SW_FILE_MAX_CONFIG_BYTES); `name` stands in for
+ * the file name in messages. */
 int sw_cfg_load_string(const char *yaml, size_t len, const char *name, sw_cfg_t **out,
                        char *errbuf, size_t errlen) SW_MUST_USE;
 void sw_cfg_destroy(sw_cfg_t *cfg);
