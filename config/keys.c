@@ -68,16 +68,16 @@ _Static_assert(SW_DIST_LOGNORMAL == 3 && SW_POLICY_ORACLE == 4 &&
 #define VALUES(p, u, dc, ...)                                                                 \
     {.info.path = (p), .info.type = SW_CFG_KEY_NUMBER, .info.unit = (u), .info.doc = (dc),    \
      .offset = 0, .size = sizeof(double), __VA_ARGS__}
-/* A distribution and its five sub-keys. Its values (mean, min, max) are in [0, hi], or
- * (0, hi] for the mean when zero_ok is false; cv is at most 4 everywhere. */
-#define DIST(p, T, m, d, u, dc, zero_ok, hi)                                                  \
+/* A distribution and its five sub-keys. Its mean (for a uniform, (min + max) / 2) is in
+ * [lo, hi]; min and max are in [0, hi]; cv is at most 4 everywhere. */
+#define DIST(p, T, m, d, u, dc, lo, hi)                                                        \
     {.info.path = (p), .info.type = SW_CFG_KEY_DIST, .info.unit = (u), .info.doc = (dc),      \
-     AT(T, m, SW__IS(T, m, sw_cfg_dist_t)), .def_dist = d, IN(0, hi), .info.min_open = !(zero_ok)}, \
+     AT(T, m, SW__IS(T, m, sw_cfg_dist_t)), .def_dist = d, IN(lo, hi)},                        \
     {.info.path = p ".dist", .info.type = SW_CFG_KEY_ENUM, .info.unit = "",                    \
      .info.doc = "the distribution's kind", .info.names = dist_names, AT(T, m.dist, 0),        \
      .flags = SW__CFG_DIST_PART},                                                               \
     NUM(p ".mean", T, m.mean, 0, u, "expected value (uniform: derived from min and max)",      \
-        IN(0, hi), .info.min_open = !(zero_ok), .flags = SW__CFG_DIST_PART | SW__CFG_DIST_MEAN), \
+        IN(lo, hi), .flags = SW__CFG_DIST_PART | SW__CFG_DIST_MEAN),                            \
     NUM(p ".cv", T, m.cv, 0, "", "coefficient of variation, stddev / mean", IN(0, 4),          \
         .flags = SW__CFG_DIST_PART),                                                            \
     NUM(p ".min", T, m.min, 0, u, "uniform: the interval's low end", IN(0, hi),               \
@@ -110,9 +110,9 @@ typedef sw_cfg_t C;
 typedef sw_cfg_instance_type_t IT;
 
 /* Ranges are chosen so that every accepted value works downstream: times convert to
- * int64 microseconds without overflow and without rounding to 0, and counts stay within
- * what the scheduler and the forecasters allocate and loop over. config/example.yaml
- * gives the reasons. */
+ * int64 microseconds without overflow, a time that divides (a batch time, a service
+ * factor) cannot round to 0 µs, and counts stay within what the scheduler and the
+ * forecasters allocate and loop over. config/example.yaml gives the reasons. */
 /* clang-format off */
 const sw__cfg_row_t sw__cfg_rows[] = {
     UINT("seed", C, seed, 1, "", "seed of the simulator's random draws", ANY_UINT64),
@@ -131,15 +131,15 @@ const sw__cfg_row_t sw__cfg_rows[] = {
     NUM("instance_types[].price_per_hour_usd", IT, price_per_hour_usd, 0, "USD per hour",
         "on-demand price", IN_OC(0, 10000), REQUIRED),
     DIST("instance_types[].boot_s", IT, boot_s, LOGN(45, 0.25), "s",
-         "launch request to worker ready, model load included", true, 3600),
+         "launch request to worker ready, model load included", 0, 3600),
     UINT("instance_types[].max_batch", IT, max_batch, 0, "requests",
          "largest batch the profile covers", IN(1, SW_CFG_MAX_BATCH), REQUIRED),
     LIST("instance_types[].batch_latency_ms", IT, batch_latency_ms, batch_latency_ms_count,
          double, NULL, "T_b for b = 1..max_batch", IN(0, SW_CFG_MAX_BATCH), REQUIRED),
     VALUES("instance_types[].batch_latency_ms[]", "ms", "time to serve one batch of b requests",
-           IN_OC(0, 3600000)),
+           IN(0.001, 3600000)),
     DIST("instance_types[].service_variation", IT, service_variation, CONST(1), "",
-         "multiplicative noise on each batch's service time, mean 1", false, 100),
+         "multiplicative noise on each batch's service time, mean 1", 0.01, 100),
     SECTION("instance_types[].spot", "run this type as spot instances"),
     BOOL("instance_types[].spot.enabled", IT, spot.enabled, false,
          "launch this type as spot instances"),
@@ -164,9 +164,9 @@ const sw__cfg_row_t sw__cfg_rows[] = {
     NUM("faas.billing_granularity_ms", C, faas.billing_granularity_ms, 1, "ms",
         "billed duration is rounded up to this", IN(1, 60000)),
     DIST("faas.warm_latency_ms", C, faas.warm_latency_ms, LOGN(120, 0.2), "ms",
-         "run time of one request in a warm environment", false, 900000),
+         "run time of one request in a warm environment", 0.001, 900000),
     DIST("faas.cold_start_ms", C, faas.cold_start_ms, LOGN(2500, 0.3), "ms",
-         "extra time when a new environment must start", true, 900000),
+         "extra time when a new environment must start", 0, 900000),
     BOOL("faas.bill_cold_start", C, faas.bill_cold_start, true,
          "whether the cold start's init time is billed"),
     NUM("faas.keep_alive_s", C, faas.keep_alive_s, 600, "s",
@@ -241,7 +241,8 @@ const sw__cfg_row_t sw__cfg_rows[] = {
         "the single type it scales; unset: the first instance type", IN(1, 128)),
     NUM("policy.reactive.target_invocations_per_instance_per_minute", C,
         policy.reactive.target_invocations_per_instance_per_minute, 0, "per instance per minute",
-        "target invocations; 0: 70 % of the type's SLO capacity", IN(0, 10000000)),
+        "target invocations; 0: 70 % of the type's SLO capacity", IN(1, 10000000),
+        OR_ZERO("auto")),
     NUM("policy.reactive.scale_out_cooldown_s", C, policy.reactive.scale_out_cooldown_s, 60, "s",
         "least time between two scale-outs", IN(0, 86400)),
     NUM("policy.reactive.scale_in_cooldown_s", C, policy.reactive.scale_in_cooldown_s, 300, "s",

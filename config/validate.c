@@ -28,18 +28,17 @@ static bool missing(sw__cfg_problems_t *p, const char *path)
 static void check_range(const sw__cfg_row_t *r, const void *data, const char *path,
                         sw__cfg_problems_t *p)
 {
-    /* A uniform's mean is derived from min and max, which are checked themselves. */
-    if (r->flags & SW__CFG_DIST_MEAN) {
-        const sw_cfg_dist_t *d =
-            (const sw_cfg_dist_t *)((const char *)data - offsetof(sw_cfg_dist_t, mean));
-        if (d->dist == SW_DIST_UNIFORM)
-            return;
-    }
     if (!r->info.has_range || sw_cfg_key_in_range(&r->info, sw__cfg_get_number(r, data)))
         return;
     char msg[256];
     sw__cfg_range_message(r, msg, sizeof msg);
-    sw__cfg_problem(p, path, "%s", msg);
+    /* A uniform's mean is not given but derived: say from what. */
+    const sw_cfg_dist_t *d =
+        (const sw_cfg_dist_t *)((const char *)data - offsetof(sw_cfg_dist_t, mean));
+    if ((r->flags & SW__CFG_DIST_MEAN) && d->dist == SW_DIST_UNIFORM)
+        sw__cfg_problem(p, path, "(min + max) / 2 = %g %s", d->mean, msg);
+    else
+        sw__cfg_problem(p, path, "%s", msg);
 }
 
 static void check_string(const sw__cfg_row_t *r, const char *s, const char *path,
@@ -104,16 +103,13 @@ static bool ok(const sw__cfg_problems_t *p, const char *path)
 }
 
 /* A distribution's kind-specific rules; its values' ranges are the table's. */
-static void check_dist(sw__cfg_problems_t *p, const char *path, const sw_cfg_dist_t *d,
-                       bool zero_ok)
+static void check_dist(sw__cfg_problems_t *p, const char *path, const sw_cfg_dist_t *d)
 {
     char k[SW__CFG_PATH_MAX + 8];
     switch (d->dist) {
     case SW_DIST_UNIFORM:
         if (!(d->max >= d->min))
             sw__cfg_problem(p, P(k, "%s.max", path), "must be >= min (%g)", d->min);
-        else if (!zero_ok && !(d->max > 0))
-            sw__cfg_problem(p, P(k, "%s.max", path), "must be > 0");
         break;
     case SW_DIST_EXPONENTIAL:
     case SW_DIST_LOGNORMAL:
@@ -167,16 +163,16 @@ static void check_instance_types(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
                 break;
             }
         }
-        check_dist(p, P(k, "%s.boot_s", pre), &t->boot_s, true);
+        check_dist(p, P(k, "%s.boot_s", pre), &t->boot_s);
         check_batches(p, pre, t, cfg->slo.latency_ms);
-        check_dist(p, P(k, "%s.service_variation", pre), &t->service_variation, false);
+        check_dist(p, P(k, "%s.service_variation", pre), &t->service_variation);
     }
 }
 
 static void check_faas_section(const sw_cfg_faas_t *f, sw__cfg_problems_t *p)
 {
-    check_dist(p, "faas.warm_latency_ms", &f->warm_latency_ms, false);
-    check_dist(p, "faas.cold_start_ms", &f->cold_start_ms, true);
+    check_dist(p, "faas.warm_latency_ms", &f->warm_latency_ms);
+    check_dist(p, "faas.cold_start_ms", &f->cold_start_ms);
     if (f->enabled && f->concurrency_limit < 1)
         sw__cfg_problem(p, "faas.concurrency_limit", "must be >= 1 while faas.enabled is true");
     if (f->invoke.endpoint && strncmp(f->invoke.endpoint, "http://", 7) != 0 &&
