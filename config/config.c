@@ -548,8 +548,8 @@ int sw_cfg_load(const char *path, sw_cfg_t **out, char *errbuf, size_t errlen)
     *out = NULL;
     /* A directory, a device or a FIFO is refused by name, before anything blocks on it or
      * reads it without end, and so is a file over the size cap. */
-    int rc = sw_file_read_all(path, SW_FILE_MAX_CONFIG_BYTES, "policy file", &yaml, &len,
-                              errbuf, errlen);
+    int rc = sw_file_read_all(path, SW_FILE_MAX_CONFIG_BYTES, "policy file", &yaml, &len, errbuf,
+                              errlen);
     if (rc < 0) {
         if (rc != -EISDIR && rc != -EINVAL && rc != -EFBIG)
             sw_set_error(errbuf, errlen, "%s: cannot read: %s", path, strerror(-rc));

@@ -37,10 +37,10 @@ enum {
 typedef struct sw__cfg_row {
     sw_cfg_key_info_t info; /* first: sw_cfg_key_at hands out &row->info */
     size_t offset;
-    size_t size;           /* of the value: the width of a UINT or ENUM */
+    size_t size; /* of the value: the width of a UINT or ENUM */
     unsigned flags;
-    double def;            /* NUMBER, UINT, BOOL, ENUM (an index into info.names) */
-    const char *def_str;   /* STRING; NULL: unset, resolved at finalize or left NULL */
+    double def;             /* NUMBER, UINT, BOOL, ENUM (an index into info.names) */
+    const char *def_str;    /* STRING; NULL: unset, resolved at finalize or left NULL */
     sw_cfg_dist_t def_dist; /* DIST; also the source of a given dist's absent keys */
     /* LIST: fills the default list when the file has none; NULL: required or empty. */
     int (*build)(sw__cfg_full_t *full, sw__cfg_problems_t *p);
@@ -104,7 +104,7 @@ typedef struct sw__cfg_keymap {
     struct sw__cfg_key {
         char *path; /* NULL: empty slot */
         int line;   /* 1-based line of the key or entry; 0 once overridden by sw_cfg_set */
-    } *slots;
+    } * slots;
     size_t count;
     size_t cap; /* a power of two, or 0 */
 } sw__cfg_keymap_t;
@@ -145,8 +145,7 @@ struct sw__cfg_problems {
 
 /* Adds "FILE:LINE: path: message" (line from the key map; "FILE: path: message" if none;
  * "FILE:LINE: message" when path is empty). */
-void sw__cfg_problem(sw__cfg_problems_t *p, const char *path, const char *fmt, ...)
-    SW_PRINTF(3, 4);
+void sw__cfg_problem(sw__cfg_problems_t *p, const char *path, const char *fmt, ...) SW_PRINTF(3, 4);
 /* The same with an explicit line (0: none). */
 void sw__cfg_problem_at(sw__cfg_problems_t *p, const char *path, int line, const char *fmt, ...)
     SW_PRINTF(4, 5);
@@ -171,8 +170,8 @@ void sw__cfg_join(char *out, size_t len, const char *prefix, const sw__cfg_row_t
 /* Called for each row over a config with the row's storage, the base it is relative to
  * and its concrete path; returning true descends into a section's, dist's or list's
  * keys and entries. */
-typedef bool (*sw__cfg_visit_fn)(const sw__cfg_row_t *r, void *data, void *base,
-                                 const char *path, void *ctx);
+typedef bool (*sw__cfg_visit_fn)(const sw__cfg_row_t *r, void *data, void *base, const char *path,
+                                 void *ctx);
 /* Visits every row of cfg in table order, each list entry in turn. (config.c) */
 void sw__cfg_walk(sw_cfg_t *cfg, sw__cfg_visit_fn fn, void *ctx);
 /* Frees what the rows below root own (strings, lists), not root itself. (config.c) */

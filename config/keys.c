@@ -24,17 +24,18 @@
 /* ---- Enum names (index = the C enum's value) ---------------------------------------- */
 
 static const char *const dist_names[] = {"constant", "uniform", "exponential", "lognormal", NULL};
-static const char *const policy_names[] = {"static", "reactive", "faas-only", "mark", "oracle",
-                                           NULL};
+static const char *const policy_names[] = {"static", "reactive", "faas-only",
+                                           "mark",   "oracle",   NULL};
 static const char *const trace_format_names[] = {"auto", "timestamps", "counts-per-second",
                                                  "counts-per-minute", NULL};
 
-_Static_assert(SW_DIST_LOGNORMAL == 3 && SW_POLICY_ORACLE == 4 &&
-                   SW_TRACE_COUNTS_PER_MINUTE == 3,
+_Static_assert(SW_DIST_LOGNORMAL == 3 && SW_POLICY_ORACLE == 4 && SW_TRACE_COUNTS_PER_MINUTE == 3,
                "the name tables above follow the enums' order");
 
 /* ---- Row macros ------------------------------------------------------------------------ */
 
+/* The macros and the table are laid out by hand: one row, one key. */
+/* clang-format off */
 /* 0, after failing to compile unless T's member m has type `ctype`. */
 #define SW__IS(T, m, ctype) (0 * sizeof(char[_Generic(((T *)0)->m, ctype: 1, default: -1)]))
 #define SW__IS_UINT(T, m)                                                                      \
@@ -113,7 +114,6 @@ typedef sw_cfg_instance_type_t IT;
  * int64 microseconds without overflow, a time that divides (a batch time, a service
  * factor) cannot round to 0 µs, and counts stay within what the scheduler and the
  * forecasters allocate and loop over. config/example.yaml gives the reasons. */
-/* clang-format off */
 const sw__cfg_row_t sw__cfg_rows[] = {
     UINT("seed", C, seed, 1, "", "seed of the simulator's random draws", ANY_UINT64),
 
@@ -516,9 +516,9 @@ void sw__cfg_range_message(const sw__cfg_row_t *r, char *buf, size_t len)
     char range[128];
     sw_cfg_key_range_text(&r->info, range, sizeof range);
     /* "0 (never) or [a, b]" reads as "must be 0 (never) or in [a, b]". */
-    const char *or = r->info.zero_means ? strstr(range, " or ") : NULL;
+    const char * or = r->info.zero_means ? strstr(range, " or ") : NULL;
     if (or)
-        snprintf(buf, len, "must be %.*s or in %s", (int)(or - range), range, or + 4);
+        snprintf(buf, len, "must be %.*s or in %s", (int)(or -range), range, or +4);
     else
         snprintf(buf, len, "must be in %s", range);
     if (r->note && r->info.type != SW_CFG_KEY_LIST) {
@@ -715,11 +715,11 @@ static int parse_enum(const sw__cfg_row_t *r, const char *text, void *data, char
         sw__cfg_put_enum(r, data, i);
         return 0;
     }
-    size_t used = (size_t)snprintf(msg, msglen, "unknown value \"%.*s%s\": expected one of ",
-                                   QUOTE(text));
+    size_t used =
+        (size_t)snprintf(msg, msglen, "unknown value \"%.*s%s\": expected one of ", QUOTE(text));
     for (int j = 0; r->info.names[j] && used < msglen; j++)
-        used += (size_t)snprintf(msg + used, msglen - used, "%s%s", j ? ", " : "",
-                                 r->info.names[j]);
+        used +=
+            (size_t)snprintf(msg + used, msglen - used, "%s%s", j ? ", " : "", r->info.names[j]);
     return -EINVAL;
 }
 
@@ -730,7 +730,8 @@ int sw__cfg_parse_store(const sw__cfg_row_t *r, const char *text, void *data, ch
     case SW_CFG_KEY_NUMBER: return parse_number(text, data, msg, msglen);
     case SW_CFG_KEY_UINT: return parse_uint(r, text, data, msg, msglen);
     case SW_CFG_KEY_BOOL: {
-        static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+        static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no",
+                                                                               "off"};
         for (size_t i = 0; i < SW_ARRAY_LEN(yes); i++) {
             if (strcasecmp(text, yes[i]) == 0 || strcasecmp(text, no[i]) == 0) {
                 *(bool *)data = strcasecmp(text, yes[i]) == 0;

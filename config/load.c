@@ -27,15 +27,15 @@
 #define KEY_MAX 128
 
 typedef struct frame {
-    int row;        /* the node's row; -1: the root mapping */
-    bool entry;     /* a mapping that is an entry of the list `row` */
-    char *base;     /* what the offsets of the rows below are relative to */
+    int row;    /* the node's row; -1: the root mapping */
+    bool entry; /* a mapping that is an entry of the list `row` */
+    char *base; /* what the offsets of the rows below are relative to */
     bool is_seq;
-    int entry_row;  /* a list of values: its entries' row; -1: a list of mappings */
-    unsigned n;     /* list: entries seen, also those past its limit */
-    unsigned cap;   /* list: entries allocated */
-    int line;       /* list: the line of its key, for "too many entries" */
-    bool has_key;   /* mapping: a key was read; its value comes next */
+    int entry_row; /* a list of values: its entries' row; -1: a list of mappings */
+    unsigned n;    /* list: entries seen, also those past its limit */
+    unsigned cap;  /* list: entries allocated */
+    int line;      /* list: the line of its key, for "too many entries" */
+    bool has_key;  /* mapping: a key was read; its value comes next */
     char key[KEY_MAX + 4];
     int key_line;
     char path[SW__CFG_PATH_MAX];
@@ -45,18 +45,18 @@ typedef struct parser {
     sw__cfg_full_t *full;
     sw__cfg_problems_t *p;
     frame_t stack[SW__CFG_MAX_DEPTH];
-    int depth;          /* frames in use */
-    int skip;           /* > 0: inside a subtree being skipped, this many levels down */
+    int depth; /* frames in use */
+    int skip;  /* > 0: inside a subtree being skipped, this many levels down */
     unsigned documents;
-    bool alias_seen;    /* one alias in a skipped subtree is reported, not each */
-    bool stop;          /* the rest of the file cannot be read */
+    bool alias_seen; /* one alias in a skipped subtree is reported, not each */
+    bool stop;       /* the rest of the file cannot be read */
 } parser_t;
 
 /* The node that starts now: where it goes, or row -1 if it is skipped. */
 typedef struct node {
-    int row;       /* its row; for an entry of a list of mappings, the list's */
+    int row; /* its row; for an entry of a list of mappings, the list's */
     bool entry;
-    char *base;    /* for a value: the base its row's offset is relative to */
+    char *base; /* for a value: the base its row's offset is relative to */
     int line;
     char path[SW__CFG_PATH_MAX];
 } node_t;
@@ -173,7 +173,10 @@ static void push(parser_t *ps, const node_t *nd, bool is_seq)
     frame_t *f = &ps->stack[ps->depth++];
     /* A list entry's rows are relative to the entry, a section's and a dist's to the
      * enclosing struct: either way, the node's base. */
-    *f = (frame_t){.row = nd->row, .entry = nd->entry, .base = nd->base, .is_seq = is_seq,
+    *f = (frame_t){.row = nd->row,
+                   .entry = nd->entry,
+                   .base = nd->base,
+                   .is_seq = is_seq,
                    .entry_row = nd->row >= 0 ? sw__cfg_row_entry(nd->row) : -1,
                    .line = nd->line};
     snprintf(f->path, sizeof f->path, "%s", nd->path);
@@ -228,14 +231,13 @@ static void on_close(parser_t *ps)
     }
     frame_t *f = &ps->stack[--ps->depth];
     if (f->is_seq && f->n > sw__cfg_rows[f->row].info.max)
-        sw__cfg_problem_at(ps->p, f->path, f->line, "has %u entries, at most %g are allowed",
-                           f->n, sw__cfg_rows[f->row].info.max);
+        sw__cfg_problem_at(ps->p, f->path, f->line, "has %u entries, at most %g are allowed", f->n,
+                           sw__cfg_rows[f->row].info.max);
 }
 
 static bool is_null(const char *s)
 {
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
 }
 
 static void on_scalar(parser_t *ps, const char *text, size_t len, int line)

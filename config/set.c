@@ -34,8 +34,8 @@ static int step_index(const char *path, const char **s, slot_t *at, char **base,
     }
     unsigned count = *sw__cfg_list_count(r, *base);
     if (idx >= count) {
-        snprintf(why, whylen, "%.*s: no such entry (the list has %u)", (int)(end - path + 1),
-                 path, count);
+        snprintf(why, whylen, "%.*s: no such entry (the list has %u)", (int)(end - path + 1), path,
+                 count);
         return -ERANGE;
     }
     *base = *(char **)(*base + r->offset) + idx * r->entry_size;
@@ -110,8 +110,7 @@ static void mark_overridden(sw__cfg_keymap_t *km, const char *path)
 }
 
 /* A key that holds other keys cannot take a value: say which key to set instead. */
-static bool refuse_container(const slot_t *slot, const char *key_path, char *errbuf,
-                             size_t errlen)
+static bool refuse_container(const slot_t *slot, const char *key_path, char *errbuf, size_t errlen)
 {
     const sw__cfg_row_t *r = &sw__cfg_rows[slot->row];
     if (slot->is_entry || r->info.type == SW_CFG_KEY_SECTION || r->info.type == SW_CFG_KEY_DIST) {

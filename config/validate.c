@@ -56,8 +56,7 @@ static void check_string(const sw__cfg_row_t *r, const char *s, const char *path
 }
 
 /* Returns false for a list too long to look into. */
-static bool check_count(const sw__cfg_row_t *r, unsigned n, const char *path,
-                        sw__cfg_problems_t *p)
+static bool check_count(const sw__cfg_row_t *r, unsigned n, const char *path, sw__cfg_problems_t *p)
 {
     if ((double)n > r->info.max) {
         sw__cfg_problem(p, path, "has %u entries, at most %g are allowed", n, r->info.max);
@@ -70,8 +69,7 @@ static bool check_count(const sw__cfg_row_t *r, unsigned n, const char *path,
     return true;
 }
 
-static bool check_row(const sw__cfg_row_t *r, void *data, void *base, const char *path,
-                      void *ctx)
+static bool check_row(const sw__cfg_row_t *r, void *data, void *base, const char *path, void *ctx)
 {
     sw__cfg_problems_t *p = ctx;
     if (r->info.required && missing(p, path))

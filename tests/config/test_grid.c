@@ -79,16 +79,18 @@ static void judge(tally_t *t, const sw_cfg_key_info_t *k, const char *path, cons
     bool ok = acceptable(k, value);
     if (rc == 0) {
         t->accepted++;
-        cr_expect(ok, "%s: %s = %s was accepted, but the documented range is %s", via, path,
-                  value, range);
+        cr_expect(ok, "%s: %s = %s was accepted, but the documented range is %s", via, path, value,
+                  range);
         return;
     }
     if (ok)
         t->refused_in++;
     else
         t->refused_out++;
-    cr_expect(names_key(err, path), "%s: %s = %s was refused by a message that does not name "
-              "the key:\n%s", via, path, value, err);
+    cr_expect(names_key(err, path),
+              "%s: %s = %s was refused by a message that does not name "
+              "the key:\n%s",
+              via, path, value, err);
 }
 
 static sw_cfg_t *load_example(void)
@@ -200,8 +202,7 @@ Test(config_grid, every_numeric_key_accepts_only_its_range, .timeout = 120)
            keys, N_VALUES, set.cases + yaml.cases, set.accepted + yaml.accepted,
            set.refused_out + yaml.refused_out, set.refused_in + yaml.refused_in,
            set.skipped_keys + yaml.skipped_keys);
-    cr_assert_eq(set.cases, yaml.cases, "sw_cfg_set saw %u cases, YAML %u", set.cases,
-                 yaml.cases);
+    cr_assert_eq(set.cases, yaml.cases, "sw_cfg_set saw %u cases, YAML %u", set.cases, yaml.cases);
     cr_assert_gt(set.cases, 1000);
     /* The two paths share one check: the same cases pass. */
     cr_assert_eq(set.accepted, yaml.accepted, "sw_cfg_set accepted %u, YAML %u", set.accepted,

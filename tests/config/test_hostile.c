@@ -47,8 +47,10 @@ static char *types_yaml(unsigned n)
     sw_strbuf_t b = {0};
     sw_strbuf_puts(&b, "instance_types:\n");
     for (unsigned i = 0; i < n; i++)
-        sw_strbuf_printf(&b, "  - {name: t%u, price_per_hour_usd: 0.1, max_batch: 1, "
-                             "batch_latency_ms: [50]}\n", i);
+        sw_strbuf_printf(&b,
+                         "  - {name: t%u, price_per_hour_usd: 0.1, max_batch: 1, "
+                         "batch_latency_ms: [50]}\n",
+                         i);
     return sw_strbuf_take(&b);
 }
 
@@ -73,8 +75,8 @@ Test(config_hostile, a_thousand_instance_types_are_refused_by_load)
     /* 32, the scheduler's limit, is fine. */
     sw_free(yaml);
     yaml = types_yaml(SW_CFG_MAX_INSTANCE_TYPES);
-    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "x.yaml", &cfg, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "x.yaml", &cfg, err, sizeof err), 0, "%s",
+                 err);
     sw_cfg_destroy(cfg);
     sw_free(yaml);
     unlink(path);
@@ -119,14 +121,13 @@ Test(config_hostile, ten_thousand_levels_of_nesting_are_refused_quickly)
     static const struct {
         const char *head, *open, *close, *tail;
     } shapes[] = {
-        {"seed: 1\nx: ", "[", "]", "\n"},          /* flow lists under an unknown key */
-        {"slo: ", "{a: ", "}", "\n"},               /* flow mappings under a known one */
-        {"x:\n  ", "- ", "", "1\n"},                /* block lists, one line */
+        {"seed: 1\nx: ", "[", "]", "\n"}, /* flow lists under an unknown key */
+        {"slo: ", "{a: ", "}", "\n"},     /* flow mappings under a known one */
+        {"x:\n  ", "- ", "", "1\n"},      /* block lists, one line */
         {"faas:\n  local:\n    functions: ", "[", "]", "\n"},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        char *yaml = repeat(shapes[i].head, shapes[i].open, shapes[i].close, 10000,
-                            shapes[i].tail);
+        char *yaml = repeat(shapes[i].head, shapes[i].open, shapes[i].close, 10000, shapes[i].tail);
         const char *msg = refused_in("10,000 levels", yaml, strlen(yaml), 1.0);
         cr_assert_not_null(strstr(msg, "nested deeper than 32 levels"), "%s", msg);
         cr_assert_not_null(strstr(msg, "x.yaml:"), "%s", msg);
@@ -203,8 +204,9 @@ Test(config_hostile, the_largest_valid_profile_loads_in_time)
     sw_strbuf_t b = {0};
     sw_strbuf_puts(&b, "slo: {latency_ms: 3600000}\ninstance_types:\n");
     for (unsigned i = 0; i < SW_CFG_MAX_INSTANCE_TYPES; i++) {
-        sw_strbuf_printf(&b, "  - name: t%u\n    price_per_hour_usd: 1\n    max_batch: %u\n"
-                             "    batch_latency_ms:\n",
+        sw_strbuf_printf(&b,
+                         "  - name: t%u\n    price_per_hour_usd: 1\n    max_batch: %u\n"
+                         "    batch_latency_ms:\n",
                          i, SW_CFG_MAX_BATCH);
         for (unsigned j = 0; j < SW_CFG_MAX_BATCH; j++)
             sw_strbuf_printf(&b, "      - %u\n", j + 1);
@@ -235,23 +237,25 @@ Test(config_hostile, long_keys_and_values_are_cut_in_messages)
     sw_strbuf_puts(&b, "slo:\n  ");
     for (int i = 0; i < 1000; i++)
         sw_strbuf_putc(&b, 'k');
-    sw_strbuf_printf(&b, ": 1\n  latency_ms: x%s\ntrace:\n  rate_scale: %s\n"
-                         "faas:\n  invoke:\n    region: %s\n",
+    sw_strbuf_printf(&b,
+                     ": 1\n  latency_ms: x%s\ntrace:\n  rate_scale: %s\n"
+                     "faas:\n  invoke:\n    region: %s\n",
                      big, big, big);
     char *yaml = sw_strbuf_take(&b);
     const char *msg = refused_in("a key of 1,000 bytes, values of 1 MB", yaml, strlen(yaml), 5.0);
     cr_assert_lt(strlen(msg), 1000, "%s", msg);
     cr_assert_not_null(strstr(msg, "x.yaml:2: slo.kkkk"), "%s", msg);
     cr_assert_not_null(strstr(msg, "kkk...: unknown key\n"), "%s", msg);
-    cr_assert_not_null(strstr(msg, "x.yaml:3: slo.latency_ms: expected a number, got \"x999"),
-                       "%s", msg);
+    cr_assert_not_null(strstr(msg, "x.yaml:3: slo.latency_ms: expected a number, got \"x999"), "%s",
+                       msg);
     cr_assert_not_null(strstr(msg, "999...\"\n"), "%s", msg);
     cr_assert_not_null(strstr(msg, "x.yaml:5: trace.rate_scale: expected a finite number"), "%s",
                        msg);
     sw_free(yaml);
 
     /* A string that parses but is too long is refused by its range. */
-    yaml = "faas:\n  invoke:\n    region: rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\n";
+    yaml = "faas:\n  invoke:\n    region: "
+           "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr\n";
     msg = refused_in("a region of 65 characters", yaml, strlen(yaml), 1.0);
     cr_assert_str_eq(msg, "x.yaml:3: faas.invoke.region: must be at most 64 characters");
     sw_free(big);
@@ -282,23 +286,28 @@ static void load_fails(const char *path, int want_rc, const char *want_msg)
 Test(config_hostile, paths_that_are_not_policy_files_are_refused_by_name, .timeout = 10)
 {
     load_fails("/tmp", -EISDIR, "/tmp: is a directory, not a policy file");
-    load_fails("/dev/zero", -EINVAL, "/dev/zero: is not a regular file (a device, FIFO or "
-                                     "socket), so it cannot be a policy file");
+    load_fails("/dev/zero", -EINVAL,
+               "/dev/zero: is not a regular file (a device, FIFO or "
+               "socket), so it cannot be a policy file");
     char dir[] = "/tmp/sw_cfg_hostile_XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     char fifo[64], big[64], want[256];
     snprintf(fifo, sizeof fifo, "%s/fifo.yaml", dir);
     cr_assert_eq(mkfifo(fifo, 0600), 0);
-    snprintf(want, sizeof want, "%s: is not a regular file (a device, FIFO or socket), so it "
-                                "cannot be a policy file", fifo);
+    snprintf(want, sizeof want,
+             "%s: is not a regular file (a device, FIFO or socket), so it "
+             "cannot be a policy file",
+             fifo);
     load_fails(fifo, -EINVAL, want);
     snprintf(big, sizeof big, "%s/big.yaml", dir);
     FILE *f = fopen(big, "w");
     cr_assert_not_null(f);
     cr_assert_eq(ftruncate(fileno(f), SW_FILE_MAX_CONFIG_BYTES + 1), 0);
     fclose(f);
-    snprintf(want, sizeof want, "%s: is 4194305 bytes, more than the 4194304 allowed for a "
-                                "policy file", big);
+    snprintf(want, sizeof want,
+             "%s: is 4194305 bytes, more than the 4194304 allowed for a "
+             "policy file",
+             big);
     load_fails(big, -EFBIG, want);
     unlink(fifo);
     unlink(big);

@@ -62,8 +62,8 @@ static void append_prose(const char *doc, char *out, size_t len)
             s++;
         const char *nl = strchr(s, '\n');
         size_t n = nl ? (size_t)(nl - s) : strlen(s);
-        used += (size_t)snprintf(out + used, len - used, "%.*s ", (int)SW_MIN(n, len - used - 2),
-                                 s);
+        used +=
+            (size_t)snprintf(out + used, len - used, "%.*s ", (int)SW_MIN(n, len - used - 2), s);
         s += n + (nl != NULL);
     }
 }
@@ -79,8 +79,7 @@ static void docs_of(const yaml_keys_t *ks, const sw_cfg_key_info_t *k, char *out
 
 /* What the doc of k must say besides its meaning. Returns the first thing missing, or
  * NULL. */
-static const char *missing_doc(const sw_cfg_key_info_t *k, const char *doc, char *want,
-                               size_t len)
+static const char *missing_doc(const sw_cfg_key_info_t *k, const char *doc, char *want, size_t len)
 {
     if (k->type != SW_CFG_KEY_SECTION && !strstr(doc, "Default") && !strstr(doc, "Required")) {
         snprintf(want, len, "\"Default: ...\" or \"Required\"");
@@ -111,8 +110,10 @@ Test(config_keys, every_example_key_is_in_the_table)
     yaml_keys_scan(text, true, &ks);
     cr_assert_gt(ks.n, 50, "found only %zu keys", ks.n);
     for (size_t i = 0; i < ks.n; i++)
-        cr_expect_not_null(sw_cfg_key_find(ks.v[i].path), "example.yaml:%d: %s is not in the "
-                           "key table (config/keys.c)", ks.v[i].line, ks.v[i].path);
+        cr_expect_not_null(sw_cfg_key_find(ks.v[i].path),
+                           "example.yaml:%d: %s is not in the "
+                           "key table (config/keys.c)",
+                           ks.v[i].line, ks.v[i].path);
     yaml_keys_free(&ks);
     free(text);
 }
@@ -145,8 +146,8 @@ Test(config_keys, every_table_key_is_documented_in_the_example)
         }
         char want[256];
         const char *miss = missing_doc(k, doc, want, sizeof want);
-        cr_expect_null(miss, "example.yaml must say %s in the comment above %s:\n%s", want,
-                       k->path, doc);
+        cr_expect_null(miss, "example.yaml must say %s in the comment above %s:\n%s", want, k->path,
+                       doc);
         checked++;
     }
     printf("config_keys: %zu keys documented in example.yaml\n", checked);

@@ -26,9 +26,9 @@ static inline void yk_printf(char *out, size_t len, const char *fmt, ...)
 
 typedef struct yaml_key {
     char path[256];
-    int line;       /* 1-based */
-    char *doc;      /* comment lines above (back to a blank line or the previous key) */
-    size_t value;   /* offset in the text of the value after "key:" */
+    int line;     /* 1-based */
+    char *doc;    /* comment lines above (back to a blank line or the previous key) */
+    size_t value; /* offset in the text of the value after "key:" */
     size_t value_end;
 } yaml_key_t;
 
@@ -56,8 +56,7 @@ static inline bool yaml_keys_parse_line(const char *s, size_t len, int *indent, 
     if (*dash)
         i += 2;
     size_t k = i;
-    while (i < len && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-                       s[i] == '_'))
+    while (i < len && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
         i++;
     if (i == k || !(s[k] >= 'a' && s[k] <= 'z') || i >= len || s[i] != ':' ||
         (i + 1 < len && s[i + 1] != ' '))
