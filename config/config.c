@@ -193,10 +193,14 @@ int sw__cfg_keymap_line(const sw__cfg_keymap_t *km, const char *path)
     if (k)
         return k->line;
     const sw__cfg_row_t *r = governing_row(path);
-    if (r && !r->info.required)
-        return 0;
     char p[SW__CFG_PATH_MAX];
     snprintf(p, sizeof p, "%s", path);
+    /* An absent key of a given distribution (a uniform's derived mean) is on the line of
+     * the distribution. */
+    if (r && (r->flags & SW__CFG_DIST_PART) && sw__cfg_path_parent(p))
+        return (k = sw__cfg_keymap_find(km, p)) ? k->line : 0;
+    if (r && !r->info.required)
+        return 0;
     while (sw__cfg_path_parent(p))
         if ((k = sw__cfg_keymap_find(km, p)))
             return k->line;

@@ -246,7 +246,8 @@ int sw_cfg_load_string(const char *yaml, size_t len, const char *name, sw_cfg_t 
 void sw_cfg_destroy(sw_cfg_t *cfg);
 
 /* Sets a numeric or string key by dotted path, e.g. "slo.latency_ms" = "100" or
- * "instance_types[0].price_per_hour_usd" = "0.1", then re-validates. Used by CLI
+ * "instance_types[0].price_per_hour_usd" = "0.1", then re-validates. The value is parsed
+ * and range-checked exactly as the same value in the file would be. Used by CLI
  * overrides (--seed, --rate-scale, --set). Returns 0 or SW_ECONFIG with a message. cfg must
  * come from sw_cfg_load*(). A value that makes the config invalid is not applied: cfg is
  * left as it was. Relative paths (trace.path) are kept as given, i.e. relative to the

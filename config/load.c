@@ -15,7 +15,6 @@
  * SW__CFG_MAX_PROBLEMS problems reading stops. */
 #include "config/config_internal.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -32,13 +32,16 @@ static void check_range(const sw__cfg_row_t *r, const void *data, const char *pa
         return;
     char msg[256];
     sw__cfg_range_message(r, msg, sizeof msg);
-    /* A uniform's mean is not given but derived: say from what. */
-    const sw_cfg_dist_t *d =
-        (const sw_cfg_dist_t *)((const char *)data - offsetof(sw_cfg_dist_t, mean));
-    if ((r->flags & SW__CFG_DIST_MEAN) && d->dist == SW_DIST_UNIFORM)
-        sw__cfg_problem(p, path, "(min + max) / 2 = %g %s", d->mean, msg);
-    else
-        sw__cfg_problem(p, path, "%s", msg);
+    if (r->flags & SW__CFG_DIST_MEAN) {
+        /* A uniform's mean is not given but derived: say from what. */
+        const sw_cfg_dist_t *d =
+            (const sw_cfg_dist_t *)((const char *)data - offsetof(sw_cfg_dist_t, mean));
+        if (d->dist == SW_DIST_UNIFORM) {
+            sw__cfg_problem(p, path, "(min + max) / 2 = %g %s", d->mean, msg);
+            return;
+        }
+    }
+    sw__cfg_problem(p, path, "%s", msg);
 }
 
 static void check_string(const sw__cfg_row_t *r, const char *s, const char *path,

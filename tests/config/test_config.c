@@ -615,6 +615,10 @@ Test(config_validate, distributions)
                      "max) / 2 = 15: remove mean, or change min and max");
     cr_assert_str_eq(load_bad("faas:\n  cold_start_ms: {dist: uniform, min: 30, max: 20}\n"),
                      "x.yaml:2: faas.cold_start_ms.max: must be >= min (30)");
+    /* A uniform's mean is derived, and checked as such. */
+    cr_assert_str_eq(load_bad("faas:\n  warm_latency_ms: {dist: uniform, min: 0, max: 0}\n"),
+                     "x.yaml:2: faas.warm_latency_ms.mean: (min + max) / 2 = 0 must be in "
+                     "[0.001, 900000]");
 }
 
 Test(config_validate, contradictions_between_sections)

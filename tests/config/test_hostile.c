@@ -3,7 +3,9 @@
  * linear in their size), files that are not files, and files over the size cap. Timings
  * are printed; the bounds are loose (sanitizers slow libyaml itself tenfold, and the
  * machine may be busy) but far below what a quadratic loader or an expanding alias would
- * take: 100,000 keys compared pairwise are 5e9 comparisons. */
+ * take: 100,000 keys compared pairwise are 5e9 comparisons. Configs at the table's
+ * limits are also handed to sw_sched_create, so that check-config and simulate agree on
+ * what is valid. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "common/file.h"
 #include "common/strbuf.h"
 #include "config/config.h"
+#include "scheduler/sched.h"
 
 static char err[8192];
 
@@ -72,11 +75,14 @@ Test(config_hostile, a_thousand_instance_types_are_refused_by_load)
     snprintf(want, sizeof want, "%s:1: instance_types: has 1000 entries, at most 32 are allowed",
              path);
     cr_assert_str_eq(err, want);
-    /* 32, the scheduler's limit, is fine. */
+    /* 32, the scheduler's limit, is fine, for the scheduler too. */
     sw_free(yaml);
     yaml = types_yaml(SW_CFG_MAX_INSTANCE_TYPES);
     cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "x.yaml", &cfg, err, sizeof err), 0, "%s",
                  err);
+    sw_sched_t *s = NULL;
+    cr_assert_eq(sw_sched_create(&s, cfg, err, sizeof err), 0, "%s", err);
+    sw_sched_destroy(s);
     sw_cfg_destroy(cfg);
     sw_free(yaml);
     unlink(path);
@@ -198,11 +204,13 @@ Test(config_hostile, a_hundred_thousand_keys_take_linear_time)
 }
 
 /* The largest valid file the table allows in one list: 32 types with 1,024 batch times
- * each, 32,768 values in the key map. */
+ * each, 32,768 values in the key map; with the longest horizons and window. */
 Test(config_hostile, the_largest_valid_profile_loads_in_time)
 {
     sw_strbuf_t b = {0};
-    sw_strbuf_puts(&b, "slo: {latency_ms: 3600000}\ninstance_types:\n");
+    sw_strbuf_puts(&b, "slo: {latency_ms: 3600000}\npolicy: {mark: {horizon_intervals: 1440}}\n"
+                       "predictor: {horizon_intervals: 1440, window_intervals: 10080}\n"
+                       "instance_types:\n");
     for (unsigned i = 0; i < SW_CFG_MAX_INSTANCE_TYPES; i++) {
         sw_strbuf_printf(&b,
                          "  - name: t%u\n    price_per_hour_usd: 1\n    max_batch: %u\n"
@@ -222,6 +230,9 @@ Test(config_hostile, the_largest_valid_profile_loads_in_time)
     cr_assert_lt(dt, 5.0);
     cr_assert_eq(cfg->instance_types[31].batch_latency_ms_count, SW_CFG_MAX_BATCH);
     cr_assert_float_eq(cfg->instance_types[31].batch_latency_ms[1023], 1024.0, 1e-9);
+    sw_sched_t *s = NULL;
+    cr_assert_eq(sw_sched_create(&s, cfg, err, sizeof err), 0, "%s", err);
+    sw_sched_destroy(s);
     sw_cfg_destroy(cfg);
     sw_free(yaml);
 }
