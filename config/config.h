@@ -1,9 +1,10 @@
 /* The YAML policy, loaded into an immutable sw_cfg_t.
  *
- * One file drives both `spillway simulate` and `spillway serve`. Loading goes: libcyaml
- * schema (unknown keys, wrong types) -> defaults for absent keys (one table, in
- * config.c) -> cross-field validation. Every error names file, line and key path:
- *     example.yaml:14: instance_types[1].price_per_hour_usd: must be > 0
+ * One file drives both `spillway simulate` and `spillway serve`. One table (config/keys.c)
+ * describes every key: its path, type, default, unit, accepted range and meaning. Loading
+ * goes: YAML (unknown keys, wrong types) -> defaults for absent keys -> ranges from the
+ * table and cross-field rules. Every error names file, line and key path:
+ *     example.yaml:14: instance_types[1].price_per_hour_usd: must be in (0, 10000]
  * Units are in the key names. config/example.yaml documents every key. */
 #ifndef SW_CONFIG_CONFIG_H
 #define SW_CONFIG_CONFIG_H
@@ -11,6 +12,12 @@
 #include <stdio.h>
 
 #include "common/common.h"
+
+/* Limits that other modules may size their tables by. Validation enforces them, so a
+ * config that loads is one they can hold. */
+#define SW_CFG_MAX_INSTANCE_TYPES 32u /* entries of instance_types */
+#define SW_CFG_MAX_INSTANCES 10000u   /* instances of one type, or in one pool */
+#define SW_CFG_MAX_BATCH 1024u        /* instance_types[].max_batch */
 
 /* A random quantity. `mean` is in the unit of the key holding it (boot_s: seconds). */
 typedef enum {
@@ -224,17 +231,23 @@ typedef struct sw_cfg {
 } sw_cfg_t;
 
 /* Loads, defaults and validates `path`. On success returns 0 and *out (free with
- * sw_cfg_destroy()). On failure returns SW_ECONFIG (or -errno when the file cannot be
- * read) and writes a message naming file:line: key.path: problem into errbuf (several
- * problems are separated by newlines). */
+ * sw_cfg_destroy()). On failure returns SW_ECONFIG and writes a message naming
+ * file:line: key.path: problem into errbuf (several problems are separated by newlines,
+ * at most 20 of them); or, when the file cannot be read, -errno and "PATH: reason":
+ * -EISDIR for a directory, -EINVAL for a device, FIFO or socket (refused without reading
+ * or blocking), -EFBIG past SW_FILE_MAX_CONFIG_BYTES (common/file.h). Time and memory
+ * are linear in the file's size: aliases, nesting deeper than 32 levels and lists longer
+ * than their range are refused, never expanded. Any thread. */
 int sw_cfg_load(const char *path, sw_cfg_t **out, char *errbuf, size_t errlen) SW_MUST_USE;
-/* The same from a YAML string; `name` stands in for the file name in messages. */
+/* The same from a YAML string (at most SW_FILE_MAX_CONFIG_BYTES); `name` stands in for
+ * the file name in messages. */
 int sw_cfg_load_string(const char *yaml, size_t len, const char *name, sw_cfg_t **out,
                        char *errbuf, size_t errlen) SW_MUST_USE;
 void sw_cfg_destroy(sw_cfg_t *cfg);
 
 /* Sets a numeric or string key by dotted path, e.g. "slo.latency_ms" = "100" or
- * "instance_types[0].price_per_hour_usd" = "0.1", then re-validates. Used by CLI
+ * "instance_types[0].price_per_hour_usd" = "0.1", then re-validates. The value is parsed
+ * and range-checked exactly as the same value in the file would be. Used by CLI
  * overrides (--seed, --rate-scale, --set). Returns 0 or SW_ECONFIG with a message. cfg must
  * come from sw_cfg_load*(). A value that makes the config invalid is not applied: cfg is
  * left as it was. Relative paths (trace.path) are kept as given, i.e. relative to the
@@ -261,6 +274,48 @@ uint64_t sw_cfg_predictor_seed(const sw_cfg_t *cfg);
 
 /* Index of the instance type named `name`, or -1. */
 int sw_cfg_find_type(const sw_cfg_t *cfg, const char *name);
+
+/* ---- The keys, for documentation, tools and tests ---------------------------------- */
+
+typedef enum {
+    SW_CFG_KEY_SECTION = 0, /* a mapping of keys */
+    SW_CFG_KEY_NUMBER,      /* a finite double */
+    SW_CFG_KEY_UINT,        /* a whole number >= 0 */
+    SW_CFG_KEY_BOOL,
+    SW_CFG_KEY_STRING,
+    SW_CFG_KEY_ENUM,        /* one of `names` */
+    SW_CFG_KEY_DIST,        /* a distribution {dist, mean, cv, min, max}: its sub-keys follow */
+    SW_CFG_KEY_LIST,        /* a list of mappings (keys "x[].k") or of numbers ("x[]") */
+} sw_cfg_key_type_t;
+
+/* One key as the loader knows it. The range is what validation accepts: the value of a
+ * NUMBER or UINT, the values of a DIST, the length of a STRING (1: not empty), the
+ * number of entries of a LIST. */
+typedef struct sw_cfg_key_info {
+    const char *path; /* "slo.latency_ms", "instance_types[].boot_s.mean": "[]" = any index */
+    sw_cfg_key_type_t type;
+    const char *unit; /* "ms", "s", "USD per hour"; "" when none */
+    const char *doc;  /* one line: what it means */
+    bool required;    /* no default: the file must give it */
+    bool has_range;   /* false: every value of the type (seed) */
+    double min, max;
+    bool min_open, max_open;  /* "(" or ")" rather than "[" or "]" */
+    const char *zero_means;   /* non-NULL: 0 is accepted too, and means this ("no limit") */
+    const char *const *names; /* ENUM: the accepted names, NULL-terminated */
+} sw_cfg_key_info_t;
+
+/* The number of keys, and the i-th in file order (NULL past the end). Sections and
+ * distributions are keys too; a distribution's sub-keys follow it. */
+size_t sw_cfg_key_count(void);
+const sw_cfg_key_info_t *sw_cfg_key_at(size_t i);
+/* The key at `path`, concrete ("instance_types[2].boot_s.mean") or with "[]"; NULL if
+ * there is no such key. */
+const sw_cfg_key_info_t *sw_cfg_key_find(const char *path);
+/* Whether x is within the key's range (NaN never is). */
+bool sw_cfg_key_in_range(const sw_cfg_key_info_t *k, double x);
+/* The range as example.yaml and the messages write it: "[1, 3600000]", "(0, 1)",
+ * "0 (no limit) or [1, 10000]"; "" without a range. */
+void sw_cfg_key_range_text(const sw_cfg_key_info_t *k, char *buf, size_t len);
 
 const char *sw_policy_name(sw_policy_kind_t kind);
 int sw_policy_from_name(const char *name, sw_policy_kind_t *out);

@@ -1,5 +1,5 @@
 /* Writing a resolved sw_cfg_t back out as YAML, and comparing two configs. Both walk the
- * libcyaml schema, so a key added to the schema is printed and compared without more code.
+ * key table, so a key added to the table is printed and compared without more code.
  * Doubles are printed with the fewest digits that read back exactly, so print -> load
  * gives an equal config. */
 #include "config/config_internal.h"
@@ -22,18 +22,18 @@ static void print_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static void print_scalar(FILE *out, const cyaml_schema_value_t *v, const void *data)
+static void print_scalar(FILE *out, const sw__cfg_row_t *r, const void *data)
 {
     char num[64];
-    switch (v->type) {
-    case CYAML_FLOAT:
+    switch (r->info.type) {
+    case SW_CFG_KEY_NUMBER:
         sw__cfg_fmt_double(*(const double *)data, num, sizeof num);
         fputs(num, out);
         break;
-    case CYAML_UINT: fprintf(out, "%" PRIu64, sw__cfg_get_uint(v, data)); break;
-    case CYAML_BOOL: fputs(*(const bool *)data ? "true" : "false", out); break;
-    case CYAML_ENUM: fputs(sw__cfg_enum_name(v, sw__cfg_get_enum(v, data)), out); break;
-    case CYAML_STRING: {
+    case SW_CFG_KEY_UINT: fprintf(out, "%" PRIu64, sw__cfg_get_uint(r, data)); break;
+    case SW_CFG_KEY_BOOL: fputs(*(const bool *)data ? "true" : "false", out); break;
+    case SW_CFG_KEY_ENUM: fputs(sw__cfg_enum_name(r, sw__cfg_get_enum(r, data)), out); break;
+    case SW_CFG_KEY_STRING: {
         const char *s = *(char *const *)data;
         if (s)
             print_string(out, s);
@@ -45,43 +45,52 @@ static void print_scalar(FILE *out, const cyaml_schema_value_t *v, const void *d
     }
 }
 
-/* dash: the first key of a sequence entry goes after "- ", two columns left of indent. */
-static void print_fields(FILE *out, const cyaml_schema_field_t *fields, const void *base,
-                         int indent, bool dash)
-{
-    for (const cyaml_schema_field_t *f = fields; f->key; f++) {
-        if (dash && f == fields)
-            fprintf(out, "%*s- %s:", indent - 2, "", f->key);
-        else
-            fprintf(out, "%*s%s:", indent, "", f->key);
-        const char *data = (const char *)base + f->data_offset;
+static void print_rows(FILE *out, int parent, const char *base, int indent, bool dash);
 
-        if (f->value.type == CYAML_MAPPING) {
+static void print_list(FILE *out, int i, const char *base, int indent)
+{
+    const sw__cfg_row_t *r = &sw__cfg_rows[i];
+    unsigned n = *sw__cfg_list_count(r, (void *)base);
+    const char *arr = *(char *const *)(base + r->offset);
+    int entry = sw__cfg_row_entry(i);
+    if (n == 0) {
+        fputs(" []\n", out);
+    } else if (entry < 0) {
+        fputc('\n', out);
+        for (unsigned j = 0; j < n; j++)
+            print_rows(out, i, arr + (size_t)j * r->entry_size, indent + 4, true);
+    } else {
+        fputs(" [", out);
+        for (unsigned j = 0; j < n; j++) {
+            if (j)
+                fputs(", ", out);
+            print_scalar(out, &sw__cfg_rows[entry], arr + (size_t)j * r->entry_size);
+        }
+        fputs("]\n", out);
+    }
+}
+
+/* dash: the first key of a list entry goes after "- ", two columns left of indent. */
+static void print_rows(FILE *out, int parent, const char *base, int indent, bool dash)
+{
+    for (int i = parent + 1; i < sw__cfg_row_end(parent); i = sw__cfg_row_end(i)) {
+        const sw__cfg_row_t *r = &sw__cfg_rows[i];
+        if (dash && i == parent + 1)
+            fprintf(out, "%*s- %s:", indent - 2, "", sw__cfg_row_leaf(r));
+        else
+            fprintf(out, "%*s%s:", indent, "", sw__cfg_row_leaf(r));
+        switch (r->info.type) {
+        case SW_CFG_KEY_SECTION:
+        case SW_CFG_KEY_DIST:
             fputc('\n', out);
-            print_fields(out, f->value.mapping.fields, data, indent + 2, false);
-        } else if (f->value.type == CYAML_SEQUENCE) {
-            const cyaml_schema_value_t *e = f->value.sequence.entry;
-            unsigned n = sw__cfg_seq_count(f, base);
-            const char *arr = *(char *const *)data;
-            if (n == 0) {
-                fputs(" []\n", out);
-            } else if (e->type == CYAML_MAPPING) {
-                fputc('\n', out);
-                for (unsigned i = 0; i < n; i++)
-                    print_fields(out, e->mapping.fields, arr + i * e->data_size, indent + 4, true);
-            } else {
-                fputs(" [", out);
-                for (unsigned i = 0; i < n; i++) {
-                    if (i)
-                        fputs(", ", out);
-                    print_scalar(out, e, arr + i * e->data_size);
-                }
-                fputs("]\n", out);
-            }
-        } else {
+            print_rows(out, i, base, indent + 2, false);
+            break;
+        case SW_CFG_KEY_LIST: print_list(out, i, base, indent); break;
+        default:
             fputc(' ', out);
-            print_scalar(out, &f->value, data);
+            print_scalar(out, r, base + r->offset);
             fputc('\n', out);
+            break;
         }
     }
 }
@@ -95,17 +104,17 @@ void sw_cfg_print(const sw_cfg_t *cfg, FILE *out)
             fputc((unsigned char)*c < 0x20 ? '?' : *c, out);
         fputc('\n', out);
     }
-    print_fields(out, sw__cfg_schema.mapping.fields, cfg, 0, false);
+    print_rows(out, -1, (const char *)cfg, 0, false);
 }
 
-static bool equal_scalar(const cyaml_schema_value_t *v, const void *a, const void *b)
+static bool equal_scalar(const sw__cfg_row_t *r, const void *a, const void *b)
 {
-    switch (v->type) {
-    case CYAML_FLOAT: return *(const double *)a == *(const double *)b;
-    case CYAML_UINT: return sw__cfg_get_uint(v, a) == sw__cfg_get_uint(v, b);
-    case CYAML_BOOL: return *(const bool *)a == *(const bool *)b;
-    case CYAML_ENUM: return sw__cfg_get_enum(v, a) == sw__cfg_get_enum(v, b);
-    case CYAML_STRING: {
+    switch (r->info.type) {
+    case SW_CFG_KEY_NUMBER: return *(const double *)a == *(const double *)b;
+    case SW_CFG_KEY_UINT: return sw__cfg_get_uint(r, a) == sw__cfg_get_uint(r, b);
+    case SW_CFG_KEY_BOOL: return *(const bool *)a == *(const bool *)b;
+    case SW_CFG_KEY_ENUM: return sw__cfg_get_enum(r, a) == sw__cfg_get_enum(r, b);
+    case SW_CFG_KEY_STRING: {
         const char *sa = *(char *const *)a, *sb = *(char *const *)b;
         return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
     }
@@ -113,35 +122,43 @@ static bool equal_scalar(const cyaml_schema_value_t *v, const void *a, const voi
     }
 }
 
-static bool equal_fields(const cyaml_schema_field_t *fields, const void *a, const void *b)
+static bool equal_rows(int parent, const char *a, const char *b);
+
+static bool equal_lists(int i, const char *a, const char *b)
 {
-    for (const cyaml_schema_field_t *f = fields; f->key; f++) {
-        const char *da = (const char *)a + f->data_offset;
-        const char *db = (const char *)b + f->data_offset;
-        if (f->value.type == CYAML_MAPPING) {
-            if (!equal_fields(f->value.mapping.fields, da, db))
-                return false;
-        } else if (f->value.type == CYAML_SEQUENCE) {
-            const cyaml_schema_value_t *e = f->value.sequence.entry;
-            unsigned n = sw__cfg_seq_count(f, a);
-            if (n != sw__cfg_seq_count(f, b))
-                return false;
-            const char *aa = *(char *const *)da, *ab = *(char *const *)db;
-            for (unsigned i = 0; i < n; i++) {
-                const char *ea = aa + i * e->data_size, *eb = ab + i * e->data_size;
-                bool same = e->type == CYAML_MAPPING ? equal_fields(e->mapping.fields, ea, eb)
-                                                     : equal_scalar(e, ea, eb);
-                if (!same)
-                    return false;
-            }
-        } else if (!equal_scalar(&f->value, da, db)) {
+    const sw__cfg_row_t *r = &sw__cfg_rows[i];
+    unsigned n = *sw__cfg_list_count(r, (void *)a);
+    if (n != *sw__cfg_list_count(r, (void *)b))
+        return false;
+    const char *aa = *(char *const *)(a + r->offset), *ab = *(char *const *)(b + r->offset);
+    int entry = sw__cfg_row_entry(i);
+    for (unsigned j = 0; j < n; j++) {
+        const char *ea = aa + (size_t)j * r->entry_size, *eb = ab + (size_t)j * r->entry_size;
+        bool same = entry < 0 ? equal_rows(i, ea, eb) : equal_scalar(&sw__cfg_rows[entry], ea, eb);
+        if (!same)
             return false;
+    }
+    return true;
+}
+
+static bool equal_rows(int parent, const char *a, const char *b)
+{
+    for (int i = parent + 1; i < sw__cfg_row_end(parent); i = sw__cfg_row_end(i)) {
+        const sw__cfg_row_t *r = &sw__cfg_rows[i];
+        bool same;
+        switch (r->info.type) {
+        case SW_CFG_KEY_SECTION:
+        case SW_CFG_KEY_DIST: same = equal_rows(i, a, b); break;
+        case SW_CFG_KEY_LIST: same = equal_lists(i, a, b); break;
+        default: same = equal_scalar(r, a + r->offset, b + r->offset); break;
         }
+        if (!same)
+            return false;
     }
     return true;
 }
 
 bool sw_cfg_equal(const sw_cfg_t *a, const sw_cfg_t *b)
 {
-    return equal_fields(sw__cfg_schema.mapping.fields, a, b);
+    return equal_rows(-1, (const char *)a, (const char *)b);
 }

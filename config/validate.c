@@ -1,7 +1,11 @@
-/* Range and cross-field checks on a loaded (or hand-modified) sw_cfg_t. Each problem is
- * reported on its own line with the key path to fix, and checking goes on after a
- * problem so that one run shows them all. Comparisons are written as !(x > 0) so that a
- * NaN fails them too. */
+/* Checks on a loaded (or hand-modified) sw_cfg_t. First the key table's own rules, for
+ * every key: required keys present, numbers within their range, strings within their
+ * length, lists within their entry count. Then the rules that tie keys together, which
+ * stay code: a batch profile's length and shape, a distribution's parameters, names that
+ * must refer to an instance type, a season that must be a whole number of intervals.
+ * Each problem is reported on its own line with the key path to fix, and checking goes
+ * on after a problem so that one run shows them all (one per key). Range checks are
+ * written so that a NaN fails them. */
 #include "config/config_internal.h"
 
 #include <math.h>
@@ -10,33 +14,7 @@
 
 #define P(buf, ...) (snprintf((buf), sizeof(buf), __VA_ARGS__), (buf))
 
-static void gt0(sw__cfg_problems_t *p, const char *path, double x)
-{
-    if (!(x > 0))
-        sw__cfg_problem(p, path, "must be > 0");
-}
-
-static void ge0(sw__cfg_problems_t *p, const char *path, double x)
-{
-    if (!(x >= 0))
-        sw__cfg_problem(p, path, "must be >= 0");
-}
-
-/* x in an interval; `lo_open`/`hi_open` pick "(" or "[" in the message. */
-static void in_range(sw__cfg_problems_t *p, const char *path, double x, double lo, bool lo_open,
-                     double hi, bool hi_open)
-{
-    bool ok = (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi);
-    if (!ok)
-        sw__cfg_problem(p, path, "must be in %c%g, %g%c", lo_open ? '(' : '[', lo, hi,
-                        hi_open ? ')' : ']');
-}
-
-static void at_least(sw__cfg_problems_t *p, const char *path, double x, double lo)
-{
-    if (!(x >= lo))
-        sw__cfg_problem(p, path, "must be >= %g", lo);
-}
+/* ---- The table's rules ---------------------------------------------------------------- */
 
 /* Reports a required key absent from the file; returns true if it did. */
 static bool missing(sw__cfg_problems_t *p, const char *path)
@@ -47,70 +25,126 @@ static bool missing(sw__cfg_problems_t *p, const char *path)
     return true;
 }
 
-static void nonempty(sw__cfg_problems_t *p, const char *path, const char *s)
+static void check_range(const sw__cfg_row_t *r, const void *data, const char *path,
+                        sw__cfg_problems_t *p)
 {
-    if (!s || !*s)
-        sw__cfg_problem(p, path, "must not be empty");
+    if (!r->info.has_range || sw_cfg_key_in_range(&r->info, sw__cfg_get_number(r, data)))
+        return;
+    char msg[256];
+    sw__cfg_range_message(r, msg, sizeof msg);
+    if (r->flags & SW__CFG_DIST_MEAN) {
+        /* A uniform's mean is not given but derived: say from what. */
+        const sw_cfg_dist_t *d =
+            (const sw_cfg_dist_t *)((const char *)data - offsetof(sw_cfg_dist_t, mean));
+        if (d->dist == SW_DIST_UNIFORM) {
+            sw__cfg_problem(p, path, "(min + max) / 2 = %g %s", d->mean, msg);
+            return;
+        }
+    }
+    sw__cfg_problem(p, path, "%s", msg);
 }
 
-/* zero_ok: a constant 0 is allowed (an instant boot, no cold start). */
-static void check_dist(sw__cfg_problems_t *p, const char *path, const sw_cfg_dist_t *d,
-                       bool zero_ok)
+static void check_string(const sw__cfg_row_t *r, const char *s, const char *path,
+                         sw__cfg_problems_t *p)
+{
+    /* NULL is "unset": allowed where null is, or where the default is unset and finalize
+     * resolves it from other keys (policy.reactive.instance_type). */
+    if (!s && ((r->flags & SW__CFG_NULLABLE) || (!r->info.required && !r->def_str)))
+        return;
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 && r->info.min >= 1)
+        sw__cfg_problem(p, path, "must not be empty");
+    else if ((double)n > r->info.max)
+        sw__cfg_problem(p, path, "must be at most %g characters", r->info.max);
+}
+
+/* Returns false for a list too long to look into. */
+static bool check_count(const sw__cfg_row_t *r, unsigned n, const char *path, sw__cfg_problems_t *p)
+{
+    if ((double)n > r->info.max) {
+        sw__cfg_problem(p, path, "has %u entries, at most %g are allowed", n, r->info.max);
+        return false;
+    }
+    if ((double)n < r->info.min && r->info.min == 1)
+        sw__cfg_problem(p, path, "must list at least one %s", r->note ? r->note : "entry");
+    else if ((double)n < r->info.min)
+        sw__cfg_problem(p, path, "must list at least %g entries", r->info.min);
+    return true;
+}
+
+static bool check_row(const sw__cfg_row_t *r, void *data, void *base, const char *path, void *ctx)
+{
+    sw__cfg_problems_t *p = ctx;
+    if (r->info.required && missing(p, path))
+        return false;
+    switch (r->info.type) {
+    case SW_CFG_KEY_SECTION:
+    case SW_CFG_KEY_DIST: return true;
+    case SW_CFG_KEY_LIST: return check_count(r, *sw__cfg_list_count(r, base), path, p);
+    case SW_CFG_KEY_NUMBER:
+    case SW_CFG_KEY_UINT: check_range(r, data, path, p); break;
+    case SW_CFG_KEY_STRING: check_string(r, *(char **)data, path, p); break;
+    case SW_CFG_KEY_ENUM: {
+        int v = sw__cfg_get_enum(r, data);
+        if (strcmp(sw__cfg_enum_name(r, v), "?") == 0)
+            sw__cfg_problem(p, path, "unknown value %d", v);
+        break;
+    }
+    default: break;
+    }
+    return false;
+}
+
+/* ---- Rules between keys ----------------------------------------------------------------- */
+
+/* Whether the table's check of `path` passed, so a rule building on it may run. */
+static bool ok(const sw__cfg_problems_t *p, const char *path)
+{
+    return !sw__cfg_problem_has_path(p, path);
+}
+
+/* A distribution's kind-specific rules; its values' ranges are the table's. */
+static void check_dist(sw__cfg_problems_t *p, const char *path, const sw_cfg_dist_t *d)
 {
     char k[SW__CFG_PATH_MAX + 8];
     switch (d->dist) {
     case SW_DIST_UNIFORM:
-        ge0(p, P(k, "%s.min", path), d->min);
         if (!(d->max >= d->min))
             sw__cfg_problem(p, P(k, "%s.max", path), "must be >= min (%g)", d->min);
-        else if (!zero_ok)
-            gt0(p, k, d->max);
-        break;
-    case SW_DIST_CONSTANT:
-        if (zero_ok)
-            ge0(p, P(k, "%s.mean", path), d->mean);
-        else
-            gt0(p, P(k, "%s.mean", path), d->mean);
         break;
     case SW_DIST_EXPONENTIAL:
-    case SW_DIST_LOGNORMAL: gt0(p, P(k, "%s.mean", path), d->mean); break;
-    default:
-        sw__cfg_problem(p, P(k, "%s.dist", path), "unknown distribution %d", (int)d->dist);
-        return;
+    case SW_DIST_LOGNORMAL:
+        if (!(d->mean > 0))
+            sw__cfg_problem(p, P(k, "%s.mean", path), "must be > 0");
+        break;
+    default: break;
     }
-    if (!(d->cv >= 0))
-        sw__cfg_problem(p, P(k, "%s.cv", path), "must be >= 0");
-    else if (d->dist == SW_DIST_LOGNORMAL && !(d->cv > 0))
-        sw__cfg_problem(p, P(k, "%s.cv", path),
-                        "lognormal needs cv > 0 (for no variation use dist: constant)");
+    if (d->dist == SW_DIST_LOGNORMAL && !(d->cv > 0) && ok(p, P(k, "%s.cv", path)))
+        sw__cfg_problem(p, k, "lognormal needs cv > 0 (for no variation use dist: constant)");
 }
 
 static void check_batches(sw__cfg_problems_t *p, const char *prefix,
                           const sw_cfg_instance_type_t *t, double slo_ms)
 {
     char k[SW__CFG_PATH_MAX];
-    if (!missing(p, P(k, "%s.max_batch", prefix)) && t->max_batch < 1)
-        sw__cfg_problem(p, k, "must be >= 1");
-    if (missing(p, P(k, "%s.batch_latency_ms", prefix)))
+    if (!ok(p, P(k, "%s.max_batch", prefix)) || !ok(p, P(k, "%s.batch_latency_ms", prefix)))
         return;
-    if (t->max_batch >= 1 && t->batch_latency_ms_count != t->max_batch)
+    if (t->batch_latency_ms_count != t->max_batch)
         sw__cfg_problem(p, prefix,
                         "batch_latency_ms has %u entries but max_batch is %u: give T_b for "
                         "every b = 1..max_batch",
                         t->batch_latency_ms_count, t->max_batch);
     const double *tb = t->batch_latency_ms;
-    for (unsigned j = 0; j < t->batch_latency_ms_count; j++) {
-        P(k, "%s.batch_latency_ms[%u]", prefix, j);
-        if (!(tb[j] > 0))
-            sw__cfg_problem(p, k, "must be > 0");
-        else if (j > 0 && tb[j] < tb[j - 1])
+    for (unsigned j = 1; j < t->batch_latency_ms_count; j++) {
+        if (tb[j] < tb[j - 1] && ok(p, P(k, "%s.batch_latency_ms[%u]", prefix, j)))
             sw__cfg_problem(p, k,
                             "a batch of %u takes %g ms, less than a batch of %u (%g ms): "
                             "T_b must not decrease as b grows",
                             j + 1, tb[j], j, tb[j - 1]);
     }
-    if (t->batch_latency_ms_count && tb[0] > 0 && slo_ms > 0 && tb[0] >= slo_ms)
-        sw__cfg_problem(p, P(k, "%s.batch_latency_ms[0]", prefix),
+    if (t->batch_latency_ms_count && ok(p, "slo.latency_ms") &&
+        ok(p, P(k, "%s.batch_latency_ms[0]", prefix)) && tb[0] >= slo_ms)
+        sw__cfg_problem(p, k,
                         "a batch of 1 takes %g ms, %s slo.latency_ms %g: this type can never "
                         "meet the SLO",
                         tb[0], tb[0] > slo_ms ? "longer than" : "as long as", slo_ms);
@@ -119,69 +153,44 @@ static void check_batches(sw__cfg_problems_t *p, const char *prefix,
 static void check_instance_types(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
 {
     char k[SW__CFG_PATH_MAX];
-    if (cfg->instance_types_count == 0) {
-        sw__cfg_problem(p, "instance_types", "must list at least one instance type");
-        return;
-    }
-    for (unsigned i = 0; i < cfg->instance_types_count; i++) {
+    for (unsigned i = 0; i < cfg->instance_types_count && !p->full; i++) {
         const sw_cfg_instance_type_t *t = &cfg->instance_types[i];
         char pre[64];
         P(pre, "instance_types[%u]", i);
-
-        if (!missing(p, P(k, "%s.name", pre))) {
-            nonempty(p, k, t->name);
-            for (unsigned j = 0; t->name && j < i; j++) {
-                if (cfg->instance_types[j].name && !strcmp(t->name, cfg->instance_types[j].name)) {
-                    sw__cfg_problem(p, k, "duplicate name \"%s\" (also instance_types[%u])",
-                                    t->name, j);
-                    break;
-                }
+        for (unsigned j = 0; t->name && j < i; j++) {
+            if (cfg->instance_types[j].name && !strcmp(t->name, cfg->instance_types[j].name)) {
+                sw__cfg_problem(p, P(k, "%s.name", pre),
+                                "duplicate name \"%s\" (also instance_types[%u])", t->name, j);
+                break;
             }
         }
-        if (!missing(p, P(k, "%s.price_per_hour_usd", pre)))
-            gt0(p, k, t->price_per_hour_usd);
-        check_dist(p, P(k, "%s.boot_s", pre), &t->boot_s, true);
+        check_dist(p, P(k, "%s.boot_s", pre), &t->boot_s);
         check_batches(p, pre, t, cfg->slo.latency_ms);
-        check_dist(p, P(k, "%s.service_variation", pre), &t->service_variation, false);
-        in_range(p, P(k, "%s.spot.price_factor", pre), t->spot.price_factor, 0, true, 1, false);
-        ge0(p, P(k, "%s.spot.interruptions_per_hour", pre), t->spot.interruptions_per_hour);
-        ge0(p, P(k, "%s.spot.notice_s", pre), t->spot.notice_s);
+        check_dist(p, P(k, "%s.service_variation", pre), &t->service_variation);
     }
 }
 
 static void check_faas_section(const sw_cfg_faas_t *f, sw__cfg_problems_t *p)
 {
-    if (!(f->memory_mb >= 128 && f->memory_mb <= 10240))
-        sw__cfg_problem(p, "faas.memory_mb", "must be in [128, 10240] (AWS Lambda's range)");
-    ge0(p, "faas.price_per_gb_s_usd", f->price_per_gb_s_usd);
-    ge0(p, "faas.price_per_million_requests_usd", f->price_per_million_requests_usd);
-    gt0(p, "faas.billing_granularity_ms", f->billing_granularity_ms);
-    check_dist(p, "faas.warm_latency_ms", &f->warm_latency_ms, false);
-    check_dist(p, "faas.cold_start_ms", &f->cold_start_ms, true);
-    ge0(p, "faas.keep_alive_s", f->keep_alive_s);
+    check_dist(p, "faas.warm_latency_ms", &f->warm_latency_ms);
+    check_dist(p, "faas.cold_start_ms", &f->cold_start_ms);
     if (f->enabled && f->concurrency_limit < 1)
         sw__cfg_problem(p, "faas.concurrency_limit", "must be >= 1 while faas.enabled is true");
-    gt0(p, "faas.scale_out_per_minute", f->scale_out_per_minute);
-    ge0(p, "faas.free_tier.requests", f->free_tier.requests);
-    ge0(p, "faas.free_tier.gb_s", f->free_tier.gb_s);
-    nonempty(p, "faas.invoke.region", f->invoke.region);
-    nonempty(p, "faas.invoke.function_name", f->invoke.function_name);
     if (f->invoke.endpoint && strncmp(f->invoke.endpoint, "http://", 7) != 0 &&
         strncmp(f->invoke.endpoint, "https://", 8) != 0)
         sw__cfg_problem(p, "faas.invoke.endpoint",
                         "must start with http:// or https:// (or be null for AWS's endpoint)");
-    gt0(p, "faas.invoke.timeout_ms", f->invoke.timeout_ms);
-    if (f->invoke.max_in_flight < 1)
-        sw__cfg_problem(p, "faas.invoke.max_in_flight", "must be >= 1");
-    ge0(p, "faas.invoke.retry_base_ms", f->invoke.retry_base_ms);
-    nonempty(p, "faas.local.listen", f->local.listen);
-    gt0(p, "faas.local.timeout_s", f->local.timeout_s);
-    char k[64];
-    for (unsigned i = 0; i < f->local.functions_count; i++) {
-        if (!missing(p, P(k, "faas.local.functions[%u].name", i)))
-            nonempty(p, k, f->local.functions[i].name);
-        if (!missing(p, P(k, "faas.local.functions[%u].command", i)))
-            nonempty(p, k, f->local.functions[i].command);
+    const sw_cfg_faas_local_t *l = &f->local;
+    for (unsigned i = 0; i < l->functions_count; i++) {
+        for (unsigned j = 0; l->functions[i].name && j < i; j++) {
+            if (l->functions[j].name && !strcmp(l->functions[i].name, l->functions[j].name)) {
+                char k[64];
+                sw__cfg_problem(p, P(k, "faas.local.functions[%u].name", i),
+                                "duplicate name \"%s\" (also faas.local.functions[%u])",
+                                l->functions[i].name, j);
+                break;
+            }
+        }
     }
 }
 
@@ -189,7 +198,7 @@ static void check_faas_section(const sw_cfg_faas_t *f, sw__cfg_problems_t *p)
 static void check_type_ref(const sw_cfg_t *cfg, sw__cfg_problems_t *p, const char *path,
                            const char *name)
 {
-    if (missing(p, path))
+    if (!ok(p, path))
         return;
     if (!name) {
         /* Unset and unresolved: only when the first type has no name, reported there. */
@@ -207,38 +216,25 @@ static void check_policy(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
     const sw_cfg_policy_t *pol = &cfg->policy;
     char k[SW__CFG_PATH_MAX];
 
-    if (pol->name < SW_POLICY_STATIC || pol->name > SW_POLICY_ORACLE)
-        sw__cfg_problem(p, "policy.name", "unknown policy %d", (int)pol->name);
     if (pol->name == SW_POLICY_FAAS_ONLY && !cfg->faas.enabled)
         sw__cfg_problem(p, "policy.name",
                         "faas-only sends every request to FaaS, but faas.enabled is false");
-    gt0(p, "policy.interval_s", pol->interval_s);
-    ge0(p, "policy.max_queue_delay_ms", pol->max_queue_delay_ms);
-    ge0(p, "policy.dispatch_margin_ms", pol->dispatch_margin_ms);
-
+    /* Each entry is within the limit; their sum must be too. */
+    unsigned long long total = 0;
     for (unsigned i = 0; i < pol->static_pool.pool_count; i++) {
         const sw_cfg_pool_entry_t *e = &pol->static_pool.pool[i];
         check_type_ref(cfg, p, P(k, "policy.static.pool[%u].type", i), e->type);
-        if (!missing(p, P(k, "policy.static.pool[%u].count", i)) && e->count < 1)
-            sw__cfg_problem(p, k, "must be >= 1");
+        total += e->count;
     }
+    if (total > SW_CFG_MAX_INSTANCES)
+        sw__cfg_problem(p, "policy.static.pool", "holds %llu instances, at most %u are allowed",
+                        total, SW_CFG_MAX_INSTANCES);
 
     const sw_cfg_reactive_t *r = &pol->reactive;
     check_type_ref(cfg, p, "policy.reactive.instance_type", r->instance_type);
-    ge0(p, "policy.reactive.target_invocations_per_instance_per_minute",
-        r->target_invocations_per_instance_per_minute);
-    ge0(p, "policy.reactive.scale_out_cooldown_s", r->scale_out_cooldown_s);
-    ge0(p, "policy.reactive.scale_in_cooldown_s", r->scale_in_cooldown_s);
     if (r->max_instances != 0 && r->max_instances < r->min_instances)
         sw__cfg_problem(p, "policy.reactive.max_instances",
                         "must be 0 (no limit) or >= min_instances (%u)", r->min_instances);
-
-    const sw_cfg_mark_t *m = &pol->mark;
-    at_least(p, "policy.mark.horizon_intervals", m->horizon_intervals, 1);
-    in_range(p, "policy.mark.target_utilization", m->target_utilization, 0, true, 1, false);
-    in_range(p, "policy.mark.violation_budget", m->violation_budget, 0, false, 1, true);
-    gt0(p, "policy.mark.violation_window_s", m->violation_window_s);
-    ge0(p, "policy.mark.violation_cooldown_s", m->violation_cooldown_s);
 }
 
 /* The forecasters predictor/ implements. Kept here rather than asked of predictor/,
@@ -250,10 +246,8 @@ static const char *const predictor_names[] = {
 
 static void check_predictor_name(sw__cfg_problems_t *p, const char *name)
 {
-    if (!name || !*name) {
-        sw__cfg_problem(p, "predictor.name", "must not be empty");
+    if (!ok(p, "predictor.name"))
         return;
-    }
     char list[256];
     size_t used = 0;
     list[0] = '\0';
@@ -268,62 +262,42 @@ static void check_predictor_name(sw__cfg_problems_t *p, const char *name)
                     list);
 }
 
-static void check_predictor(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
+/* The seasonal forecasters hold one value per interval of a season, so its length in
+ * intervals is bounded as well as its length in seconds. */
+#define MAX_SEASON_INTERVALS 1000000.0
+
+static void check_season(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
 {
     const sw_cfg_predictor_t *pr = &cfg->predictor;
-    check_predictor_name(p, pr->name);
-    at_least(p, "predictor.horizon_intervals", pr->horizon_intervals, 1);
-    at_least(p, "predictor.window_intervals", pr->window_intervals, 1);
-    at_least(p, "predictor.headroom", pr->headroom, 1);
-    in_range(p, "predictor.quantile", pr->quantile, 0, true, 1, true);
-
+    double iv = cfg->policy.interval_s;
+    if (!ok(p, "predictor.season_s") || !ok(p, "policy.interval_s"))
+        return;
     /* Seasonal models index the series by season / interval, so a season that is not a
      * whole number of intervals would silently be rounded to another length. */
-    double iv = cfg->policy.interval_s;
-    if (!(pr->season_s > 0)) {
-        sw__cfg_problem(p, "predictor.season_s", "must be > 0");
-    } else if (iv > 0) {
-        double k = pr->season_s / iv;
-        if (!(k >= 1) || fabs(k - round(k)) > 1e-9 * k)
-            sw__cfg_problem(p, "predictor.season_s", "must be a multiple of policy.interval_s (%g)",
-                            iv);
-    }
-    /* At most 0.9: the model itself must be fitted on something. */
-    in_range(p, "predictor.holdout_frac", pr->holdout_frac, 0, false, 0.9, false);
-    if (!(pr->ewma_alpha == 0 || (pr->ewma_alpha > 0 && pr->ewma_alpha < 1)))
-        sw__cfg_problem(p, "predictor.ewma_alpha", "must be 0 (fitted) or in (0, 1)");
-    at_least(p, "predictor.ar_order", pr->ar_order, 1);
-    ge0(p, "predictor.gaps.min_level", pr->gaps.min_level);
-    at_least(p, "predictor.gaps.context", pr->gaps.context, 1);
-
-    const sw_cfg_lstm_t *l = &pr->lstm;
-    in_range(p, "predictor.lstm.hidden", l->hidden, 1, false, 256, false);
-    at_least(p, "predictor.lstm.window", l->window, 2);
-    gt0(p, "predictor.lstm.learning_rate", l->learning_rate);
-    at_least(p, "predictor.lstm.batch", l->batch, 1);
+    double k = pr->season_s / iv;
+    if (!(k >= 1) || fabs(k - round(k)) > 1e-9 * k)
+        sw__cfg_problem(p, "predictor.season_s", "must be a multiple of policy.interval_s (%g)",
+                        iv);
+    else if (k > MAX_SEASON_INTERVALS)
+        sw__cfg_problem(p, "predictor.season_s",
+                        "is %g intervals of policy.interval_s (%g), more than the %g allowed",
+                        round(k), iv, MAX_SEASON_INTERVALS);
+    else if (pr->name && strcmp(pr->name, "holt-winters") == 0 && k < 2)
+        sw__cfg_problem(p, "predictor.season_s",
+                        "holt-winters needs a season of at least 2 intervals of "
+                        "policy.interval_s (%g)",
+                        iv);
 }
 
 void sw__cfg_check(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
 {
-    gt0(p, "slo.latency_ms", cfg->slo.latency_ms);
-    in_range(p, "slo.target", cfg->slo.target, 0, true, 1, false);
-
+    /* The walk only reads; sw__cfg_walk takes the config as writable for finalize. */
+    sw__cfg_walk((sw_cfg_t *)cfg, check_row, p);
+    if (cfg->instance_types_count > SW_CFG_MAX_INSTANCE_TYPES)
+        return; /* reported; a list that long is not worth checking entry by entry */
     check_instance_types(cfg, p);
     check_faas_section(&cfg->faas, p);
-
-    gt0(p, "billing.vm_granularity_s", cfg->billing.vm_granularity_s);
-    ge0(p, "billing.vm_minimum_s", cfg->billing.vm_minimum_s);
-
     check_policy(cfg, p);
-
-    check_predictor(cfg, p);
-
-    const sw_cfg_trace_t *t = &cfg->trace;
-    nonempty(p, "trace.path", t->path);
-    if (t->format < SW_TRACE_AUTO || t->format > SW_TRACE_COUNTS_PER_MINUTE)
-        sw__cfg_problem(p, "trace.format", "unknown trace format %d", (int)t->format);
-    nonempty(p, "trace.timestamp_column", t->timestamp_column);
-    gt0(p, "trace.rate_scale", t->rate_scale);
-    ge0(p, "trace.start_s", t->start_s);
-    ge0(p, "trace.duration_s", t->duration_s);
+    check_predictor_name(p, cfg->predictor.name);
+    check_season(cfg, p);
 }

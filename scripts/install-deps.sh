@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libevent-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
-  libopenblas-dev liblapacke-dev libyaml-dev libcyaml-dev libjansson-dev
+  libopenblas-dev liblapacke-dev libyaml-dev libjansson-dev
   libssl-dev zlib1g-dev libcriterion-dev python3 python3-botocore
   dataset-fashion-mnist
   chromium

@@ -160,6 +160,22 @@ Test(config_load, minimal_yaml_gets_all_defaults)
     sw_cfg_destroy(cfg);
 }
 
+/* The default types are a data file beside the example, itself a valid policy file:
+ * a policy without instance_types gets exactly its list. */
+Test(config_load, default_types_come_from_instance_types_yaml)
+{
+    sw_cfg_t *types = NULL;
+    cr_assert_eq(sw_cfg_load(SW_SOURCE_DIR "/config/instance-types.yaml", &types, err, sizeof err),
+                 0, "%s", err);
+    sw_cfg_t *dflt = load_ok("");
+    cr_assert(sw_cfg_equal(types, dflt));
+    cr_assert_eq(dflt->instance_types_count, 5);
+    cr_assert_float_eq(dflt->instance_types[4].price_per_hour_usd, 0.90, 1e-12);
+    cr_assert_eq(dflt->instance_types[0].service_variation.dist, SW_DIST_LOGNORMAL);
+    sw_cfg_destroy(types);
+    sw_cfg_destroy(dflt);
+}
+
 Test(config_load, predictor_section_defaults)
 {
     sw_cfg_t *cfg = load_ok("seed: 9\n");
@@ -430,9 +446,9 @@ Test(config_validate, price_not_positive)
                               "    price_per_hour_usd: 0\n"
                               "    max_batch: 1\n"
                               "    batch_latency_ms: [50]\n"),
-                     "x.yaml:3: instance_types[0].price_per_hour_usd: must be > 0");
+                     "x.yaml:3: instance_types[0].price_per_hour_usd: must be in (0, 10000]");
     cr_assert_str_eq(load_bad("faas:\n  price_per_gb_s_usd: -1\n"),
-                     "x.yaml:2: faas.price_per_gb_s_usd: must be >= 0");
+                     "x.yaml:2: faas.price_per_gb_s_usd: must be in [0, 1]");
 }
 
 Test(config_validate, required_key_missing)
@@ -499,7 +515,7 @@ Test(config_validate, target_out_of_range)
 {
     cr_assert_str_eq(load_bad("slo:\n  target: 1.5\n"), "x.yaml:2: slo.target: must be in (0, 1]");
     cr_assert_str_eq(load_bad("policy:\n  mark:\n    target_utilization: 0\n"),
-                     "x.yaml:3: policy.mark.target_utilization: must be in (0, 1]");
+                     "x.yaml:3: policy.mark.target_utilization: must be in [0.1, 1]");
     cr_assert_str_eq(load_bad("predictor:\n  quantile: 1\n"),
                      "x.yaml:2: predictor.quantile: must be in (0, 1)");
     cr_assert_str_eq(load_bad("faas:\n  memory_mb: 64\n"),
@@ -518,12 +534,12 @@ Test(config_validate, predictor_ranges)
                               "  ar_order: 0\n"
                               "  gaps: {min_level: -1, context: 0}\n"
                               "  lstm: {window: 1, learning_rate: 0, batch: 0}\n"),
-                     "x.yaml:2: predictor.ar_order: must be >= 1\n"
-                     "x.yaml:3: predictor.gaps.min_level: must be >= 0\n"
-                     "x.yaml:3: predictor.gaps.context: must be >= 1\n"
-                     "x.yaml:4: predictor.lstm.window: must be >= 2\n"
-                     "x.yaml:4: predictor.lstm.learning_rate: must be > 0\n"
-                     "x.yaml:4: predictor.lstm.batch: must be >= 1");
+                     "x.yaml:2: predictor.ar_order: must be in [1, 1440]\n"
+                     "x.yaml:3: predictor.gaps.min_level: must be in [0, 1000000000]\n"
+                     "x.yaml:3: predictor.gaps.context: must be in [1, 100000]\n"
+                     "x.yaml:4: predictor.lstm.window: must be in [2, 1440]\n"
+                     "x.yaml:4: predictor.lstm.learning_rate: must be in (0, 1)\n"
+                     "x.yaml:4: predictor.lstm.batch: must be in [1, 4096]");
     /* 0 disables gap detection and is not an error. */
     sw_cfg_t *cfg = load_ok("predictor:\n  gaps: {min_run: 0}\n  ewma_alpha: 0.5\n");
     sw_cfg_destroy(cfg);
@@ -560,7 +576,7 @@ Test(config_validate, season_is_a_multiple_of_the_interval)
     cr_assert_str_eq(load_bad("predictor:\n  season_s: 30\n"),
                      "x.yaml:2: predictor.season_s: must be a multiple of policy.interval_s (60)");
     cr_assert_str_eq(load_bad("predictor:\n  season_s: 0\n"),
-                     "x.yaml:2: predictor.season_s: must be > 0");
+                     "x.yaml:2: predictor.season_s: must be in [1, 31536000]");
     /* The default season (a day) against an interval that does not divide it. */
     cr_assert_str_eq(load_bad("policy:\n  interval_s: 7\n"),
                      "x.yaml: predictor.season_s: must be a multiple of policy.interval_s (7)");
@@ -599,6 +615,10 @@ Test(config_validate, distributions)
                      "max) / 2 = 15: remove mean, or change min and max");
     cr_assert_str_eq(load_bad("faas:\n  cold_start_ms: {dist: uniform, min: 30, max: 20}\n"),
                      "x.yaml:2: faas.cold_start_ms.max: must be >= min (30)");
+    /* A uniform's mean is derived, and checked as such. */
+    cr_assert_str_eq(load_bad("faas:\n  warm_latency_ms: {dist: uniform, min: 0, max: 0}\n"),
+                     "x.yaml:2: faas.warm_latency_ms.mean: (min + max) / 2 = 0 must be in "
+                     "[0.001, 900000]");
 }
 
 Test(config_validate, contradictions_between_sections)
@@ -641,11 +661,11 @@ Test(config_validate, several_errors_reported_together)
                               "predictor:\n"
                               "  headroom: 0.5\n"
                               "  window_intervals: 0\n"),
-                     "x.yaml:2: slo.latency_ms: must be > 0\n"
+                     "x.yaml:2: slo.latency_ms: must be in [1, 3600000]\n"
                      "x.yaml:3: slo.target: must be in (0, 1]\n"
-                     "x.yaml:5: billing.vm_granularity_s: must be > 0\n"
-                     "x.yaml:8: predictor.window_intervals: must be >= 1\n"
-                     "x.yaml:7: predictor.headroom: must be >= 1");
+                     "x.yaml:5: billing.vm_granularity_s: must be in [1, 86400]\n"
+                     "x.yaml:8: predictor.window_intervals: must be in [1, 10080]\n"
+                     "x.yaml:7: predictor.headroom: must be in [1, 100]");
     /* Type errors are collected too, not only the first. */
     cr_assert_str_eq(load_bad("seed: x\nslo:\n  latency_ms: fast\n"),
                      "x.yaml:1: seed: expected a whole number >= 0, got \"x\"\n"
@@ -737,7 +757,7 @@ Test(config_validate, faas_invoke_and_local_problems)
                                "  local:\n    functions:\n      - name: echo\n");
     cr_assert_not_null(strstr(err, "faas.invoke.endpoint: must start with http:// or https://"),
                        "%s", msg);
-    cr_assert_not_null(strstr(err, "faas.invoke.max_in_flight: must be >= 1"), "%s", msg);
+    cr_assert_not_null(strstr(err, "faas.invoke.max_in_flight: must be in [1, 65536]"), "%s", msg);
     cr_assert_not_null(strstr(err, "faas.invoke.function_name: must not be empty"), "%s", msg);
     cr_assert_not_null(strstr(err, "faas.local.functions[0].command: missing"), "%s", msg);
 }
