@@ -86,7 +86,9 @@ static void reactive_plan(sw_sched_t *s, sw_time_t now, const sw_sched_interval_
     const sw_cfg_reactive_t *rc = &s->cfg->policy.reactive;
     reactive_t *r = s->policy_state;
     double per_min = (double)closed->arrivals * 60.0 / sw_time_to_s(closed->end - closed->start);
-    unsigned desired = (unsigned)ceil(per_min / r->target_per_min);
+    /* Clamped before the cast: a burst over a tiny target must not overflow unsigned. */
+    unsigned desired = (unsigned)SW_MIN(ceil(per_min / r->target_per_min),
+                                        (double)SW_CFG_MAX_INSTANCES);
     desired = SW_MAX(desired, rc->min_instances);
     if (rc->max_instances)
         desired = SW_MIN(desired, rc->max_instances);

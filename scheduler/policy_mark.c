@@ -102,10 +102,15 @@ static void mark_start(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
         sw__sched_launch(s, now, type, SW_REASON_MIN_INSTANCES, false, out);
 }
 
+/* Whether one more VM of type t may start: its own limit, and the pool's, which bounds
+ * what an absurd forecast can launch when functions are off and no type has a limit. */
 static bool type_has_room(const sw_sched_t *s, unsigned t)
 {
     unsigned max = s->cfg->instance_types[t].max_instances;
-    return max == 0 || s->types[t].count < max;
+    unsigned pool = 0;
+    for (unsigned i = 0; i < s->cfg->instance_types_count; i++)
+        pool += s->types[i].count;
+    return pool < SW_CFG_MAX_INSTANCES && (max == 0 || s->types[t].count < max);
 }
 
 /* USD per request spilled, or infinity when this policy may not spill. */

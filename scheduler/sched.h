@@ -24,7 +24,8 @@
 
 typedef struct sw_sched sw_sched_t;
 
-#define SW_SCHED_MAX_TYPES 32
+/* The config refuses more (check-config and simulate agree); this is a backstop. */
+#define SW_SCHED_MAX_TYPES SW_CFG_MAX_INSTANCE_TYPES
 
 /* One timeline row: what happened during [start, end). Counts are of events inside the
  * interval; VM counts and the cost are as at its end. */
