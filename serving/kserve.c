@@ -401,3 +401,81 @@ void sw_srv_kserve_format_error(const char *msg, sw_srv_kserve_buf_t *out)
     buf_json_string(out, msg);
     buf_puts(out, "}");
 }
+
+void sw_srv_kserve_format_request(const float *rows, size_t n, size_t input_size,
+                                  sw_srv_kserve_buf_t *out)
+{
+    out->len = 0;
+    buf_printf(out, "{\"inputs\":[{\"name\":\"input\",\"shape\":[%zu,%zu],\"datatype\":\"FP32\","
+                    "\"data\":[", n, input_size);
+    size_t count = n * input_size;
+    buf_reserve(out, count * 24);
+    for (size_t i = 0; i < count; i++) {
+        double v = isfinite(rows[i]) ? (double)rows[i] : 0.0;
+        out->len += (size_t)snprintf(out->data + out->len, 24, i ? ",%.9g" : "%.9g", v);
+    }
+    buf_puts(out, "]}]}");
+}
+
+/* Checks the answer's one output tensor and returns its data array, or NULL with a
+ * message. */
+static const json_t *response_data(const json_t *root, size_t output_size, size_t n,
+                                   char *errbuf, size_t errlen)
+{
+    const json_t *err = json_object_get(root, "error");
+    if (json_is_string(err)) {
+        sw_set_error(errbuf, errlen, "the server answered an error: %s", json_string_value(err));
+        return NULL;
+    }
+    const json_t *outputs = json_object_get(root, "outputs");
+    if (!json_is_array(outputs) || json_array_size(outputs) != 1) {
+        sw_set_error(errbuf, errlen, "outputs: expected an array of one tensor");
+        return NULL;
+    }
+    const json_t *t = json_array_get(outputs, 0);
+    const json_t *shape = json_object_get(t, "shape");
+    size_t dims = json_array_size(shape);
+    json_int_t d0 = json_integer_value(json_array_get(shape, 0));
+    json_int_t d1 = json_integer_value(json_array_get(shape, 1));
+    bool ok = (dims == 2 && d0 == (json_int_t)n && d1 == (json_int_t)output_size) ||
+              (dims == 1 && n == 1 && d0 == (json_int_t)output_size);
+    if (!ok) {
+        char got[64];
+        shape_text(shape, got, sizeof(got));
+        sw_set_error(errbuf, errlen, "outputs[0].shape: expected [%zu, %zu], got %s", n,
+                     output_size, json_is_array(shape) ? got : "no shape");
+        return NULL;
+    }
+    const json_t *data = json_object_get(t, "data");
+    if (!json_is_array(data) || json_array_size(data) != n * output_size) {
+        sw_set_error(errbuf, errlen, "outputs[0].data: expected %zu numbers", n * output_size);
+        return NULL;
+    }
+    return data;
+}
+
+int sw_srv_kserve_parse_response(const char *body, size_t len, size_t output_size, size_t n,
+                                 float *out, char *errbuf, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        sw_set_error(errbuf, errlen, "not JSON at line %d, column %d: %s", jerr.line, jerr.column,
+                     jerr.text);
+        return SW_EPARSE;
+    }
+    int rc = 0;
+    const json_t *data = response_data(root, output_size, n, errbuf, errlen);
+    for (size_t i = 0; data && i < n * output_size; i++) {
+        const json_t *v = json_array_get(data, i);
+        if (!json_is_number(v)) {
+            sw_set_error(errbuf, errlen, "outputs[0].data[%zu]: %s, not a number", i,
+                         json_type_name(v));
+            rc = SW_EPARSE;
+            break;
+        }
+        out[i] = (float)json_number_value(v);
+    }
+    json_decref(root);
+    return data ? rc : SW_EPARSE;
+}

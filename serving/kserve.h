@@ -68,4 +68,21 @@ void sw_srv_kserve_format_response(const sw_srv_kserve_reply_t *r, sw_srv_kserve
  * borrowed and JSON-escaped. */
 void sw_srv_kserve_format_error(const char *msg, sw_srv_kserve_buf_t *out);
 
+/* The client side, for a caller of a KServe v2 model (the live driver calling a function,
+ * the load generator calling the frontend). */
+
+/* Writes a request body for n rows of input_size floats (row-major, borrowed) into *out,
+ * replacing what it held: {"inputs":[{"name":"input","shape":[n,input_size],"datatype":
+ * "FP32","data":[...]}]}. Floats are printed with %.9g; non-finite values, which JSON
+ * cannot express, are written as 0. */
+void sw_srv_kserve_format_request(const float *rows, size_t n, size_t input_size,
+                                  sw_srv_kserve_buf_t *out);
+
+/* Reads a response body holding one FP32 output of shape [n, output_size] (or
+ * [output_size] when n is 1) into out[n * output_size]. Returns 0, or SW_EPARSE with a
+ * message naming what is wrong ("outputs[0].shape: expected [1, 10], got [1, 3]"); an
+ * {"error": ...} body gives "the server answered an error: ...". */
+int sw_srv_kserve_parse_response(const char *body, size_t len, size_t output_size, size_t n,
+                                 float *out, char *errbuf, size_t errlen) SW_MUST_USE;
+
 #endif

@@ -323,3 +323,43 @@ Test(srv_kserve, buffers_are_reused_and_id_cleared_after_error)
     cr_expect_eq(req.data, data, "a smaller request should reuse the buffer");
     cr_expect_null(req.id);
 }
+
+/* The client side: a request written by format_request parses back to the same floats,
+ * and a response written by format_response reads back into the same outputs. */
+Test(srv_kserve, a_formatted_request_parses_back_exactly)
+{
+    const float rows[6] = {1.5f, -0.25f, 3.0f, 1e-7f, 0.1f, -123456.78f};
+    sw_srv_kserve_buf_t b;
+    sw_srv_kserve_buf_init(&b);
+    sw_srv_kserve_format_request(rows, 2, 3, &b);
+    cr_assert_eq(parse(b.data, 3, 4), 0, "%s", err);
+    cr_assert_eq(req.n, 2);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(req.data[i], rows[i], "row value %d", i);
+    sw_srv_kserve_buf_deinit(&b);
+}
+
+Test(srv_kserve, a_response_reads_back_into_outputs)
+{
+    const float out[4] = {0.25f, 0.75f, 1e-9f, 0.999999f};
+    sw_srv_kserve_reply_t r = {.model_name = "m", .model_version = 1, .n = 2, .output_size = 2,
+                               .data = out};
+    sw_srv_kserve_buf_t b;
+    sw_srv_kserve_buf_init(&b);
+    sw_srv_kserve_format_response(&r, &b);
+    float got[4];
+    char e[256];
+    cr_assert_eq(sw_srv_kserve_parse_response(b.data, b.len, 2, 2, got, e, sizeof e), 0, "%s", e);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(got[i], out[i]);
+    cr_assert_eq(sw_srv_kserve_parse_response(b.data, b.len, 3, 2, got, e, sizeof e), SW_EPARSE);
+    cr_assert_str_eq(e, "outputs[0].shape: expected [2, 3], got [2, 2]");
+    sw_srv_kserve_format_error("model exploded", &b);
+    cr_assert_eq(sw_srv_kserve_parse_response(b.data, b.len, 2, 2, got, e, sizeof e), SW_EPARSE);
+    cr_assert_str_eq(e, "the server answered an error: model exploded");
+    const char *bad = "{\"outputs\":[{\"shape\":[1,2],\"data\":[1,\"x\"]}]}";
+    cr_assert_eq(sw_srv_kserve_parse_response(bad, strlen(bad), 2, 1, got, e, sizeof e),
+                 SW_EPARSE);
+    cr_assert_str_eq(e, "outputs[0].data[1]: a string, not a number");
+    sw_srv_kserve_buf_deinit(&b);
+}
