@@ -494,6 +494,8 @@ static void finalize(sw__cfg_full_t *full, const char *base_dir, sw__cfg_problem
         resolve_path(&cfg->trace.path, base_dir);
     }
     resolve_path(&cfg->predictor.model_path, base_dir);
+    resolve_path(&cfg->serve.model_path, base_dir);
+    resolve_path(&cfg->serve.static_token_file, base_dir);
 }
 
 /* ---- Load and destroy ----------------------------------------------------------------- */

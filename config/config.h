@@ -50,6 +50,13 @@ typedef struct sw_cfg_spot {
     double notice_s;               /* warning before an interruption (AWS: 120) */
 } sw_cfg_spot_t;
 
+/* How `spillway serve` starts and stops a type's workers (backends/provider.h). */
+typedef enum {
+    SW_PROVIDER_LOCAL = 0, /* child processes on this machine */
+    SW_PROVIDER_COMMAND,   /* the operator's launch and terminate commands */
+    SW_PROVIDER_STATIC,    /* no launches: hand-started workers join */
+} sw_provider_kind_t;
+
 typedef struct sw_cfg_instance_type {
     char *name;
     double price_per_hour_usd; /* on-demand price */
@@ -62,6 +69,12 @@ typedef struct sw_cfg_instance_type {
     sw_cfg_dist_t service_variation;
     sw_cfg_spot_t spot;
     unsigned max_instances; /* 0: no limit */
+    /* serve only: the VM provider and its settings. */
+    sw_provider_kind_t provider;
+    double boot_delay_s;       /* local: wait before starting the worker process */
+    unsigned worker_threads;   /* local: compute threads per worker */
+    char *launch, *terminate;  /* command: shell commands; NULL when unset */
+    double command_timeout_s;  /* command: deadline of each command */
 } sw_cfg_instance_type_t;
 
 typedef struct sw_cfg_free_tier {
@@ -217,6 +230,23 @@ typedef struct sw_cfg_trace {
     double duration_s;      /* window length; 0 = to the end */
 } sw_cfg_trace_t;
 
+/* `spillway serve`: the live frontend. */
+typedef struct sw_cfg_serve {
+    char *listen;             /* HOST:PORT of the KServe v2 HTTP API */
+    char *worker_listen;      /* HOST:PORT the workers dial */
+    char *model_path;         /* NULL: fashion-mlp.pb beside the spillway binary */
+    char *static_token_file;  /* a file holding the token hand-started workers present */
+    double request_timeout_ms;
+    double worker_timeout_ms; /* heartbeat silence after which a worker is lost */
+    double boot_timeout_s;    /* a launch that has not dialled in by then is lost */
+    double drain_timeout_s;   /* SIGTERM: time accepted work has to finish */
+    double stop_grace_s;      /* local workers: SIGTERM, then SIGKILL after this */
+    double client_timeout_s;  /* HTTP read, write and idle timeout */
+    unsigned max_body_bytes;
+    unsigned max_connections;
+    unsigned max_frame_bytes;
+} sw_cfg_serve_t;
+
 typedef struct sw_cfg {
     uint64_t seed;
     sw_cfg_slo_t slo;
@@ -227,6 +257,7 @@ typedef struct sw_cfg {
     sw_cfg_policy_t policy;
     sw_cfg_predictor_t predictor;
     sw_cfg_trace_t trace;
+    sw_cfg_serve_t serve;
     char *source_path; /* the file it was loaded from (NULL for built-in defaults) */
 } sw_cfg_t;
 

@@ -167,6 +167,9 @@ static void check_instance_types(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
         check_dist(p, P(k, "%s.boot_s", pre), &t->boot_s);
         check_batches(p, pre, t, cfg->slo.latency_ms);
         check_dist(p, P(k, "%s.service_variation", pre), &t->service_variation);
+        if (t->provider == SW_PROVIDER_COMMAND && (!t->launch || !t->terminate))
+            sw__cfg_problem(p, P(k, "%s.%s", pre, t->launch ? "terminate" : "launch"),
+                            "provider command needs both launch and terminate commands");
     }
 }
 
