@@ -1,11 +1,15 @@
-/* The KServe v2 REST frontend (see http.h) on evhttp from libevent 2.1, which lacks a hook
- * this module needs, so it adds one around evhttp through public API only:
+/* The KServe v2 REST frontend (see http.h) on evhttp from libevent 2.1, which lacks three
+ * things this module needs, so it adds them around evhttp through public API only:
  *
- * - A close hook for every connection, to know which one holds which call. 2.1 cannot
- *   hand an accepted socket to evhttp, but it lets us create each connection's bufferevent
- *   (evhttp_set_bevcb). That callback counts the connection; a one-shot event, run before
- *   the loop next polls, then finds evhttp's connection through the bufferevent's callback
- *   argument and sets its close callback.
+ * - A connection bound and a close hook for every connection. 2.1 cannot hand an accepted
+ *   socket to evhttp, but it lets us create each connection's bufferevent (evhttp_set_bevcb).
+ *   That callback counts the connection; a one-shot event, run before the loop next polls,
+ *   then finds evhttp's connection through the bufferevent's callback argument and sets its
+ *   close callback (or closes it, over the bound).
+ * - Total deadlines: evhttp's timeouts reset on every byte. One timer per connection
+ *   replaces them, re-armed at each state change; a callback on the connection's input
+ *   buffer, which sees each byte before evhttp does, starts the read deadline at a
+ *   request's first byte.
  *
  * Everything per connection and per call is pooled: connection records, call objects and
  * their float buffers, and the response buffer are reused, so a request allocates only what
@@ -44,7 +48,8 @@
 typedef enum {
     CONN_FREE,    /* in the pool */
     CONN_NEW,     /* accepted; evhttp's connection not found yet (on_conns_new) */
-    CONN_IDLE,    /* waiting for a request, or reading one */
+    CONN_IDLE,    /* waiting for a request */
+    CONN_READING, /* a request has begun and is not read in full */
     CONN_HELD,    /* its call is with the driver (watched for a close once ops.infer returns) */
     CONN_WRITING, /* evhttp is sending an answer */
 } conn_state_t;
@@ -52,12 +57,15 @@ typedef enum {
 typedef struct conn {
     sw_srv_http_t *h;
     conn_state_t state;
+    bool refused; /* over max_connections: closed in on_conns_new */
     struct bufferevent *bev;
     struct evhttp_connection *evcon;
     evutil_socket_t fd;
-    bool input_bounded;   /* the HELD read watermark is set */
-    sw_srv_infer_t *held; /* the call the driver holds, in CONN_HELD */
-    struct conn *next;    /* the pending list, or the pool */
+    struct event *timer;                /* the one deadline; made once, reused */
+    struct evbuffer_cb_entry *input_cb; /* on_conn_input on the bufferevent's input */
+    bool input_bounded;                 /* the HELD read watermark is set */
+    sw_srv_infer_t *held;               /* the call the driver holds, in CONN_HELD */
+    struct conn *next;                  /* the pending list, or the pool */
 } conn_t;
 
 struct sw_srv_infer {
@@ -158,6 +166,12 @@ static void count_status(sw_srv_http_t *h, int status, size_t body_bytes)
 
 /* ---- the connection state machine ---- */
 
+static void arm(conn_t *c, int64_t ms)
+{
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000 * 1000)};
+    evtimer_add(c->timer, &tv);
+}
+
 /* While the driver holds a call, evhttp has stopped reading the connection, so a client
  * that leaves would go unnoticed until the answer. Reading again with no read callback
  * (what evhttp itself does while it writes) lets a close reach evhttp's event callback,
@@ -174,14 +188,35 @@ static void watch_for_close(conn_t *c)
     bufferevent_enable(c->bev, EV_READ);
 }
 
-/* Every transition of a connection goes through here. */
+/* Every transition of a connection goes through here; each state has one deadline. */
 static void conn_enter(conn_t *c, conn_state_t next)
 {
+    const sw_srv_http_opts_t *o = &c->h->o;
     c->state = next;
-    if (next == CONN_IDLE && c->input_bounded) {
-        bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
-        c->input_bounded = false;
+    switch (next) {
+    case CONN_IDLE:
+        if (c->input_bounded) {
+            bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+            c->input_bounded = false;
+        }
+        arm(c, o->idle_timeout_ms);
+        break;
+    case CONN_READING: arm(c, o->read_timeout_ms); break;
+    case CONN_HELD: evtimer_del(c->timer); break;
+    case CONN_WRITING: arm(c, o->write_timeout_ms); break;
+    case CONN_FREE:
+    case CONN_NEW: evtimer_del(c->timer); break;
     }
+}
+
+static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+    conn_t *c = arg;
+    (void)fd;
+    (void)what;
+    c->h->stats.connections_timed_out_total++;
+    SW_LOG_DEBUG("closing connection fd=%d state=%d", (int)c->fd, (int)c->state);
+    evhttp_connection_free(c->evcon); /* calls on_conn_close */
 }
 
 static conn_t *conn_get(sw_srv_http_t *h)
@@ -192,13 +227,17 @@ static conn_t *conn_get(sw_srv_http_t *h)
     } else {
         c = sw_calloc(1, sizeof(*c));
         c->h = h;
+        c->timer = evtimer_new(h->base, on_conn_timer, c);
+        SW_ASSERT(c->timer); /* out of memory */
         h->conns = sw_realloc(h->conns, (h->n_conns + 1) * sizeof(*h->conns));
         h->conns[h->n_conns++] = c;
     }
     c->next = NULL;
     c->held = NULL;
+    c->refused = false;
     c->evcon = NULL;
     c->fd = -1;
+    c->input_cb = NULL;
     c->input_bounded = false;
     return c;
 }
@@ -222,8 +261,8 @@ static conn_t *conn_of(const sw_srv_http_t *h, struct evhttp_request *req)
 
 static void infer_abandon(sw_srv_infer_t *inf);
 
-/* evhttp is freeing the connection: the client left, an answer asked for "Connection:
- * close", or the server is going. */
+/* evhttp is freeing the connection: the client left, a deadline passed, an answer asked
+ * for "Connection: close", or the server is going. */
 static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
     conn_t *c = arg;
@@ -232,10 +271,21 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     if (c->held)
         infer_abandon(c->held);
     c->held = NULL;
+    evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
     if ((size_t)c->fd < h->by_fd_len)
         h->by_fd[c->fd] = NULL;
     h->stats.connections_open--;
     conn_put(h, c);
+}
+
+/* Runs on every change of the connection's input buffer, before evhttp's read callback
+ * sees new bytes: a request's first byte starts its read deadline. */
+static void on_conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    conn_t *c = arg;
+    (void)buf;
+    if (info->n_added && c->state == CONN_IDLE)
+        conn_enter(c, CONN_READING);
 }
 
 /* ---- accepting connections ---- */
@@ -252,6 +302,7 @@ static void conn_bind(sw_srv_http_t *h, conn_t *c, struct evhttp_connection *evc
     }
     h->by_fd[c->fd] = c;
     evhttp_connection_set_closecb(evcon, on_conn_close, c);
+    c->input_cb = evbuffer_add_cb(bufferevent_get_input(c->bev), on_conn_input, c);
     /* Answers go out in one write; without this, Nagle's wait for the previous segment's
      * ACK can add a delayed-ACK interval to a keep-alive answer. */
     int one = 1;
@@ -273,10 +324,17 @@ static void on_conns_new(evutil_socket_t fd, short what, void *arg)
         struct bufferevent *bev = c->bev;
         void *evcon = NULL;
         bufferevent_getcb(bev, NULL, NULL, NULL, &evcon);
-        if (evcon) {
+        if (evcon && !c->refused) {
             conn_bind(h, c, evcon);
         } else {
-            h->stats.connections_open--;
+            if (c->refused) {
+                h->stats.connections_refused_total++;
+                SW_LOG_DEBUG("connection refused open=%" PRIu64, h->stats.connections_open);
+            } else {
+                h->stats.connections_open--;
+            }
+            if (evcon)
+                evhttp_connection_free(evcon);
             conn_put(h, c);
         }
         bufferevent_decref(bev);
@@ -295,8 +353,11 @@ static struct bufferevent *on_conn_accept(struct event_base *base, void *arg)
     conn_t *c = conn_get(h);
     c->bev = bev;
     c->state = CONN_NEW;
-    h->stats.connections_open++;
-    h->stats.connections_accepted_total++;
+    c->refused = h->stats.connections_open >= h->o.max_connections;
+    if (!c->refused) {
+        h->stats.connections_open++;
+        h->stats.connections_accepted_total++;
+    }
     c->next = h->pending;
     h->pending = c;
     event_active(h->conns_new_ev, EV_TIMEOUT, 0);
@@ -308,7 +369,11 @@ static void on_answer_sent(struct evhttp_request *req, void *arg)
 {
     conn_t *c = arg;
     (void)req;
+    /* Bytes already here belong to a request pipelined behind this one, which has begun. */
+    bool pipelined = evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
     conn_enter(c, CONN_IDLE);
+    if (pipelined)
+        conn_enter(c, CONN_READING);
 }
 
 /* ---- answering ---- */
@@ -736,6 +801,8 @@ static int check_opts(const sw_srv_http_opts_t *o, const sw_srv_http_ops_t *ops,
                      MODEL_NAME_MAX);
     else if (!o->input_size || !o->output_size || !o->max_batch)
         sw_set_error(errbuf, errlen, "input_size, output_size and max_batch must be > 0");
+    else if (o->read_timeout_ms < 0 || o->write_timeout_ms < 0 || o->idle_timeout_ms < 0)
+        sw_set_error(errbuf, errlen, "timeouts must be >= 0");
     else if (o->listen && parse_listen(o->listen, host, sizeof(host), &port) < 0)
         sw_set_error(errbuf, errlen, "listen: expected HOST:PORT, got '%s'", o->listen);
     else
@@ -750,6 +817,14 @@ static void opts_finalize(sw_srv_http_opts_t *o)
         o->max_body_bytes = (size_t)o->max_batch * o->input_size * 32 + 65536;
     if (!o->max_header_bytes)
         o->max_header_bytes = SW_SRV_HTTP_MAX_HEADER_BYTES_DEFAULT;
+    if (!o->max_connections)
+        o->max_connections = SW_SRV_HTTP_MAX_CONNECTIONS_DEFAULT;
+    if (!o->read_timeout_ms)
+        o->read_timeout_ms = SW_SRV_HTTP_READ_TIMEOUT_MS_DEFAULT;
+    if (!o->write_timeout_ms)
+        o->write_timeout_ms = SW_SRV_HTTP_WRITE_TIMEOUT_MS_DEFAULT;
+    if (!o->idle_timeout_ms)
+        o->idle_timeout_ms = SW_SRV_HTTP_IDLE_TIMEOUT_MS_DEFAULT;
 }
 
 static char *dump_compact(json_t *j)
@@ -887,8 +962,10 @@ void sw_srv_http_destroy(sw_srv_http_t *h)
     }
     if (h->conns_new_ev)
         event_free(h->conns_new_ev);
-    for (size_t i = 0; i < h->n_conns; i++)
+    for (size_t i = 0; i < h->n_conns; i++) {
+        event_free(h->conns[i]->timer);
         sw_free(h->conns[i]);
+    }
     for (size_t i = 0; i < h->n_infers; i++) {
         sw_srv_kserve_req_deinit(&h->infers[i]->in);
         sw_free(h->infers[i]->out);

@@ -24,7 +24,12 @@
  * parse: a bad request line, or a chunk extension (";..." after a chunk size), which
  * evhttp 2.1 does not accept.
  *
- * Connections are kept alive, and evhttp applies no timeouts to them.
+ * Connections. Up to max_connections are served; one accepted over the bound is closed at
+ * once without a byte. Each connection has one deadline at a time: idle_timeout_ms while
+ * it waits for a request, read_timeout_ms from the first byte of a request until it is
+ * read in full (a total, so a client sending a byte at a time is cut when it expires),
+ * none while the driver holds its call, and write_timeout_ms to send the answer. When a
+ * deadline passes the connection is closed and nothing else is lost.
  *
  * Abandoned calls. While the driver holds a call its connection is watched, so a client
  * that leaves (or shuts down its sending side, which evhttp treats alike) is noticed at
@@ -70,39 +75,49 @@ typedef struct sw_srv_http_ops {
 
 /* Settings. Zero (or NULL) selects the default given beside each field. */
 typedef struct sw_srv_http_opts {
-    const char *listen;      /* "HOST:PORT", "[V6]:PORT" or ":PORT" (all addresses); port 0
-                                picks a free one. Default "127.0.0.1:8080" */
-    const char *model_name;  /* required: 1-128 bytes, no '/', '?', '#', '%' or spaces */
-    uint32_t model_version;  /* the only version served; 0 is a version like any other */
-    const char *platform;    /* model metadata "platform"; default "spillway" */
-    const char *input_name;  /* model metadata tensor names; default "input" and */
-    const char *output_name; /* "output" (the latter also names the response tensor) */
-    size_t input_size;       /* floats per row in; required */
-    size_t output_size;      /* floats per row out; required */
-    unsigned max_batch;      /* rows per call at most; required */
-    size_t max_body_bytes;   /* default max_batch x input_size x 32 + 64 KiB */
-    size_t max_header_bytes; /* request line and headers; default 8 KiB */
+    const char *listen;       /* "HOST:PORT", "[V6]:PORT" or ":PORT" (all addresses); port 0
+                                 picks a free one. Default "127.0.0.1:8080" */
+    const char *model_name;   /* required: 1-128 bytes, no '/', '?', '#', '%' or spaces */
+    uint32_t model_version;   /* the only version served; 0 is a version like any other */
+    const char *platform;     /* model metadata "platform"; default "spillway" */
+    const char *input_name;   /* model metadata tensor names; default "input" and */
+    const char *output_name;  /* "output" (the latter also names the response tensor) */
+    size_t input_size;        /* floats per row in; required */
+    size_t output_size;       /* floats per row out; required */
+    unsigned max_batch;       /* rows per call at most; required */
+    size_t max_body_bytes;    /* default max_batch x input_size x 32 + 64 KiB */
+    size_t max_header_bytes;  /* request line and headers; default 8 KiB */
+    unsigned max_connections; /* open connections served at once; default 1000 */
+    int64_t read_timeout_ms;  /* one request's head and body, in total; default 10 s */
+    int64_t write_timeout_ms; /* one answer, in total; default 10 s */
+    int64_t idle_timeout_ms;  /* waiting for the next request on a connection; default 60 s */
 } sw_srv_http_opts_t;
 
 #define SW_SRV_HTTP_LISTEN_DEFAULT "127.0.0.1:8080"
 #define SW_SRV_HTTP_PLATFORM_DEFAULT "spillway"
 #define SW_SRV_HTTP_MAX_HEADER_BYTES_DEFAULT 8192
+#define SW_SRV_HTTP_MAX_CONNECTIONS_DEFAULT 1000
+#define SW_SRV_HTTP_READ_TIMEOUT_MS_DEFAULT 10000
+#define SW_SRV_HTTP_WRITE_TIMEOUT_MS_DEFAULT 10000
+#define SW_SRV_HTTP_IDLE_TIMEOUT_MS_DEFAULT 60000
 
 /* Counters, as an X-macro list: Prometheus name (spillway_http_ prefixed on /metrics),
  * type, then meaning. Responses that evhttp writes itself (HTML, see above) are not
  * counted. */
 #define SW_SRV_HTTP_STATS(X)                                                                       \
-    X(requests_total, counter)             /* requests routed */                                   \
-    X(responses_2xx_total, counter)        /* answers sent with a 2xx status */                    \
-    X(responses_4xx_total, counter)        /* ... with a 4xx status */                             \
-    X(responses_5xx_total, counter)        /* ... with a 5xx status */                             \
-    X(infer_total, counter)                /* calls handed to the driver */                        \
-    X(infer_rows_total, counter)           /* rows in them */                                      \
-    X(infer_abandoned_total, counter)      /* calls whose client left before the answer */         \
-    X(connections_accepted_total, counter) /* connections served */                                \
-    X(connections_open, gauge)             /* connections served now */                            \
-    X(request_body_bytes_total, counter)   /* bodies of the requests routed */                     \
-    X(response_body_bytes_total, counter)  /* bodies of the answers sent */
+    X(requests_total, counter)              /* requests routed */                                  \
+    X(responses_2xx_total, counter)         /* answers sent with a 2xx status */                   \
+    X(responses_4xx_total, counter)         /* ... with a 4xx status */                            \
+    X(responses_5xx_total, counter)         /* ... with a 5xx status */                            \
+    X(infer_total, counter)                 /* calls handed to the driver */                       \
+    X(infer_rows_total, counter)            /* rows in them */                                     \
+    X(infer_abandoned_total, counter)       /* calls whose client left before the answer */        \
+    X(connections_accepted_total, counter)  /* connections served */                               \
+    X(connections_refused_total, counter)   /* closed at once over max_connections */              \
+    X(connections_timed_out_total, counter) /* closed by their idle, read or write deadline */     \
+    X(connections_open, gauge)              /* connections served now */                           \
+    X(request_body_bytes_total, counter)    /* bodies of the requests routed */                    \
+    X(response_body_bytes_total, counter)   /* bodies of the answers sent */
 
 typedef struct sw_srv_http_stats {
 #define SW__X(name, type) uint64_t name;

@@ -175,7 +175,11 @@ static sw_srv_http_opts_t test_opts(void)
                                 .output_size = OUT,
                                 .max_batch = MAX_BATCH,
                                 .max_body_bytes = BODY_LIMIT,
-                                .max_header_bytes = 1024};
+                                .max_header_bytes = 1024,
+                                .max_connections = 64,
+                                .read_timeout_ms = 500,
+                                .write_timeout_ms = 1000,
+                                .idle_timeout_ms = 1000};
 }
 
 static void start(const sw_srv_http_opts_t *o)
@@ -918,6 +922,72 @@ Test(srv_http, draining_refuses_inference_and_closes_connections)
 
 /* ---- connections ---- */
 
+Test(srv_http, connections_over_the_bound_are_closed_at_once)
+{
+    sw_srv_http_opts_t o = test_opts();
+    o.max_connections = 2;
+    start(&o);
+    int a = cli_connect(), b = cli_connect();
+    expect_live(a);
+    expect_live(b);
+    int c = cli_connect();
+    char byte;
+    cr_expect_eq(recv(c, &byte, 1, 0), 0, "closed without a byte");
+    close(c);
+    sw_srv_http_stats_t s = stats();
+    cr_expect_eq(s.connections_refused_total, 1);
+    cr_expect_eq(s.connections_open, 2);
+    close(a);
+    cr_assert(WAIT_STAT(connections_open, 1, 2000));
+    expect_serving(); /* in the slot a freed */
+    close(b);
+    cr_expect_eq(stats().connections_accepted_total, 3);
+}
+
+Test(srv_http, slow_client_is_cut_at_the_read_deadline_while_others_are_served)
+{
+    start_default(); /* read deadline 500 ms */
+    int slow = cli_connect(), fast = cli_connect();
+    const char *req = "POST " INFER " HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789";
+    sw_time_t t0 = sw_clock_now();
+    int cut_ms = -1;
+    for (size_t i = 0; i < strlen(req) && cut_ms < 0; i++) {
+        struct pollfd p = {.fd = slow, .events = POLLIN};
+        if (!cli_send(slow, req + i, 1) || poll(&p, 1, 0) > 0) {
+            cut_ms = (int)((sw_clock_now() - t0) / 1000);
+            break;
+        }
+        sw_time_t f0 = sw_clock_now();
+        resp_t r = cli_request(fast, "GET", "/v2/health/live", NULL);
+        cr_assert_eq(r.status, 200, "the other client is served");
+        cr_expect_lt(sw_clock_now() - f0, 100 * SW_US_PER_MS);
+        resp_free(&r);
+        usleep(100000);
+    }
+    cr_expect(cut_ms >= 450 && cut_ms < 1200, "cut after %d ms", cut_ms);
+    char byte;
+    cr_expect_leq(recv(slow, &byte, 1, 0), 0, "closed without an answer");
+    close(slow);
+    close(fast);
+    cr_expect_eq(stats().connections_timed_out_total, 1);
+}
+
+Test(srv_http, idle_connections_are_closed_at_the_idle_deadline)
+{
+    sw_srv_http_opts_t o = test_opts();
+    o.idle_timeout_ms = 300;
+    start(&o);
+    int quiet = cli_connect(), used = cli_connect();
+    expect_live(used);
+    int ms = cli_wait_closed(quiet, 2000);
+    cr_expect(ms >= 200 && ms < 1000, "closed after %d ms", ms);
+    ms = cli_wait_closed(used, 2000);
+    cr_expect(ms >= 0 && ms < 1000, "closed after %d ms", ms);
+    close(quiet);
+    close(used);
+    cr_expect_eq(stats().connections_timed_out_total, 2);
+}
+
 Test(srv_http, stop_accepting_keeps_open_connections)
 {
     start_default();
@@ -966,6 +1036,17 @@ static void answer_and_expect(int fd, size_t rows)
     cr_expect_eq(r.status, 200);
     expect_outputs(r.body, rows, "held");
     resp_free(&r);
+}
+
+Test(srv_http, a_held_call_has_no_deadline)
+{
+    drv.mode = DRV_HOLD;
+    start_default(); /* read deadline 500 ms, idle 1000 ms */
+    int fd = send_infer(2);
+    cr_assert(wait_held(1, 2000));
+    usleep(1200000);
+    answer_and_expect(fd, 2);
+    close(fd);
 }
 
 Test(srv_http, requests_pipelined_behind_a_held_call_wait_their_turn)
