@@ -6,10 +6,12 @@
  *   That callback counts the connection; a one-shot event, run before the loop next polls,
  *   then finds evhttp's connection through the bufferevent's callback argument and sets its
  *   close callback (or closes it, over the bound).
+ * - A hook before the body is read (2.1 has no evhttp_set_newreqcb, so a request's header
+ *   callback cannot be set in time): a callback on the connection's input buffer sees each
+ *   byte before evhttp does, starts the read deadline, and follows the framing to refuse an
+ *   oversized head or body with a JSON answer of our own.
  * - Total deadlines: evhttp's timeouts reset on every byte. One timer per connection
- *   replaces them, re-armed at each state change; a callback on the connection's input
- *   buffer, which sees each byte before evhttp does, starts the read deadline at a
- *   request's first byte.
+ *   replaces them, re-armed at each state change.
  *
  * Everything per connection and per call is pooled: connection records, call objects and
  * their float buffers, and the response buffer are reused, so a request allocates only what
@@ -39,6 +41,8 @@
 #define SW_LOG_MODULE "http"
 #include "common/log.h"
 
+/* After a refusal is sent, how long we drop what the client still sends before closing. */
+#define LINGER_MS 1000
 /* While the driver holds a call we read only to notice the client leaving; a client that
  * pipelines more than this meanwhile is simply not read further until the answer. */
 #define HELD_INPUT_MAX 16384
@@ -46,13 +50,48 @@
 #define MSG_MAX 320
 
 typedef enum {
-    CONN_FREE,    /* in the pool */
-    CONN_NEW,     /* accepted; evhttp's connection not found yet (on_conns_new) */
-    CONN_IDLE,    /* waiting for a request */
-    CONN_READING, /* a request has begun and is not read in full */
-    CONN_HELD,    /* its call is with the driver (watched for a close once ops.infer returns) */
-    CONN_WRITING, /* evhttp is sending an answer */
+    CONN_FREE,      /* in the pool */
+    CONN_NEW,       /* accepted; evhttp's connection not found yet (on_conns_new) */
+    CONN_IDLE,      /* waiting for a request */
+    CONN_READING,   /* a request has begun and is not read in full */
+    CONN_HELD,      /* its call is with the driver (watched for a close once ops.infer returns) */
+    CONN_WRITING,   /* evhttp is sending an answer */
+    CONN_REFUSING,  /* sending our own 413 or 431, with evhttp set aside */
+    CONN_LINGERING, /* that answer is sent; dropping input until the client closes */
 } conn_state_t;
+
+/* Where the framing scanner is in the request (see scan_byte). */
+typedef enum {
+    SCAN_OFF,        /* nothing (more) to check in this request */
+    SCAN_REQLINE,    /* the request line */
+    SCAN_LINE_START, /* the first byte of a header line */
+    SCAN_LINE_CR,    /* "\r" at the start of a line */
+    SCAN_NAME,       /* a header name that may be Content-Length or Transfer-Encoding */
+    SCAN_VALUE_WS,   /* spaces before that header's value */
+    SCAN_CL_DIGITS,  /* Content-Length's digits */
+    SCAN_TE_VALUE,   /* matching "chunked" */
+    SCAN_TE_TAIL,    /* after "chunked": only spaces may follow */
+    SCAN_SKIP_LINE,  /* the rest of a line that does not matter */
+    SCAN_CHUNK_SIZE, /* a chunk-size line's hex digits */
+    SCAN_CHUNK_EXT,  /* the rest of a chunk-size line */
+    SCAN_CHUNK_DATA, /* chunk data */
+} scan_state_t;
+
+typedef enum { HDR_CL, HDR_TE } scan_hdr_t;
+
+typedef enum { SCAN_MORE, SCAN_HEAD_TOO_BIG, SCAN_BODY_TOO_BIG } scan_result_t;
+
+typedef struct scan {
+    scan_state_t state;
+    scan_hdr_t hdr; /* the header being matched in SCAN_NAME .. SCAN_TE_TAIL */
+    unsigned pos;   /* bytes of its name, or of "chunked", matched so far */
+    bool have_cl, have_te, chunked, digit;
+    uint64_t value;      /* the number being read */
+    uint64_t cl;         /* Content-Length */
+    uint64_t head_bytes; /* request line and headers so far */
+    uint64_t body_bytes; /* chunk sizes so far */
+    uint64_t chunk_left; /* bytes of chunk data still to skip */
+} scan_t;
 
 typedef struct conn {
     sw_srv_http_t *h;
@@ -64,8 +103,9 @@ typedef struct conn {
     struct event *timer;                /* the one deadline; made once, reused */
     struct evbuffer_cb_entry *input_cb; /* on_conn_input on the bufferevent's input */
     bool input_bounded;                 /* the HELD read watermark is set */
-    sw_srv_infer_t *held;               /* the call the driver holds, in CONN_HELD */
-    struct conn *next;                  /* the pending list, or the pool */
+    scan_t scan;
+    sw_srv_infer_t *held; /* the call the driver holds, in CONN_HELD */
+    struct conn *next;    /* the pending list, or the pool */
 } conn_t;
 
 struct sw_srv_infer {
@@ -112,6 +152,194 @@ struct sw_srv_http {
 };
 
 static void conn_enter(conn_t *c, conn_state_t next);
+
+/* ---- the framing scanner ---- */
+
+static int lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (unsigned char)lower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The head is complete: decide on the declared length, or start following chunks. evhttp
+ * reads a chunked body even when Content-Length is present, and so do we. */
+static scan_result_t scan_head_end(scan_t *s, uint64_t max_body)
+{
+    if (s->chunked) {
+        s->state = SCAN_CHUNK_SIZE;
+        s->value = 0;
+        s->digit = false;
+        return SCAN_MORE;
+    }
+    s->state = SCAN_OFF;
+    return s->have_cl && s->cl > max_body ? SCAN_BODY_TOO_BIG : SCAN_MORE;
+}
+
+/* A chunk-size line ended. Empty lines (the CRLF after chunk data) are skipped, as evhttp
+ * does; the size is added before the data is read, as evhttp checks its own limit. */
+static scan_result_t scan_chunk_line(scan_t *s, uint64_t max_body)
+{
+    if (!s->digit) {
+        s->state = SCAN_CHUNK_SIZE;
+        return SCAN_MORE;
+    }
+    if (s->value > max_body - s->body_bytes)
+        return SCAN_BODY_TOO_BIG;
+    s->body_bytes += s->value;
+    s->chunk_left = s->value;
+    s->state = s->value ? SCAN_CHUNK_DATA : SCAN_OFF; /* a zero chunk ends the body */
+    s->value = 0;
+    s->digit = false;
+    return SCAN_MORE;
+}
+
+/* One byte of a chunked body's framing. */
+static scan_result_t scan_chunk_byte(scan_t *s, unsigned char c, uint64_t max_body)
+{
+    if (s->state == SCAN_CHUNK_EXT)
+        return c == '\n' ? scan_chunk_line(s, max_body) : SCAN_MORE;
+    int v = hex_value(c);
+    if (v >= 0) {
+        if (s->value > (UINT64_MAX >> 4))
+            return SCAN_BODY_TOO_BIG;
+        s->value = s->value * 16 + (uint64_t)v;
+        s->digit = true;
+    } else if (c == '\n') {
+        return scan_chunk_line(s, max_body);
+    } else if (c == ';' || c == ' ' || c == '\t' || c == '\r') {
+        s->state = SCAN_CHUNK_EXT;
+    } else {
+        s->state = SCAN_OFF; /* corrupt: evhttp rejects it itself */
+    }
+    return SCAN_MORE;
+}
+
+/* The first byte of a header line: the end of the head, or maybe a header we want. Only
+ * the first Content-Length and Transfer-Encoding count, as in evhttp_find_header(). */
+static void scan_line_start(scan_t *s, unsigned char c)
+{
+    int lc = lower(c);
+    s->pos = 1;
+    if (c == '\r')
+        s->state = SCAN_LINE_CR;
+    else if (lc == 'c' && !s->have_cl)
+        s->state = SCAN_NAME, s->hdr = HDR_CL;
+    else if (lc == 't' && !s->have_te)
+        s->state = SCAN_NAME, s->hdr = HDR_TE;
+    else
+        s->state = SCAN_SKIP_LINE; /* another header, or a continuation line */
+}
+
+/* One byte inside a wanted header: its name, the spaces, then its value. */
+static void scan_header_byte(scan_t *s, unsigned char c)
+{
+    static const char *const names[] = {"content-length", "transfer-encoding"};
+    const char *name = names[s->hdr];
+    switch (s->state) {
+    case SCAN_NAME:
+        if (!name[s->pos])
+            s->state = c == ':' ? SCAN_VALUE_WS : SCAN_SKIP_LINE;
+        else if (lower(c) == name[s->pos])
+            s->pos++;
+        else
+            s->state = SCAN_SKIP_LINE;
+        return;
+    case SCAN_VALUE_WS:
+        if (c == ' ' || c == '\t')
+            return;
+        if (s->hdr == HDR_CL) {
+            s->have_cl = true; /* a malformed first one still hides later ones */
+            s->value = 0;
+            s->state = c >= '0' && c <= '9' ? SCAN_CL_DIGITS : SCAN_SKIP_LINE;
+        } else {
+            s->have_te = true;
+            s->pos = 0;
+            s->state = SCAN_TE_VALUE;
+        }
+        if (s->state != SCAN_SKIP_LINE)
+            scan_header_byte(s, c);
+        return;
+    case SCAN_CL_DIGITS:
+        if (c >= '0' && c <= '9') {
+            s->value = s->value > UINT64_MAX / 10 - 1 ? UINT64_MAX : s->value * 10 + (c - '0');
+            return;
+        }
+        s->cl = s->value;
+        s->state = SCAN_SKIP_LINE;
+        return;
+    case SCAN_TE_VALUE:
+        if (lower(c) == "chunked"[s->pos])
+            s->state = ++s->pos == 7 ? SCAN_TE_TAIL : SCAN_TE_VALUE;
+        else
+            s->state = SCAN_SKIP_LINE;
+        return;
+    case SCAN_TE_TAIL:
+        if (c == '\r' || c == '\n')
+            s->chunked = true;
+        else if (c != ' ' && c != '\t')
+            s->state = SCAN_SKIP_LINE;
+        return;
+    default: return;
+    }
+}
+
+/* One byte of the head. */
+static scan_result_t scan_head_byte(scan_t *s, unsigned char c, size_t max_header,
+                                    uint64_t max_body)
+{
+    if (++s->head_bytes > max_header)
+        return SCAN_HEAD_TOO_BIG;
+    switch (s->state) {
+    case SCAN_LINE_START:
+        if (c == '\n')
+            return scan_head_end(s, max_body);
+        scan_line_start(s, c);
+        return SCAN_MORE;
+    case SCAN_LINE_CR:
+        if (c == '\n')
+            return scan_head_end(s, max_body);
+        s->state = SCAN_SKIP_LINE;
+        return SCAN_MORE;
+    case SCAN_REQLINE:
+    case SCAN_SKIP_LINE: break;
+    default: scan_header_byte(s, c); break;
+    }
+    if (c == '\n')
+        s->state = SCAN_LINE_START;
+    return SCAN_MORE;
+}
+
+/* Feeds bytes p[0..n) of the request. Chunk data is skipped in bulk; every other byte
+ * goes through the state machine once. */
+static scan_result_t scan_feed(scan_t *s, const unsigned char *p, size_t n, size_t max_header,
+                               uint64_t max_body)
+{
+    for (size_t i = 0; i < n && s->state != SCAN_OFF; i++) {
+        scan_result_t r;
+        if (s->state == SCAN_CHUNK_DATA) {
+            uint64_t take = SW_MIN(s->chunk_left, (uint64_t)(n - i));
+            s->chunk_left -= take;
+            i += (size_t)take - 1;
+            if (!s->chunk_left)
+                s->state = SCAN_CHUNK_SIZE;
+            continue;
+        }
+        if (s->state >= SCAN_CHUNK_SIZE)
+            r = scan_chunk_byte(s, p[i], max_body);
+        else
+            r = scan_head_byte(s, p[i], max_header, max_body);
+        if (r != SCAN_MORE)
+            return r;
+    }
+    return SCAN_MORE;
+}
 
 /* ---- small helpers ---- */
 
@@ -201,9 +429,14 @@ static void conn_enter(conn_t *c, conn_state_t next)
         }
         arm(c, o->idle_timeout_ms);
         break;
-    case CONN_READING: arm(c, o->read_timeout_ms); break;
+    case CONN_READING:
+        c->scan = (scan_t){.state = SCAN_REQLINE};
+        arm(c, o->read_timeout_ms);
+        break;
     case CONN_HELD: evtimer_del(c->timer); break;
-    case CONN_WRITING: arm(c, o->write_timeout_ms); break;
+    case CONN_WRITING:
+    case CONN_REFUSING: arm(c, o->write_timeout_ms); break;
+    case CONN_LINGERING: arm(c, SW_MIN(o->write_timeout_ms, LINGER_MS)); break;
     case CONN_FREE:
     case CONN_NEW: evtimer_del(c->timer); break;
     }
@@ -214,7 +447,8 @@ static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
     conn_t *c = arg;
     (void)fd;
     (void)what;
-    c->h->stats.connections_timed_out_total++;
+    if (c->state != CONN_LINGERING)
+        c->h->stats.connections_timed_out_total++;
     SW_LOG_DEBUG("closing connection fd=%d state=%d", (int)c->fd, (int)c->state);
     evhttp_connection_free(c->evcon); /* calls on_conn_close */
 }
@@ -278,14 +512,110 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
     conn_put(h, c);
 }
 
+/* ---- refusing a request before evhttp reads it ---- */
+
+static void on_refuse_read(struct bufferevent *bev, void *arg)
+{
+    struct evbuffer *in = bufferevent_get_input(bev);
+    (void)arg;
+    evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/* The answer is out: end our side, then wait for the client to close (LINGERING), so that
+ * closing with its unread body in our socket does not reset the connection first. */
+static void on_refuse_written(struct bufferevent *bev, void *arg)
+{
+    conn_t *c = arg;
+    (void)bev;
+    if (c->state != CONN_REFUSING)
+        return;
+    shutdown(c->fd, SHUT_WR);
+    conn_enter(c, CONN_LINGERING);
+}
+
+static void on_refuse_event(struct bufferevent *bev, short what, void *arg)
+{
+    conn_t *c = arg;
+    (void)bev;
+    (void)what;
+    evhttp_connection_free(c->evcon); /* calls on_conn_close */
+}
+
+/* Answers status with {"error": msg} on the raw connection and sets evhttp aside for the
+ * rest of it: evhttp has not read this request's head to its end, and never will. */
+static void conn_refuse(conn_t *c, int status, const char *msg)
+{
+    sw_srv_http_t *h = c->h;
+    sw_srv_kserve_format_error(msg, &h->resp);
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&now, &tm));
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                        status, reason_phrase(status), date, h->resp.len);
+    evbuffer_add(out, h->resp.data, h->resp.len);
+    h->stats.requests_total++;
+    count_status(h, status, h->resp.len);
+    bufferevent_setcb(c->bev, on_refuse_read, on_refuse_written, on_refuse_event, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    conn_enter(c, CONN_REFUSING);
+}
+
+static void scan_refuse(conn_t *c, scan_result_t r)
+{
+    const sw_srv_http_opts_t *o = &c->h->o;
+    char msg[MSG_MAX];
+    if (r == SCAN_HEAD_TOO_BIG) {
+        snprintf(msg, sizeof(msg), "request line and headers exceed the limit of %zu bytes",
+                 o->max_header_bytes);
+        conn_refuse(c, 431, msg);
+    } else if (c->scan.chunked) {
+        snprintf(msg, sizeof(msg), "chunked request body exceeds the limit of %zu bytes",
+                 o->max_body_bytes);
+        conn_refuse(c, 413, msg);
+    } else {
+        snprintf(msg, sizeof(msg),
+                 "request body of %" PRIu64 " bytes exceeds the limit of %zu bytes", c->scan.cl,
+                 o->max_body_bytes);
+        conn_refuse(c, 413, msg);
+    }
+}
+
 /* Runs on every change of the connection's input buffer, before evhttp's read callback
- * sees new bytes: a request's first byte starts its read deadline. */
+ * sees new bytes: starts the read deadline at a request's first byte and feeds the scanner. */
 static void on_conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
     conn_t *c = arg;
-    (void)buf;
-    if (info->n_added && c->state == CONN_IDLE)
+    if (!info->n_added)
+        return;
+    if (c->state == CONN_IDLE)
         conn_enter(c, CONN_READING);
+    if (c->state != CONN_READING || c->scan.state == SCAN_OFF)
+        return;
+    /* The new bytes are the last n_added: evbuffer_read() only appends. */
+    size_t len = evbuffer_get_length(buf), added = SW_MIN(info->n_added, len), done = 0;
+    struct evbuffer_ptr at;
+    evbuffer_ptr_set(buf, &at, len - added, EVBUFFER_PTR_SET);
+    while (done < added) {
+        struct evbuffer_iovec v[4];
+        int n = evbuffer_peek(buf, (ev_ssize_t)(added - done), &at, v, 4);
+        for (int i = 0; i < SW_MIN(n, 4); i++) {
+            size_t take = SW_MIN(v[i].iov_len, added - done);
+            scan_result_t r = scan_feed(&c->scan, v[i].iov_base, take, c->h->o.max_header_bytes,
+                                        c->h->o.max_body_bytes);
+            if (r != SCAN_MORE) {
+                scan_refuse(c, r);
+                return;
+            }
+            done += take;
+        }
+        if (n <= 4 || c->scan.state == SCAN_OFF)
+            break;
+        evbuffer_ptr_set(buf, &at, len - added + done, EVBUFFER_PTR_SET);
+    }
 }
 
 /* ---- accepting connections ---- */
@@ -369,11 +699,14 @@ static void on_answer_sent(struct evhttp_request *req, void *arg)
 {
     conn_t *c = arg;
     (void)req;
-    /* Bytes already here belong to a request pipelined behind this one, which has begun. */
+    /* Bytes already here belong to a request pipelined behind this one: evhttp parses them
+     * without new input, so the scanner never sees their start (see http.h). */
     bool pipelined = evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
     conn_enter(c, CONN_IDLE);
-    if (pipelined)
+    if (pipelined) {
         conn_enter(c, CONN_READING);
+        c->scan.state = SCAN_OFF;
+    }
 }
 
 /* ---- answering ---- */
@@ -915,7 +1248,7 @@ int sw_srv_http_create(struct event_base *base, const sw_srv_http_opts_t *o,
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
                                             EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-    /* Over these, evhttp answers 413 or 400 itself, with an HTML body. */
+    /* The backstops behind the scanner (see http.h). */
     evhttp_set_max_body_size(h->http, (ev_ssize_t)h->o.max_body_bytes);
     evhttp_set_max_headers_size(h->http, (ev_ssize_t)h->o.max_header_bytes);
     evhttp_set_default_content_type(h->http, "application/json");

@@ -15,14 +15,21 @@
  *                                              then whatever ops.metrics writes
  * Errors carry KServe's body {"error": "..."}: 400 (the codec's message, naming the JSON
  * path), 404 (unknown model, version or path), 405 (with Allow), 411 (a POST with neither
- * Content-Length nor chunked encoding; the connection is closed), and whatever the driver
- * answers (429, 503, 504, with Retry-After when it gives one). While ops.is_draining says so,
- * inference gets 503 and every response carries "Connection: close".
+ * Content-Length nor chunked encoding; the connection is closed), 413 (body over
+ * max_body_bytes), 431 (head over max_header_bytes), and whatever the driver answers (429,
+ * 503, 504, with Retry-After when it gives one). While ops.is_draining says so, inference
+ * gets 503 and every response carries "Connection: close".
  *
- * Limits. Over max_body_bytes or max_header_bytes, evhttp answers 413 or 400 itself, with
- * an HTML body, and closes the connection. evhttp also answers, with HTML, what it cannot
- * parse: a bad request line, or a chunk extension (";..." after a chunk size), which
- * evhttp 2.1 does not accept.
+ * Limits. 413 and 431 are decided from the bytes as they arrive, before evhttp reads the
+ * body: a small scanner follows the head (Content-Length, Transfer-Encoding: chunked) and
+ * the chunk sizes of a chunked body, so a declared length over the limit, or a chunk that
+ * would take the body over it, is refused at once with a JSON body and "Connection:
+ * close"; the rest of what the client sends is read and dropped until it closes or one
+ * second passes, so that our answer is not lost to a reset. evhttp's own limits stay set
+ * to the same values as a backstop: a request pipelined behind another (sent before the
+ * previous answer) is not scanned, and over a limit gets evhttp's own 413 or 400 with an
+ * HTML body. evhttp also answers, with HTML, what it cannot parse: a bad request line, or
+ * a chunk extension (";..." after a chunk size), which evhttp 2.1 does not accept.
  *
  * Connections. Up to max_connections are served; one accepted over the bound is closed at
  * once without a byte. Each connection has one deadline at a time: idle_timeout_ms while
@@ -105,7 +112,7 @@ typedef struct sw_srv_http_opts {
  * type, then meaning. Responses that evhttp writes itself (HTML, see above) are not
  * counted. */
 #define SW_SRV_HTTP_STATS(X)                                                                       \
-    X(requests_total, counter)              /* requests routed */                                  \
+    X(requests_total, counter)              /* requests routed, or refused before their body */    \
     X(responses_2xx_total, counter)         /* answers sent with a 2xx status */                   \
     X(responses_4xx_total, counter)         /* ... with a 4xx status */                            \
     X(responses_5xx_total, counter)         /* ... with a 5xx status */                            \

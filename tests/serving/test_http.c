@@ -920,6 +920,94 @@ Test(srv_http, draining_refuses_inference_and_closes_connections)
     cr_expect_eq(drv.calls, 0);
 }
 
+/* ---- limits ---- */
+
+Test(srv_http, declared_body_over_the_limit_is_413_json_before_it_is_read)
+{
+    start_default();
+    const char *req = "POST " INFER " HTTP/1.1\r\nHost: t\r\nContent-Length: 4097\r\n\r\n";
+    expect_refused(req, strlen(req), 413,
+                   "{\"error\":\"request body of 4097 bytes exceeds the limit of 4096 bytes\"}");
+    /* A client that sends the body anyway, or waits for 100 Continue, reads the same. */
+    char *big = infer_body(400, NULL);
+    for (int expect_100 = 0; expect_100 < 2; expect_100++) {
+        CURL *h = curl_easy_init();
+        cbuf_t out = {0};
+        cr_expect_eq(curl_post(h, INFER, big, expect_100, &out), 413, "%s", out.p);
+        cr_expect(out.p && !strncmp(out.p, "{\"error\":\"request body of ", 26), "%s", out.p);
+        curl_easy_cleanup(h);
+        sw_free(out.p);
+    }
+    sw_free(big);
+    expect_serving();
+    cr_expect_eq(drv.calls, 0);
+}
+
+Test(srv_http, chunked_body_over_the_limit_is_413_json)
+{
+    start_default();
+    char buf[8192];
+    int n = snprintf(buf, sizeof(buf),
+                     "POST " INFER " HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "800\r\n%02048d\r\n801\r\n",
+                     0);
+    expect_refused(buf, (size_t)n, 413,
+                   "{\"error\":\"chunked request body exceeds the limit of 4096 bytes\"}");
+}
+
+/* Sends s in pieces of `piece` bytes, pausing gap_us between them. */
+static void send_slowly(int fd, const char *s, size_t piece, int gap_us)
+{
+    for (size_t i = 0, n = strlen(s); i < n; i += piece) {
+        if (!cli_send(fd, s + i, SW_MIN(piece, n - i))) {
+            resp_t r = cli_recv(fd);
+            cr_assert_fail("closed at byte %zu: %d %s", i, r.status, r.body ? r.body : "");
+        }
+        usleep((useconds_t)gap_us);
+    }
+}
+
+Test(srv_http, bodies_in_any_pieces_are_read_exactly)
+{
+    sw_srv_http_opts_t o = test_opts();
+    o.read_timeout_ms = 10000;
+    start(&o);
+    char *body = infer_body(2, "pieces");
+    size_t len = strlen(body);
+    char *req = sw_malloc(len + 512);
+    /* Content-Length, then chunked in two chunks (evhttp 2.1 rejects chunk extensions), a
+     * byte at a time. */
+    for (int chunked = 0; chunked < 2; chunked++) {
+        if (chunked)
+            sprintf(req,
+                    "POST " INFER " HTTP/1.1\r\nhost: t\r\ntransfer-encoding:  Chunked \r\n\r\n"
+                    "%zx\r\n%.*s\r\n%zX\r\n%s\r\n0\r\n\r\n",
+                    len / 2, (int)(len / 2), body, len - len / 2, body + len / 2);
+        else
+            sprintf(req, "POST " INFER " HTTP/1.1\r\nHOST: t\r\ncontent-length:%zu\r\n\r\n%s", len,
+                    body);
+        int fd = cli_connect();
+        send_slowly(fd, req, 1, 200);
+        resp_t r = cli_recv(fd);
+        cr_expect_eq(r.status, 200, "chunked=%d: %s", chunked, r.body);
+        if (r.status == 200)
+            expect_outputs(r.body, 2, "pieces");
+        resp_free(&r);
+        close(fd);
+    }
+    sw_free(req);
+    sw_free(body);
+}
+
+Test(srv_http, head_over_the_limit_is_431_json)
+{
+    start_default();
+    char buf[2048];
+    int n = snprintf(buf, sizeof(buf), "GET /v2 HTTP/1.1\r\nHost: t\r\nX-Pad: %01100d\r\n\r\n", 0);
+    expect_refused(buf, (size_t)n, 431,
+                   "{\"error\":\"request line and headers exceed the limit of 1024 bytes\"}");
+}
+
 /* ---- connections ---- */
 
 Test(srv_http, connections_over_the_bound_are_closed_at_once)
