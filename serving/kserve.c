@@ -1,13 +1,21 @@
 /* KServe v2 JSON request parsing and response writing (see kserve.h). Requests are parsed
  * with jansson, since a request's shape and paths must be checked one by one to give
- * messages that say where a body is wrong. Responses are written by hand into a reused
- * buffer instead of through a jansson tree: a response is a few fixed keys plus a float
- * array, and building a tree would allocate once per float on every request. */
+ * messages that say where a body is wrong. But jansson allocates a node per number and
+ * spends most of a 784-float request in strtod, so a request is first read by a strict
+ * one-pass reader of the common form, without allocating; anything it is not sure of (an
+ * error, an escape, an unknown key, a rare number) goes to jansson, which gives the answer
+ * and the message, so both paths accept exactly the same bodies with the same floats.
+ * Responses are written by hand into a reused buffer instead of through a jansson tree: a
+ * response is a few fixed keys plus a float array, and building a tree would allocate once
+ * per float on every request. */
 #include "serving/kserve.h"
 
+#include <errno.h>
 #include <float.h>
-#include <math.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -293,11 +301,351 @@ static int parse_root(const json_t *root, size_t input_size, unsigned max_batch,
     return 0;
 }
 
+/* ---- the fast path: a strict reader of the common form, or "not sure" ---- */
+
+/* Every reader below returns false when it is not sure; the body then goes to jansson. */
+typedef struct fast {
+    const char *p, *end;
+    sw_srv_kserve_req_t *r;
+    size_t count; /* floats read into r->data */
+    bool integer; /* the last number read had no fraction or exponent */
+} fast_t;
+
+/* 10^0 .. 10^22, the powers of ten a double holds exactly. */
+static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static void fast_ws(fast_t *f)
+{
+    while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' || *f->p == '\r' || *f->p == '\t'))
+        f->p++;
+}
+
+static bool fast_eat(fast_t *f, char c)
+{
+    fast_ws(f);
+    if (f->p < f->end && *f->p == c) {
+        f->p++;
+        return true;
+    }
+    return false;
+}
+
+static bool is_digit(const fast_t *f, const char *q)
+{
+    return q < f->end && *q >= '0' && *q <= '9';
+}
+
+/* A string of printable ASCII without escapes: jansson's UTF-8 and escape rules then
+ * cannot differ from ours. */
+static bool fast_string(fast_t *f, const char **s, size_t *n)
+{
+    if (!fast_eat(f, '"'))
+        return false;
+    const char *start = f->p;
+    while (f->p < f->end && *f->p != '"') {
+        unsigned char c = (unsigned char)*f->p++;
+        if (c < 0x20 || c >= 0x7f || c == '\\')
+            return false;
+    }
+    if (f->p == f->end)
+        return false;
+    *s = start;
+    *n = (size_t)(f->p++ - start);
+    return true;
+}
+
+static bool fast_literal(fast_t *f, const char *word)
+{
+    size_t n = strlen(word);
+    fast_ws(f);
+    if ((size_t)(f->end - f->p) < n || memcmp(f->p, word, n))
+        return false;
+    f->p += n;
+    return true;
+}
+
+/* The double a real token has: exact when Clinger's fast path applies (the digits fit in
+ * 53 bits and the power of ten is exact, so one rounding gives strtod's answer), else
+ * strtod itself, as jansson does. False on overflow, which jansson rejects. */
+static bool real_value(const char *tok, size_t len, uint64_t m, int ndig, int e10, bool neg,
+                       double *out)
+{
+    if (ndig <= 19 && m <= (1ULL << 53) && e10 >= -22 && e10 <= 22) {
+        double d = e10 >= 0 ? (double)m * exact_pow10[e10] : (double)m / exact_pow10[-e10];
+        *out = neg ? -d : d;
+        return true;
+    }
+    char buf[64];
+    if (len >= sizeof(buf))
+        return false;
+    memcpy(buf, tok, len);
+    buf[len] = '\0';
+    errno = 0;
+    *out = strtod(buf, NULL);
+    return !(errno == ERANGE && fabs(*out) > 1.0);
+}
+
+/* A JSON number as the jansson path turns it into a float's double: an integer through
+ * int64 (so "-0" is +0), a real through real_value(). Not sure of integers of 19 digits
+ * and more (int64 overflow is jansson's error) nor of values outside the FP32 range. */
+static bool fast_number(fast_t *f, double *out)
+{
+    fast_ws(f);
+    const char *tok = f->p, *q = f->p;
+    bool neg = q < f->end && *q == '-', real = false;
+    q += neg;
+    if (!is_digit(f, q) || (*q == '0' && is_digit(f, q + 1)))
+        return false;
+    uint64_t m = 0;
+    int ndig = 0, e10 = 0;
+    for (; is_digit(f, q); q++, ndig++)
+        m = ndig < 19 ? m * 10 + (uint64_t)(*q - '0') : m;
+    e10 = ndig > 19 ? ndig - 19 : 0;
+    if (q < f->end && *q == '.') {
+        real = true;
+        if (!is_digit(f, ++q))
+            return false;
+        for (; is_digit(f, q); q++, ndig++)
+            if (ndig < 19) {
+                m = m * 10 + (uint64_t)(*q - '0');
+                e10--;
+            }
+    }
+    if (q < f->end && (*q == 'e' || *q == 'E')) {
+        real = true;
+        q++;
+        bool eneg = q < f->end && (*q == '-' || *q == '+') ? *q++ == '-' : false;
+        if (!is_digit(f, q))
+            return false;
+        int e = 0;
+        for (; is_digit(f, q); q++)
+            e = e < 10000 ? e * 10 + (*q - '0') : e;
+        e10 += eneg ? -e : e;
+    }
+    f->p = q;
+    f->integer = !real;
+    if (!real) {
+        if (ndig > 18)
+            return false;
+        *out = (double)(neg ? -(int64_t)m : (int64_t)m);
+    } else if (!real_value(tok, (size_t)(q - tok), m, ndig, e10, neg, out)) {
+        return false;
+    }
+    return fabs(*out) <= FLT_MAX;
+}
+
+/* Reads a number into the next float of r->data, which grows as the slow path's does not
+ * need to: the row count may come after the data. */
+static bool fast_float(fast_t *f)
+{
+    double d;
+    sw_srv_kserve_req_t *r = f->r;
+    if (!fast_number(f, &d))
+        return false;
+    if (f->count == r->_cap) {
+        r->_cap = r->_cap ? r->_cap * 2 : 1024;
+        r->data = sw_realloc(r->data, r->_cap * sizeof(float));
+    }
+    r->data[f->count++] = (float)d;
+    return true;
+}
+
+/* "data": flat numbers, or rows of numbers all of one length (*rows and *row_len). */
+static bool fast_data(fast_t *f, size_t *rows, size_t *row_len)
+{
+    *rows = *row_len = 0;
+    if (!fast_eat(f, '['))
+        return false;
+    fast_ws(f);
+    bool nested = f->p < f->end && *f->p == '[';
+    do {
+        if (!nested) {
+            if (!fast_float(f))
+                return false;
+            continue;
+        }
+        size_t before = f->count;
+        if (!fast_eat(f, '['))
+            return false;
+        do
+            if (!fast_float(f))
+                return false;
+        while (fast_eat(f, ','));
+        if (!fast_eat(f, ']') || (*rows && f->count - before != *row_len))
+            return false;
+        *row_len = f->count - before;
+        (*rows)++;
+    } while (fast_eat(f, ','));
+    return fast_eat(f, ']');
+}
+
+/* "shape": one or two integers. */
+static bool fast_shape(fast_t *f, double dims[2], size_t *ndims)
+{
+    *ndims = 0;
+    if (!fast_eat(f, '['))
+        return false;
+    do {
+        if (*ndims == 2 || !fast_number(f, &dims[*ndims]) || !f->integer)
+            return false;
+        (*ndims)++;
+    } while (fast_eat(f, ','));
+    return fast_eat(f, ']');
+}
+
+/* Which of the names in `keys` the key s[0..n) is, or -1. */
+static int key_index(const char *s, size_t n, const char *const *keys, int nkeys)
+{
+    for (int i = 0; i < nkeys; i++)
+        if (strlen(keys[i]) == n && !memcmp(s, keys[i], n))
+            return i;
+    return -1;
+}
+
+/* Reads an object's "key": and calls back for each key in `keys`, at most once each;
+ * sets *seen to the keys found. */
+typedef bool (*fast_member_fn)(fast_t *f, int key, void *arg);
+
+static bool fast_object(fast_t *f, const char *const *keys, int nkeys, fast_member_fn fn, void *arg,
+                        unsigned *seen)
+{
+    *seen = 0;
+    if (!fast_eat(f, '{'))
+        return false;
+    if (fast_eat(f, '}'))
+        return true;
+    do {
+        const char *k;
+        size_t kn;
+        if (!fast_string(f, &k, &kn) || !fast_eat(f, ':'))
+            return false;
+        int key = key_index(k, kn, keys, nkeys);
+        if (key < 0 || (*seen & (1u << key)) || !fn(f, key, arg))
+            return false;
+        *seen |= 1u << key;
+    } while (fast_eat(f, ','));
+    return fast_eat(f, '}');
+}
+
+/* "parameters": an object of at most 8 distinct keys with flat values. */
+static bool fast_parameters(fast_t *f)
+{
+    const char *keys[8];
+    size_t lens[8], n = 0;
+    double d;
+    if (!fast_eat(f, '{'))
+        return false;
+    if (fast_eat(f, '}'))
+        return true;
+    do {
+        const char *v;
+        size_t vn;
+        if (n == 8 || !fast_string(f, &keys[n], &lens[n]) || !fast_eat(f, ':'))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (lens[i] == lens[n] && !memcmp(keys[i], keys[n], lens[n]))
+                return false;
+        n++;
+        fast_ws(f);
+        if (!fast_string(f, &v, &vn) && !fast_literal(f, "true") && !fast_literal(f, "false") &&
+            !fast_literal(f, "null") && !fast_number(f, &d))
+            return false;
+    } while (fast_eat(f, ','));
+    return fast_eat(f, '}');
+}
+
+enum { T_NAME, T_SHAPE, T_DATATYPE, T_DATA, T_PARAMETERS };
+
+typedef struct fast_tensor {
+    double dims[2];
+    size_t ndims, rows, row_len;
+} fast_tensor_t;
+
+static bool fast_tensor_member(fast_t *f, int key, void *arg)
+{
+    fast_tensor_t *t = arg;
+    const char *s;
+    size_t n;
+    switch (key) {
+    case T_NAME: return fast_string(f, &s, &n);
+    case T_DATATYPE: return fast_string(f, &s, &n) && n == 4 && !memcmp(s, "FP32", 4);
+    case T_SHAPE: return fast_shape(f, t->dims, &t->ndims);
+    case T_DATA: return fast_data(f, &t->rows, &t->row_len);
+    default: return fast_parameters(f);
+    }
+}
+
+/* inputs[0], checked as parse_shape() and parse_data() would; sets *n. */
+static bool fast_tensor(fast_t *f, size_t input_size, unsigned max_batch, size_t *n)
+{
+    static const char *const keys[] = {"name", "shape", "datatype", "data", "parameters"};
+    fast_tensor_t t = {0};
+    unsigned seen;
+    if (!fast_object(f, keys, 5, fast_tensor_member, &t, &seen) || (seen & 15) != 15)
+        return false;
+    double rows = t.ndims == 2 ? t.dims[0] : 1, cols = t.dims[t.ndims - 1]; /* ndims >= 1 */
+    if (cols != (double)input_size || rows < 1 || rows > max_batch)
+        return false;
+    *n = (size_t)rows;
+    return t.rows ? t.rows == *n && t.row_len == input_size : f->count == *n * input_size;
+}
+
+enum { R_ID, R_INPUTS, R_PARAMETERS };
+
+typedef struct fast_root {
+    size_t input_size, n;
+    unsigned max_batch;
+    const char *id;
+    size_t id_len;
+} fast_root_t;
+
+static bool fast_root_member(fast_t *f, int key, void *arg)
+{
+    fast_root_t *root = arg;
+    switch (key) {
+    case R_ID: return fast_string(f, &root->id, &root->id_len);
+    case R_INPUTS:
+        return fast_eat(f, '[') && fast_tensor(f, root->input_size, root->max_batch, &root->n) &&
+               fast_eat(f, ']');
+    default: return fast_parameters(f);
+    }
+}
+
+/* The whole body in the common form, into *r; false (r holding no request) when unsure. */
+static bool parse_fast(const char *body, size_t len, size_t input_size, unsigned max_batch,
+                       sw_srv_kserve_req_t *r)
+{
+    static const char *const keys[] = {"id", "inputs", "parameters"};
+    fast_t f = {.p = body, .end = body + len, .r = r};
+    fast_root_t root = {.input_size = input_size, .max_batch = max_batch};
+    unsigned seen;
+    if (!fast_object(&f, keys, 3, fast_root_member, &root, &seen) || !(seen & (1u << R_INPUTS)))
+        return false;
+    fast_ws(&f);
+    if (f.p != f.end)
+        return false;
+    if (root.id) {
+        if (root.id_len + 1 > r->_id_cap) {
+            r->_id_buf = sw_realloc(r->_id_buf, root.id_len + 1);
+            r->_id_cap = root.id_len + 1;
+        }
+        memcpy(r->_id_buf, root.id, root.id_len);
+        r->_id_buf[root.id_len] = '\0';
+        r->id = r->_id_buf;
+    }
+    r->n = root.n;
+    return true;
+}
+
 int sw_srv_kserve_parse_request(const char *body, size_t len, size_t input_size, unsigned max_batch,
                                 sw_srv_kserve_req_t *out, char *errbuf, size_t errlen)
 {
     out->n = 0;
     out->id = NULL;
+    if (parse_fast(body, len, input_size, max_batch, out))
+        return 0;
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
