@@ -364,6 +364,7 @@ Test(srv_kserve, a_response_reads_back_into_outputs)
                  SW_EPARSE);
     cr_assert_str_eq(e, "outputs[0].data[1]: a string, not a number");
     sw_srv_kserve_buf_deinit(&b);
+}
 
 /* ---- the fast reader and jansson agree ---- */
 
