@@ -298,6 +298,13 @@ void sw_cfg_print(const sw_cfg_t *cfg, FILE *out);
  * For reloads: a reload that changes nothing need not be swapped in. */
 bool sw_cfg_equal(const sw_cfg_t *a, const sw_cfg_t *b);
 
+/* Calls cb(ctx, path) with the concrete path ("instance_types[1].max_instances") of
+ * every key whose value differs between a and b; a list whose length differs is reported
+ * once, at its own path. cb may be NULL. Returns the number of differences. For reloads:
+ * the caller decides which keys may change on a running system. */
+typedef void (*sw_cfg_diff_cb)(void *ctx, const char *path);
+size_t sw_cfg_diff(const sw_cfg_t *a, const sw_cfg_t *b, sw_cfg_diff_cb cb, void *ctx);
+
 /* The forecaster's seed: predictor.seed, or the top-level seed when that is 0. Kept
  * unresolved in the config (not filled at load) so that a --seed override also reseeds
  * the forecaster. */

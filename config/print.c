@@ -122,43 +122,85 @@ static bool equal_scalar(const sw__cfg_row_t *r, const void *a, const void *b)
     }
 }
 
-static bool equal_rows(int parent, const char *a, const char *b);
+/* The walk behind sw_cfg_diff: `idx` holds the list indices above the rows being
+ * compared, which replace the "[]" of a row's path, in order, to name the concrete key. */
+typedef struct diff_walk {
+    sw_cfg_diff_cb cb;
+    void *ctx;
+    size_t n;
+    unsigned idx[8];
+    unsigned depth;
+} diff_walk_t;
 
-static bool equal_lists(int i, const char *a, const char *b)
+static void report(diff_walk_t *w, const char *pattern)
+{
+    w->n++;
+    if (!w->cb)
+        return;
+    char path[SW__CFG_PATH_MAX];
+    size_t used = 0;
+    unsigned k = 0;
+    for (const char *c = pattern; *c && used + 12 < sizeof(path); c++) {
+        if (c[0] == '[' && c[1] == ']' && k < w->depth) {
+            used += (size_t)snprintf(path + used, sizeof(path) - used, "[%u]", w->idx[k++]);
+            c++;
+        } else {
+            path[used++] = *c;
+        }
+    }
+    path[used] = '\0';
+    w->cb(w->ctx, path);
+}
+
+static void diff_rows(diff_walk_t *w, int parent, const char *a, const char *b);
+
+static void diff_list(diff_walk_t *w, int i, const char *a, const char *b)
 {
     const sw__cfg_row_t *r = &sw__cfg_rows[i];
     unsigned n = *sw__cfg_list_count(r, (void *)a);
-    if (n != *sw__cfg_list_count(r, (void *)b))
-        return false;
+    if (n != *sw__cfg_list_count(r, (void *)b) || w->depth == SW_ARRAY_LEN(w->idx)) {
+        report(w, r->info.path);
+        return;
+    }
     const char *aa = *(char *const *)(a + r->offset), *ab = *(char *const *)(b + r->offset);
     int entry = sw__cfg_row_entry(i);
     for (unsigned j = 0; j < n; j++) {
         const char *ea = aa + (size_t)j * r->entry_size, *eb = ab + (size_t)j * r->entry_size;
-        bool same = entry < 0 ? equal_rows(i, ea, eb) : equal_scalar(&sw__cfg_rows[entry], ea, eb);
-        if (!same)
-            return false;
+        w->idx[w->depth++] = j;
+        if (entry >= 0) {
+            if (!equal_scalar(&sw__cfg_rows[entry], ea, eb))
+                report(w, sw__cfg_rows[entry].info.path);
+        } else {
+            diff_rows(w, i, ea, eb);
+        }
+        w->depth--;
     }
-    return true;
 }
 
-static bool equal_rows(int parent, const char *a, const char *b)
+static void diff_rows(diff_walk_t *w, int parent, const char *a, const char *b)
 {
     for (int i = parent + 1; i < sw__cfg_row_end(parent); i = sw__cfg_row_end(i)) {
         const sw__cfg_row_t *r = &sw__cfg_rows[i];
-        bool same;
         switch (r->info.type) {
         case SW_CFG_KEY_SECTION:
-        case SW_CFG_KEY_DIST: same = equal_rows(i, a, b); break;
-        case SW_CFG_KEY_LIST: same = equal_lists(i, a, b); break;
-        default: same = equal_scalar(r, a + r->offset, b + r->offset); break;
+        case SW_CFG_KEY_DIST: diff_rows(w, i, a, b); break;
+        case SW_CFG_KEY_LIST: diff_list(w, i, a, b); break;
+        default:
+            if (!equal_scalar(r, a + r->offset, b + r->offset))
+                report(w, r->info.path);
+            break;
         }
-        if (!same)
-            return false;
     }
-    return true;
+}
+
+size_t sw_cfg_diff(const sw_cfg_t *a, const sw_cfg_t *b, sw_cfg_diff_cb cb, void *ctx)
+{
+    diff_walk_t w = {.cb = cb, .ctx = ctx};
+    diff_rows(&w, -1, (const char *)a, (const char *)b);
+    return w.n;
 }
 
 bool sw_cfg_equal(const sw_cfg_t *a, const sw_cfg_t *b)
 {
-    return equal_rows(-1, (const char *)a, (const char *)b);
+    return sw_cfg_diff(a, b, NULL, NULL) == 0;
 }

@@ -761,3 +761,27 @@ Test(config_validate, faas_invoke_and_local_problems)
     cr_assert_not_null(strstr(err, "faas.invoke.function_name: must not be empty"), "%s", msg);
     cr_assert_not_null(strstr(err, "faas.local.functions[0].command: missing"), "%s", msg);
 }
+
+static void collect(void *ctx, const char *path)
+{
+    char *acc = ctx;
+    strcat(acc, path);
+    strcat(acc, ";");
+}
+
+/* sw_cfg_diff names each changed key by its concrete path, for serve's reloads. */
+Test(config_load, diff_names_each_changed_key_concretely)
+{
+    sw_cfg_t *a = load_ok(""), *b = load_ok("");
+    char got[1024] = "";
+    cr_assert_eq(sw_cfg_diff(a, b, collect, got), 0);
+    cr_assert_eq(sw_cfg_set(b, "instance_types[1].max_instances", "3", err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(sw_cfg_set(b, "slo.target", "0.9", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sw_cfg_set(b, "faas.warm_latency_ms.mean", "99", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sw_cfg_diff(a, b, collect, got), 3);
+    cr_assert_str_eq(got, "slo.target;instance_types[1].max_instances;faas.warm_latency_ms.mean;");
+    cr_assert_not(sw_cfg_equal(a, b));
+    sw_cfg_destroy(a);
+    sw_cfg_destroy(b);
+}
