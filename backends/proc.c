@@ -3,7 +3,7 @@
  * descriptor above 2 closed whether or not its owner set close-on-exec, and a way to tell
  * a failed execve from a program that exited 127. Only async-signal-safe calls run in the
  * child between fork and execve, because the parent may have other threads. */
-/* pipe2, so the exec-error pipe is close-on-exec from birth, not after a racy fcntl. */
+/* pipe2, so pipes are close-on-exec from birth, not after a racy fcntl. */
 #define _GNU_SOURCE
 #include "backends/proc_internal.h"
 
@@ -146,6 +146,14 @@ int sw__proc_exec_error(int fd)
     while ((n = read(fd, &err, sizeof(err))) < 0 && errno == EINTR)
         ;
     return n == (ssize_t)sizeof(err) ? err : 0;
+}
+
+int sw__proc_pipe(int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -errno;
+    fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+    return 0;
 }
 
 void sw__proc_signal(pid_t pid, int sig)

@@ -45,6 +45,11 @@ SW_MUST_USE int sw__proc_spawn(const sw__proc_spec_t *spec, pid_t *pid_out, int 
  * it ran. Does not close fd. */
 int sw__proc_exec_error(int fd);
 
+/* A pipe for reading a child's output: fds[0], ours, is non-blocking; both ends are
+ * close-on-exec (the child gets its end through the spec's fd_out or fd_err). Returns 0 or
+ * -errno. */
+SW_MUST_USE int sw__proc_pipe(int fds[2]);
+
 /* Sends sig to pid's process group (when pid leads one) and to pid itself, which covers a
  * child that has not reached setpgid yet. Only for pids not yet reaped, so never a reused
  * one. */
