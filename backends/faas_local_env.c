@@ -9,14 +9,11 @@
 #include "backends/faas_local_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,10 +24,10 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "backends/proc_internal.h"
+
 #define SW_LOG_MODULE "faas-local"
 #include "common/log.h"
-
-extern char **environ;
 
 #define INIT_LIMIT_S 10.0 /* Lambda's limit on the Init phase */
 #define KILL_GRACE_S 2.0
@@ -267,20 +264,13 @@ static void on_env_timer(evutil_socket_t fd, short what, void *arg)
         SW_LOG_INFO("stopping idle environment function=%s pid=%ld", env->fn->name, (long)env->pid);
         sw__fl_env_stop(env, false);
         break;
-    case ENV_STOPPING:
-        kill(-env->pid, SIGKILL);
-        kill(env->pid, SIGKILL);
-        break;
+    case ENV_STOPPING: sw__proc_signal(env->pid, SIGKILL); break;
     }
 }
 
 void sw__fl_env_stop(fl_env_t *env, bool hard)
 {
-    int sig = hard ? SIGKILL : SIGTERM;
-    /* The child makes itself a process-group leader; signalling the group also reaches
-     * anything the function started, and the pid covers the window before setpgid. */
-    kill(-env->pid, sig);
-    kill(env->pid, sig);
+    sw__proc_signal(env->pid, hard ? SIGKILL : SIGTERM);
     env->state = ENV_STOPPING;
     evtimer_del(env->timer);
     if (!hard)
@@ -290,86 +280,46 @@ void sw__fl_env_stop(fl_env_t *env, bool hard)
 /* Builds the function's environment: ours minus caller credentials and stale Lambda
  * variables, plus the Lambda ones. Real Lambda hands functions role credentials, never
  * the caller's, so the AWS keys are dropped. */
-static char **build_envp(const fl_env_t *env)
+static void build_env(const fl_env_t *env, sw__proc_env_t *e)
 {
     static const char *const drop[] = {
         "AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SESSION_TOKEN=", "AWS_LAMBDA_",
         "AWS_REGION=",        "AWS_DEFAULT_REGION=",    "LAMBDA_TASK_ROOT="};
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **envp = sw_calloc(n + 9, sizeof(char *));
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool skip = false;
-        for (size_t d = 0; d < SW_ARRAY_LEN(drop); d++)
-            skip = skip || !strncmp(environ[i], drop[d], strlen(drop[d]));
-        if (!skip)
-            envp[k++] = sw_strdup(environ[i]);
-    }
+    sw__proc_env_init(e, drop, SW_ARRAY_LEN(drop));
     const sw_be_faas_local_opts_t *o = &env->svc->o;
-    char buf[4200], cwd[4096];
+    char cwd[4096];
     if (!getcwd(cwd, sizeof(cwd)))
         snprintf(cwd, sizeof(cwd), "/");
-    const char *fmts[][2] = {{"AWS_LAMBDA_FUNCTION_NAME=%s", env->fn->name},
-                             {"AWS_LAMBDA_FUNCTION_VERSION=%s", "$LATEST"},
-                             {"AWS_REGION=%s", o->region},
-                             {"AWS_DEFAULT_REGION=%s", o->region},
-                             {"LAMBDA_TASK_ROOT=%s", cwd}};
-    for (size_t i = 0; i < SW_ARRAY_LEN(fmts); i++) {
-        snprintf(buf, sizeof(buf), fmts[i][0], fmts[i][1]);
-        envp[k++] = sw_strdup(buf);
-    }
-    snprintf(buf, sizeof(buf), "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", (unsigned)env->port);
-    envp[k++] = sw_strdup(buf);
-    snprintf(buf, sizeof(buf), "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%u", o->memory_mb);
-    envp[k++] = sw_strdup(buf);
-    envp[k] = NULL;
-    return envp;
+    sw__proc_env_setf(e, "AWS_LAMBDA_FUNCTION_NAME=%s", env->fn->name);
+    sw__proc_env_setf(e, "AWS_LAMBDA_FUNCTION_VERSION=%s", "$LATEST");
+    sw__proc_env_setf(e, "AWS_REGION=%s", o->region);
+    sw__proc_env_setf(e, "AWS_DEFAULT_REGION=%s", o->region);
+    sw__proc_env_setf(e, "LAMBDA_TASK_ROOT=%s", cwd);
+    sw__proc_env_setf(e, "AWS_LAMBDA_RUNTIME_API=127.0.0.1:%u", (unsigned)env->port);
+    sw__proc_env_setf(e, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%u", o->memory_mb);
 }
 
-static void free_strv(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        sw_free(v[i]);
-    sw_free(v);
-}
-
-/* fork + exec rather than posix_spawn: the child needs setpgid, a parent-death signal (so
- * a killed faas-local leaves no functions behind) and closed descriptors. Only
- * async-signal-safe calls run between fork and exec. */
-static pid_t spawn_process(const char *command, char **envp)
+/* `/bin/sh -c 'exec COMMAND'` in a process group of its own, so that signalling the group
+ * also reaches anything the function started, with a parent-death signal so that a killed
+ * faas-local leaves no functions behind. Function output belongs in the service log, not
+ * our stdout, so the child's stdout is our stderr. */
+static int spawn_process(const char *command, char *const *envp, pid_t *pid)
 {
     size_t cl = strlen(command) + 6;
     char *cmd = sw_malloc(cl);
     snprintf(cmd, cl, "exec %s", command);
     char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 0);
-        }
-        dup2(2, 1); /* function output belongs in the service log, not our stdout */
-        if (syscall(SYS_close_range, 3U, ~0U, 0) < 0)
-            for (int fd = 3; fd < 1024; fd++)
-                close(fd);
-        signal(SIGPIPE, SIG_DFL);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execve("/bin/sh", argv, envp);
-        _exit(127);
-    }
-    int saved = errno;
+    sw__proc_spec_t spec = {.path = "/bin/sh",
+                            .argv = argv,
+                            .envp = envp,
+                            .fd_in = SW__PROC_FD_NULL,
+                            .fd_out = 2,
+                            .fd_err = SW__PROC_FD_INHERIT,
+                            .new_group = true,
+                            .death_signal = SIGKILL};
+    int rc = sw__proc_spawn(&spec, pid, NULL);
     sw_free(cmd);
-    errno = saved;
-    return pid;
+    return rc;
 }
 
 fl_env_t *sw__fl_env_spawn(struct sw_be_faas_local *svc, const sw_be_faas_local_fn_t *fn)
@@ -391,13 +341,13 @@ fl_env_t *sw__fl_env_spawn(struct sw_be_faas_local *svc, const sw_be_faas_local_
     }
     env->port = ntohs(sin.sin_port);
     env->timer = evtimer_new(svc->base, on_env_timer, env);
-    char **envp = build_envp(env);
+    sw__proc_env_t e;
+    build_env(env, &e);
     env->spawned_at = sw_clock_now();
-    env->pid = spawn_process(fn->command, envp);
-    int saved = errno;
-    free_strv(envp);
-    if (env->pid < 0) {
-        SW_LOG_ERROR("cannot start function function=%s err=%s", fn->name, strerror(saved));
+    int rc = spawn_process(fn->command, e.v, &env->pid);
+    sw__proc_env_deinit(&e, false);
+    if (rc < 0) {
+        SW_LOG_ERROR("cannot start function function=%s err=%s", fn->name, sw_strerror(rc));
         goto fail;
     }
     env->state = ENV_STARTING;
@@ -414,23 +364,6 @@ fail:
     evhttp_free(env->http);
     sw_free(env);
     return NULL;
-}
-
-static void describe_exit(int status, char *out, size_t len)
-{
-    if (WIFEXITED(status)) {
-        snprintf(out, len, "exit status %d", WEXITSTATUS(status));
-        return;
-    }
-    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    /* The wording of Lambda's own messages (Go's os/exec). */
-    switch (sig) {
-    case SIGKILL: snprintf(out, len, "signal: killed"); break;
-    case SIGTERM: snprintf(out, len, "signal: terminated"); break;
-    case SIGSEGV: snprintf(out, len, "signal: segmentation fault"); break;
-    case SIGABRT: snprintf(out, len, "signal: aborted"); break;
-    default: snprintf(out, len, "signal: %d", sig); break;
-    }
 }
 
 static void env_free(fl_env_t *env)
@@ -455,7 +388,7 @@ static void env_unlink(struct sw_be_faas_local *svc, fl_env_t *env)
 static void env_exited(struct sw_be_faas_local *svc, fl_env_t *env, int status)
 {
     char why[64];
-    describe_exit(status, why, sizeof(why));
+    sw__proc_describe_status(status, why, sizeof(why));
     /* Anything the function left behind in its group goes too. */
     kill(-env->pid, SIGKILL);
     if (env->inv) {
@@ -482,9 +415,8 @@ void sw__fl_env_reap(struct sw_be_faas_local *svc)
     while (env) {
         fl_env_t *next = env->next;
         int status;
-        pid_t r = waitpid(env->pid, &status, WNOHANG);
-        if (r == env->pid || (r < 0 && errno == ECHILD)) {
-            env_exited(svc, env, r == env->pid ? status : 0);
+        if (sw__proc_try_reap(env->pid, &status)) {
+            env_exited(svc, env, status);
             any = true;
         }
         env = next;
@@ -495,10 +427,8 @@ void sw__fl_env_reap(struct sw_be_faas_local *svc)
 
 void sw__fl_env_free_all(struct sw_be_faas_local *svc)
 {
-    for (fl_env_t *env = svc->envs; env; env = env->next) {
-        kill(-env->pid, SIGKILL);
-        kill(env->pid, SIGKILL);
-    }
+    for (fl_env_t *env = svc->envs; env; env = env->next)
+        sw__proc_signal(env->pid, SIGKILL);
     while (svc->envs) {
         fl_env_t *env = svc->envs;
         int status;

@@ -43,7 +43,8 @@ static bool body_is_known(Spillway__Frame__BodyCase c)
     case SPILLWAY__FRAME__BODY_BATCH:
     case SPILLWAY__FRAME__BODY_RESULT:
     case SPILLWAY__FRAME__BODY_HEARTBEAT:
-    case SPILLWAY__FRAME__BODY_DRAIN: return true;
+    case SPILLWAY__FRAME__BODY_DRAIN:
+    case SPILLWAY__FRAME__BODY_STOP: return true;
     default: return false;
     }
 }
@@ -57,6 +58,7 @@ const char *sw_frame_type_name(Spillway__Frame__BodyCase body_case)
     case SPILLWAY__FRAME__BODY_RESULT: return "result";
     case SPILLWAY__FRAME__BODY_HEARTBEAT: return "heartbeat";
     case SPILLWAY__FRAME__BODY_DRAIN: return "drain";
+    case SPILLWAY__FRAME__BODY_STOP: return "stop";
     default: return "unknown";
     }
 }

@@ -93,4 +93,11 @@ static inline void sw_frame_init_drain(Spillway__Frame *f, Spillway__Drain *body
     f->drain = body;
 }
 
+static inline void sw_frame_init_stop(Spillway__Frame *f, Spillway__Stop *body)
+{
+    spillway__frame__init(f);
+    f->body_case = SPILLWAY__FRAME__BODY_STOP;
+    f->stop = body;
+}
+
 #endif

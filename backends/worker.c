@@ -79,6 +79,8 @@ typedef struct worker {
     unsigned attempt;
     sw_rng_t rng;
     bool draining, drain_sent;
+    /* Sent in Drain: what started the drain. */
+    const char *drain_reason;
     uint32_t in_hand; /* batches of this connection received and not yet answered */
     uint64_t batches_done;
     double busy_ms;
@@ -255,6 +257,7 @@ static void send_hello(worker_t *w)
     h.model_version = o->model_version;
     h.max_batch = o->max_batch;
     h.threads = o->threads;
+    h.token = o->token ? (char *)o->token : "";
     Spillway__Frame f;
     sw_frame_init_hello(&f, &h);
     send_frame(w, &f);
@@ -308,7 +311,7 @@ static void maybe_send_drain(worker_t *w)
     if (!w->draining || w->drain_sent || w->state != CONN_CONNECTED || w->in_hand > 0)
         return;
     Spillway__Drain d = SPILLWAY__DRAIN__INIT;
-    d.reason = "SIGTERM";
+    d.reason = (char *)w->drain_reason;
     Spillway__Frame f;
     sw_frame_init_drain(&f, &d);
     send_frame(w, &f);
@@ -316,6 +319,18 @@ static void maybe_send_drain(worker_t *w)
     SW_LOG_INFO("drain sent peer=%s batches_done=%" PRIu64, w->peer, w->batches_done);
     if (evbuffer_get_length(bufferevent_get_output(w->bev)) == 0)
         conn_transition(w, CONN_DONE, "drained");
+}
+
+/* Stops taking work: the batches in hand are answered, then Drain (carrying reason) is sent,
+ * and the loop ends instead of reconnecting. */
+static void start_drain(worker_t *w, const char *reason)
+{
+    w->draining = true;
+    w->drain_reason = reason;
+    if (w->state != CONN_CONNECTED)
+        conn_transition(w, CONN_DONE, "drain while not connected");
+    else
+        maybe_send_drain(w);
 }
 
 /* Takes ownership of f, a Batch frame. */
@@ -356,6 +371,18 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
             SW_LOG_WARN("closing connection peer=%s reason=\"%s\"", w->peer, err);
             conn_transition(w, w->draining ? CONN_DONE : CONN_BACKOFF, "bad frame");
             return;
+        }
+        if (f->body_case == SPILLWAY__FRAME__BODY_STOP) {
+            /* The reason is the frontend's text: bounded in the log, never echoed back. */
+            SW_LOG_INFO("stop received, draining peer=%s reason=\"%.200s\" in_hand=%" PRIu32,
+                        w->peer, f->stop->reason, w->in_hand);
+            bool first = !w->draining;
+            spillway__frame__free_unpacked(f, NULL);
+            if (first)
+                start_drain(w, "stop requested");
+            if (w->bev != bev)
+                return; /* the drain finished at once and retired this connection */
+            continue;
         }
         if (f->body_case != SPILLWAY__FRAME__BODY_BATCH) {
             SW_LOG_WARN("closing connection peer=%s reason=\"unexpected frame type %s\"", w->peer,
@@ -552,11 +579,7 @@ static void on_signal_term(evutil_socket_t sig, short what, void *arg)
     if (w->draining)
         return;
     SW_LOG_INFO("signal received, draining signal=%d in_hand=%" PRIu32, (int)sig, w->in_hand);
-    w->draining = true;
-    if (w->state != CONN_CONNECTED)
-        conn_transition(w, CONN_DONE, "signal while not connected");
-    else
-        maybe_send_drain(w);
+    start_drain(w, "SIGTERM");
 }
 
 static int resolve(worker_t *w, char *errbuf, size_t errlen)

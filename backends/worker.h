@@ -1,8 +1,9 @@
 /* The worker side of the worker protocol (issue 4, section 3): a libevent client that dials
  * the frontend ("workers dial in", DESIGN.md), registers with Hello, runs each Batch on a
  * compute thread and answers it with exactly one BatchResult, sends a Heartbeat every
- * second, reconnects with jittered exponential backoff, and on SIGTERM finishes the batches
- * in hand, sends Drain and returns.
+ * second, reconnects with jittered exponential backoff, and on SIGTERM, or a Stop frame from
+ * the frontend, finishes the batches in hand, sends Drain and returns without dialling in
+ * again.
  *
  * backends/ may not depend on model/, so the forward pass comes in as a callback; the
  * `spillway worker` command (cli/cmd_worker.c) plugs sw_model_infer in.
@@ -28,6 +29,7 @@ typedef struct sw_be_worker_opts {
     uint16_t port;
     const char *worker_id;     /* sent in Hello */
     const char *instance_type; /* an instance_types[].name */
+    const char *token;         /* sent in Hello; NULL: none. A secret: never logged */
     const char *model_name;
     uint32_t model_version;
     unsigned max_batch;             /* >= 1; larger batches are run in chunks of this size */
@@ -43,8 +45,8 @@ typedef struct sw_be_worker_opts {
     int64_t compute_delay_ms; /* testing aid: extra sleep per batch on the compute thread */
 } sw_be_worker_opts_t;
 
-/* Runs the worker until SIGTERM (or SIGINT) has been handled: the batches in hand are
- * answered, Drain is sent and flushed, then it returns 0. Owns its own event_base, compute
+/* Runs the worker until SIGTERM (or SIGINT) or a Stop frame has been handled: the batches in
+ * hand are answered, Drain is sent and flushed, then it returns 0. Owns its own event_base, compute
  * thread and signal events; call from one thread, which it blocks. opts and everything it
  * points to are borrowed for the call. Returns a negative error if the host cannot be
  * resolved or libevent cannot be set up (message in errbuf). */

@@ -2,8 +2,11 @@
  * (DESIGN.md: "workers dial in"). The protocol, threads and reconnects live in
  * backends/worker.c; this file parses the command line and plugs in sw_model_infer.
  *
- *   spillway worker --connect HOST:PORT --type NAME --model FILE [--threads N] [--id ID]
- *                   [--max-batch N] [--seed N] */
+ *   spillway worker --connect HOST:PORT --type NAME --model FILE [--token TOKEN]
+ *                   [--threads N] [--id ID] [--max-batch N] [--seed N]
+ *
+ * The token is a secret: it is read from SW_TOKEN unless --token is given, and never
+ * printed. */
 #include <cblas.h>
 #include <errno.h>
 #include <getopt.h>
@@ -25,15 +28,19 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: spillway worker --connect HOST:PORT --type NAME --model FILE\n"
-            "                       [--threads N] [--id ID] [--max-batch N] [--seed N]\n\n"
+            "                       [--token TOKEN] [--threads N] [--id ID] [--max-batch N]\n"
+            "                       [--seed N]\n\n"
             "Dials the frontend's worker port, registers, and runs the batches it is sent\n"
-            "on the model until SIGTERM, when it finishes the batch in hand, sends Drain and\n"
-            "exits 0. Reconnects with jittered exponential backoff (100 ms to 5 s) when the\n"
-            "frontend goes away; batches in hand then are dropped (the frontend re-routes\n"
-            "them).\n\n"
+            "on the model until SIGTERM or a Stop from the frontend, when it finishes the\n"
+            "batches in hand, sends Drain and exits 0. Reconnects with jittered exponential\n"
+            "backoff (100 ms to 5 s) when the frontend goes away; batches in hand then are\n"
+            "dropped (the frontend re-routes them).\n\n"
             "  --connect HOST:PORT  the frontend's worker address\n"
             "  --type NAME          instance type, an instance_types[].name of the config\n"
             "  --model FILE         model file to serve\n"
+            "  --token TOKEN        registration token the frontend issued (default: the\n"
+            "                       SW_TOKEN environment variable, which is better: other\n"
+            "                       users can read a command line through ps)\n"
             "  --threads N          BLAS threads for the forward pass (default 1)\n"
             "  --id ID              worker id (default: HOSTNAME-PID)\n"
             "  --max-batch N        largest batch accepted (default %d)\n"
@@ -45,7 +52,7 @@ static void usage(FILE *f)
 }
 
 typedef struct worker_args {
-    const char *connect, *type, *model, *id;
+    const char *connect, *type, *model, *id, *token;
     unsigned long long threads, max_batch, seed, delay_ms, max_frame_bytes;
     bool seed_set;
 } worker_args_t;
@@ -56,6 +63,7 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
     static const struct option opts[] = {{"connect", required_argument, NULL, 'c'},
                                          {"type", required_argument, NULL, 't'},
                                          {"model", required_argument, NULL, 'm'},
+                                         {"token", required_argument, NULL, 'T'},
                                          {"threads", required_argument, NULL, 'n'},
                                          {"id", required_argument, NULL, 'i'},
                                          {"max-batch", required_argument, NULL, 'b'},
@@ -73,6 +81,7 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
         case 'c': a->connect = optarg; break;
         case 't': a->type = optarg; break;
         case 'm': a->model = optarg; break;
+        case 'T': a->token = optarg; break;
         case 'i': a->id = optarg; break;
         case 'n': ok = sw__cli_parse_uint("worker", "--threads", optarg, 1, 256, &a->threads); break;
         case 'b': ok = sw__cli_parse_uint("worker", "--max-batch", optarg, 1, 65536, &a->max_batch); break;
@@ -100,6 +109,8 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
         fprintf(stderr, "spillway worker: --connect, --type and --model are required\n");
         return SW_EXIT_USAGE;
     }
+    if (!a->token)
+        a->token = getenv("SW_TOKEN");
     return 0;
 }
 
@@ -169,6 +180,7 @@ int sw_cli_cmd_worker(int argc, char **argv)
         .port = port,
         .worker_id = id,
         .instance_type = a.type,
+        .token = a.token,
         .model_name = sw_model_name(m),
         .model_version = sw_model_version(m),
         .max_batch = (unsigned)a.max_batch,

@@ -35,22 +35,27 @@ void sw_strbuf_putc(sw_strbuf_t *b, char c)
 }
 
 /* Formats into the room there is; only a string that does not fit is formatted twice. */
-void sw_strbuf_printf(sw_strbuf_t *b, const char *fmt, ...)
+void sw_strbuf_vprintf(sw_strbuf_t *b, const char *fmt, va_list ap)
 {
     sw_strbuf_reserve(b, 64);
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    if (n >= 0 && (size_t)n >= b->cap - b->len) {
+        sw_strbuf_reserve(b, (size_t)n + 1);
+        vsnprintf(b->p + b->len, (size_t)n + 1, fmt, again);
+    }
+    va_end(again);
+    if (n >= 0)
+        b->len += (size_t)n;
+}
+
+void sw_strbuf_printf(sw_strbuf_t *b, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    sw_strbuf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= b->cap - b->len) {
-        sw_strbuf_reserve(b, (size_t)n + 1);
-        va_start(ap, fmt);
-        vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    b->len += (size_t)n;
 }
 
 char *sw_strbuf_take(sw_strbuf_t *b)

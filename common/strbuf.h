@@ -3,6 +3,7 @@
 #ifndef SW_COMMON_STRBUF_H
 #define SW_COMMON_STRBUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "common/common.h"
@@ -16,6 +17,8 @@ void sw_strbuf_putn(sw_strbuf_t *b, const char *s, size_t n);
 void sw_strbuf_puts(sw_strbuf_t *b, const char *s);
 void sw_strbuf_putc(sw_strbuf_t *b, char c);
 void sw_strbuf_printf(sw_strbuf_t *b, const char *fmt, ...) SW_PRINTF(2, 3);
+/* sw_strbuf_printf with a va_list, which it leaves unusable (as vprintf does). */
+void sw_strbuf_vprintf(sw_strbuf_t *b, const char *fmt, va_list ap) SW_PRINTF(2, 0);
 /* Hands over the string (never NULL: an empty buffer gives "") and resets b. The caller
  * frees it with sw_free(). */
 char *sw_strbuf_take(sw_strbuf_t *b);

@@ -53,6 +53,7 @@ Test(be_frame, hello_round_trip)
     h.model_version = 3;
     h.max_batch = 64;
     h.threads = 2;
+    h.token = "8f0c2a";
     Spillway__Frame f;
     sw_frame_init_hello(&f, &h);
     write_ok(b, &f);
@@ -65,6 +66,7 @@ Test(be_frame, hello_round_trip)
     cr_assert_eq(g->hello->model_version, 3);
     cr_assert_eq(g->hello->max_batch, 64);
     cr_assert_eq(g->hello->threads, 2);
+    cr_assert_str_eq(g->hello->token, "8f0c2a");
     cr_assert_eq(evbuffer_get_length(b), 0);
     spillway__frame__free_unpacked(g, NULL);
     evbuffer_free(b);
@@ -172,6 +174,22 @@ Test(be_frame, heartbeat_and_drain_round_trip)
     Spillway__Frame *none = (Spillway__Frame *)&f1;
     cr_assert_eq(sw_frame_read(b, MAX_BYTES, &none, err, sizeof(err)), 0);
     cr_assert_null(none);
+    evbuffer_free(b);
+}
+
+Test(be_frame, stop_round_trip)
+{
+    struct evbuffer *b = evbuffer_new();
+    Spillway__Stop st = SPILLWAY__STOP__INIT;
+    st.reason = "scale-in";
+    Spillway__Frame f;
+    sw_frame_init_stop(&f, &st);
+    write_ok(b, &f);
+    Spillway__Frame *g = read_one(b, SPILLWAY__FRAME__BODY_STOP);
+    cr_assert_str_eq(g->stop->reason, "scale-in");
+    cr_assert_str_eq(sw_frame_type_name(g->body_case), "stop");
+    cr_assert_eq(evbuffer_get_length(b), 0);
+    spillway__frame__free_unpacked(g, NULL);
     evbuffer_free(b);
 }
 

@@ -3,8 +3,9 @@
  * thread) speaks the frame protocol to a worker spawned with posix_spawn. The worker
  * registers with the right Hello, answers a batch with the same outputs as sw_model_infer
  * in-process, answers a wrong-sized request with an error, reconnects after the server
- * restarts on the same port or after it sends garbage, and on SIGTERM with a batch in
- * flight sends the result, then Drain, then exits 0. */
+ * restarts on the same port or after it sends garbage, on SIGTERM with a batch in flight
+ * sends the result, then Drain, then exits 0, and does the same on a Stop frame without
+ * dialling in again. The token reaches Hello from --token or from SW_TOKEN. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -174,7 +175,10 @@ static void srv_send(srv_t *s, const Spillway__Frame *f)
     cr_assert_eq(sw_frame_write(bufferevent_get_output(s->bev), f), 0);
 }
 
-static void spawn_worker(int64_t delay_ms)
+/* Spawns the worker; token_arg, when not NULL, is passed with --token, and token_env, when
+ * not NULL, is set as SW_TOKEN in the worker's environment (ours has none). */
+static void spawn_worker_with_token(int64_t delay_ms, const char *token_arg,
+                                    const char *token_env)
 {
     char connect[64], delay[32];
     snprintf(connect, sizeof(connect), "127.0.0.1:%u", (unsigned)srv.port);
@@ -199,9 +203,27 @@ static void spawn_worker(int64_t delay_ms)
                     delay,
                     "--max-frame-bytes",
                     "4096",
+                    token_arg ? "--token" : NULL,
+                    (char *)token_arg,
                     NULL};
-    int rc = posix_spawn(&child, argv[0], NULL, NULL, argv, environ);
+    /* Our environment, without any SW_TOKEN the test run inherited, plus token_env. */
+    char *envp[512], env_token[128];
+    size_t k = 0;
+    for (size_t i = 0; environ[i] && k < SW_ARRAY_LEN(envp) - 2; i++)
+        if (strncmp(environ[i], "SW_TOKEN=", 9) != 0)
+            envp[k++] = environ[i];
+    if (token_env) {
+        snprintf(env_token, sizeof(env_token), "SW_TOKEN=%s", token_env);
+        envp[k++] = env_token;
+    }
+    envp[k] = NULL;
+    int rc = posix_spawn(&child, argv[0], NULL, NULL, argv, envp);
     cr_assert_eq(rc, 0, "posix_spawn %s: %s", argv[0], strerror(rc));
+}
+
+static void spawn_worker(int64_t delay_ms)
+{
+    spawn_worker_with_token(delay_ms, NULL, NULL);
 }
 
 /* Waits for the child to exit (polling, with the server loop running so the worker's
@@ -256,10 +278,11 @@ static void teardown(void)
 
 TestSuite(be_worker, .init = setup, .fini = teardown, .timeout = 30);
 
-static void expect_hello(void)
+static void expect_hello_token(const char *token)
 {
     Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_HELLO, 10000);
     Spillway__Hello *h = f->hello;
+    cr_expect_str_eq(h->token, token);
     cr_expect_str_eq(h->worker_id, "w-test");
     cr_expect_str_eq(h->instance_type, "t.small");
     cr_expect_str_eq(h->model_name, "tiny");
@@ -267,6 +290,11 @@ static void expect_hello(void)
     cr_expect_eq(h->max_batch, 8);
     cr_expect_eq(h->threads, 1);
     spillway__frame__free_unpacked(f, NULL);
+}
+
+static void expect_hello(void)
+{
+    expect_hello_token("");
 }
 
 /* Sends a batch of n requests of 3 floats each (request i has input x + 3i). */
@@ -429,4 +457,84 @@ Test(be_worker, sigterm_finishes_batch_then_drains_and_exits_0)
     cr_assert_eq(WEXITSTATUS(status), 0);
     srv_run(&srv, 2000, &srv.closed);
     cr_expect(srv.closed);
+}
+
+Test(be_worker, hello_carries_the_token_from_sw_token)
+{
+    spawn_worker_with_token(0, NULL, "tok-from-env");
+    expect_hello_token("tok-from-env");
+}
+
+Test(be_worker, token_option_overrides_sw_token)
+{
+    spawn_worker_with_token(0, "tok-from-arg", "tok-from-env");
+    expect_hello_token("tok-from-arg");
+}
+
+static void send_stop(const char *reason)
+{
+    Spillway__Stop st = SPILLWAY__STOP__INIT;
+    st.reason = (char *)reason;
+    Spillway__Frame f;
+    sw_frame_init_stop(&f, &st);
+    srv_send(&srv, &f);
+}
+
+/* Waits for the worker to exit 0, then runs the loop a while longer: a worker that dialled
+ * in again would show up as a second connection. */
+static void expect_exit_0_without_reconnect(void)
+{
+    int status = wait_child(10000);
+    cr_assert(WIFEXITED(status), "worker did not exit normally: status %d", status);
+    cr_assert_eq(WEXITSTATUS(status), 0);
+    srv_run(&srv, 300, NULL);
+    cr_expect(srv.closed);
+    cr_expect_eq(srv.conns, 1, "the worker dialled in again after Stop");
+}
+
+Test(be_worker, stop_after_batch_answers_it_drains_and_exits_0)
+{
+    spawn_worker_with_token(500, NULL, "t");
+    expect_hello_token("t");
+    send_batch(13, inputs, 3, SIZE_MAX);
+    send_stop("scale-in");
+    Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_RESULT, 10000);
+    expect_answers(f->result, 13, 3, SIZE_MAX);
+    spillway__frame__free_unpacked(f, NULL);
+    f = srv_expect(&srv, SPILLWAY__FRAME__BODY_DRAIN, 10000);
+    cr_expect_str_eq(f->drain->reason, "stop requested");
+    spillway__frame__free_unpacked(f, NULL);
+    expect_exit_0_without_reconnect();
+}
+
+Test(be_worker, stop_when_idle_drains_at_once)
+{
+    spawn_worker(0);
+    expect_hello();
+    send_stop("");
+    send_stop("twice is harmless");
+    Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_DRAIN, 10000);
+    spillway__frame__free_unpacked(f, NULL);
+    expect_exit_0_without_reconnect();
+}
+
+Test(be_worker, batch_after_stop_gets_error_answers_before_drain)
+{
+    spawn_worker(500);
+    expect_hello();
+    send_batch(14, inputs, 2, SIZE_MAX);
+    send_stop("scale-in");
+    send_batch(15, inputs, 2, SIZE_MAX);
+    /* Batch 15 is refused at once, while 14 is still computing. */
+    Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_RESULT, 10000);
+    cr_assert_eq(f->result->batch_id, 15);
+    cr_assert_eq(f->result->n_answers, 2);
+    cr_expect_str_eq(f->result->answers[0]->error, "worker draining");
+    spillway__frame__free_unpacked(f, NULL);
+    f = srv_expect(&srv, SPILLWAY__FRAME__BODY_RESULT, 10000);
+    expect_answers(f->result, 14, 2, SIZE_MAX);
+    spillway__frame__free_unpacked(f, NULL);
+    f = srv_expect(&srv, SPILLWAY__FRAME__BODY_DRAIN, 10000);
+    spillway__frame__free_unpacked(f, NULL);
+    expect_exit_0_without_reconnect();
 }

@@ -1,6 +1,8 @@
 /* common/strbuf: appends of any length, formatted or not, never truncate. */
-#include <criterion/criterion.h>
+#include <stdarg.h>
 #include <string.h>
+
+#include <criterion/criterion.h>
 
 #include "common/strbuf.h"
 
@@ -34,4 +36,29 @@ Test(strbuf, long_formatted_values_are_whole)
     cr_assert_eq(b.p[b.len], '\0');
     sw_strbuf_free(&b, true);
     cr_assert_null(b.p);
+}
+
+static void put_twice(sw_strbuf_t *b, const char *fmt, ...) SW_PRINTF(2, 3);
+static void put_twice(sw_strbuf_t *b, const char *fmt, ...)
+{
+    for (int i = 0; i < 2; i++) {
+        va_list ap;
+        va_start(ap, fmt);
+        sw_strbuf_vprintf(b, fmt, ap);
+        va_end(ap);
+    }
+}
+
+Test(strbuf, vprintf_grows_past_the_first_guess)
+{
+    sw_strbuf_t b = {0};
+    char big[300];
+    memset(big, 'z', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    put_twice(&b, "<%s>", big);
+    cr_assert_eq(b.len, 2 * (sizeof(big) + 1));
+    cr_assert_eq(b.p[0], '<');
+    cr_assert_eq(b.p[b.len - 1], '>');
+    cr_assert_eq(b.p[sizeof(big)], '>');
+    sw_strbuf_free(&b, false);
 }
