@@ -15,6 +15,8 @@ typedef struct command {
 } command_t;
 
 static const command_t commands[] = {
+    {"serve", sw_cli_cmd_serve,
+     "the live frontend: KServe v2 over VM workers and functions, driven by the policy"},
     {"simulate", sw_cli_cmd_simulate,
      "replay a trace through a policy; report cost and SLO attainment"},
     {"compare", sw_cli_cmd_compare, "run policies or --set sweeps in parallel; tabulate them"},

@@ -155,7 +155,9 @@ static int apply_config(fl_args_t *a, sw_cfg_t **cfg_out)
     a->listen = a->listen ? a->listen : f->local.listen;
     a->region = a->region ? a->region : f->invoke.region;
     a->memory_mb = a->memory_mb ? a->memory_mb : f->memory_mb;
-    a->concurrency = a->concurrency ? a->concurrency : f->concurrency_limit;
+    a->concurrency = a->concurrency      ? a->concurrency
+                     : f->local.concurrency ? f->local.concurrency
+                                            : f->concurrency_limit;
     a->keep_alive_s = a->keep_alive_s > 0 ? a->keep_alive_s : f->keep_alive_s;
     a->timeout_s = a->timeout_s > 0 ? a->timeout_s : f->local.timeout_s;
     for (unsigned i = 0; a->n_fns == 0 && i < f->local.functions_count; i++) {

@@ -197,6 +197,12 @@ static int run(const sw_cfg_t *cfg, const inv_args_t *a, inv_run_t *r)
 {
     sw_be_aws_creds_t creds;
     char err[1024];
+    if (cfg->faas.invoke.endpoint && strcmp(cfg->faas.invoke.endpoint, "local") == 0) {
+        fprintf(stderr, "spillway invoke: faas.invoke.endpoint local means 'serve starts its "
+                        "own faas-local'; to invoke one, run spillway faas-local and pass "
+                        "--set faas.invoke.endpoint=http://HOST:PORT\n");
+        return SW_EXIT_USAGE;
+    }
     if (sw_be_aws_creds_load(cfg->faas.invoke.credentials_profile, &creds, err, sizeof err) < 0) {
         fprintf(stderr, "spillway invoke: %s\n", err);
         return SW_EXIT_USAGE;

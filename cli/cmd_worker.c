@@ -73,6 +73,12 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     *a = (worker_args_t){.threads = 1, .max_batch = DEFAULT_MAX_BATCH};
+    /* The same testing aid for workers that serve starts itself (fault tests slow them
+     * down to catch a batch in hand). The option still wins. */
+    const char *delay = getenv("SW_DEBUG_COMPUTE_DELAY_MS");
+    if (delay && *delay &&
+        !sw__cli_parse_uint("worker", "SW_DEBUG_COMPUTE_DELAY_MS", delay, 0, 600000, &a->delay_ms))
+        return SW_EXIT_USAGE;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {

@@ -94,6 +94,7 @@ typedef struct sw_cfg_faas_function {
 typedef struct sw_cfg_faas_local {
     char *listen;     /* HOST:PORT of its Invoke API */
     double timeout_s; /* function timeout (Lambda's default: 3 s) */
+    unsigned concurrency; /* environments at once; 0: faas.concurrency_limit */
     sw_cfg_faas_function_t *functions; /* empty: one `spillway function` per the CLI */
     unsigned functions_count;
 } sw_cfg_faas_local_t;

@@ -180,9 +180,10 @@ static void check_faas_section(const sw_cfg_faas_t *f, sw__cfg_problems_t *p)
     if (f->enabled && f->concurrency_limit < 1)
         sw__cfg_problem(p, "faas.concurrency_limit", "must be >= 1 while faas.enabled is true");
     if (f->invoke.endpoint && strncmp(f->invoke.endpoint, "http://", 7) != 0 &&
-        strncmp(f->invoke.endpoint, "https://", 8) != 0)
+        strncmp(f->invoke.endpoint, "https://", 8) != 0 && strcmp(f->invoke.endpoint, "local"))
         sw__cfg_problem(p, "faas.invoke.endpoint",
-                        "must start with http:// or https:// (or be null for AWS's endpoint)");
+                        "must start with http:// or https://, or be local (serve starts "
+                        "faas-local) or null (AWS's endpoint)");
     const sw_cfg_faas_local_t *l = &f->local;
     for (unsigned i = 0; i < l->functions_count; i++) {
         for (unsigned j = 0; l->functions[i].name && j < i; j++) {

@@ -152,6 +152,51 @@ void sw_sched_set_foresight(sw_sched_t *s, const uint64_t *counts, size_t n)
 
 const sw_cfg_t *sw_sched_cfg(const sw_sched_t *s) { return s->cfg; }
 
+/* Keys read from s->cfg at each use (or derived in sw_sched_reconfigure). */
+static const char *const live_keys[] = {
+    "slo.target",
+    "policy.max_queue_delay_ms",
+    "policy.dispatch_margin_ms",
+    "policy.mark.target_utilization",
+    "policy.mark.violation_budget",
+    "policy.mark.violation_cooldown_s",
+    "policy.mark.min_instances",
+    "policy.mark.spill",
+    "policy.reactive.scale_out_cooldown_s",
+    "policy.reactive.scale_in_cooldown_s",
+    "policy.reactive.min_instances",
+    "policy.reactive.max_instances",
+    "instance_types[].max_instances",
+    "faas.concurrency_limit",
+};
+
+bool sw_sched_key_is_live(const char *path)
+{
+    /* Compare with indices written as "[]". */
+    char pattern[256];
+    size_t n = 0;
+    for (const char *c = path; *c && n + 3 < sizeof(pattern); c++) {
+        pattern[n++] = *c;
+        if (*c == '[') {
+            while (c[1] >= '0' && c[1] <= '9')
+                c++;
+        }
+    }
+    pattern[n] = '\0';
+    for (size_t i = 0; i < SW_ARRAY_LEN(live_keys); i++)
+        if (strcmp(pattern, live_keys[i]) == 0)
+            return true;
+    return false;
+}
+
+void sw_sched_reconfigure(sw_sched_t *s, const sw_cfg_t *cfg)
+{
+    s->cfg = cfg;
+    s->ledger.cfg = cfg;
+    s->margin_us = sw_ms_to_time(cfg->policy.dispatch_margin_ms);
+    s->max_queue_delay_us = sw_ms_to_time(cfg->policy.max_queue_delay_ms);
+}
+
 /* ---- the central queue ---- */
 
 /* Inserts keeping arrival order. New arrivals land at the back in O(1); a request coming

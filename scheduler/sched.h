@@ -131,4 +131,14 @@ void sw_sched_summary(sw_sched_t *s, sw_time_t now, sw_sched_summary_t *out);
 
 const sw_cfg_t *sw_sched_cfg(const sw_sched_t *s);
 
+/* Whether the key at `path` (concrete, "instance_types[2].max_instances", or with "[]")
+ * is one the core reads as it goes, so that it may change on a running core. Keys it
+ * derives state from at creation (the SLO, batch profiles, prices, the forecaster, the
+ * interval) need a new core. */
+bool sw_sched_key_is_live(const char *path);
+/* Swaps in cfg, borrowed from now on, on a running core (a reload). The caller has
+ * checked with sw_sched_key_is_live that nothing else differs; figures derived from the
+ * live keys are recomputed. */
+void sw_sched_reconfigure(sw_sched_t *s, const sw_cfg_t *cfg);
+
 #endif

@@ -1017,10 +1017,11 @@ static bool respond_not_found(sw_srv_http_t *h, conn_t *c, struct evhttp_request
 
 static void stats_format(const sw_srv_http_t *h, struct evbuffer *out)
 {
-#define SW__X(name, type)                                                                          \
-    evbuffer_add_printf(                                                                           \
-        out, "# TYPE spillway_http_" #name " " #type "\nspillway_http_" #name " %" PRIu64 "\n",    \
-        h->stats.name);
+#define SW__X(name, type, help)                                                                    \
+    evbuffer_add_printf(out,                                                                       \
+                        "# HELP spillway_http_" #name " " help "\n# TYPE spillway_http_" #name       \
+                        " " #type "\nspillway_http_" #name " %" PRIu64 "\n",                       \
+                        h->stats.name);
     SW_SRV_HTTP_STATS(SW__X)
 #undef SW__X
 }

@@ -112,22 +112,22 @@ typedef struct sw_srv_http_opts {
  * type, then meaning. Responses that evhttp writes itself (HTML, see above) are not
  * counted. */
 #define SW_SRV_HTTP_STATS(X)                                                                       \
-    X(requests_total, counter)              /* requests routed, or refused before their body */    \
-    X(responses_2xx_total, counter)         /* answers sent with a 2xx status */                   \
-    X(responses_4xx_total, counter)         /* ... with a 4xx status */                            \
-    X(responses_5xx_total, counter)         /* ... with a 5xx status */                            \
-    X(infer_total, counter)                 /* calls handed to the driver */                       \
-    X(infer_rows_total, counter)            /* rows in them */                                     \
-    X(infer_abandoned_total, counter)       /* calls whose client left before the answer */        \
-    X(connections_accepted_total, counter)  /* connections served */                               \
-    X(connections_refused_total, counter)   /* closed at once over max_connections */              \
-    X(connections_timed_out_total, counter) /* closed by their idle, read or write deadline */     \
-    X(connections_open, gauge)              /* connections served now */                           \
-    X(request_body_bytes_total, counter)    /* bodies of the requests routed */                    \
-    X(response_body_bytes_total, counter)   /* bodies of the answers sent */
+    X(requests_total, counter, "HTTP requests routed, or refused before their body")             \
+    X(responses_2xx_total, counter, "HTTP answers sent with a 2xx status")                        \
+    X(responses_4xx_total, counter, "HTTP answers sent with a 4xx status")                        \
+    X(responses_5xx_total, counter, "HTTP answers sent with a 5xx status")                        \
+    X(infer_total, counter, "inference calls handed to the driver")                              \
+    X(infer_rows_total, counter, "rows in the inference calls handed to the driver")             \
+    X(infer_abandoned_total, counter, "inference calls whose client left before the answer")    \
+    X(connections_accepted_total, counter, "client connections served")                          \
+    X(connections_refused_total, counter, "client connections closed at once over the limit")    \
+    X(connections_timed_out_total, counter, "client connections closed by a deadline")           \
+    X(connections_open, gauge, "client connections open now")                                   \
+    X(request_body_bytes_total, counter, "bytes of request bodies routed")                       \
+    X(response_body_bytes_total, counter, "bytes of answer bodies sent")
 
 typedef struct sw_srv_http_stats {
-#define SW__X(name, type) uint64_t name;
+#define SW__X(name, type, help) uint64_t name;
     SW_SRV_HTTP_STATS(SW__X)
 #undef SW__X
 } sw_srv_http_stats_t;
