@@ -211,7 +211,10 @@ int sw__cfg_keymap_line(const sw__cfg_keymap_t *km, const char *path)
 
 void sw__cfg_join(char *out, size_t len, const char *prefix, const sw__cfg_row_t *r)
 {
-    snprintf(out, len, "%s%s%s", prefix, *prefix ? "." : "", sw__cfg_row_leaf(r));
+    /* Paths are bounded by the table (SW__CFG_PATH_MAX); a longer one is cut, in messages
+     * only. Testing the result keeps -Wformat-truncation quiet at -O3. */
+    if (snprintf(out, len, "%s%s%s", prefix, *prefix ? "." : "", sw__cfg_row_leaf(r)) >= (int)len)
+        out[len - 1] = '\0';
 }
 
 /* Visits the rows below `parent` (-1: all) over base, entries of lists included. */
@@ -465,7 +468,8 @@ static bool derive_uniform_mean(const sw__cfg_row_t *r, void *data, void *base, 
         return false;
     double mean = (d->min + d->max) / 2;
     char k[SW__CFG_PATH_MAX + 8];
-    snprintf(k, sizeof k, "%s.mean", path);
+    if (snprintf(k, sizeof k, "%s.mean", path) >= (int)sizeof k)
+        return false;
     if (present(&full->keys, k) && d->mean != mean)
         sw__cfg_problem(((fill_ctx_t *)ctx)->p, k,
                         "a uniform distribution's mean is (min + max) / 2 = %g: remove mean, or "

@@ -301,8 +301,11 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
     (void)what;
     sw_srv_live_t *l = arg;
     sw__live_tick(l);
-    if (l->finished)
+    if (l->finished) {
+        if (sw_srv_workers_admitted(l->workers) == 0 || l->now >= l->exit_deadline)
+            event_base_loopexit(l->base, NULL);
         return;
+    }
     check_boot_timeouts(l);
     sw__live_check_drift(l);
     if (l->draining &&
@@ -381,7 +384,10 @@ static void finish_run(sw_srv_live_t *l)
                 " cost_usd=%.6f", l->c.calls_accepted, l->c.calls_ok, l->c.calls_failed,
                 l->c.calls_timed_out, sum.cost.total_usd);
     l->drained = true;
-    event_base_loopexit(l->base, NULL);
+    /* The loop ends once every worker has taken its Stop and closed (a hand-started
+     * worker that lost its connection instead would dial in again and wait), or after a
+     * short grace: see on_sweep. */
+    l->exit_deadline = l->now + 3 * SW_US_PER_S;
 }
 
 void sw_srv_live_drain(sw_srv_live_t *l)

@@ -161,6 +161,7 @@ struct sw_srv_live {
     uint64_t latency_buckets[16]; /* answered calls, Prometheus buckets (live_metrics.c) */
     double latency_sum_s;
     sw_time_t drain_deadline;
+    sw_time_t exit_deadline; /* after the drain: workers have until then to take Stop */
 
     live_counters_t c;
     sw_hist_t latency_us;       /* answered calls, end to end */

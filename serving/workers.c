@@ -408,6 +408,15 @@ void sw_srv_workers_get_stats(const sw_srv_workers_t *w, sw_srv_workers_stats_t 
     *out = w->st;
 }
 
+size_t sw_srv_workers_admitted(const sw_srv_workers_t *w)
+{
+    size_t n = 0;
+    const wconn_t *c;
+    TAILQ_FOREACH(c, &w->live, link)
+        n += c->state == WC_REGISTERED || c->state == WC_STOPPING;
+    return n;
+}
+
 void sw_srv_workers_destroy(sw_srv_workers_t *w)
 {
     if (!w)

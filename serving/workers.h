@@ -85,6 +85,8 @@ void sw_srv_workers_forget(sw_srv_workers_t *w, uint32_t worker_id);
 bool sw_srv_workers_is_connected(const sw_srv_workers_t *w, uint32_t worker_id);
 
 void sw_srv_workers_get_stats(const sw_srv_workers_t *w, sw_srv_workers_stats_t *out);
+/* Admitted workers still connected (those sent Stop included). */
+size_t sw_srv_workers_admitted(const sw_srv_workers_t *w);
 
 /* Closes the listener and every connection without callbacks. NULL does nothing. */
 void sw_srv_workers_destroy(sw_srv_workers_t *w);

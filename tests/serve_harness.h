@@ -32,6 +32,7 @@ extern char **environ;
 typedef struct sh_server {
     char dir[64];       /* temp dir: policy.yaml, out/, stderr.log */
     char url[128];      /* http://127.0.0.1:PORT */
+    char workers[128];  /* HOST:PORT workers dial */
     pid_t pid;
     int out_fd;
 } sh_server_t;
@@ -83,13 +84,22 @@ static void sh_path(const sh_server_t *s, const char *name, char *out, size_t le
     snprintf(out, len, "%s/%s", s->dir, name);
 }
 
+/* Makes the server's folder (policy, outputs, log), so that a test can put files beside
+ * the policy before starting; sh_start calls it when the test did not. */
+static void sh_prepare(sh_server_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->pid = -1;
+    snprintf(s->dir, sizeof(s->dir), "/tmp/sw_serve_XXXXXX");
+    cr_assert_not_null(mkdtemp(s->dir));
+}
+
 /* Starts serve on `policy` (YAML text) with extra environment entries (NULL-terminated,
  * may be NULL). Fails the test if it does not listen within 60 s. */
 static void sh_start(sh_server_t *s, const char *policy, const char *const *env_extra)
 {
-    memset(s, 0, sizeof(*s));
-    snprintf(s->dir, sizeof(s->dir), "/tmp/sw_serve_XXXXXX");
-    cr_assert_not_null(mkdtemp(s->dir));
+    if (!s->dir[0])
+        sh_prepare(s);
     char cfg[128], out[128], log[128];
     sh_path(s, "policy.yaml", cfg, sizeof(cfg));
     sh_path(s, "out", out, sizeof(out));
@@ -137,8 +147,9 @@ static void sh_start(sh_server_t *s, const char *policy, const char *const *env_
     }
     line[used] = '\0';
     char host_port[100];
-    cr_assert_eq(sscanf(line, "spillway serve: listening on http://%99[^,]", host_port), 1, "%s",
-                 line);
+    cr_assert_eq(sscanf(line, "spillway serve: listening on http://%99[^,], workers dial %127[^,]",
+                        host_port, s->workers),
+                 2, "%s", line);
     snprintf(s->url, sizeof(s->url), "http://%s", host_port);
 }
 

@@ -33,6 +33,8 @@ static const char *spill_policy =
 static const char *const slow50[] = {"SW_DEBUG_COMPUTE_DELAY_MS=50", NULL};
 
 static sh_server_t srv;
+/* Workers a test started itself, killed by teardown if the test fails first. */
+static pid_t by_hand[4];
 static float *images, *expected;
 static const size_t n_images = 64;
 
@@ -46,6 +48,9 @@ static void setup(void)
 
 static void teardown(void)
 {
+    for (size_t i = 0; i < 4; i++)
+        if (by_hand[i] > 0 && kill(by_hand[i], SIGKILL) == 0)
+            waitpid(by_hand[i], NULL, 0);
     sh_cleanup(&srv);
     sw_free(images);
     sw_free(expected);
@@ -389,4 +394,116 @@ Test(srv_serve, reloads_on_sighup_drains_on_sigterm_and_writes_a_run_a_report_re
     cr_assert_not_null(html);
     cr_assert_not_null(strstr(html, "<svg"));
     sw_free(html);
+}
+
+/* ---- workers that serve did not start, and launches that never come up ---- */
+
+/* Starts `spillway worker` by hand, as an operator would on a machine of their own; its
+ * output goes to the server's folder, not to the test's. */
+static pid_t start_worker_by_hand(const char *token)
+{
+    char *argv[] = {SW_BINARY_DIR "/spillway", "worker", "--connect", srv.workers, "--type", "cpu",
+                    "--model", SH_MODEL, "--token", (char *)token, NULL};
+    char log[128];
+    sh_path(&srv, token, log, sizeof(log));
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT, 0644);
+    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    for (size_t i = 0; i < SW_ARRAY_LEN(by_hand); i++)
+        if (by_hand[i] <= 0) {
+            by_hand[i] = pid;
+            break;
+        }
+    return pid;
+}
+
+Test(srv_serve, a_hand_started_worker_with_the_static_token_joins_and_a_stranger_does_not)
+{
+    sh_prepare(&srv);
+    char token[128];
+    sh_path(&srv, "token.txt", token, sizeof(token));
+    sh_write(token, "s3cret-token\n");
+    sh_start(&srv,
+             "slo: {latency_ms: 300, target: 0.9}\n"
+             "instance_types:\n"
+             "  - {name: cpu, price_per_hour_usd: 0.085, provider: static, max_batch: 4,\n"
+             "     batch_latency_ms: [1, 1.5, 2, 2.5]}\n"
+             "faas: {enabled: false}\n"
+             "policy: {name: static, static: {pool: []}}\n"
+             "serve: {static_token_file: token.txt}\n",
+             NULL);
+    pid_t stranger = start_worker_by_hand("guessed");
+    wait_log("worker refused");
+    pid_t operator = start_worker_by_hand("s3cret-token");
+    wait_running(1);
+    cr_assert(log_has("adopted (static pool)"));
+    char *body = sh_infer_body(images, 5, 3);
+    sh_resp_t r;
+    sh_http(&srv, NULL, "/v2/models/fashion-mlp/infer", body, &r);
+    sh_check_outputs(&r, expected + 50, 3);
+    sw_free(r.body);
+    sw_free(body);
+    char *sum = stop_and_read_summary();
+    cr_assert_eq(json_number(sum, "served_vm"), 3, "%s", sum);
+    cr_assert_gt(json_number(sum, "vm"), -2); /* present */
+    sw_free(sum);
+    /* serve sent the adopted worker Stop; the stranger keeps dialling until killed. */
+    int status;
+    sw_time_t end = sw_clock_now() + 10 * SW_US_PER_S;
+    while (waitpid(operator, &status, WNOHANG) == 0) {
+        cr_assert_lt(sw_clock_now(), end, "the adopted worker did not stop");
+        usleep(20000);
+    }
+    by_hand[1] = 0; /* reaped */
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    (void)stranger; /* still dialling in: teardown kills it */
+}
+
+Test(srv_serve, a_launch_that_never_dials_in_is_lost_billed_and_retried)
+{
+    sh_start(&srv,
+             "slo: {latency_ms: 300, target: 0.9}\n"
+             "instance_types:\n"
+             "  - {name: cpu, price_per_hour_usd: 0.9, provider: command, max_batch: 4,\n"
+             "     batch_latency_ms: [1, 1.5, 2, 2.5], launch: 'echo i-0123456789abcdef0',\n"
+             "     terminate: 'test \"$SW_HANDLE\" = i-0123456789abcdef0'}\n"
+             "faas: {enabled: false}\n"
+             "policy: {name: static, static: {pool: [{type: cpu, count: 1}]}}\n"
+             "serve: {boot_timeout_s: 1}\n",
+             NULL);
+    wait_log("did not dial in within serve.boot_timeout_s (1 s)");
+    wait_log("launch worker=2 type=cpu reason=static_pool"); /* the pool refills */
+    char *sum = stop_and_read_summary();
+    cr_assert_geq(json_number(sum, "lost"), 1, "%s", sum);
+    cr_assert_geq(json_number(sum, "launched"), 2);
+    /* Each launch is billed AWS's 60 s minimum at $0.9/h, dialled in or not. */
+    cr_assert_geq(json_number(sum, "vm"), 0);
+    cr_assert_float_eq(json_number(sum, "total"), json_number(sum, "launched") * 60 * 0.9 / 3600,
+                       1e-9, "%s", sum);
+    cr_assert(!log_has("terminate failed"), "the terminate command got its handle back");
+    sw_free(sum);
+}
+
+Test(srv_serve, a_worker_that_drains_is_replaced_and_nothing_is_lost)
+{
+    sh_start(&srv, plain_policy, NULL);
+    wait_running(1);
+    pid_t w = find_worker(srv.pid);
+    cr_assert_gt(w, 0);
+    kill(w, SIGTERM); /* the operator stops it: it sends Drain and exits */
+    wait_log("worker draining worker=1");
+    wait_log("ready worker=2 type=cpu");
+    char *body = sh_infer_body(images, 7, 2);
+    sh_resp_t r;
+    sh_http(&srv, NULL, "/v2/models/fashion-mlp/infer", body, &r);
+    sh_check_outputs(&r, expected + 70, 2);
+    sw_free(r.body);
+    sw_free(body);
+    char *sum = stop_and_read_summary();
+    cr_assert_eq(json_number(sum, "lost"), 0, "a drain is not a loss: %s", sum);
+    sw_free(sum);
 }
