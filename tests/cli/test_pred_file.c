@@ -399,3 +399,226 @@ Test(serving_pred_file, save_into_a_missing_folder_fails_cleanly)
     cr_assert_str_eq(err, want);
     sw_pred_destroy(a);
 }
+
+/* ---- Crafted files: every saved value is checked before it is used ------------------ */
+
+/* Saves an unfitted forecaster `name` (params_for), then unpacks the file, lets `edit`
+ * change the message and packs it back: the file a damaged disk or a hostile hand would
+ * give. Unfitted forecasters export the same tensors as fitted ones, and fast. */
+static void save_edited(const char *name, void (*edit)(Spillway__ForecasterState *, void *),
+                        void *ctx)
+{
+    sw_pred_params_t pp = params_for(name);
+    pp.calendar = strcmp(name, "ar") == 0 || strcmp(name, "lstm") == 0;
+    sw_pred_t *p;
+    cr_assert_eq(sw_pred_create(&p, &pp, err, sizeof(err)), 0, "%s: %s", name, err);
+    cr_assert_eq(sw_cli_pred_save(path, p, err, sizeof(err)), 0, "%s: %s", name, err);
+    sw_pred_destroy(p);
+    size_t n;
+    uint8_t *buf = read_bytes(path, &n);
+    Spillway__ForecasterState *st = spillway__forecaster_state__unpack(NULL, n, buf);
+    cr_assert_not_null(st);
+    free(buf);
+    edit(st, ctx);
+    n = spillway__forecaster_state__get_packed_size(st);
+    buf = malloc(n);
+    cr_assert_eq(spillway__forecaster_state__pack(st, buf), n);
+    write_bytes(path, buf, n);
+    free(buf);
+    spillway__forecaster_state__free_unpacked(st, NULL);
+}
+
+/* One value of one saved tensor, and the message its refusal must contain. A tensor the
+ * export lacks (the calendar ones of an uncalibrated forecaster) is added, n values of 1. */
+typedef struct bad_value {
+    const char *forecaster, *tensor;
+    size_t n, index;
+    double value;
+    const char *msg;
+} bad_value_t;
+
+static void set_value(Spillway__ForecasterState *st, void *ctx)
+{
+    const bad_value_t *b = ctx;
+    for (size_t i = 0; i < st->n_tensors; i++) {
+        if (strcmp(st->tensors[i]->name, b->tensor) == 0) {
+            cr_assert_lt(b->index, st->tensors[i]->n_data, "%s has %zu values", b->tensor,
+                         st->tensors[i]->n_data);
+            st->tensors[i]->data[b->index] = b->value;
+            return;
+        }
+    }
+    /* Added as the unpacked message's own allocation, so free_unpacked frees it. */
+    Spillway__Tensor *t = malloc(sizeof(*t));
+    spillway__tensor__init(t);
+    t->name = strdup(b->tensor);
+    t->n_data = b->n;
+    t->data = malloc(b->n * sizeof(double));
+    for (size_t i = 0; i < b->n; i++)
+        t->data[i] = 1;
+    t->data[b->index] = b->value;
+    st->tensors = realloc(st->tensors, (st->n_tensors + 1) * sizeof(*st->tensors));
+    st->tensors[st->n_tensors++] = t;
+}
+
+/* The load must fail with the message; were it to succeed, observing and forecasting is
+ * what would touch memory out of bounds (ASan reports it) or print a wrong number. */
+static void expect_refused(const bad_value_t *b)
+{
+    sw_pred_t *p = NULL;
+    int rc = sw_cli_pred_load(path, &p, err, sizeof(err));
+    if (rc == 0) {
+        for (int i = 0; i < 3; i++)
+            sw_pred_observe(p, 5);
+        double pt[HORIZON], up[HORIZON];
+        sw_forecast_t f = {.horizon = HORIZON, .point = pt, .upper = up};
+        sw_pred_forecast(p, &f);
+        sw_pred_destroy(p);
+        cr_assert_fail("%s %s[%zu] = %g was accepted (forecast %g, upper %g)", b->forecaster,
+                       b->tensor, b->index, b->value, f.max_point, f.max_upper);
+    }
+    cr_assert_eq(rc, -EINVAL, "%s %s[%zu] = %g: rc %d: %s", b->forecaster, b->tensor, b->index,
+                 b->value, rc, err);
+    cr_assert_null(p);
+    cr_assert(strstr(err, b->msg), "%s %s[%zu] = %g: message \"%s\" lacks \"%s\"",
+              b->forecaster, b->tensor, b->index, b->value, err, b->msg);
+}
+
+static void expect_each_refused(const bad_value_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        save_edited(cases[i].forecaster, set_value, (void *)&cases[i]);
+        expect_refused(&cases[i]);
+    }
+}
+
+/* Issue 10: a ring head of -5 or NaN passed the upper-bound-only check and observe()
+ * wrote before the ring's heap buffer. */
+Test(serving_pred_file, lstm_negative_or_nan_ring_position_is_refused)
+{
+    static const bad_value_t cases[] = {
+        {"lstm", "lstm_meta", 8, 1, -5, "saved lstm_meta[1] is -5, out of range: must be a "
+                                        "whole number in [0, 30]"},
+        {"lstm", "lstm_meta", 8, 1, NAN, "saved lstm_meta[1] is nan, out of range"},
+        {"lstm", "lstm_meta", 8, 1, 2.5, "saved lstm_meta[1] is 2.5, out of range"},
+        {"lstm", "lstm_meta", 8, 1, 31, "saved lstm_meta[1] is 31, out of range"},
+        {"lstm", "lstm_meta", 8, 2, -1, "saved lstm_meta[2] is -1, out of range: must be a "
+                                        "whole number in [0, 31]"},
+        {"lstm", "lstm_meta", 8, 2, NAN, "saved lstm_meta[2] is nan, out of range"},
+    };
+    expect_each_refused(cases, SW_ARRAY_LEN(cases));
+}
+
+/* Every other value of every kind: non-finite, negative counts, fractions where a whole
+ * number is due, and values past their range, each refused by tensor and index. */
+Test(serving_pred_file, every_forecaster_refuses_each_bad_value, .timeout = 60)
+{
+    static const bad_value_t cases[] = {
+        {"lstm", "lstm_meta", 8, 0, 0, "saved lstm_meta[0] is 0, out of range"},
+        {"lstm", "lstm_meta", 8, 0, INFINITY, "saved lstm_meta[0] is inf, out of range"},
+        {"lstm", "lstm_meta", 8, 3, -2, "saved lstm_meta[3] is -2, out of range"},
+        {"lstm", "lstm_meta", 8, 5, 0.5, "saved lstm_meta[5] is 0.5, out of range"},
+        {"lstm", "lstm_theta", 0, 7, NAN, "saved lstm_theta[7] is nan, out of range"},
+        {"lstm", "lstm_theta", 0, 0, 1e300, "saved lstm_theta[0] is 1e+300, out of range"},
+        {"lstm", "lstm_ring", 0, 4, -1, "saved lstm_ring[4] is -1, out of range"},
+        {"lstm", "lstm_ring_miss", 0, 4, 2, "saved lstm_ring_miss[4] is 2, out of range"},
+        {"ar", "coef", 0, 1, NAN, "saved coef[1] is nan, out of range"},
+        {"ar", "coef_max", 0, 0, -INFINITY, "saved coef_max[0] is -inf, out of range"},
+        {"ar", "hist", 0, 29, -3, "saved hist[29] is -3, out of range"},
+        {"ar", "ar", 3, 1, NAN, "saved ar[1] is nan, out of range"},
+        {"ar", "ar", 3, 0, 7, "saved ar[0] is 7, out of range"},
+        {"holt-winters", "hw", 7, 0, 1.5, "saved hw[0] is 1.5, out of range"},
+        {"holt-winters", "hw", 7, 3, NAN, "saved hw[3] is nan, out of range"},
+        {"holt-winters", "hw", 7, 4, INFINITY, "saved hw[4] is inf, out of range"},
+        {"holt-winters", "season", 0, 100, NAN, "saved season[100] is nan, out of range"},
+        {"ewma", "ewma", 3, 0, 0, "saved ewma[0] is 0, out of range"},
+        {"ewma", "ewma", 3, 1, NAN, "saved ewma[1] is nan, out of range"},
+        {"ewma", "ewma", 3, 1, -4, "saved ewma[1] is -4, out of range"},
+        {"last", "last", 2, 0, INFINITY, "saved last[0] is inf, out of range"},
+        {"last", "last", 2, 1, -1, "saved last[1] is -1, out of range"},
+        {"seasonal-naive", "slot", 0, 3, -1, "saved slot[3] is -1, out of range"},
+        {"seasonal-naive", "last", 1, 0, INFINITY, "saved last[0] is inf, out of range"},
+        {"recent-max", "ring", 0, 2, NAN, "saved ring[2] is nan, out of range"},
+        {"recent-max", "ring_meta", 2, 0, 11, "saved ring_meta[0] is 11, out of range"},
+        {"recent-max", "ring_meta", 2, 1, NAN, "saved ring_meta[1] is nan, out of range"},
+        {"recent-max", "ring_meta", 2, 1, -1, "saved ring_meta[1] is -1, out of range"},
+        /* The state every forecaster shares, with the calendar and burst tables. */
+        {"last", "pos", 1, 0, -1, "saved pos[0] is -1, out of range"},
+        {"last", "pos", 1, 0, NAN, "saved pos[0] is nan, out of range"},
+        {"last", "ratio_q", 0, 2, NAN, "saved ratio_q[2] is nan, out of range"},
+        {"last", "ratio_q", 0, 2, -1, "saved ratio_q[2] is -1, out of range"},
+        {"last", "ratio_q_max", 1, 0, INFINITY, "saved ratio_q_max[0] is inf, out of range"},
+        {"last", "hold", 4, 1, 0.5, "saved hold[1] is 0.5, out of range"},
+        {"last", "hold", 4, 2, NAN, "saved hold[2] is nan, out of range"},
+        {"last", "hold", 4, 3, 60, "saved hold[3] is 60, out of range"},
+        {"last", "recent", 0, 59, -1, "saved recent[59] is -1, out of range"},
+        {"last", "burst", 0, 0, NAN, "saved burst[0] is nan, out of range"},
+        {"last", "burst", 0, 1, -1, "saved burst state is out of range"},
+        {"last", "ratio_cal", 120 * HORIZON, 7, NAN, "saved ratio_cal[7] is nan, out of range"},
+        {"last", "ratio_cal_max", 120, 0, 1, "saved state lacks ratio_cal (600 values)"},
+        {"last", "burst_prone", 60, 0, 1, "saved state lacks ratio_cal (600 values)"},
+        {"last", "ratio_cal", 121, 7, 1, "saved ratio_cal has 121 values, where its parameters "
+                                         "require 600"},
+    };
+    expect_each_refused(cases, SW_ARRAY_LEN(cases));
+}
+
+/* One parameter set to a value no forecaster may be built with. */
+typedef struct bad_param {
+    const char *forecaster;
+    void (*set)(Spillway__ForecasterParams *m);
+    const char *msg;
+} bad_param_t;
+
+static void huge_horizon(Spillway__ForecasterParams *m) { m->horizon = UINT32_MAX; }
+static void huge_season(Spillway__ForecasterParams *m) { m->season = UINT32_MAX; }
+static void huge_window(Spillway__ForecasterParams *m) { m->window = UINT32_MAX; }
+static void nan_headroom(Spillway__ForecasterParams *m) { m->headroom = NAN; }
+static void nan_quantile(Spillway__ForecasterParams *m) { m->quantile = NAN; }
+static void inf_interval(Spillway__ForecasterParams *m) { m->interval_s = INFINITY; }
+static void nan_holdout(Spillway__ForecasterParams *m) { m->holdout_frac = NAN; }
+static void huge_context(Spillway__ForecasterParams *m) { m->gaps->context = UINT32_MAX; }
+static void inf_min_level(Spillway__ForecasterParams *m) { m->gaps->min_level = INFINITY; }
+static void nan_alpha(Spillway__ForecasterParams *m) { m->ewma_alpha = NAN; }
+static void huge_order(Spillway__ForecasterParams *m) { m->ar_order = UINT32_MAX; }
+static void huge_hidden(Spillway__ForecasterParams *m) { m->lstm_hidden = UINT32_MAX; }
+static void huge_lstm_window(Spillway__ForecasterParams *m) { m->lstm_window = UINT32_MAX; }
+static void huge_epochs(Spillway__ForecasterParams *m) { m->lstm_epochs = UINT32_MAX; }
+static void nan_rate(Spillway__ForecasterParams *m) { m->lstm_learning_rate = NAN; }
+
+static void set_param(Spillway__ForecasterState *st, void *ctx)
+{
+    ((const bad_param_t *)ctx)->set(st->params);
+}
+
+/* Parameters size the state (a horizon of 2^32 - 1 asked for 32 GB per table): each is
+ * refused by name before anything is allocated from it. */
+Test(serving_pred_file, absurd_parameters_are_refused_before_allocating)
+{
+    static const bad_param_t cases[] = {
+        {"last", huge_horizon, "horizon 4294967295 must be in [1, 10000]"},
+        {"seasonal-naive", huge_season, "season 4294967295 must be <= 10000000 intervals"},
+        {"holt-winters", huge_season, "season 4294967295 must be <= 10000000 intervals"},
+        {"recent-max", huge_window, "window 4294967295 must be <= 10000000 intervals"},
+        {"recent-max", nan_headroom, "headroom nan must be in [1, 1e6]"},
+        {"ewma", nan_quantile, "quantile nan must be in (0, 1)"},
+        {"ewma", inf_interval, "interval_s inf must be >= 0"},
+        {"ewma", nan_holdout, "holdout_frac nan must be in [0, 1)"},
+        {"last", huge_context, "gaps.context 4294967295 must be <= 1000000"},
+        {"last", inf_min_level, "gaps.min_level must be finite"},
+        {"ewma", nan_alpha, "ewma_alpha nan must be in (0, 1]"},
+        {"ar", huge_order, "ar_order 4294967295 must be in [1, 100000]"},
+        {"lstm", huge_hidden, "lstm_hidden 4294967295 must be in [1, 256]"},
+        {"lstm", huge_lstm_window, "lstm_window 4294967295 must be in [1, 10080]"},
+        {"lstm", huge_epochs, "lstm_epochs 4294967295 must be in [0, 1000000]"},
+        {"lstm", nan_rate, "lstm_learning_rate nan must be in (0, 1)"},
+    };
+    for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
+        save_edited(cases[i].forecaster, set_param, (void *)&cases[i]);
+        sw_pred_t *p = (sw_pred_t *)1;
+        cr_assert_eq(sw_cli_pred_load(path, &p, err, sizeof(err)), -EINVAL, "%s: %s",
+                     cases[i].msg, err);
+        cr_assert_null(p);
+        cr_assert(strstr(err, cases[i].msg), "message \"%s\" lacks \"%s\"", err, cases[i].msg);
+    }
+}
