@@ -195,9 +195,7 @@ static int load_model(const sw_cfg_t *cfg, sw_pred_t **out)
     int rc = sw_cli_pred_load(cfg->predictor.model_path, out, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "spillway simulate: predictor.model_path: %s\n", err);
-        return rc == SW_EPARSE || rc == SW_EUNSUPPORTED || rc == -ENOENT || rc == -EINVAL
-                   ? SW_EXIT_USAGE
-                   : SW_EXIT_FAILURE;
+        return sw__cli_file_status(rc);
     }
     return 0;
 }

@@ -3,6 +3,7 @@
  * a synthetic three-day series), and each way a file can be wrong gives its own message
  * naming the file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
+#include "common/file.h"
 #include "config/config.h"
 #include "predictor/predictor.h"
 #include "proto/forecaster.pb-c.h"
@@ -295,8 +297,63 @@ Test(serving_pred_file, missing_file_is_enoent_naming_the_path)
     cr_assert_eq(sw_cli_pred_load(path, &p, err, sizeof(err)), -ENOENT);
     cr_assert_null(p);
     char want[256];
-    snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+    snprintf(want, sizeof(want), "%s: No such file or directory", path);
     cr_assert_str_eq(err, want);
+}
+
+/* Issue 10: a path that names no regular file is refused by name, before any read (a
+ * FIFO would block, /dev/zero would never end, a folder gave "Is a directory" from read). */
+Test(serving_pred_file, directory_device_and_fifo_are_refused_by_name, .timeout = 10)
+{
+    char fifo[160];
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0, "%s", strerror(errno));
+    static const struct {
+        const char *path;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"/tmp", -EISDIR, "/tmp: is a directory, not a forecaster file"},
+        {"/dev/zero", -EINVAL, "/dev/zero: is not a regular file (a device, FIFO or socket)"},
+        {NULL, -EINVAL, "is not a regular file (a device, FIFO or socket)"},
+    };
+    for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
+        sw_pred_t *p = (sw_pred_t *)1;
+        const char *what = cases[i].path ? cases[i].path : fifo;
+        cr_assert_eq(sw_cli_pred_load(what, &p, err, sizeof(err)), cases[i].rc, "%s: %s", what,
+                     err);
+        cr_assert_null(p);
+        cr_assert(strstr(err, cases[i].msg), "%s: \"%s\"", what, err);
+    }
+    unlink(fifo);
+}
+
+/* A file past the cap is refused from its size alone: this one is sparse, so the test
+ * writes nothing, and the loader must not read it either. */
+Test(serving_pred_file, file_over_the_size_cap_is_refused_unread)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, (off_t)SW_FILE_MAX_FORECASTER_BYTES + 1), 0);
+    close(fd);
+    assert_load_fails(-EFBIG, "is 268435457 bytes, more than the 268435456 allowed for a "
+                              "forecaster file");
+}
+
+/* A megabyte of empty Tensor submessages (2 bytes each) would decode to about 36 MB of
+ * structs; the budget stops the decoder at three. */
+Test(serving_pred_file, file_that_decodes_to_far_more_than_its_size_is_refused)
+{
+    size_t n = 1 << 20;
+    uint8_t *buf = malloc(n);
+    for (size_t i = 0; i < n; i += 2) {
+        buf[i] = 0x22; /* field 4 (tensors), length-delimited */
+        buf[i + 1] = 0;
+    }
+    write_bytes(path, buf, n);
+    free(buf);
+    assert_load_fails(SW_EPARSE, "not a spillway forecaster file (its 1048576 bytes decode to "
+                                 "more than 3145728 bytes of messages");
 }
 
 Test(serving_pred_file, truncated_file_is_refused)
