@@ -530,6 +530,38 @@ Test(model_idx, mismatched_counts, .init = make_tmpdir, .fini = remove_tmpdir)
     expect_idx_error(img, lab, lab, "4 labels, but");
 }
 
+/* A header that promises 784 MB (the 30 bytes that follow are all there is) fails as
+ * truncated, having allocated as the data arrived rather than what was promised; one
+ * whose dimensions multiply past 2^64 is refused from the header alone. */
+Test(model_idx, header_promises_are_not_allocated, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char img[128], lab[128];
+    tmp_path(img, sizeof(img), "img.gz");
+    tmp_path(lab, sizeof(lab), "lab.gz");
+    write_pair(img, lab, 5, sizeof(pixels), 5);
+    const uint32_t big[] = {1000000, 28, 28}, huge[] = {UINT32_MAX, UINT32_MAX, UINT32_MAX};
+    write_idx(img, 0x803, big, 3, pixels, sizeof(pixels));
+    expect_idx_error(img, lab, img, "truncated: header promises 784000000 data bytes");
+    write_idx(img, 0x803, huge, 3, pixels, sizeof(pixels));
+    expect_idx_error(img, lab, img, "implausible IDX dimensions: more than 1073741824 bytes");
+}
+
+/* The data folder's files must be regular files: a folder in their place used to read as
+ * "truncated IDX header (empty or not IDX)", and a FIFO blocked. */
+Test(model_idx, paths_that_are_not_regular_files, .init = make_tmpdir, .fini = remove_tmpdir,
+     .timeout = 10)
+{
+    char img[128], lab[128], fifo[128];
+    tmp_path(img, sizeof(img), "img.gz");
+    tmp_path(lab, sizeof(lab), "lab.gz");
+    tmp_path(fifo, sizeof(fifo), "fifo");
+    write_pair(img, lab, 5, sizeof(pixels), 5);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    expect_idx_error(tmpdir, lab, tmpdir, "is a directory, not a gzip IDX file");
+    expect_idx_error(img, fifo, fifo, "is not a regular file (a device, FIFO or socket)");
+    expect_idx_error(img, "/dev/zero", "/dev/zero", "is not a regular file");
+}
+
 /* One epoch on the first 10,000 training images: a smoke test that the gradients are right
  * (a wrong sign or transpose stays near 10 %). The full run's figure is in bench/README.md. */
 Test(model_train, short_run_learns, .timeout = 120)
