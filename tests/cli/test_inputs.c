@@ -1,0 +1,95 @@
+/* Hostile and absurd inputs through the real binary (issue 10): for each kind of file a
+ * command reads, and for the options that bound a run, the exit status (2 for a usage
+ * error or a bad input file, 1 for a runtime failure such as a malformed trace line) and a
+ * message that names the file, the line or field, and what is wrong. Nothing may crash,
+ * hang, exhaust memory, or print a number computed from nonsense. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "tests/cli/cli_helpers.h"
+
+#define DAY0 SW_SOURCE_DIR "/data/traces/twitter-2021-08/twitter_day00_per_second.txt"
+
+/* Runs argv; asserts the exit status and that stderr holds each of the NULL-terminated
+ * parts. */
+static void expect_exit(const char *const argv[], int status, const char *const parts[])
+{
+    char *out, *err;
+    int rc = cli_run(argv, &out, &err);
+    cr_assert_eq(rc, status, "%s %s: exit %d, want %d; stderr:\n%s", argv[1], argv[2], rc,
+                 status, err);
+    for (size_t i = 0; parts[i]; i++)
+        cr_assert(strstr(err, parts[i]), "%s %s: stderr lacks \"%s\":\n%s", argv[1], argv[2],
+                  parts[i], err);
+    free(out);
+    free(err);
+}
+
+/* ---- simulate: traces ---------------------------------------------------------------- */
+
+/* The window past the end of the trace printed "0 requests, SLO 100 % met" with exit 0;
+ * it is a usage error naming the span, also for the oracle, which reads the trace first. */
+Test(cli_inputs, simulate_window_past_the_trace_is_a_usage_error, .timeout = 60)
+{
+    char *dir = cli_make_dir();
+    const char *want[] = {"the window starts 90000.000 s into the trace (start_s, --start), "
+                          "but the trace ends at 86400.000 s", NULL};
+    for (int oracle = 0; oracle < 2; oracle++)
+        expect_exit((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--trace",
+                                          DAY0, "--start", "90000", "--policy",
+                                          oracle ? "oracle" : "mark", "--no-progress", "--out",
+                                          dir, NULL},
+                    2, want);
+    cli_rm_dir(dir);
+}
+
+/* Malformed lines stop the run with FILE:LINE (exit 1, as README says): a third column,
+ * a count past the rate limit, a row past the span limit. */
+Test(cli_inputs, simulate_trace_lines_past_the_limits_name_file_and_line, .timeout = 60)
+{
+    static const struct {
+        const char *name, *text, *msg;
+    } cases[] = {
+        {"minutes.csv", "minute_index,requests\n0,5\n1,6,7\n",
+         ":3: the row has more than 2 fields, but the header has 2"},
+        {"seconds.txt", "3 1000000000000 4\n", ":1: count 1000000000000 (word 2) is more than "
+                                               "the 10000000 requests a second"},
+        {"dates.csv", "TIMESTAMP\n1900-01-01 00:00:00\n9999-12-31 23:59:59\n",
+         ":3: TIMESTAMP: \"9999-12-31 23:59:59\" is 2958464.0 days after the first row"},
+    };
+    char *dir = cli_make_dir();
+    for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
+        char *trace = cli_write_file(dir, cases[i].name, cases[i].text);
+        char want[600];
+        snprintf(want, sizeof want, "%s%s", trace, cases[i].msg);
+        expect_exit((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--trace",
+                                          trace, "--no-progress", "--out", dir, NULL},
+                    1, (const char *const[]){want, NULL});
+        unlink(trace);
+        free(trace);
+    }
+    cli_rm_dir(dir);
+}
+
+/* A folder, a device or a FIFO as the trace: refused by name before the run, exit 2. */
+Test(cli_inputs, simulate_trace_that_is_no_regular_file_is_a_usage_error, .timeout = 30)
+{
+    char *dir = cli_make_dir();
+    char *fifo = cli_path_in(dir, "fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    const char *paths[] = {dir, "/dev/zero", fifo};
+    for (size_t i = 0; i < SW_ARRAY_LEN(paths); i++)
+        expect_exit((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--trace",
+                                          paths[i], "--no-progress", "--out", dir, NULL},
+                    2, (const char *const[]){paths[i], i ? "is not a regular file" :
+                                                           "is a directory, not a trace", NULL});
+    unlink(fifo);
+    free(fifo);
+    cli_rm_dir(dir);
+}
