@@ -18,6 +18,7 @@
 #include "common/common.h"
 #include "cli/cli.h"
 #include "runs/report.h"
+#include "runs/rundir.h"
 
 extern char **environ;
 
@@ -361,23 +362,27 @@ static int read_summary(const char *dir, row_t *r)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", dir);
+    /* Checked like any run directory (types, ranges), then unpacked: the run may have been
+     * replaced or damaged between its exit and now. */
+    json_t *root;
+    r->error = sw_malloc(ERR_BUF);
+    if (sw_run_summary_load(path, &root, r->error, ERR_BUF) < 0)
+        return -1;
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
     double requests = 0, faas = 0, billed_s = 0;
     int slo_met = 0;
-    int rc = root ? json_unpack_ex(
-                        root, &jerr, 0, "{s:F,s:F,s:F,s:b,s:{s:F},s:{s:F,s:F,s:F},s:F,s:{s:F}}",
-                        "requests", &requests, "slo_attainment", &r->slo_attainment, "slo_target",
-                        &r->slo_target, "slo_met", &slo_met, "latency_ms", "p99", &r->p99_ms,
-                        "cost_usd", "total", &r->cost_usd, "vm", &r->vm_usd, "faas", &r->faas_usd,
-                        "served_faas", &faas, "vm", "billed_seconds", &billed_s)
-                  : -1;
+    int rc = json_unpack_ex(root, &jerr, 0, "{s:F,s:F,s:F,s:b,s:{s:F},s:{s:F,s:F,s:F},s:F,s:{s:F}}",
+                            "requests", &requests, "slo_attainment", &r->slo_attainment,
+                            "slo_target", &r->slo_target, "slo_met", &slo_met, "latency_ms", "p99",
+                            &r->p99_ms, "cost_usd", "total", &r->cost_usd, "vm", &r->vm_usd, "faas",
+                            &r->faas_usd, "served_faas", &faas, "vm", "billed_seconds", &billed_s);
     json_decref(root);
     if (rc < 0) {
-        r->error = sw_malloc(ERR_BUF);
         snprintf(r->error, ERR_BUF, "%s: %s", path, jerr.text);
         return -1;
     }
+    sw_free(r->error);
+    r->error = NULL;
     r->slo_met = slo_met;
     r->spill_share = requests > 0 ? faas / requests : 0.0;
     r->vm_hours = billed_s / 3600.0;

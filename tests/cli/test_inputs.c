@@ -93,3 +93,24 @@ Test(cli_inputs, simulate_trace_that_is_no_regular_file_is_a_usage_error, .timeo
     free(fifo);
     cli_rm_dir(dir);
 }
+
+/* ---- report and compare: run directories --------------------------------------------- */
+
+/* A run directory whose files are damaged, missing or no files at all: exit 2, naming the
+ * file and the field or line. */
+Test(cli_inputs, report_of_a_bad_run_directory_is_a_usage_error)
+{
+    char *dir = cli_make_dir();
+    const char *const missing[] = {dir, "summary.json: No such file or directory", NULL};
+    expect_exit((const char *const[]){SPILLWAY, "report", dir, NULL}, 2, missing);
+    char *summary = cli_write_file(dir, "summary.json", "{\"requests\": -1}");
+    const char *const negative[] = {"summary.json: requests: -1 must be a whole number >= 0", NULL};
+    expect_exit((const char *const[]){SPILLWAY, "report", dir, NULL}, 2, negative);
+    unlink(summary);
+    cr_assert_eq(mkfifo(summary, 0600), 0);
+    const char *const fifo[] = {"summary.json: is not a regular file", NULL};
+    expect_exit((const char *const[]){SPILLWAY, "report", dir, NULL}, 2, fifo);
+    unlink(summary);
+    free(summary);
+    cli_rm_dir(dir);
+}
