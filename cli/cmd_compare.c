@@ -24,6 +24,10 @@ extern char **environ;
 
 /* MAX_ERR bytes of a run's stderr are kept; ERR_BUF also fits a path before them. */
 enum { MAX_POLICIES = 16, MAX_SETS = 16, MAX_VALUES = 64, MAX_ERR = 2000, ERR_BUF = 8192 };
+/* Runs in one comparison: every policy times every combination of --set values, which the
+ * limits above would let reach 16 x 64^16. A thousand runs of a day's trace are hours on a
+ * large machine. */
+enum { MAX_RUNS = 1024 };
 
 typedef struct sweep {
     char *key;
@@ -192,10 +196,27 @@ static int apply_pass(const cmp_args_t *a, sw_cfg_t *cfg)
     return 0;
 }
 
+/* The grid's size, refused past MAX_RUNS before the product can overflow. */
+static int check_grid(const cmp_args_t *a)
+{
+    size_t n = a->n_policies;
+    for (size_t s = 0; s < a->n_sets && n <= MAX_RUNS; s++)
+        n = a->sets[s].n_values > MAX_RUNS / n ? MAX_RUNS + 1 : n * a->sets[s].n_values;
+    if (n <= MAX_RUNS)
+        return 0;
+    fprintf(stderr,
+            "spillway compare: %zu policies times the --set values make more than the "
+            "%d runs a comparison may hold: sweep fewer values, or split it\n",
+            a->n_policies, MAX_RUNS);
+    return SW_EXIT_USAGE;
+}
+
 /* Every policy name and every --set value is checked against a fresh config, so a typo in
  * the last value of a sweep is reported before hours of runs rather than after. */
 static int validate(const cmp_args_t *a)
 {
+    if (check_grid(a) != 0)
+        return SW_EXIT_USAGE;
     sw_policy_kind_t kind;
     for (size_t i = 0; i < a->n_policies; i++)
         if (sw_policy_from_name(a->policies[i], &kind) < 0) {

@@ -114,3 +114,30 @@ Test(cli_inputs, report_of_a_bad_run_directory_is_a_usage_error)
     free(summary);
     cli_rm_dir(dir);
 }
+
+/* Every policy times every combination of --set values: 64 x 64 runs is refused before
+ * anything runs or is created, where the limits allowed up to 16 x 64^16 (which wrapped). */
+Test(cli_inputs, compare_grid_past_its_limit_is_refused_before_running)
+{
+    /* The values need not be valid: the grid's size is checked first. */
+    char values[2][1024];
+    for (int k = 0; k < 2; k++) {
+        size_t o =
+            (size_t)snprintf(values[k], sizeof values[k], "%s=", k ? "seed" : "slo.latency_ms");
+        for (int i = 1; i <= 64; i++)
+            o += (size_t)snprintf(values[k] + o, sizeof values[k] - o, i > 1 ? ",%d" : "%d", i);
+    }
+    char *dir = cli_make_dir();
+    char *out = cli_path_in(dir, "cmp");
+    const char *const want[] = {"1 policies times the --set values make more than the 1024 "
+                                "runs a comparison may hold",
+                                NULL};
+    expect_exit((const char *const[]){SPILLWAY, "compare", "--config", EXAMPLE, "--policies",
+                                      "mark", "--set", values[0], "--set", values[1], "--out", out,
+                                      NULL},
+                2, want);
+    struct stat st;
+    cr_assert_neq(stat(out, &st), 0, "%s was created", out);
+    free(out);
+    cli_rm_dir(dir);
+}
