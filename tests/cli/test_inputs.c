@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "config/config.h"
+#include "model/model.h"
 #include "tests/cli/cli_helpers.h"
+#include "tests/tiny_model.h"
 
 #define DAY0 SW_SOURCE_DIR "/data/traces/twitter-2021-08/twitter_day00_per_second.txt"
 
@@ -138,6 +141,56 @@ Test(cli_inputs, compare_grid_past_its_limit_is_refused_before_running)
                 2, want);
     struct stat st;
     cr_assert_neq(stat(out, &st), 0, "%s was created", out);
+    free(out);
+    cli_rm_dir(dir);
+}
+
+/* ---- profile and the model commands --------------------------------------------------- */
+
+/* The whole profile, indented under an instance type, as check-config would load it. */
+static sw_cfg_t *load_profile(const char *profile_path)
+{
+    char *profile = cli_slurp(profile_path, NULL);
+    cr_assert_not_null(profile);
+    char yaml[8192];
+    int n = snprintf(yaml, sizeof yaml,
+                     "instance_types:\n  - name: local\n"
+                     "    price_per_hour_usd: 0.1\n");
+    for (char *line = strtok(profile, "\n"); line; line = strtok(NULL, "\n"))
+        n += snprintf(yaml + n, sizeof yaml - (size_t)n, "    %s\n", line);
+    free(profile);
+    sw_cfg_t *cfg = NULL;
+    char err[4096];
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "profile.yaml", &cfg, err, sizeof err), 0,
+                 "check-config refuses the profile: %s\n%s", err, yaml);
+    return cfg;
+}
+
+/* Issue 10: a model served in under a microsecond (the clock's resolution) was profiled
+ * as batch_latency_ms: [0, 0, ...], which check-config refuses. Values are rounded up to
+ * 0.001 ms, and stay non-decreasing. */
+Test(cli_inputs, profile_of_a_tiny_model_is_a_valid_config, .timeout = 60)
+{
+    char *dir = cli_make_dir();
+    char *model = cli_path_in(dir, "tiny.pb"), *out = cli_path_in(dir, "profile.yaml");
+    char err[512];
+    cr_assert_eq(sw_model_save(model, &tiny, err, sizeof err), 0, "%s", err);
+    const char *const argv[] = {SPILLWAY, "profile",   "--model", model,      "--max-batch",
+                                "16",     "--repeats", "50",      "--min-ms", "1",
+                                "--out",  out,         NULL};
+    char *so, *se;
+    cr_assert_eq(cli_run(argv, &so, &se), 0, "%s", se);
+    sw_cfg_t *cfg = load_profile(out);
+    const sw_cfg_instance_type_t *t = &cfg->instance_types[0];
+    cr_assert_eq(t->batch_latency_ms_count, 16);
+    for (unsigned b = 0; b < 16; b++) {
+        cr_assert_geq(t->batch_latency_ms[b], 0.001, "T_%u = %g", b + 1, t->batch_latency_ms[b]);
+        cr_assert(b == 0 || t->batch_latency_ms[b] >= t->batch_latency_ms[b - 1]);
+    }
+    sw_cfg_destroy(cfg);
+    free(so);
+    free(se);
+    free(model);
     free(out);
     cli_rm_dir(dir);
 }
