@@ -87,8 +87,10 @@ static int parse_option(predict_args_t *a, int c, const char *arg)
     case OPT_SAVE: a->save = arg; return 0;
     case OPT_CALENDAR: a->calendar = true; return 0;
     case OPT_SET:
-        if (a->n_sets == SW_ARRAY_LEN(a->sets))
+        if (a->n_sets == SW_ARRAY_LEN(a->sets)) {
+            fprintf(stderr, "spillway predict: at most %zu --set options\n", SW_ARRAY_LEN(a->sets));
             return SW_EXIT_USAGE;
+        }
         a->sets[a->n_sets++] = arg;
         return 0;
     case OPT_INTERVAL:

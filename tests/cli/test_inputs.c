@@ -5,6 +5,7 @@
  * hang, exhaust memory, or print a number computed from nonsense. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,5 +193,38 @@ Test(cli_inputs, profile_of_a_tiny_model_is_a_valid_config, .timeout = 60)
     free(se);
     free(model);
     free(out);
+    cli_rm_dir(dir);
+}
+
+/* The same bad model gave 2 in profile and 1 in model eval (and was scored when its
+ * weights were NaN); every command that reads a model now says 2 for it. */
+Test(cli_inputs, same_bad_model_same_status_everywhere, .timeout = 60)
+{
+    char *dir = cli_make_dir();
+    char *model = cli_path_in(dir, "nan.pb");
+    /* sw_model_save refuses a NaN weight, so the file is damaged after it is written, as
+     * a disk would: the float 0.5 of W1[0][2] becomes NaN in place. */
+    char err[512];
+    cr_assert_eq(sw_model_save(model, &tiny, err, sizeof err), 0, "%s", err);
+    size_t len;
+    char *bytes = cli_slurp(model, &len);
+    float good = tiny_w1[2], nan = NAN;
+    size_t at = 0;
+    while (at + sizeof good <= len && memcmp(bytes + at, &good, sizeof good) != 0)
+        at++;
+    cr_assert_leq(at + sizeof good, len, "0.5 not found in the model file");
+    memcpy(bytes + at, &nan, sizeof nan);
+    FILE *f = fopen(model, "wb");
+    fwrite(bytes, 1, len, f);
+    fclose(f);
+    free(bytes);
+    const char *const want[] = {model, "layer 0: weight [0, 2] is nan", NULL};
+    expect_exit((const char *const[]){SPILLWAY, "profile", "--model", model, "--out", "-", NULL}, 2,
+                want);
+    expect_exit((const char *const[]){SPILLWAY, "model", "eval", "--model", model, NULL}, 2, want);
+    expect_exit((const char *const[]){SPILLWAY, "worker", "--connect", "127.0.0.1:1", "--type", "t",
+                                      "--model", model, NULL},
+                2, want);
+    free(model);
     cli_rm_dir(dir);
 }
