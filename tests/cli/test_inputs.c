@@ -228,3 +228,38 @@ Test(cli_inputs, same_bad_model_same_status_everywhere, .timeout = 60)
     free(model);
     cli_rm_dir(dir);
 }
+
+/* ---- invoke's payload and faas-local's secret key ---------------------------------- */
+
+/* A FIFO as --payload blocked the command for good, /dev/zero grew its buffer without
+ * end, and a NUL byte or an overlong first line in the secret key file cut the secret
+ * short, failing every signature later with no clue why. Each is refused at once (the
+ * suite's timeout would catch a hang). */
+Test(cli_inputs, payload_and_secret_files_are_checked_before_use, .timeout = 60)
+{
+    char *dir = cli_make_dir();
+    char *fifo = cli_path_in(dir, "fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    const char *const not_regular[] = {"--payload ", "is not a regular file", NULL};
+    const char *paths[] = {fifo, "/dev/zero"};
+    for (size_t i = 0; i < SW_ARRAY_LEN(paths); i++)
+        expect_exit((const char *const[]){SPILLWAY, "invoke", "--payload", paths[i], NULL}, 2,
+                    not_regular);
+    char *secret = cli_path_in(dir, "secret");
+    FILE *f = fopen(secret, "wb");
+    fwrite("ab\0cd\n", 1, 6, f);
+    fclose(f);
+    const char *const nul[] = {"--secret-access-key-file ", "a NUL byte in its first line", NULL};
+    expect_exit((const char *const[]){SPILLWAY, "faas-local", "--access-key-id", "A",
+                                      "--secret-access-key-file", secret, NULL},
+                2, nul);
+    const char *const fifo_secret[] = {"is not a regular file", NULL};
+    expect_exit((const char *const[]){SPILLWAY, "faas-local", "--access-key-id", "A",
+                                      "--secret-access-key-file", fifo, NULL},
+                2, fifo_secret);
+    unlink(secret);
+    unlink(fifo);
+    free(secret);
+    free(fifo);
+    cli_rm_dir(dir);
+}
