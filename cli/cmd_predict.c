@@ -268,6 +268,14 @@ static int run_eval(const predict_args_t *a, const sw_cfg_t *cfg, const double *
         return SW_EXIT_USAGE;
     }
     size_t until = train_end(a, n, true);
+    if (until == 0 || until >= n) {
+        /* Checked before the table's header, which would print the impossible split. */
+        fprintf(stderr,
+                "spillway predict eval: training on intervals [0, %zu) leaves nothing "
+                "to score in the trace's %zu intervals: give --train-until below %zu\n",
+                until, n, n);
+        return SW_EXIT_USAGE;
+    }
     unsigned horizon = a->horizon > 0 ? (unsigned)a->horizon : cfg->predictor.horizon_intervals;
     double q = a->quantile > 0 ? a->quantile : cfg->predictor.quantile;
     printf("trace %s: %zu intervals of %g s; train [0, %zu), test [%zu, %zu); target %s over "

@@ -263,3 +263,17 @@ Test(cli_inputs, payload_and_secret_files_are_checked_before_use, .timeout = 60)
     free(fifo);
     cli_rm_dir(dir);
 }
+
+/* A training split past the end of the series printed "train [0, 99999999), test
+ * [99999999, 21572)" before failing with exit 1; it is a usage error, said first. */
+Test(cli_inputs, predict_eval_split_past_the_series_is_a_usage_error, .timeout = 60)
+{
+    const char *const want[] = {"training on intervals [0, 99999999) leaves nothing to score "
+                                "in the trace's 21572 intervals: give --train-until below 21572",
+                                NULL};
+    expect_exit((const char *const[]){SPILLWAY, "predict", "eval", "--trace",
+                                      SW_SOURCE_DIR "/data/traces/twitter-2021-08/"
+                                                    "twitter_per_minute_days00-14.csv",
+                                      "--model", "last", "--train-until", "99999999", NULL},
+                2, want);
+}
