@@ -202,8 +202,7 @@ static int read_series(const predict_args_t *a, double interval_s, double **y, s
     int rc = sw_trace_read_series(a->trace, &o, interval_s, y, n, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "spillway predict: %s\n", err);
-        return rc == -ENOENT || rc == -EINVAL || rc == -EISDIR ? SW_EXIT_USAGE
-                                                                : SW_EXIT_FAILURE;
+        return rc == -ENOENT || rc == -EINVAL || rc == -EISDIR ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
     }
     return 0;
 }

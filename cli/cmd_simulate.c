@@ -236,8 +236,8 @@ int sw_cli_cmd_simulate(int argc, char **argv)
         sw_cfg_destroy(cfg);
         /* A file named by the config or the command line that is not there is the
          * caller's mistake, like a bad key; a trace that cannot be parsed is not. */
-        bool usage_error = rc == -EINVAL || rc == -ENOENT || rc == -EACCES || rc == -ENOTDIR ||
-                           rc == -EISDIR;
+        bool usage_error =
+            rc == -EINVAL || rc == -ENOENT || rc == -EACCES || rc == -ENOTDIR || rc == -EISDIR;
         return usage_error ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
     }
     rc = sw_sim_run(sim, err, sizeof(err));

@@ -238,9 +238,10 @@ static int import_msg(const char *path, const Spillway__ForecasterState *st, sw_
     if (rc < 0) {
         /* The parameters and state came from this file, so the file is what to fix. */
         *out = NULL;
-        sw_set_error(errbuf, errlen, "%s: %s (the file is damaged or was not written by this "
-                     "spillway: fit it again with spillway predict fit --save)", path,
-                     why[0] ? why : sw_strerror(rc));
+        sw_set_error(errbuf, errlen,
+                     "%s: %s (the file is damaged or was not written by this "
+                     "spillway: fit it again with spillway predict fit --save)",
+                     path, why[0] ? why : sw_strerror(rc));
     }
     return rc;
 }
@@ -254,9 +255,11 @@ static Spillway__ForecasterState *decode(const char *path, const uint8_t *data, 
     Spillway__ForecasterState *st =
         spillway__forecaster_state__unpack(&budget->allocator, len, data);
     if (!st && sw_pb_budget_exhausted(budget))
-        sw_set_error(errbuf, errlen, "%s: not a spillway forecaster file (its %zu bytes "
+        sw_set_error(errbuf, errlen,
+                     "%s: not a spillway forecaster file (its %zu bytes "
                      "decode to more than %zu bytes of messages; a saved forecaster decodes to "
-                     "about its own size)", path, len, sw_pb_budget_for(len));
+                     "about its own size)",
+                     path, len, sw_pb_budget_for(len));
     else if (!st)
         sw_set_error(errbuf, errlen, "%s: not a spillway forecaster file", path);
     return st;
@@ -277,8 +280,8 @@ int sw_cli_pred_load(const char *path, sw_pred_t **out, char *errbuf, size_t err
         return SW_EPARSE;
     }
     sw_pb_budget_t budget;
-    Spillway__ForecasterState *st = decode(path, (const uint8_t *)data, len, &budget, errbuf,
-                                           errlen);
+    Spillway__ForecasterState *st =
+        decode(path, (const uint8_t *)data, len, &budget, errbuf, errlen);
     sw_free(data);
     if (!st)
         return SW_EPARSE;

@@ -97,8 +97,10 @@ static int read_dims(gzFile gz, const char *path, unsigned ndims, uint32_t *dims
         dims[i] = be32(hdr + 4 * i);
         t *= dims[i];
         if (t > IDX_MAX_BYTES) {
-            sw__model_error(errbuf, errlen, "%s: implausible IDX dimensions: more than %llu "
-                            "bytes of data", path, (unsigned long long)IDX_MAX_BYTES);
+            sw__model_error(errbuf, errlen,
+                            "%s: implausible IDX dimensions: more than %llu "
+                            "bytes of data",
+                            path, (unsigned long long)IDX_MAX_BYTES);
             return SW_EPARSE;
         }
     }
@@ -128,8 +130,8 @@ static int read_idx(const char *path, uint32_t magic, unsigned ndims, uint32_t *
         *data = read_payload(gz, total);
         rc = *data ? 0 : SW_EPARSE;
         if (!*data)
-            sw__model_error(errbuf, errlen, "%s: truncated: header promises %zu data bytes",
-                            path, total);
+            sw__model_error(errbuf, errlen, "%s: truncated: header promises %zu data bytes", path,
+                            total);
     }
     gzclose(gz);
     return rc;

@@ -58,8 +58,7 @@ static float *alloc_aligned(size_t n)
 /* Writes what is wrong with layer i's shape or activation into why; false if nothing.
  * *params accumulates the model's parameter count, checked before any weight is looked
  * at, so a layer that claims a billion weights is refused for that, not for its count. */
-static bool layer_problem(const sw_model_desc_t *d, size_t i, size_t *params, char *why,
-                          size_t len)
+static bool layer_problem(const sw_model_desc_t *d, size_t i, size_t *params, char *why, size_t len)
 {
     const sw_layer_desc_t *l = &d->layers[i];
     bool last = i + 1 == d->n_layers;
@@ -70,8 +69,8 @@ static bool layer_problem(const sw_model_desc_t *d, size_t i, size_t *params, ch
     else if (i > 0 && l->inputs != d->layers[i - 1].outputs)
         snprintf(why, len, "inputs differ from the previous layer's outputs");
     else if (*params > SW__MODEL_MAX_PARAMS)
-        snprintf(why, len, "%zu parameters up to this layer, more than the %u allowed",
-                 *params, SW__MODEL_MAX_PARAMS);
+        snprintf(why, len, "%zu parameters up to this layer, more than the %u allowed", *params,
+                 SW__MODEL_MAX_PARAMS);
     else if (!l->weights || !l->bias)
         snprintf(why, len, "weight or bias count does not match the shape");
     else if (last != (l->act == SW_ACT_SOFTMAX))
@@ -94,8 +93,7 @@ static size_t first_non_finite(const float *v, size_t n)
 
 /* A NaN or infinite weight makes every score NaN, and argmax over NaN picks a class all
  * the same: such a model would be served, and scored, as if it were sound. */
-static int check_finite(const sw_model_desc_t *d, const char *what, char *errbuf,
-                        size_t errlen)
+static int check_finite(const sw_model_desc_t *d, const char *what, char *errbuf, size_t errlen)
 {
     for (size_t i = 0; i < d->n_layers; i++) {
         const sw_layer_desc_t *l = &d->layers[i];
@@ -104,13 +102,15 @@ static int check_finite(const sw_model_desc_t *d, const char *what, char *errbuf
         if (k == l->inputs * l->outputs && kb == l->outputs)
             continue;
         if (k < l->inputs * l->outputs)
-            sw__model_error(errbuf, errlen, "%s: layer %zu: weight [%zu, %zu] is %g: a model "
-                            "with non-finite weights cannot be served (retrain it)", what, i,
-                            k / l->inputs, k % l->inputs, (double)l->weights[k]);
+            sw__model_error(errbuf, errlen,
+                            "%s: layer %zu: weight [%zu, %zu] is %g: a model "
+                            "with non-finite weights cannot be served (retrain it)",
+                            what, i, k / l->inputs, k % l->inputs, (double)l->weights[k]);
         else
-            sw__model_error(errbuf, errlen, "%s: layer %zu: bias [%zu] is %g: a model with "
-                            "non-finite weights cannot be served (retrain it)", what, i, kb,
-                            (double)l->bias[kb]);
+            sw__model_error(errbuf, errlen,
+                            "%s: layer %zu: bias [%zu] is %g: a model with "
+                            "non-finite weights cannot be served (retrain it)",
+                            what, i, kb, (double)l->bias[kb]);
         return SW_EPARSE;
     }
     return 0;
@@ -184,10 +184,11 @@ int sw_model_create(const sw_model_desc_t *d, unsigned max_batch, const char *wh
     if (rc < 0)
         return rc;
     if ((uint64_t)max_batch * widest(d) > SW__MODEL_MAX_WORK) {
-        sw__model_error(errbuf, errlen, "%s: a batch of %u rows of %zu values (its widest "
+        sw__model_error(errbuf, errlen,
+                        "%s: a batch of %u rows of %zu values (its widest "
                         "layer) needs more than the %llu values of workspace allowed: use a "
-                        "smaller max batch", what, max_batch, widest(d),
-                        (unsigned long long)SW__MODEL_MAX_WORK);
+                        "smaller max batch",
+                        what, max_batch, widest(d), (unsigned long long)SW__MODEL_MAX_WORK);
         return -EINVAL;
     }
     sw_model_t *m = sw_calloc(1, sizeof(*m));

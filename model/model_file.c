@@ -49,7 +49,8 @@ static bool counts_problem(const char *path, const Spillway__ModelFile *mf, char
             want > SW__MODEL_MAX_PARAMS)
             return false; /* sw__model_check names the size or the parameter count */
         if (l->n_weights != want || l->n_bias != l->outputs) {
-            sw__model_error(errbuf, errlen, "%s: inconsistent shapes: layer %zu (%u -> %u) has "
+            sw__model_error(errbuf, errlen,
+                            "%s: inconsistent shapes: layer %zu (%u -> %u) has "
                             "%zu weights and %zu biases, where its shape needs %zu and %u",
                             path, i, (unsigned)l->inputs, (unsigned)l->outputs, l->n_weights,
                             l->n_bias, want, (unsigned)l->outputs);
@@ -92,8 +93,8 @@ int sw_model_load(const char *path, unsigned max_batch, sw_model_t **out, char *
     *out = NULL;
     char *data = NULL;
     size_t len = 0;
-    int rc = sw_file_read_all(path, SW_FILE_MAX_MODEL_BYTES, "model file", &data, &len, errbuf,
-                              errlen);
+    int rc =
+        sw_file_read_all(path, SW_FILE_MAX_MODEL_BYTES, "model file", &data, &len, errbuf, errlen);
     if (rc < 0)
         return rc;
     if (len == 0) {
@@ -109,14 +110,18 @@ int sw_model_load(const char *path, unsigned max_batch, sw_model_t **out, char *
         spillway__model_file__unpack(&budget.allocator, len, (const uint8_t *)data);
     sw_free(data);
     if (!mf && sw_pb_budget_exhausted(&budget)) {
-        sw__model_error(errbuf, errlen, "%s: not a spillway model file (its %zu bytes decode to "
+        sw__model_error(errbuf, errlen,
+                        "%s: not a spillway model file (its %zu bytes decode to "
                         "more than %zu bytes of messages; a model decodes to about its own "
-                        "size)", path, len, sw_pb_budget_for(len));
+                        "size)",
+                        path, len, sw_pb_budget_for(len));
         return SW_EPARSE;
     }
     if (!mf) {
-        sw__model_error(errbuf, errlen, "%s: truncated or not a spillway model file (does not "
-                        "decode)", path);
+        sw__model_error(errbuf, errlen,
+                        "%s: truncated or not a spillway model file (does not "
+                        "decode)",
+                        path);
         return SW_EPARSE;
     }
     rc = from_msg(path, mf, max_batch, out, errbuf, errlen);

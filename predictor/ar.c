@@ -400,8 +400,8 @@ static int ar_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t
     size_t nc = ar_ncoef(a);
     const sw_pred_tensor_t *coef, *coef_max, *hist, *meta;
     if (!(coef = sw__pred_tensor(p, b, "coef", nc, sw__pred_real(AR_MAX_COEF), errbuf, errlen)) ||
-        !(coef_max = sw__pred_tensor(p, b, "coef_max", nc, sw__pred_real(AR_MAX_COEF), errbuf,
-                                     errlen)) ||
+        !(coef_max =
+              sw__pred_tensor(p, b, "coef_max", nc, sw__pred_real(AR_MAX_COEF), errbuf, errlen)) ||
         !(hist = sw__pred_tensor(p, b, "hist", a->order, SW_PRED_COUNT, errbuf, errlen)) ||
         !(meta = sw__pred_tensor(p, b, "ar", 3, SW_PRED_COUNT, errbuf, errlen)) ||
         !sw__pred_value_ok(p, meta, 0, SW_PRED_FLAG, errbuf, errlen) ||

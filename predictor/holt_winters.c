@@ -312,8 +312,8 @@ static int hw_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t
         !sw__pred_value_ok(p, t, 2, unit, errbuf, errlen) ||
         !sw__pred_value_ok(p, t, 5, SW_PRED_FLAG, errbuf, errlen) ||
         !sw__pred_value_ok(p, t, 6, SW_PRED_COUNT, errbuf, errlen) ||
-        !(s = sw__pred_tensor(p, b, "season", p->params.season, sw__pred_real(HW_MAX_LEVEL),
-                              errbuf, errlen)))
+        !(s = sw__pred_tensor(p, b, "season", p->params.season, sw__pred_real(HW_MAX_LEVEL), errbuf,
+                              errlen)))
         return -EINVAL;
     w->alpha = t->data[0], w->beta = t->data[1], w->gamma = t->data[2];
     w->level = t->data[3], w->trend = t->data[4];

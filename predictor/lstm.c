@@ -457,8 +457,8 @@ static int lstm_export(const sw_pred_t *p, sw_pred_blob_t *b)
 
 /* lstm_meta: scale, ring head, ring fill, last value seen, has_seen, fitted, the two
  * training losses. */
-static bool meta_ok(const sw_pred_t *p, const lstm_t *m, const sw_pred_tensor_t *meta,
-                    char *errbuf, size_t errlen)
+static bool meta_ok(const sw_pred_t *p, const lstm_t *m, const sw_pred_tensor_t *meta, char *errbuf,
+                    size_t errlen)
 {
     const sw_pred_range_t scale = {1e-300, 1e15, false, false};
     const sw_pred_range_t loss = {0, 1e300, false, false};
@@ -479,8 +479,7 @@ static int lstm_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size
     if (!(theta = sw__pred_tensor(p, b, "lstm_theta", m->net.n_params,
                                   sw__pred_real(LSTM_MAX_WEIGHT), errbuf, errlen)) ||
         !(ring = sw__pred_tensor(p, b, "lstm_ring", m->cap, SW_PRED_COUNT, errbuf, errlen)) ||
-        !(miss = sw__pred_tensor(p, b, "lstm_ring_miss", m->cap, SW_PRED_FLAG, errbuf,
-                                 errlen)) ||
+        !(miss = sw__pred_tensor(p, b, "lstm_ring_miss", m->cap, SW_PRED_FLAG, errbuf, errlen)) ||
         !(meta = sw__pred_tensor(p, b, "lstm_meta", 8, sw__pred_real(1e300), errbuf, errlen)) ||
         !meta_ok(p, m, meta, errbuf, errlen))
         return -EINVAL;

@@ -272,8 +272,8 @@ static int check_params(const sw_pred_params_t *pp, char *errbuf, size_t errlen)
 {
     const char *name = pp->name;
     if (pp->horizon == 0 || pp->horizon > SW_PRED_MAX_HORIZON)
-        snprintf(errbuf, errlen, "predictor %s: horizon %u must be in [1, %u]", name,
-                 pp->horizon, SW_PRED_MAX_HORIZON);
+        snprintf(errbuf, errlen, "predictor %s: horizon %u must be in [1, %u]", name, pp->horizon,
+                 SW_PRED_MAX_HORIZON);
     else if (pp->season > SW_PRED_MAX_SEASON)
         snprintf(errbuf, errlen, "predictor %s: season %u must be <= %u intervals", name,
                  pp->season, SW_PRED_MAX_SEASON);
@@ -807,12 +807,13 @@ static bool in_range(double v, sw_pred_range_t r)
     return v >= r.lo && v <= r.hi && (!r.whole || v == floor(v));
 }
 
-bool sw__pred_value_ok(const sw_pred_t *p, const sw_pred_tensor_t *t, size_t i,
-                       sw_pred_range_t r, char *errbuf, size_t errlen)
+bool sw__pred_value_ok(const sw_pred_t *p, const sw_pred_tensor_t *t, size_t i, sw_pred_range_t r,
+                       char *errbuf, size_t errlen)
 {
     if (in_range(t->data[i], r))
         return true;
-    snprintf(errbuf, errlen, "predictor %s: saved %s[%zu] is %g, out of range: must be %s%s "
+    snprintf(errbuf, errlen,
+             "predictor %s: saved %s[%zu] is %g, out of range: must be %s%s "
              "in [%g, %g]",
              p->params.name, t->name, i, t->data[i], r.nan_ok ? "nan or " : "",
              r.whole ? "a whole number" : "a number", r.lo, r.hi);
@@ -820,8 +821,8 @@ bool sw__pred_value_ok(const sw_pred_t *p, const sw_pred_tensor_t *t, size_t i,
 }
 
 const sw_pred_tensor_t *sw__pred_tensor(const sw_pred_t *p, const sw_pred_blob_t *b,
-                                        const char *name, size_t n, sw_pred_range_t r,
-                                        char *errbuf, size_t errlen)
+                                        const char *name, size_t n, sw_pred_range_t r, char *errbuf,
+                                        size_t errlen)
 {
     const sw_pred_tensor_t *t = NULL;
     for (size_t i = 0; i < b->n_tensors && !t; i++)
@@ -829,13 +830,15 @@ const sw_pred_tensor_t *sw__pred_tensor(const sw_pred_t *p, const sw_pred_blob_t
             t = &b->tensors[i];
     /* The lengths follow from the parameters, checked when the forecaster was created. */
     if (!t) {
-        snprintf(errbuf, errlen, "predictor %s: saved state lacks %s (%zu values)",
-                 p->params.name, name, n);
+        snprintf(errbuf, errlen, "predictor %s: saved state lacks %s (%zu values)", p->params.name,
+                 name, n);
         return NULL;
     }
     if (t->n != n) {
-        snprintf(errbuf, errlen, "predictor %s: saved %s has %zu values, where its parameters "
-                 "require %zu", p->params.name, name, t->n, n);
+        snprintf(errbuf, errlen,
+                 "predictor %s: saved %s has %zu values, where its parameters "
+                 "require %zu",
+                 p->params.name, name, t->n, n);
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
@@ -846,8 +849,8 @@ const sw_pred_tensor_t *sw__pred_tensor(const sw_pred_t *p, const sw_pred_blob_t
 
 /* The online holder: zeros held (fewer than the run that makes a gap), the gap flag, and
  * the context ring's fill and head. */
-static bool hold_ok(const sw_pred_t *p, const sw_pred_tensor_t *hold, size_t cap,
-                    char *errbuf, size_t errlen)
+static bool hold_ok(const sw_pred_t *p, const sw_pred_tensor_t *hold, size_t cap, char *errbuf,
+                    size_t errlen)
 {
     unsigned max_held = p->params.gaps.min_run ? p->params.gaps.min_run - 1 : 0;
     return sw__pred_value_ok(p, hold, 0, sw__pred_index(max_held), errbuf, errlen) &&
@@ -865,8 +868,7 @@ static bool has_tensor(const sw_pred_blob_t *b, const char *name)
 }
 
 /* The calendar tables: all three, or none (a forecaster never calendar-calibrated). */
-static int import_calendar(sw_pred_t *p, const sw_pred_blob_t *blob, char *errbuf,
-                           size_t errlen)
+static int import_calendar(sw_pred_t *p, const sw_pred_blob_t *blob, char *errbuf, size_t errlen)
 {
     if (!has_tensor(blob, "ratio_cal") && !has_tensor(blob, "ratio_cal_max") &&
         !has_tensor(blob, "burst_prone"))
@@ -891,15 +893,16 @@ static int import_burst(sw_pred_t *p, const sw_pred_blob_t *blob, char *errbuf, 
 {
     if (!has_tensor(blob, "burst"))
         return 0;
-    const sw_pred_tensor_t *burst = sw__pred_tensor(p, blob, "burst", SW_PRED_BURST_STATE,
-                                                    sw__pred_real(SW_PRED_MAX_COUNT), errbuf,
-                                                    errlen);
+    const sw_pred_tensor_t *burst = sw__pred_tensor(
+        p, blob, "burst", SW_PRED_BURST_STATE, sw__pred_real(SW_PRED_MAX_COUNT), errbuf, errlen);
     if (!burst)
         return -EINVAL;
     if (sw__pred_burst_import(&p->burst, &p->params, burst->data) < 0) {
-        snprintf(errbuf, errlen, "predictor %s: saved burst state is out of range: burst[0] "
+        snprintf(errbuf, errlen,
+                 "predictor %s: saved burst state is out of range: burst[0] "
                  "and [1] must be whole numbers within its ring, [2] a whole number >= -1, and "
-                 "the rest counts", p->params.name);
+                 "the rest counts",
+                 p->params.name);
         return -EINVAL;
     }
     return 0;

@@ -106,7 +106,7 @@ static inline void sw__pred_flat(double v, size_t h, double *point, double *max_
  * yet"); infinities never do. */
 typedef struct sw_pred_range {
     double lo, hi;
-    bool whole;  /* a count, an index or a flag */
+    bool whole; /* a count, an index or a flag */
     bool nan_ok;
 } sw_pred_range_t;
 
@@ -133,11 +133,11 @@ static inline sw_pred_range_t sw__pred_real(double max)
 /* The tensor `name` with exactly n values, each inside r; or NULL, with a message naming
  * the tensor, and the first bad value with its index, its value and the range. */
 const sw_pred_tensor_t *sw__pred_tensor(const sw_pred_t *p, const sw_pred_blob_t *b,
-                                        const char *name, size_t n, sw_pred_range_t r,
-                                        char *errbuf, size_t errlen);
+                                        const char *name, size_t n, sw_pred_range_t r, char *errbuf,
+                                        size_t errlen);
 /* Whether t->data[i] lies inside r; if not, the same message as sw__pred_tensor. */
-bool sw__pred_value_ok(const sw_pred_t *p, const sw_pred_tensor_t *t, size_t i,
-                       sw_pred_range_t r, char *errbuf, size_t errlen);
+bool sw__pred_value_ok(const sw_pred_t *p, const sw_pred_tensor_t *t, size_t i, sw_pred_range_t r,
+                       char *errbuf, size_t errlen);
 
 extern const sw_pred_ops_t sw__pred_recent_max_ops;
 extern const sw_pred_ops_t sw__pred_last_ops;

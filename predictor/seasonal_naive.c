@@ -95,8 +95,7 @@ static int sn_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t
     /* NaN is a slot with no value yet, as the forecaster keeps it. */
     const sw_pred_range_t count_or_none = {0, SW_PRED_MAX_COUNT, false, true};
     const sw_pred_tensor_t *slot, *last;
-    if (!(slot = sw__pred_tensor(p, b, "slot", p->params.season, count_or_none, errbuf,
-                                 errlen)) ||
+    if (!(slot = sw__pred_tensor(p, b, "slot", p->params.season, count_or_none, errbuf, errlen)) ||
         !(last = sw__pred_tensor(p, b, "last", 1, count_or_none, errbuf, errlen)))
         return -EINVAL;
     memcpy(s->slot, slot->data, p->params.season * sizeof(double));

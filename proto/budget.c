@@ -29,8 +29,8 @@ size_t sw_pb_budget_for(size_t input_bytes)
 
 void sw_pb_budget_init(sw_pb_budget_t *b, size_t max_bytes)
 {
-    b->allocator = (ProtobufCAllocator){.alloc = budget_alloc, .free = budget_free,
-                                        .allocator_data = b};
+    b->allocator =
+        (ProtobufCAllocator){.alloc = budget_alloc, .free = budget_free, .allocator_data = b};
     b->left_bytes = max_bytes;
     b->exhausted = false;
 }

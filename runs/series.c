@@ -25,9 +25,10 @@ int sw_trace_read_series(const char *path, const sw_trace_opts_t *opts, double i
     while ((rc = sw_trace_next(t, &at)) == 1) {
         size_t k = (size_t)(at / width);
         if (k >= SW_TRACE_MAX_SERIES) {
-            snprintf(errbuf, errlen, "%s: the trace spans more than %zu intervals of %g s, the "
-                     "most a series may hold: use a longer interval", path,
-                     (size_t)SW_TRACE_MAX_SERIES, interval_s);
+            snprintf(errbuf, errlen,
+                     "%s: the trace spans more than %zu intervals of %g s, the "
+                     "most a series may hold: use a longer interval",
+                     path, (size_t)SW_TRACE_MAX_SERIES, interval_s);
             rc = -EINVAL;
             break;
         }

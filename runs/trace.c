@@ -230,21 +230,19 @@ static int missing_field(sw_trace_t *t, uint64_t line, const char *col, int n)
 /* Splits a data row, which must have the header's fields: a column beyond them (a third
  * in a counts-per-minute file) or one short of them would otherwise pass in silence.
  * Returns the count, or an error naming the line and the header's columns. */
-static int row_fields(sw_trace_t *t, const char *s, const char *e, uint64_t line,
-                      sw__field_t *f)
+static int row_fields(sw_trace_t *t, const char *s, const char *e, uint64_t line, sw__field_t *f)
 {
     int nf = sw__csv_split(s, e, f, SW_MIN(t->ncols_header + 1, SW__TRACE_MAX_COLS));
     if (nf < t->ncols_needed)
         return missing_field(t, line, nf <= t->col_a ? t->name_a : t->name_b, nf);
     if (nf == t->ncols_header)
         return nf;
-    return sw__trace_fail(t, SW_EPARSE, line,
-                          "the row has %s %d field%s, but the header has %d (%s): every row "
-                          "must have the header's columns",
-                          nf > t->ncols_header ? "more than" : "only",
-                          nf > t->ncols_header ? t->ncols_header : nf,
-                          nf == 1 && nf < t->ncols_header ? "" : "s", t->ncols_header,
-                          t->header_cols);
+    return sw__trace_fail(
+        t, SW_EPARSE, line,
+        "the row has %s %d field%s, but the header has %d (%s): every row "
+        "must have the header's columns",
+        nf > t->ncols_header ? "more than" : "only", nf > t->ncols_header ? t->ncols_header : nf,
+        nf == 1 && nf < t->ncols_header ? "" : "s", t->ncols_header, t->header_cols);
 }
 
 static int minute_field(sw_trace_t *t, const sw__field_t *f, uint64_t line, const char *col,

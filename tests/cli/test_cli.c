@@ -202,7 +202,8 @@ Test(cli, check_config_unknown_key_names_file_and_line)
     char *dir = cli_make_dir();
     char *cfg = cli_write_file(dir, "bad.yaml", "slo:\n  latency_ms: 100\n  foo: 1\n");
     char *err;
-    cr_assert_eq(cli_run((const char *const[]){SPILLWAY, "check-config", cfg, NULL}, NULL, &err), 2);
+    cr_assert_eq(cli_run((const char *const[]){SPILLWAY, "check-config", cfg, NULL}, NULL, &err),
+                 2);
     char want[8192];
     snprintf(want, sizeof want, "%s:3: slo.foo: unknown key", cfg);
     cr_expect(strstr(err, want) != NULL, "want \"%s\" in stderr:\n%s", want, err);
@@ -216,7 +217,8 @@ Test(cli, check_config_missing_file_is_usage_error)
     char *dir = cli_make_dir();
     char *cfg = cli_path_in(dir, "no-such-config.yaml");
     char *err;
-    cr_assert_eq(cli_run((const char *const[]){SPILLWAY, "check-config", cfg, NULL}, NULL, &err), 2);
+    cr_assert_eq(cli_run((const char *const[]){SPILLWAY, "check-config", cfg, NULL}, NULL, &err),
+                 2);
     cr_expect(strstr(err, cfg) != NULL, "stderr does not name %s:\n%s", cfg, err);
     free(err);
     free(cfg);
@@ -375,8 +377,8 @@ static void expect_usage_error(const char *opt, const char *value, const char *w
     char *dir = cli_make_dir();
     char *out, *err;
     int rc = cli_run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
-                                       "--no-progress", "--out", dir, opt, value, NULL},
-                 &out, &err);
+                                           "--no-progress", "--out", dir, opt, value, NULL},
+                     &out, &err);
     cr_expect_eq(rc, 2, "%s %s exited %d; stderr:\n%s", opt, value, rc, err);
     cr_expect(strstr(err, want) != NULL, "%s %s: want \"%s\" in stderr:\n%s", opt, value, want,
               err);
@@ -413,9 +415,9 @@ Test(cli, malformed_trace_line_is_runtime_failure_naming_file_and_line, .timeout
     char *trace = cli_write_file(dir, "bad.csv", "minute_index,requests\n0,10\n1,1x\n");
     char *err;
     int rc = cli_run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
-                                       "--no-progress", "--out", dir, "--trace", trace,
-                                       "--trace-format", "counts-per-minute", NULL},
-                 NULL, &err);
+                                           "--no-progress", "--out", dir, "--trace", trace,
+                                           "--trace-format", "counts-per-minute", NULL},
+                     NULL, &err);
     cr_expect_eq(rc, 1, "exit %d; stderr:\n%s", rc, err);
     char want[8192];
     snprintf(want, sizeof want, "%s:3: requests: \"1x\" is not a non-negative integer", trace);
@@ -430,8 +432,8 @@ static int simulate_missing_trace(char **err, char **trace)
     char *dir = cli_make_dir();
     *trace = cli_path_in(dir, "no-such-trace.txt");
     int rc = cli_run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
-                                       "--no-progress", "--out", dir, "--trace", *trace, NULL},
-                 NULL, err);
+                                           "--no-progress", "--out", dir, "--trace", *trace, NULL},
+                     NULL, err);
     cli_rm_dir(dir);
     return rc;
 }
@@ -479,8 +481,8 @@ Test(cli, no_progress_writes_no_carriage_return, .timeout = 120)
     char *dir = cli_make_dir();
     char *err;
     int rc = cli_run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--duration",
-                                       "600", "--out", dir, "--no-progress", NULL},
-                 NULL, &err);
+                                           "600", "--out", dir, "--no-progress", NULL},
+                     NULL, &err);
     cr_expect_eq(rc, 0, "stderr:\n%s", err);
     cr_expect_null(strchr(err, '\r'), "stderr:\n%s", err);
     free(err);
@@ -492,8 +494,8 @@ Test(cli, progress_prints_a_percentage, .timeout = 120)
     char *dir = cli_make_dir();
     char *err;
     int rc = cli_run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--duration",
-                                       "600", "--out", dir, "--progress", NULL},
-                 NULL, &err);
+                                           "600", "--out", dir, "--progress", NULL},
+                     NULL, &err);
     cr_expect_eq(rc, 0, "stderr:\n%s", err);
     cr_expect_not_null(strchr(err, '\r'), "no progress line on stderr:\n%s", err);
     cr_expect_not_null(strstr(err, "100%"), "no final 100%% on stderr:\n%s", err);

@@ -26,8 +26,8 @@ static void expect_exit(const char *const argv[], int status, const char *const 
 {
     char *out, *err;
     int rc = cli_run(argv, &out, &err);
-    cr_assert_eq(rc, status, "%s %s: exit %d, want %d; stderr:\n%s", argv[1], argv[2], rc,
-                 status, err);
+    cr_assert_eq(rc, status, "%s %s: exit %d, want %d; stderr:\n%s", argv[1], argv[2], rc, status,
+                 err);
     for (size_t i = 0; parts[i]; i++)
         cr_assert(strstr(err, parts[i]), "%s %s: stderr lacks \"%s\":\n%s", argv[1], argv[2],
                   parts[i], err);
@@ -43,12 +43,13 @@ Test(cli_inputs, simulate_window_past_the_trace_is_a_usage_error, .timeout = 60)
 {
     char *dir = cli_make_dir();
     const char *want[] = {"the window starts 90000.000 s into the trace (start_s, --start), "
-                          "but the trace ends at 86400.000 s", NULL};
+                          "but the trace ends at 86400.000 s",
+                          NULL};
     for (int oracle = 0; oracle < 2; oracle++)
         expect_exit((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--trace",
                                           DAY0, "--start", "90000", "--policy",
-                                          oracle ? "oracle" : "mark", "--no-progress", "--out",
-                                          dir, NULL},
+                                          oracle ? "oracle" : "mark", "--no-progress", "--out", dir,
+                                          NULL},
                     2, want);
     cli_rm_dir(dir);
 }
@@ -62,8 +63,9 @@ Test(cli_inputs, simulate_trace_lines_past_the_limits_name_file_and_line, .timeo
     } cases[] = {
         {"minutes.csv", "minute_index,requests\n0,5\n1,6,7\n",
          ":3: the row has more than 2 fields, but the header has 2"},
-        {"seconds.txt", "3 1000000000000 4\n", ":1: count 1000000000000 (word 2) is more than "
-                                               "the 10000000 requests a second"},
+        {"seconds.txt", "3 1000000000000 4\n",
+         ":1: count 1000000000000 (word 2) is more than "
+         "the 10000000 requests a second"},
         {"dates.csv", "TIMESTAMP\n1900-01-01 00:00:00\n9999-12-31 23:59:59\n",
          ":3: TIMESTAMP: \"9999-12-31 23:59:59\" is 2958464.0 days after the first row"},
     };
@@ -89,10 +91,12 @@ Test(cli_inputs, simulate_trace_that_is_no_regular_file_is_a_usage_error, .timeo
     cr_assert_eq(mkfifo(fifo, 0600), 0);
     const char *paths[] = {dir, "/dev/zero", fifo};
     for (size_t i = 0; i < SW_ARRAY_LEN(paths); i++)
-        expect_exit((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--trace",
-                                          paths[i], "--no-progress", "--out", dir, NULL},
-                    2, (const char *const[]){paths[i], i ? "is not a regular file" :
-                                                           "is a directory, not a trace", NULL});
+        expect_exit(
+            (const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--trace", paths[i],
+                                  "--no-progress", "--out", dir, NULL},
+            2,
+            (const char *const[]){
+                paths[i], i ? "is not a regular file" : "is a directory, not a trace", NULL});
     unlink(fifo);
     free(fifo);
     cli_rm_dir(dir);

@@ -537,8 +537,8 @@ static void expect_refused(const bad_value_t *b)
     cr_assert_eq(rc, -EINVAL, "%s %s[%zu] = %g: rc %d: %s", b->forecaster, b->tensor, b->index,
                  b->value, rc, err);
     cr_assert_null(p);
-    cr_assert(strstr(err, b->msg), "%s %s[%zu] = %g: message \"%s\" lacks \"%s\"",
-              b->forecaster, b->tensor, b->index, b->value, err, b->msg);
+    cr_assert(strstr(err, b->msg), "%s %s[%zu] = %g: message \"%s\" lacks \"%s\"", b->forecaster,
+              b->tensor, b->index, b->value, err, b->msg);
 }
 
 static void expect_each_refused(const bad_value_t *cases, size_t n)
@@ -554,13 +554,15 @@ static void expect_each_refused(const bad_value_t *cases, size_t n)
 Test(serving_pred_file, lstm_negative_or_nan_ring_position_is_refused)
 {
     static const bad_value_t cases[] = {
-        {"lstm", "lstm_meta", 8, 1, -5, "saved lstm_meta[1] is -5, out of range: must be a "
-                                        "whole number in [0, 30]"},
+        {"lstm", "lstm_meta", 8, 1, -5,
+         "saved lstm_meta[1] is -5, out of range: must be a "
+         "whole number in [0, 30]"},
         {"lstm", "lstm_meta", 8, 1, NAN, "saved lstm_meta[1] is nan, out of range"},
         {"lstm", "lstm_meta", 8, 1, 2.5, "saved lstm_meta[1] is 2.5, out of range"},
         {"lstm", "lstm_meta", 8, 1, 31, "saved lstm_meta[1] is 31, out of range"},
-        {"lstm", "lstm_meta", 8, 2, -1, "saved lstm_meta[2] is -1, out of range: must be a "
-                                        "whole number in [0, 31]"},
+        {"lstm", "lstm_meta", 8, 2, -1,
+         "saved lstm_meta[2] is -1, out of range: must be a "
+         "whole number in [0, 31]"},
         {"lstm", "lstm_meta", 8, 2, NAN, "saved lstm_meta[2] is nan, out of range"},
     };
     expect_each_refused(cases, SW_ARRAY_LEN(cases));
@@ -614,8 +616,9 @@ Test(serving_pred_file, every_forecaster_refuses_each_bad_value, .timeout = 60)
         {"last", "ratio_cal", 120 * HORIZON, 7, NAN, "saved ratio_cal[7] is nan, out of range"},
         {"last", "ratio_cal_max", 120, 0, 1, "saved state lacks ratio_cal (600 values)"},
         {"last", "burst_prone", 60, 0, 1, "saved state lacks ratio_cal (600 values)"},
-        {"last", "ratio_cal", 121, 7, 1, "saved ratio_cal has 121 values, where its parameters "
-                                         "require 600"},
+        {"last", "ratio_cal", 121, 7, 1,
+         "saved ratio_cal has 121 values, where its parameters "
+         "require 600"},
     };
     expect_each_refused(cases, SW_ARRAY_LEN(cases));
 }
@@ -627,21 +630,66 @@ typedef struct bad_param {
     const char *msg;
 } bad_param_t;
 
-static void huge_horizon(Spillway__ForecasterParams *m) { m->horizon = UINT32_MAX; }
-static void huge_season(Spillway__ForecasterParams *m) { m->season = UINT32_MAX; }
-static void huge_window(Spillway__ForecasterParams *m) { m->window = UINT32_MAX; }
-static void nan_headroom(Spillway__ForecasterParams *m) { m->headroom = NAN; }
-static void nan_quantile(Spillway__ForecasterParams *m) { m->quantile = NAN; }
-static void inf_interval(Spillway__ForecasterParams *m) { m->interval_s = INFINITY; }
-static void nan_holdout(Spillway__ForecasterParams *m) { m->holdout_frac = NAN; }
-static void huge_context(Spillway__ForecasterParams *m) { m->gaps->context = UINT32_MAX; }
-static void inf_min_level(Spillway__ForecasterParams *m) { m->gaps->min_level = INFINITY; }
-static void nan_alpha(Spillway__ForecasterParams *m) { m->ewma_alpha = NAN; }
-static void huge_order(Spillway__ForecasterParams *m) { m->ar_order = UINT32_MAX; }
-static void huge_hidden(Spillway__ForecasterParams *m) { m->lstm_hidden = UINT32_MAX; }
-static void huge_lstm_window(Spillway__ForecasterParams *m) { m->lstm_window = UINT32_MAX; }
-static void huge_epochs(Spillway__ForecasterParams *m) { m->lstm_epochs = UINT32_MAX; }
-static void nan_rate(Spillway__ForecasterParams *m) { m->lstm_learning_rate = NAN; }
+static void huge_horizon(Spillway__ForecasterParams *m)
+{
+    m->horizon = UINT32_MAX;
+}
+static void huge_season(Spillway__ForecasterParams *m)
+{
+    m->season = UINT32_MAX;
+}
+static void huge_window(Spillway__ForecasterParams *m)
+{
+    m->window = UINT32_MAX;
+}
+static void nan_headroom(Spillway__ForecasterParams *m)
+{
+    m->headroom = NAN;
+}
+static void nan_quantile(Spillway__ForecasterParams *m)
+{
+    m->quantile = NAN;
+}
+static void inf_interval(Spillway__ForecasterParams *m)
+{
+    m->interval_s = INFINITY;
+}
+static void nan_holdout(Spillway__ForecasterParams *m)
+{
+    m->holdout_frac = NAN;
+}
+static void huge_context(Spillway__ForecasterParams *m)
+{
+    m->gaps->context = UINT32_MAX;
+}
+static void inf_min_level(Spillway__ForecasterParams *m)
+{
+    m->gaps->min_level = INFINITY;
+}
+static void nan_alpha(Spillway__ForecasterParams *m)
+{
+    m->ewma_alpha = NAN;
+}
+static void huge_order(Spillway__ForecasterParams *m)
+{
+    m->ar_order = UINT32_MAX;
+}
+static void huge_hidden(Spillway__ForecasterParams *m)
+{
+    m->lstm_hidden = UINT32_MAX;
+}
+static void huge_lstm_window(Spillway__ForecasterParams *m)
+{
+    m->lstm_window = UINT32_MAX;
+}
+static void huge_epochs(Spillway__ForecasterParams *m)
+{
+    m->lstm_epochs = UINT32_MAX;
+}
+static void nan_rate(Spillway__ForecasterParams *m)
+{
+    m->lstm_learning_rate = NAN;
+}
 
 static void set_param(Spillway__ForecasterState *st, void *ctx)
 {
@@ -673,8 +721,8 @@ Test(serving_pred_file, absurd_parameters_are_refused_before_allocating)
     for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
         save_edited(cases[i].forecaster, set_param, (void *)&cases[i]);
         sw_pred_t *p = (sw_pred_t *)1;
-        cr_assert_eq(sw_cli_pred_load(path, &p, err, sizeof(err)), -EINVAL, "%s: %s",
-                     cases[i].msg, err);
+        cr_assert_eq(sw_cli_pred_load(path, &p, err, sizeof(err)), -EINVAL, "%s: %s", cases[i].msg,
+                     err);
         cr_assert_null(p);
         cr_assert(strstr(err, cases[i].msg), "message \"%s\" lacks \"%s\"", err, cases[i].msg);
     }

@@ -339,8 +339,7 @@ static void tiny_msg_init(tiny_msg_t *t)
 
 /* Issue 10: a model with NaN or infinite weights loaded, and `model eval` scored it (every
  * score NaN, argmax a fixed class) as if it were sound. Refused by layer and position. */
-Test(model_file, non_finite_weights_are_refused_by_name, .init = make_tmpdir,
-     .fini = remove_tmpdir)
+Test(model_file, non_finite_weights_are_refused_by_name, .init = make_tmpdir, .fini = remove_tmpdir)
 {
     char path[128];
     tmp_path(path, sizeof(path), "nan.model");
@@ -428,15 +427,16 @@ Test(model_model, workspace_beyond_the_limit_is_refused)
 {
     size_t wide = 1u << 20;
     float *w = calloc(wide * 2, sizeof(float)), b[2] = {0, 0};
-    sw_layer_desc_t l = {.inputs = wide, .outputs = 2, .weights = w, .bias = b,
-                         .act = SW_ACT_SOFTMAX};
+    sw_layer_desc_t l = {
+        .inputs = wide, .outputs = 2, .weights = w, .bias = b, .act = SW_ACT_SOFTMAX};
     sw_model_desc_t d = {.name = "wide", .layers = &l, .n_layers = 1};
     sw_model_t *m = (sw_model_t *)1;
     char err[512] = "";
     cr_expect_eq(sw_model_create(&d, 128, "wide", &m, err, sizeof(err)), -EINVAL);
     cr_expect_null(m);
     cr_expect(strstr(err, "wide: a batch of 128 rows of 1048576 values (its widest layer) "
-                          "needs more than the 67108864 values of workspace allowed"), "%s", err);
+                          "needs more than the 67108864 values of workspace allowed"),
+              "%s", err);
     cr_expect_eq(sw_model_create(&d, 16, "wide", &m, err, sizeof(err)), 0, "%s", err);
     sw_model_destroy(m);
     free(w);

@@ -765,8 +765,7 @@ Test(sim_trace, invalid_options)
 /* ---- limits: rate, span, columns, window (issue 10) ---- */
 
 /* Drains `text` as a trace with these options; the code, the message in msg. */
-static int drain_text(const char *text, size_t n, const sw_trace_opts_t *o, char *msg,
-                      size_t len)
+static int drain_text(const char *text, size_t n, const sw_trace_opts_t *o, char *msg, size_t len)
 {
     char path[64];
     uint64_t count;
@@ -834,7 +833,8 @@ Test(sim_trace, spans_past_400_days_are_refused_at_their_line)
     char msg[600];
     cr_assert_eq(drain_text(text, len, &o, msg, sizeof msg), SW_EPARSE, "%s", msg);
     cr_assert(strstr(msg, ":576002: interval 576000 starts 400 days after the first: a trace "
-                          "may span at most 400 days"), "%s", msg);
+                          "may span at most 400 days"),
+              "%s", msg);
     free(text);
 }
 
@@ -868,8 +868,8 @@ Test(sim_trace, window_past_the_end_is_refused_naming_the_span, .timeout = 60)
     o.start_s = 86400;
     cr_assert_eq(drain(DAY0, &o, msg, sizeof msg, &n), -EINVAL, "%s", msg);
     cr_assert_str_eq(msg, DAY0 ": the window starts 86400.000 s into the trace (start_s, "
-                          "--start), but the trace ends at 86400.000 s: choose a start before "
-                          "it");
+                               "--start), but the trace ends at 86400.000 s: choose a start before "
+                               "it");
     /* Inside the trace, a window may hold no arrivals: the day ends in its 29-minute hole
      * of zeros, which is the trace's own record, not a window past its end. */
     o.start_s = 86399;
@@ -930,7 +930,8 @@ Test(sim_trace, series_longer_than_its_limit_is_refused)
     cr_assert_eq(sw_trace_read_series(path, &o, 1e-3, &y, &n, err, sizeof err), -EINVAL);
     cr_assert_null(y);
     cr_assert(strstr(err, "the trace spans more than 33554432 intervals of 0.001 s, the most a "
-                          "series may hold: use a longer interval"), "%s", err);
+                          "series may hold: use a longer interval"),
+              "%s", err);
     cr_assert_eq(sw_trace_read_series(path, &o, 1.0, &y, &n, err, sizeof err), 0, "%s", err);
     cr_assert_eq(n, words);
     free(y);
