@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config/config.h"
+
 extern char **environ;
 
 static const char *cli_tmp_root(void)
@@ -148,4 +150,22 @@ char *cli_read_output(const char *dir, const char *name)
     cr_assert_not_null(text, "%s: %s", p, strerror(errno));
     free(p);
     return text;
+}
+
+sw_cfg_t *cli_load_profile(const char *profile_path)
+{
+    char *profile = cli_slurp(profile_path, NULL);
+    cr_assert_not_null(profile, "%s: %s", profile_path, strerror(errno));
+    char yaml[8192];
+    int n = snprintf(yaml, sizeof yaml,
+                     "instance_types:\n  - name: local\n"
+                     "    price_per_hour_usd: 0.1\n");
+    for (char *line = strtok(profile, "\n"); line; line = strtok(NULL, "\n"))
+        n += snprintf(yaml + n, sizeof yaml - (size_t)n, "    %s\n", line);
+    free(profile);
+    sw_cfg_t *cfg = NULL;
+    char err[4096];
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "profile.yaml", &cfg, err, sizeof err), 0,
+                 "check-config refuses the profile: %s\n%s", err, yaml);
+    return cfg;
 }

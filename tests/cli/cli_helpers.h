@@ -26,4 +26,10 @@ char *cli_write_file(const char *dir, const char *name, const char *text);
 /* The text of dir/name; fails the test when it cannot be read. */
 char *cli_read_output(const char *dir, const char *name);
 
+/* A profile written by `spillway profile`, indented under an instance type "local" as it
+ * is meant to drop into a policy file, loaded as check-config loads one; fails the test
+ * with config/'s message when it is refused. Free with sw_cfg_destroy(). */
+struct sw_cfg;
+struct sw_cfg *cli_load_profile(const char *profile_path);
+
 #endif

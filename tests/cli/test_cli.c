@@ -609,25 +609,14 @@ Test(cli, profile_writes_a_batch_profile_that_drops_into_a_config, .timeout = 12
     char *out, *err;
     int rc = cli_run(argv, &out, &err);
     cr_assert_eq(rc, 0, "exit %d\n%s", rc, err);
-    char *profile = cli_slurp(out_path, NULL);
-    cr_assert_not_null(profile);
     /* Indented under an instance type, unchanged, it must be a valid profile. */
-    char yaml[8192];
-    int n = snprintf(yaml, sizeof(yaml), "instance_types:\n  - name: local\n"
-                                         "    price_per_hour_usd: 0.1\n");
-    for (char *line = strtok(profile, "\n"); line; line = strtok(NULL, "\n"))
-        n += snprintf(yaml + n, sizeof(yaml) - (size_t)n, "    %s\n", line);
-    sw_cfg_t *cfg;
-    char cerr[4096];
-    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "profile.yaml", &cfg, cerr,
-                                    sizeof(cerr)), 0, "%s\n%s", cerr, yaml);
+    sw_cfg_t *cfg = cli_load_profile(out_path);
     cr_assert_eq(cfg->instance_types[0].max_batch, 4);
     cr_assert_eq(cfg->instance_types[0].batch_latency_ms_count, 4);
     for (unsigned b = 1; b < 4; b++)
         cr_assert_geq(cfg->instance_types[0].batch_latency_ms[b],
                       cfg->instance_types[0].batch_latency_ms[b - 1]);
     sw_cfg_destroy(cfg);
-    free(profile);
     free(out);
     free(err);
     free(out_path);

@@ -152,25 +152,6 @@ Test(cli_inputs, compare_grid_past_its_limit_is_refused_before_running)
 
 /* ---- profile and the model commands --------------------------------------------------- */
 
-/* The whole profile, indented under an instance type, as check-config would load it. */
-static sw_cfg_t *load_profile(const char *profile_path)
-{
-    char *profile = cli_slurp(profile_path, NULL);
-    cr_assert_not_null(profile);
-    char yaml[8192];
-    int n = snprintf(yaml, sizeof yaml,
-                     "instance_types:\n  - name: local\n"
-                     "    price_per_hour_usd: 0.1\n");
-    for (char *line = strtok(profile, "\n"); line; line = strtok(NULL, "\n"))
-        n += snprintf(yaml + n, sizeof yaml - (size_t)n, "    %s\n", line);
-    free(profile);
-    sw_cfg_t *cfg = NULL;
-    char err[4096];
-    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "profile.yaml", &cfg, err, sizeof err), 0,
-                 "check-config refuses the profile: %s\n%s", err, yaml);
-    return cfg;
-}
-
 /* Issue 10: a model served in under a microsecond (the clock's resolution) was profiled
  * as batch_latency_ms: [0, 0, ...], which check-config refuses. Values are rounded up to
  * 0.001 ms, and stay non-decreasing. */
@@ -185,7 +166,7 @@ Test(cli_inputs, profile_of_a_tiny_model_is_a_valid_config, .timeout = 60)
                                 "--out",  out,         NULL};
     char *so, *se;
     cr_assert_eq(cli_run(argv, &so, &se), 0, "%s", se);
-    sw_cfg_t *cfg = load_profile(out);
+    sw_cfg_t *cfg = cli_load_profile(out);
     const sw_cfg_instance_type_t *t = &cfg->instance_types[0];
     cr_assert_eq(t->batch_latency_ms_count, 16);
     for (unsigned b = 0; b < 16; b++) {

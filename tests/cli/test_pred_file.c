@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -623,77 +624,32 @@ Test(serving_pred_file, every_forecaster_refuses_each_bad_value, .timeout = 60)
     expect_each_refused(cases, SW_ARRAY_LEN(cases));
 }
 
-/* One parameter set to a value no forecaster may be built with. */
+/* One parameter set to a value no forecaster may be built with: a uint32 or a double field
+ * of ForecasterParams, or of its GapRule. */
 typedef struct bad_param {
     const char *forecaster;
-    void (*set)(Spillway__ForecasterParams *m);
+    bool in_gaps;
+    size_t offset;
+    bool is_u32;
+    double value;
     const char *msg;
 } bad_param_t;
 
-static void huge_horizon(Spillway__ForecasterParams *m)
-{
-    m->horizon = UINT32_MAX;
-}
-static void huge_season(Spillway__ForecasterParams *m)
-{
-    m->season = UINT32_MAX;
-}
-static void huge_window(Spillway__ForecasterParams *m)
-{
-    m->window = UINT32_MAX;
-}
-static void nan_headroom(Spillway__ForecasterParams *m)
-{
-    m->headroom = NAN;
-}
-static void nan_quantile(Spillway__ForecasterParams *m)
-{
-    m->quantile = NAN;
-}
-static void inf_interval(Spillway__ForecasterParams *m)
-{
-    m->interval_s = INFINITY;
-}
-static void nan_holdout(Spillway__ForecasterParams *m)
-{
-    m->holdout_frac = NAN;
-}
-static void huge_context(Spillway__ForecasterParams *m)
-{
-    m->gaps->context = UINT32_MAX;
-}
-static void inf_min_level(Spillway__ForecasterParams *m)
-{
-    m->gaps->min_level = INFINITY;
-}
-static void nan_alpha(Spillway__ForecasterParams *m)
-{
-    m->ewma_alpha = NAN;
-}
-static void huge_order(Spillway__ForecasterParams *m)
-{
-    m->ar_order = UINT32_MAX;
-}
-static void huge_hidden(Spillway__ForecasterParams *m)
-{
-    m->lstm_hidden = UINT32_MAX;
-}
-static void huge_lstm_window(Spillway__ForecasterParams *m)
-{
-    m->lstm_window = UINT32_MAX;
-}
-static void huge_epochs(Spillway__ForecasterParams *m)
-{
-    m->lstm_epochs = UINT32_MAX;
-}
-static void nan_rate(Spillway__ForecasterParams *m)
-{
-    m->lstm_learning_rate = NAN;
-}
+#define P_U32(f) false, offsetof(Spillway__ForecasterParams, f), true
+#define P_DBL(f) false, offsetof(Spillway__ForecasterParams, f), false
+#define G_U32(f) true, offsetof(Spillway__GapRule, f), true
+#define G_DBL(f) true, offsetof(Spillway__GapRule, f), false
 
 static void set_param(Spillway__ForecasterState *st, void *ctx)
 {
-    ((const bad_param_t *)ctx)->set(st->params);
+    const bad_param_t *b = ctx;
+    char *base = b->in_gaps ? (char *)st->params->gaps : (char *)st->params;
+    if (b->is_u32) {
+        uint32_t v = (uint32_t)b->value;
+        memcpy(base + b->offset, &v, sizeof v);
+    } else {
+        memcpy(base + b->offset, &b->value, sizeof b->value);
+    }
 }
 
 /* Parameters size the state (a horizon of 2^32 - 1 asked for 32 GB per table): each is
@@ -701,22 +657,25 @@ static void set_param(Spillway__ForecasterState *st, void *ctx)
 Test(serving_pred_file, absurd_parameters_are_refused_before_allocating)
 {
     static const bad_param_t cases[] = {
-        {"last", huge_horizon, "horizon 4294967295 must be in [1, 10000]"},
-        {"seasonal-naive", huge_season, "season 4294967295 must be <= 10000000 intervals"},
-        {"holt-winters", huge_season, "season 4294967295 must be <= 10000000 intervals"},
-        {"recent-max", huge_window, "window 4294967295 must be <= 10000000 intervals"},
-        {"recent-max", nan_headroom, "headroom nan must be in [1, 1e6]"},
-        {"ewma", nan_quantile, "quantile nan must be in (0, 1)"},
-        {"ewma", inf_interval, "interval_s inf must be >= 0"},
-        {"ewma", nan_holdout, "holdout_frac nan must be in [0, 1)"},
-        {"last", huge_context, "gaps.context 4294967295 must be <= 1000000"},
-        {"last", inf_min_level, "gaps.min_level must be finite"},
-        {"ewma", nan_alpha, "ewma_alpha nan must be in (0, 1]"},
-        {"ar", huge_order, "ar_order 4294967295 must be in [1, 100000]"},
-        {"lstm", huge_hidden, "lstm_hidden 4294967295 must be in [1, 256]"},
-        {"lstm", huge_lstm_window, "lstm_window 4294967295 must be in [1, 10080]"},
-        {"lstm", huge_epochs, "lstm_epochs 4294967295 must be in [0, 1000000]"},
-        {"lstm", nan_rate, "lstm_learning_rate nan must be in (0, 1)"},
+        {"last", P_U32(horizon), UINT32_MAX, "horizon 4294967295 must be in [1, 10000]"},
+        {"seasonal-naive", P_U32(season), UINT32_MAX,
+         "season 4294967295 must be <= 10000000 intervals"},
+        {"holt-winters", P_U32(season), UINT32_MAX,
+         "season 4294967295 must be <= 10000000 intervals"},
+        {"recent-max", P_U32(window), UINT32_MAX,
+         "window 4294967295 must be <= 10000000 intervals"},
+        {"recent-max", P_DBL(headroom), NAN, "headroom nan must be in [1, 1e6]"},
+        {"ewma", P_DBL(quantile), NAN, "quantile nan must be in (0, 1)"},
+        {"ewma", P_DBL(interval_s), INFINITY, "interval_s inf must be >= 0"},
+        {"ewma", P_DBL(holdout_frac), NAN, "holdout_frac nan must be in [0, 1)"},
+        {"last", G_U32(context), UINT32_MAX, "gaps.context 4294967295 must be <= 1000000"},
+        {"last", G_DBL(min_level), INFINITY, "gaps.min_level must be finite"},
+        {"ewma", P_DBL(ewma_alpha), NAN, "ewma_alpha nan must be in (0, 1]"},
+        {"ar", P_U32(ar_order), UINT32_MAX, "ar_order 4294967295 must be in [1, 100000]"},
+        {"lstm", P_U32(lstm_hidden), UINT32_MAX, "lstm_hidden 4294967295 must be in [1, 256]"},
+        {"lstm", P_U32(lstm_window), UINT32_MAX, "lstm_window 4294967295 must be in [1, 10080]"},
+        {"lstm", P_U32(lstm_epochs), UINT32_MAX, "lstm_epochs 4294967295 must be in [0, 1000000]"},
+        {"lstm", P_DBL(lstm_learning_rate), NAN, "lstm_learning_rate nan must be in (0, 1)"},
     };
     for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
         save_edited(cases[i].forecaster, set_param, (void *)&cases[i]);
