@@ -871,8 +871,12 @@ static void put_summary(FILE *f, const sw_run_report_t *rep)
     double target = num(rep, "slo_target");
     fputs("<table class=\"summary\">\n", f);
     put_row(f, "requests", "%.0f", requests);
-    put_row(f, "SLO attainment", "%.3f %% within %g ms (target %.2f %%: %s)", 100 * att,
-            num(rep, "slo_ms"), 100 * target, att >= target ? "met" : "missed");
+    /* With no request there is no attainment, met or missed: 100 % of nothing says so. */
+    if (requests == 0)
+        put_row(f, "SLO attainment", "none: no request arrived in the run");
+    else
+        put_row(f, "SLO attainment", "%.3f %% within %g ms (target %.2f %%: %s)", 100 * att,
+                num(rep, "slo_ms"), 100 * target, att >= target ? "met" : "missed");
     put_row(f, "latency p50 / p99 / p99.9", "%.1f / %.1f / %.1f ms", num(rep, "latency_ms.p50"),
             num(rep, "latency_ms.p99"), num(rep, "latency_ms.p999"));
     put_row(f, "cost total", "$%.2f", num(rep, "cost_usd.total"));

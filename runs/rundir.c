@@ -125,7 +125,9 @@ json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *s)
     json_object_set_new(root, "slo_ms", json_real(cfg->slo.latency_ms));
     json_object_set_new(root, "slo_target", json_real(cfg->slo.target));
     json_object_set_new(root, "slo_attainment", json_real(s->slo_attainment));
-    json_object_set_new(root, "slo_met", json_boolean(s->slo_attainment >= cfg->slo.target));
+    /* A run without a request met no SLO: compare and report must not count it as met. */
+    json_object_set_new(root, "slo_met",
+                        json_boolean(s->requests > 0 && s->slo_attainment >= cfg->slo.target));
     json_object_set_new(root, "latency_ms", latency_json(s->latency));
     json_object_set_new(root, "latency_cdf_ms", latency_cdf_json(s->latency));
     json_object_set_new(root, "cost_usd", cost_json(cfg, s));

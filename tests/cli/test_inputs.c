@@ -262,3 +262,23 @@ Test(cli_inputs, predict_eval_split_past_the_series_is_a_usage_error, .timeout =
                                       "--model", "last", "--train-until", "99999999", NULL},
                 2, want);
 }
+
+/* The Twitter day ends in its 29-minute hole: a window there holds no request. The run is
+ * real, but it met no SLO, and says so instead of "100 % met". */
+Test(cli_inputs, simulate_window_without_requests_claims_no_attainment, .timeout = 60)
+{
+    char *dir = cli_make_dir();
+    char *so, *se;
+    int rc =
+        cli_run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--trace", DAY0,
+                                      "--start", "86000", "--no-progress", "--out", dir, NULL},
+                &so, &se);
+    cr_assert_eq(rc, 0, "%s", se);
+    cr_assert(strstr(so, "SLO          none: no request arrived in the window"), "%s", so);
+    char *summary = cli_read_output(dir, "summary.json");
+    cr_assert(strstr(summary, "\"slo_met\": false"), "%s", summary);
+    free(summary);
+    free(so);
+    free(se);
+    cli_rm_dir(dir);
+}

@@ -574,3 +574,22 @@ Test(sim_report, timeline_columns_unknown_repeated_or_binary)
     text[n - 2] = '\0';
     expect_refused("timeline.csv", text, n, SW_EPARSE, ":2: a NUL byte: binary data");
 }
+
+/* A run in which no request arrived (a window inside a trace's hole) has no attainment: the
+ * page says so rather than "100.000 % ... met". */
+Test(sim_report, run_without_requests_reports_no_attainment)
+{
+    char dir[64], text[2048];
+    make_run(dir, 3);
+    const char *from = "\"requests\":300,\"served_vm\":250,\"served_faas\":50";
+    const char *at = strstr(summary_json, from);
+    cr_assert_not_null(at);
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - summary_json), summary_json,
+             "\"requests\":0,\"served_vm\":0,\"served_faas\":0", at + strlen(from));
+    write_file(dir, "summary.json", text);
+    char *html = generate(dir);
+    cr_assert(strstr(html, "none: no request arrived in the run"), "no such row");
+    cr_assert_null(strstr(html, "100.000 %"));
+    free(html);
+    remove_run(dir);
+}
