@@ -5,14 +5,14 @@
  * dependencies (libyaml, jansson, OpenSSL, curl, libevent) reads INI, and the subset the
  * AWS CLI writes takes a dozen lines, less than a new dependency edge would cost.
  *
- * The whole file is read with read(2) into one buffer that is wiped before it is freed, so
- * no copy of the secret lingers in a stdio buffer. Error messages name the file, the line
+ * The whole file (a regular file, at most SW_FILE_MAX_CREDENTIALS_BYTES) is read with
+ * read(2) into one buffer that is wiped before it is freed, so no copy of the secret
+ * lingers in a stdio buffer. Error messages name the file, the line
  * and the key, never a value. */
 #include "backends/aws_creds.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +23,9 @@
 #include <openssl/crypto.h>
 
 #include "common/common.h"
+#include "common/file.h"
 
-#define CREDS_FILE_MAX_BYTES (1 << 20)
+#define CREDS_FILE_MAX_BYTES SW_FILE_MAX_CREDENTIALS_BYTES
 
 static void wipe_free(char *s)
 {
@@ -86,21 +87,18 @@ static int load_env(sw_be_aws_creds_t *out, char *errbuf, size_t errlen)
     return 1;
 }
 
-/* Reads the whole file into a NUL-terminated buffer. Returns 0 or a negative errno. */
-static int read_file(const char *path, char **buf_out)
+/* Reads the file into buf (wiping what it moves), from an fd of an unbuffered stream. */
+static int read_fd(int fd, char **buf_out, size_t *len_out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
     size_t cap = 4096, len = 0;
     char *buf = sw_malloc(cap);
     int rc = 0;
     for (;;) {
+        if (len > CREDS_FILE_MAX_BYTES) {
+            rc = -EFBIG; /* the file grew past its cap since it was opened */
+            break;
+        }
         if (len + 1 == cap) {
-            if (cap >= CREDS_FILE_MAX_BYTES) {
-                rc = -EFBIG;
-                break;
-            }
             /* Grow by copying so the old block can be wiped: realloc may leave it intact. */
             char *nb = sw_malloc(cap * 2);
             memcpy(nb, buf, len);
@@ -120,7 +118,6 @@ static int read_file(const char *path, char **buf_out)
             break;
         len += (size_t)n;
     }
-    close(fd);
     buf[len] = '\0';
     if (rc < 0) {
         OPENSSL_cleanse(buf, len);
@@ -128,7 +125,40 @@ static int read_file(const char *path, char **buf_out)
         return rc;
     }
     *buf_out = buf;
+    *len_out = len;
     return 0;
+}
+
+/* Reads the whole file into a NUL-terminated buffer. The file must be a regular file of at
+ * most CREDS_FILE_MAX_BYTES (a FIFO would block, a folder or /dev/zero fail late), and is
+ * read unbuffered, so no copy of the secret stays in a stdio buffer. Returns 0 or a
+ * negative errno with "PATH: reason" in errbuf. */
+static int read_file(const char *path, char **buf_out, size_t *len_out, char *errbuf, size_t errlen)
+{
+    FILE *f = sw_file_open_regular(path, CREDS_FILE_MAX_BYTES, "credentials file", errbuf, errlen);
+    if (!f)
+        return -errno;
+    setvbuf(f, NULL, _IONBF, 0);
+    int rc = read_fd(fileno(f), buf_out, len_out);
+    fclose(f);
+    if (rc < 0)
+        sw_set_error(errbuf, errlen, "%s: %s", path, sw_strerror(rc));
+    return rc;
+}
+
+/* A NUL byte ends a line early for the parser, so the rest of it would be ignored: a
+ * credentials file with one is binary data, refused at its line. */
+static int check_text(const char *path, const char *buf, size_t len, char *errbuf, size_t errlen)
+{
+    const char *nul = memchr(buf, '\0', len);
+    if (!nul)
+        return 0;
+    int line = 1;
+    for (const char *p = buf; p < nul; p++)
+        line += *p == '\n';
+    sw_set_error(errbuf, errlen, "%s:%d: a NUL byte: binary data, not a credentials file", path,
+                 line);
+    return -EINVAL;
 }
 
 static char *trim(char *s, char *end)
@@ -236,19 +266,21 @@ static int check_profile(const ini_state_t *st, char *errbuf, size_t errlen)
 static int load_file(const char *path, const char *profile, sw_be_aws_creds_t *out, char *errbuf,
                      size_t errlen)
 {
-    char *buf = NULL;
-    int rc = read_file(path, &buf);
+    char *buf = NULL, why[512];
+    size_t len = 0;
+    int rc = read_file(path, &buf, &len, why, sizeof(why));
     if (rc < 0) {
         sw_set_error(errbuf, errlen,
-                     "no AWS credentials: AWS_ACCESS_KEY_ID and "
-                     "AWS_SECRET_ACCESS_KEY are not set, and %s (profile [%s]) cannot be "
-                     "read: %s",
-                     path, profile, sw_strerror(rc));
-        return rc == -ENOENT ? -ENOENT : rc;
+                     "no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not "
+                     "set, and the credentials file (profile [%s]) cannot be read: %s",
+                     profile, why);
+        return rc;
     }
     ini_state_t st = {.path = path, .profile = profile};
-    rc = parse_ini(&st, buf, errbuf, errlen);
-    OPENSSL_cleanse(buf, strlen(buf));
+    rc = check_text(path, buf, len, errbuf, errlen);
+    if (rc == 0)
+        rc = parse_ini(&st, buf, errbuf, errlen);
+    OPENSSL_cleanse(buf, len);
     sw_free(buf);
     if (rc == 0)
         rc = check_profile(&st, errbuf, errlen);

@@ -25,7 +25,9 @@ typedef struct sw_be_aws_creds {
  * profile, as in the issue: a caller that wants the file can unset the variables.
  * Returns 0; -ENOENT when nothing was found (errbuf names the variables, file and profile
  * tried); -EINVAL for partial credentials or a malformed file (errbuf names file, line and
- * the missing key). On failure *out is zeroed. Free with sw_be_aws_creds_deinit(). */
+ * the missing key), or a file that is a device or FIFO; -EISDIR for a folder; -EFBIG for
+ * a file over SW_FILE_MAX_CREDENTIALS_BYTES (common/file.h). On failure *out is zeroed.
+ * Free with sw_be_aws_creds_deinit(). */
 int sw_be_aws_creds_load(const char *profile, sw_be_aws_creds_t *out, char *errbuf, size_t errlen);
 
 /* Deep copy of src into dst (caller storage); free with sw_be_aws_creds_deinit(). */

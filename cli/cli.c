@@ -107,6 +107,11 @@ int sw__cli_apply_set(sw_cfg_t *cfg, const char *assignment)
     return 0;
 }
 
+int sw__cli_file_status(int rc)
+{
+    return rc == -EIO ? SW_EXIT_FAILURE : SW_EXIT_USAGE;
+}
+
 bool sw__cli_set_log_level(const char *cmd, const char *opt, const char *text)
 {
     sw_log_level_t lvl;

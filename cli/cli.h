@@ -28,6 +28,11 @@ int sw__cli_load_config(const char *path, sw_cfg_t **out);
  * its cost relative to the oracle run in `oracle_dir` when that is not NULL, printing what
  * happened. Returns an exit status. */
 int sw__cli_write_report(const char *run_dir, const char *out, const char *oracle_dir);
+/* The exit status for a file the user named (model, forecaster, run directory, payload,
+ * credentials) that could not be loaded with error rc: SW_EXIT_USAGE, since a file that
+ * is missing, not a regular file, too large or malformed is the caller's to fix, except
+ * SW_EXIT_FAILURE for a read error of the system's (-EIO). */
+int sw__cli_file_status(int rc);
 /* Parses a whole-number option value in [min, max] into *out; prints
  * "spillway CMD: OPT TEXT: expected a whole number in [min, max]" and returns false when
  * it is not one (a sign, trailing text and overflow included). */

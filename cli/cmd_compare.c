@@ -18,11 +18,16 @@
 #include "common/common.h"
 #include "cli/cli.h"
 #include "runs/report.h"
+#include "runs/rundir.h"
 
 extern char **environ;
 
 /* MAX_ERR bytes of a run's stderr are kept; ERR_BUF also fits a path before them. */
 enum { MAX_POLICIES = 16, MAX_SETS = 16, MAX_VALUES = 64, MAX_ERR = 2000, ERR_BUF = 8192 };
+/* Runs in one comparison: every policy times every combination of --set values, which the
+ * limits above would let reach 16 x 64^16. A thousand runs of a day's trace are hours on a
+ * large machine. */
+enum { MAX_RUNS = 1024 };
 
 typedef struct sweep {
     char *key;
@@ -191,10 +196,27 @@ static int apply_pass(const cmp_args_t *a, sw_cfg_t *cfg)
     return 0;
 }
 
+/* The grid's size, refused past MAX_RUNS before the product can overflow. */
+static int check_grid(const cmp_args_t *a)
+{
+    size_t n = a->n_policies;
+    for (size_t s = 0; s < a->n_sets && n <= MAX_RUNS; s++)
+        n = a->sets[s].n_values > MAX_RUNS / n ? MAX_RUNS + 1 : n * a->sets[s].n_values;
+    if (n <= MAX_RUNS)
+        return 0;
+    fprintf(stderr,
+            "spillway compare: %zu policies times the --set values make more than the "
+            "%d runs a comparison may hold: sweep fewer values, or split it\n",
+            a->n_policies, MAX_RUNS);
+    return SW_EXIT_USAGE;
+}
+
 /* Every policy name and every --set value is checked against a fresh config, so a typo in
  * the last value of a sweep is reported before hours of runs rather than after. */
 static int validate(const cmp_args_t *a)
 {
+    if (check_grid(a) != 0)
+        return SW_EXIT_USAGE;
     sw_policy_kind_t kind;
     for (size_t i = 0; i < a->n_policies; i++)
         if (sw_policy_from_name(a->policies[i], &kind) < 0) {
@@ -361,23 +383,27 @@ static int read_summary(const char *dir, row_t *r)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", dir);
+    /* Checked like any run directory (types, ranges), then unpacked: the run may have been
+     * replaced or damaged between its exit and now. */
+    json_t *root;
+    r->error = sw_malloc(ERR_BUF);
+    if (sw_run_summary_load(path, &root, r->error, ERR_BUF) < 0)
+        return -1;
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
     double requests = 0, faas = 0, billed_s = 0;
     int slo_met = 0;
-    int rc = root ? json_unpack_ex(
-                        root, &jerr, 0, "{s:F,s:F,s:F,s:b,s:{s:F},s:{s:F,s:F,s:F},s:F,s:{s:F}}",
-                        "requests", &requests, "slo_attainment", &r->slo_attainment, "slo_target",
-                        &r->slo_target, "slo_met", &slo_met, "latency_ms", "p99", &r->p99_ms,
-                        "cost_usd", "total", &r->cost_usd, "vm", &r->vm_usd, "faas", &r->faas_usd,
-                        "served_faas", &faas, "vm", "billed_seconds", &billed_s)
-                  : -1;
+    int rc = json_unpack_ex(root, &jerr, 0, "{s:F,s:F,s:F,s:b,s:{s:F},s:{s:F,s:F,s:F},s:F,s:{s:F}}",
+                            "requests", &requests, "slo_attainment", &r->slo_attainment,
+                            "slo_target", &r->slo_target, "slo_met", &slo_met, "latency_ms", "p99",
+                            &r->p99_ms, "cost_usd", "total", &r->cost_usd, "vm", &r->vm_usd, "faas",
+                            &r->faas_usd, "served_faas", &faas, "vm", "billed_seconds", &billed_s);
     json_decref(root);
     if (rc < 0) {
-        r->error = sw_malloc(ERR_BUF);
         snprintf(r->error, ERR_BUF, "%s: %s", path, jerr.text);
         return -1;
     }
+    sw_free(r->error);
+    r->error = NULL;
     r->slo_met = slo_met;
     r->spill_share = requests > 0 ? faas / requests : 0.0;
     r->vm_hours = billed_s / 3600.0;

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "backends/faas_local.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "cli/cli.h"
 
@@ -184,24 +185,36 @@ static void default_function(fl_args_t *a, const char *name, char *cmd, size_t l
     a->fns[a->n_fns++] = (sw_be_faas_local_fn_t){.name = name, .command = cmd};
 }
 
-/* Reads the secret from FILE (first line, trailing whitespace dropped) into a new string. */
+/* Reads the secret from FILE (its first line, up to any blank) into a new string. The file
+ * must be a regular file (a FIFO would block) and its first line text that fits: a secret
+ * cut short at a NUL byte or a buffer's end would fail every signature with no clue why.
+ * The buffer is wiped. */
 static char *read_secret(const char *path)
 {
-    FILE *f = fopen(path, "r");
+    char buf[4096], err[1024];
+    FILE *f = sw_file_open_regular(path, SW_FILE_MAX_CREDENTIALS_BYTES, "secret key file", err,
+                                   sizeof err);
     if (!f) {
-        fprintf(stderr, "spillway faas-local: --secret-access-key-file %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "spillway faas-local: --secret-access-key-file %s\n", err);
         return NULL;
     }
-    char buf[512] = "";
-    bool got = fgets(buf, sizeof(buf), f) != NULL;
+    ssize_t n = read(fileno(f), buf, sizeof buf - 1);
+    int err_read = errno;
     fclose(f);
+    buf[n > 0 ? n : 0] = '\0';
+    const char *nl = n > 0 ? memchr(buf, '\n', (size_t)n) : NULL;
+    size_t line = nl ? (size_t)(nl - buf) : (size_t)(n > 0 ? n : 0);
+    const char *why = n < 0                                      ? strerror(err_read)
+                      : memchr(buf, '\0', line)                  ? "a NUL byte in its first line"
+                      : line == (size_t)n && n == sizeof buf - 1 ? "its first line is too long"
+                                                                 : NULL;
     buf[strcspn(buf, "\r\n \t")] = '\0';
-    if (!got || !buf[0]) {
-        fprintf(stderr, "spillway faas-local: --secret-access-key-file %s: empty\n", path);
-        return NULL;
-    }
-    return sw_strdup(buf);
+    char *secret = !why && buf[0] ? sw_strdup(buf) : NULL;
+    if (!secret)
+        fprintf(stderr, "spillway faas-local: --secret-access-key-file %s: %s\n", path,
+                why ? why : "empty");
+    explicit_bzero(buf, sizeof buf); /* a plain memset of a dead buffer may be dropped */
+    return secret;
 }
 
 static bool split_listen(const char *s, char *host, size_t host_len, uint16_t *port)

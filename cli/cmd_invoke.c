@@ -15,6 +15,7 @@
 
 #include "backends/aws_creds.h"
 #include "backends/lambda_client.h"
+#include "common/file.h"
 #include "common/strbuf.h"
 #include "cli/cli.h"
 
@@ -110,20 +111,32 @@ static int read_payload(const char *path, sw_strbuf_t *out)
         sw_strbuf_puts(out, "]}]}");
         return 0;
     }
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "spillway invoke: --payload %s: %s\n", path, strerror(errno));
-        return SW_EXIT_USAGE;
+    if (strcmp(path, "-") != 0) {
+        /* A regular file within the cap: a FIFO would block, /dev/zero never end. */
+        char *data, err[1024];
+        size_t len;
+        if (sw_file_read_all(path, SW_FILE_MAX_PAYLOAD_BYTES, "payload file", &data, &len, err,
+                             sizeof err) < 0) {
+            fprintf(stderr, "spillway invoke: --payload %s\n", err);
+            return SW_EXIT_USAGE;
+        }
+        sw_strbuf_putn(out, data, len);
+        sw_free(data);
+        return 0;
     }
     char buf[65536];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0 && out->len <= SW_FILE_MAX_PAYLOAD_BYTES)
         sw_strbuf_putn(out, buf, n);
-    bool bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        fprintf(stderr, "spillway invoke: --payload %s: read error\n", path);
+    if (ferror(stdin)) {
+        fprintf(stderr, "spillway invoke: --payload -: read error on stdin\n");
+        return SW_EXIT_FAILURE;
+    }
+    if (out->len > SW_FILE_MAX_PAYLOAD_BYTES) {
+        fprintf(stderr,
+                "spillway invoke: --payload -: more than the %u bytes allowed for a "
+                "payload\n",
+                SW_FILE_MAX_PAYLOAD_BYTES);
         return SW_EXIT_USAGE;
     }
     return 0;

@@ -31,7 +31,7 @@ static void usage(FILE *f)
             "  --seed N       train: initialisation and shuffling seed (default 1)\n"
             "  --epochs N     train: passes over the training set (default %d)\n"
             "  --limit N      train: use only the first N training images\n\n"
-            "Exit status: 0 done, 2 usage error, 1 failure.\n",
+            "Exit status: 0 done, 2 usage error or a bad model or data file, 1 failure.\n",
             DEFAULT_EPOCHS);
 }
 
@@ -72,12 +72,15 @@ static int parse_args(int argc, char **argv, model_args_t *a)
     return 0;
 }
 
+/* A data folder that is missing, or holds no IDX files fit to read, is the caller's to
+ * fix: exit 2, as for any input file. */
 static int load_split(const char *dir, bool train, sw_idx_set_t *set)
 {
     char err[8192];
-    if (sw_idx_load_split(set, dir, train, err, sizeof(err)) < 0) {
+    int rc = sw_idx_load_split(set, dir, train, err, sizeof(err));
+    if (rc < 0) {
         fprintf(stderr, "spillway model: %s\n", err);
-        return SW_EXIT_FAILURE;
+        return sw__cli_file_status(rc);
     }
     return 0;
 }
@@ -122,11 +125,12 @@ static int cmd_train(const model_args_t *a)
         return SW_EXIT_USAGE;
     }
     sw_idx_set_t train, test;
-    if (load_split(a->data, true, &train))
-        return SW_EXIT_FAILURE;
-    int rc = SW_EXIT_FAILURE;
-    if (load_split(a->data, false, &test))
+    int rc = load_split(a->data, true, &train);
+    if (rc != 0)
+        return rc;
+    if ((rc = load_split(a->data, false, &test)) != 0)
         goto out_train;
+    rc = SW_EXIT_FAILURE;
     sw_train_opts_t o = sw_train_default_opts();
     o.seed = a->seed;
     sw_trainer_t *t = sw_trainer_create(train.rows * train.cols, 10, &o);
@@ -159,14 +163,15 @@ static int cmd_eval(const model_args_t *a)
     }
     char err[8192];
     sw_model_t *m;
-    if (sw_model_load(a->model, 256, &m, err, sizeof(err)) < 0) {
+    int rc = sw_model_load(a->model, 256, &m, err, sizeof(err));
+    if (rc < 0) {
         fprintf(stderr, "spillway model: %s\n", err);
-        return SW_EXIT_FAILURE;
+        return sw__cli_file_status(rc); /* as profile and worker say of the same file */
     }
     sw_idx_set_t test;
-    int rc = SW_EXIT_FAILURE;
-    if (load_split(a->data, false, &test))
+    if ((rc = load_split(a->data, false, &test)) != 0)
         goto out;
+    rc = SW_EXIT_FAILURE;
     double acc = sw_model_accuracy(m, &test);
     if (acc < 0) {
         fprintf(stderr, "spillway model: %s takes %zu inputs, the images have %zu\n", a->model,

@@ -87,8 +87,10 @@ static int parse_option(predict_args_t *a, int c, const char *arg)
     case OPT_SAVE: a->save = arg; return 0;
     case OPT_CALENDAR: a->calendar = true; return 0;
     case OPT_SET:
-        if (a->n_sets == SW_ARRAY_LEN(a->sets))
+        if (a->n_sets == SW_ARRAY_LEN(a->sets)) {
+            fprintf(stderr, "spillway predict: at most %zu --set options\n", SW_ARRAY_LEN(a->sets));
             return SW_EXIT_USAGE;
+        }
         a->sets[a->n_sets++] = arg;
         return 0;
     case OPT_INTERVAL:
@@ -200,7 +202,7 @@ static int read_series(const predict_args_t *a, double interval_s, double **y, s
     int rc = sw_trace_read_series(a->trace, &o, interval_s, y, n, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "spillway predict: %s\n", err);
-        return rc == -ENOENT || rc == -EINVAL ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
+        return rc == -ENOENT || rc == -EINVAL || rc == -EISDIR ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
     }
     return 0;
 }
@@ -265,6 +267,14 @@ static int run_eval(const predict_args_t *a, const sw_cfg_t *cfg, const double *
         return SW_EXIT_USAGE;
     }
     size_t until = train_end(a, n, true);
+    if (until == 0 || until >= n) {
+        /* Checked before the table's header, which would print the impossible split. */
+        fprintf(stderr,
+                "spillway predict eval: training on intervals [0, %zu) leaves nothing "
+                "to score in the trace's %zu intervals: give --train-until below %zu\n",
+                until, n, n);
+        return SW_EXIT_USAGE;
+    }
     unsigned horizon = a->horizon > 0 ? (unsigned)a->horizon : cfg->predictor.horizon_intervals;
     double q = a->quantile > 0 ? a->quantile : cfg->predictor.quantile;
     printf("trace %s: %zu intervals of %g s; train [0, %zu), test [%zu, %zu); target %s over "

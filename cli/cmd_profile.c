@@ -17,18 +17,19 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: spillway profile --model FILE --out FILE [--max-batch N] [--threads N]\n"
-            "                        [--repeats N] [--min-ms MS]\n\n"
-            "Measures T_b (p50 and p99, ms) for b = 1..max-batch on this machine and writes\n"
-            "max_batch and batch_latency_ms (the p50s) as YAML keys of an instance_types[]\n"
-            "entry, with the p99s alongside as a comment.\n\n"
-            "  --model FILE     model file (spillway model train --out FILE)\n"
-            "  --out FILE       where to write the YAML ('-' for stdout)\n"
-            "  --max-batch N    largest batch measured (default 64)\n"
-            "  --threads N      OpenBLAS threads, as the worker will run (default 1)\n"
-            "  --repeats N      at least this many timed runs per batch size (default 200)\n"
-            "  --min-ms MS      and at least this long per batch size (default 200)\n");
+    fprintf(f, "usage: spillway profile --model FILE --out FILE [--max-batch N] [--threads N]\n"
+               "                        [--repeats N] [--min-ms MS]\n\n"
+               "Measures T_b (p50 and p99, ms) for b = 1..max-batch on this machine and writes\n"
+               "max_batch and batch_latency_ms (the p50s) as YAML keys of an instance_types[]\n"
+               "entry, with the p99s alongside as a comment.\n\n"
+               "  --model FILE     model file (spillway model train --out FILE)\n"
+               "  --out FILE       where to write the YAML ('-' for stdout)\n"
+               "  --max-batch N    largest batch measured (default 64)\n"
+               "  --threads N      OpenBLAS threads, as the worker will run (default 1)\n"
+               "  --repeats N      at least this many timed runs per batch size (default 200)\n"
+               "  --min-ms MS      and at least this long per batch size (default 200)\n\n"
+               "Values are rounded up to 0.001 ms, the clock's resolution, so none is 0.\n"
+               "Exit status: 0 written, 2 usage error or a bad model file, 1 failure.\n");
 }
 
 typedef struct profile_args {
@@ -119,10 +120,22 @@ static int time_batch(sw_model_t *m, const float *in, float *out, unsigned b,
     return 0;
 }
 
+/* The clock reads whole microseconds, so a batch served in less than one reads 0 ms, and a
+ * tiny model's profile came out as [0, 0, ...], which check-config refuses: a batch always
+ * takes time (T_b > 0). Each value is rounded up to the resolution the clock can tell from
+ * nothing, 1 us, and written with exactly that many decimals, so what is read back is what
+ * was measured, never 0 and never lower. */
+#define RESOLUTION_MS 0.001
+
+static double round_up_ms(double ms)
+{
+    return SW_MAX(RESOLUTION_MS, ceil(ms / RESOLUTION_MS - 1e-9) * RESOLUTION_MS);
+}
+
 static void write_list(FILE *f, const double *v, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
-        fprintf(f, "%s%.4g", i ? ", " : "", v[i]);
+        fprintf(f, "%s%.3f", i ? ", " : "", round_up_ms(v[i]));
 }
 
 static int write_profile(const profile_args_t *a, const sw_model_t *m, const double *p50,
@@ -139,7 +152,7 @@ static int write_profile(const profile_args_t *a, const sw_model_t *m, const dou
     fprintf(f,
             "# Measured by spillway profile on %s: model %s v%u, %u OpenBLAS thread(s).\n"
             "# batch_latency_ms holds the p50 of T_b (made non-decreasing, as the config\n"
-            "# requires); the p99s, as measured: [",
+            "# requires); the p99s, as measured. Both are rounded up to 0.001 ms: [",
             day, sw_model_name(m), sw_model_version(m), a->threads);
     write_list(f, p99, a->max_batch);
     fprintf(f, "]\nmax_batch: %u\nbatch_latency_ms: [", a->max_batch);
@@ -163,9 +176,9 @@ int sw_cli_cmd_profile(int argc, char **argv)
         return rc < 0 ? SW_EXIT_OK : rc;
     char err[1024];
     sw_model_t *m;
-    if (sw_model_load(a.model, a.max_batch, &m, err, sizeof(err)) < 0) {
+    if ((rc = sw_model_load(a.model, a.max_batch, &m, err, sizeof(err))) < 0) {
         fprintf(stderr, "spillway profile: %s\n", err);
-        return SW_EXIT_USAGE;
+        return sw__cli_file_status(rc);
     }
     openblas_set_num_threads((int)a.threads);
     size_t in_n = sw_model_input_size(m), out_n = sw_model_output_size(m);
@@ -180,7 +193,8 @@ int sw_cli_cmd_profile(int argc, char **argv)
     for (unsigned b = 1; b <= a.max_batch && rc == 0; b++) {
         rc = time_batch(m, in, out, b, &a, &p50[b - 1], &p99[b - 1]);
         /* A larger batch is never cheaper to serve in the model of the config (T_b must not
-         * decrease); timer noise and kernel switches can make it look so by a hair. */
+         * decrease); timer noise and kernel switches can make it look so by a hair. Rounding
+         * up (write_list) keeps the order: it is monotonic. */
         if (b > 1 && p50[b - 1] < p50[b - 2])
             p50[b - 1] = p50[b - 2];
     }

@@ -153,9 +153,13 @@ static void print_summary(const sw_cfg_t *cfg, const sw_sched_summary_t *s,
     printf("  requests     %" PRIu64 "  (VMs %" PRIu64 ", functions %" PRIu64
            ", rejected %" PRIu64 ")\n",
            s->requests, s->served_vm, s->served_faas, s->rejected);
-    printf("  SLO          %.3f %% within %.0f ms  (target %.2f %%: %s)\n",
-           s->slo_attainment * 100.0, cfg->slo.latency_ms, cfg->slo.target * 100.0,
-           s->slo_attainment >= cfg->slo.target ? "met" : "MISSED");
+    /* With no request there is no attainment to speak of, met or not. */
+    if (s->requests == 0)
+        printf("  SLO          none: no request arrived in the window\n");
+    else
+        printf("  SLO          %.3f %% within %.0f ms  (target %.2f %%: %s)\n",
+               s->slo_attainment * 100.0, cfg->slo.latency_ms, cfg->slo.target * 100.0,
+               s->slo_attainment >= cfg->slo.target ? "met" : "MISSED");
     printf("  latency ms   p50 %.1f  p95 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
            sw_hist_quantile_us(h, 0.5) / 1e3, sw_hist_quantile_us(h, 0.95) / 1e3,
            sw_hist_quantile_us(h, 0.99) / 1e3, sw_hist_quantile_us(h, 0.999) / 1e3,
@@ -195,9 +199,7 @@ static int load_model(const sw_cfg_t *cfg, sw_pred_t **out)
     int rc = sw_cli_pred_load(cfg->predictor.model_path, out, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "spillway simulate: predictor.model_path: %s\n", err);
-        return rc == SW_EPARSE || rc == SW_EUNSUPPORTED || rc == -ENOENT || rc == -EINVAL
-                   ? SW_EXIT_USAGE
-                   : SW_EXIT_FAILURE;
+        return sw__cli_file_status(rc);
     }
     return 0;
 }
@@ -234,7 +236,8 @@ int sw_cli_cmd_simulate(int argc, char **argv)
         sw_cfg_destroy(cfg);
         /* A file named by the config or the command line that is not there is the
          * caller's mistake, like a bad key; a trace that cannot be parsed is not. */
-        bool usage_error = rc == -EINVAL || rc == -ENOENT || rc == -EACCES || rc == -ENOTDIR;
+        bool usage_error =
+            rc == -EINVAL || rc == -ENOENT || rc == -EACCES || rc == -ENOTDIR || rc == -EISDIR;
         return usage_error ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
     }
     rc = sw_sim_run(sim, err, sizeof(err));
@@ -249,7 +252,8 @@ int sw_cli_cmd_simulate(int argc, char **argv)
     }
     sw_sim_destroy(sim);
     sw_cfg_destroy(cfg);
+    /* -EINVAL: the trace, read to its end, lies wholly before the window (--start). */
     if (rc < 0)
-        return SW_EXIT_FAILURE;
+        return rc == -EINVAL ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
     return a.report ? sw__cli_write_report(a.out, NULL, NULL) : SW_EXIT_OK;
 }

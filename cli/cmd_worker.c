@@ -47,7 +47,7 @@ static void usage(FILE *f)
             "  --seed N             backoff jitter seed (default: from the pid)\n"
             "  --max-frame-bytes N  close a connection that sends a larger frame (default\n"
             "                       64 MiB)\n\n"
-            "Exit status: 0 drained, 2 usage error, 1 failure.\n",
+            "Exit status: 0 drained, 2 usage error or a bad model file, 1 failure.\n",
             DEFAULT_MAX_BATCH);
 }
 
@@ -165,9 +165,9 @@ int sw_cli_cmd_worker(int argc, char **argv)
     }
     char err[1024];
     sw_model_t *m;
-    if (sw_model_load(a.model, (unsigned)a.max_batch, &m, err, sizeof(err)) < 0) {
+    if ((rc = sw_model_load(a.model, (unsigned)a.max_batch, &m, err, sizeof(err))) < 0) {
         fprintf(stderr, "spillway worker: %s\n", err);
-        return SW_EXIT_USAGE;
+        return sw__cli_file_status(rc);
     }
     openblas_set_num_threads((int)a.threads);
     /* A peer that vanishes mid-write must give EPIPE, not kill the process. */

@@ -11,10 +11,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/common.h"
+#include "common/file.h"
+#include "proto/budget.h"
 #include "proto/forecaster.pb-c.h"
 
 /* ---- Params <-> message --------------------------------------------------------------- */
@@ -190,52 +191,6 @@ int sw_cli_pred_save(const char *path, const sw_pred_t *p, char *errbuf, size_t 
 
 /* ---- Load ----------------------------------------------------------------------------- */
 
-/* Reads the whole file into *data (sw_free it) of *len bytes. Returns 0 or -errno, with
- * *what naming the failed step. */
-static int read_all(const char *path, uint8_t **data, size_t *len, const char **what)
-{
-    *data = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        *what = "cannot open";
-        return -errno;
-    }
-    *what = "cannot read";
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int rc = -errno;
-        close(fd);
-        return rc;
-    }
-    /* The size is a hint only: the file may change while we read, and the loop reads
-     * to EOF whatever its size. */
-    size_t cap = sb.st_size > 0 ? (size_t)sb.st_size + 1 : 4096, n = 0;
-    uint8_t *buf = sw_malloc(cap);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            buf = sw_realloc(buf, cap);
-        }
-        ssize_t got = read(fd, buf + n, cap - n);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            int rc = -errno; /* EISDIR for a folder */
-            close(fd);
-            sw_free(buf);
-            return rc;
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
-    }
-    close(fd);
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 /* Copies the message's params and tensors into blob. Returns false if they do not fit
  * (a name too long for sw_pred_params_t or sw_pred_tensor_t). */
 static bool msg_to_blob(const Spillway__ForecasterState *st, sw_pred_blob_t *blob)
@@ -281,35 +236,56 @@ static int import_msg(const char *path, const Spillway__ForecasterState *st, sw_
     int rc = sw_pred_import(out, &blob, why, sizeof(why));
     sw_pred_blob_free(&blob);
     if (rc < 0) {
+        /* The parameters and state came from this file, so the file is what to fix. */
         *out = NULL;
-        sw_set_error(errbuf, errlen, "%s: %s", path, why[0] ? why : sw_strerror(rc));
+        sw_set_error(errbuf, errlen,
+                     "%s: %s (the file is damaged or was not written by this "
+                     "spillway: fit it again with spillway predict fit --save)",
+                     path, why[0] ? why : sw_strerror(rc));
     }
     return rc;
+}
+
+/* Decodes the file's bytes within a budget (proto/budget.h), so that a file of empty
+ * submessages cannot make the decoder allocate twenty times its size. */
+static Spillway__ForecasterState *decode(const char *path, const uint8_t *data, size_t len,
+                                         sw_pb_budget_t *budget, char *errbuf, size_t errlen)
+{
+    sw_pb_budget_init(budget, sw_pb_budget_for(len));
+    Spillway__ForecasterState *st =
+        spillway__forecaster_state__unpack(&budget->allocator, len, data);
+    if (!st && sw_pb_budget_exhausted(budget))
+        sw_set_error(errbuf, errlen,
+                     "%s: not a spillway forecaster file (its %zu bytes "
+                     "decode to more than %zu bytes of messages; a saved forecaster decodes to "
+                     "about its own size)",
+                     path, len, sw_pb_budget_for(len));
+    else if (!st)
+        sw_set_error(errbuf, errlen, "%s: not a spillway forecaster file", path);
+    return st;
 }
 
 int sw_cli_pred_load(const char *path, sw_pred_t **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
-    uint8_t *data;
+    char *data;
     size_t len;
-    const char *what = NULL;
-    int rc = read_all(path, &data, &len, &what);
-    if (rc < 0) {
-        sw_set_error(errbuf, errlen, "%s: %s: %s", path, what, strerror(-rc));
+    int rc = sw_file_read_all(path, SW_FILE_MAX_FORECASTER_BYTES, "forecaster file", &data, &len,
+                              errbuf, errlen);
+    if (rc < 0)
         return rc;
-    }
     if (len == 0) {
-        sw_set_error(errbuf, errlen, "%s: empty file", path);
+        sw_set_error(errbuf, errlen, "%s: empty file, not a spillway forecaster file", path);
         sw_free(data);
         return SW_EPARSE;
     }
-    Spillway__ForecasterState *st = spillway__forecaster_state__unpack(NULL, len, data);
+    sw_pb_budget_t budget;
+    Spillway__ForecasterState *st =
+        decode(path, (const uint8_t *)data, len, &budget, errbuf, errlen);
     sw_free(data);
-    if (!st) {
-        sw_set_error(errbuf, errlen, "%s: not a spillway forecaster file", path);
+    if (!st)
         return SW_EPARSE;
-    }
     rc = import_msg(path, st, out, errbuf, errlen);
-    spillway__forecaster_state__free_unpacked(st, NULL);
+    spillway__forecaster_state__free_unpacked(st, &budget.allocator);
     return rc;
 }

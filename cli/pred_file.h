@@ -28,9 +28,12 @@ int sw_cli_pred_save(const char *path, const sw_pred_t *p, char *errbuf, size_t 
 
 /* Reads a forecaster saved by sw_cli_pred_save. On success returns 0 and *out (free with
  * sw_pred_destroy), which forecasts exactly as the saved one did. On failure *out is
- * NULL and the return is -errno when the file cannot be opened or read, SW_EPARSE when
- * it is empty or not a spillway forecaster file, SW_EUNSUPPORTED for another format
- * version, or sw_pred_import's error (its message after the path). */
+ * NULL and the return is -errno when the file cannot be opened or read (-EISDIR for a
+ * folder, -EINVAL for a device, FIFO or socket, -EFBIG past SW_FILE_MAX_FORECASTER_BYTES),
+ * SW_EPARSE when it is empty or not a spillway forecaster file (including one that would
+ * decode to far more memory than its size), SW_EUNSUPPORTED for another format version,
+ * or sw_pred_import's -EINVAL (its message after the path) for parameters or state out of
+ * range. Every failure is the file's: a caller exits with SW_EXIT_USAGE. */
 int sw_cli_pred_load(const char *path, sw_pred_t **out, char *errbuf, size_t errlen) SW_MUST_USE;
 
 #endif

@@ -4,15 +4,22 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
+#include "common/file.h"
 #include "model/model_internal.h"
 
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
-/* Far above any real data set; stops a damaged header from asking for terabytes. */
-#define IDX_MAX_BYTES (1ull << 32)
+/* Far above any real data set (Fashion-MNIST's training images are 47 MB, EMNIST's 640
+ * MB), and the most a file, compressed or not, may hold: a damaged or hostile header
+ * cannot ask for more, and memory grows with the data actually read, not with what the
+ * header promises (a gzip bomb promises gigabytes in a few kilobytes). */
+#define IDX_MAX_BYTES ((uint64_t)1 << 30)
+/* Payloads are read in steps of this, so a header's promise is not allocated up front. */
+#define IDX_STEP_BYTES ((size_t)1 << 24)
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -34,52 +41,98 @@ static bool read_exact(gzFile gz, void *buf, size_t len)
     return true;
 }
 
+/* Reads the `total` payload bytes into a buffer that grows as they arrive. Returns the
+ * buffer (sw_free it), or NULL on a short read. */
+static uint8_t *read_payload(gzFile gz, size_t total)
+{
+    size_t cap = SW_MIN(total, IDX_STEP_BYTES), n = 0;
+    uint8_t *data = sw_malloc(cap ? cap : 1);
+    while (n < total) {
+        if (n == cap) {
+            cap = SW_MIN(total, 2 * cap);
+            data = sw_realloc(data, cap);
+        }
+        if (!read_exact(gz, data + n, cap - n)) {
+            sw_free(data);
+            return NULL;
+        }
+        n = cap;
+    }
+    return data;
+}
+
+/* Opens a regular file of at most IDX_MAX_BYTES for gz* reading (a folder, a device or a
+ * FIFO is refused by name first: gzopen would read a folder as "truncated" and block on a
+ * FIFO). */
+static gzFile open_idx(const char *path, char *errbuf, size_t errlen, int *rc)
+{
+    FILE *f = sw_file_open_regular(path, IDX_MAX_BYTES, "gzip IDX file", errbuf, errlen);
+    if (!f) {
+        *rc = -errno;
+        return NULL;
+    }
+    int fd = dup(fileno(f));
+    fclose(f);
+    gzFile gz = fd >= 0 ? gzdopen(fd, "rb") : NULL;
+    if (!gz) {
+        *rc = fd >= 0 ? -ENOMEM : -errno;
+        sw__model_error(errbuf, errlen, "%s: cannot open: %s", path, strerror(-*rc));
+        if (fd >= 0)
+            close(fd);
+    }
+    return gz;
+}
+
+/* Reads the dimensions after the magic and checks their product. */
+static int read_dims(gzFile gz, const char *path, unsigned ndims, uint32_t *dims, size_t *total,
+                     char *errbuf, size_t errlen)
+{
+    uint8_t hdr[12];
+    if (!read_exact(gz, hdr, 4 * (size_t)ndims)) {
+        sw__model_error(errbuf, errlen, "%s: truncated IDX header", path);
+        return SW_EPARSE;
+    }
+    uint64_t t = 1;
+    for (unsigned i = 0; i < ndims; i++) {
+        dims[i] = be32(hdr + 4 * i);
+        t *= dims[i];
+        if (t > IDX_MAX_BYTES) {
+            sw__model_error(errbuf, errlen,
+                            "%s: implausible IDX dimensions: more than %llu "
+                            "bytes of data",
+                            path, (unsigned long long)IDX_MAX_BYTES);
+            return SW_EPARSE;
+        }
+    }
+    *total = (size_t)t;
+    return 0;
+}
+
 /* Reads a header of `ndims` dimensions after the magic and the payload they describe. */
 static int read_idx(const char *path, uint32_t magic, unsigned ndims, uint32_t *dims,
                     uint8_t **data, char *errbuf, size_t errlen)
 {
-    gzFile gz = gzopen(path, "rb");
-    if (!gz) {
-        int err = errno ? errno : EIO;
-        sw__model_error(errbuf, errlen, "%s: cannot open: %s", path, strerror(err));
-        return -err;
-    }
     int rc = SW_EPARSE;
-    uint8_t hdr[16];
     *data = NULL;
+    gzFile gz = open_idx(path, errbuf, errlen, &rc);
+    if (!gz)
+        return rc;
+    rc = SW_EPARSE;
+    uint8_t m[4];
+    size_t total = 0;
     /* The magic first, so a label file given as images says so rather than "truncated". */
-    if (!read_exact(gz, hdr, 4)) {
+    if (!read_exact(gz, m, 4)) {
         sw__model_error(errbuf, errlen, "%s: truncated IDX header (empty or not IDX)", path);
-        goto out;
-    }
-    if (be32(hdr) != magic) {
+    } else if (be32(m) != magic) {
         sw__model_error(errbuf, errlen, "%s: wrong IDX magic 0x%08x (expected 0x%08x, %s)", path,
-                        be32(hdr), magic, magic == IDX_MAGIC_IMAGES ? "images" : "labels");
-        goto out;
+                        be32(m), magic, magic == IDX_MAGIC_IMAGES ? "images" : "labels");
+    } else if (read_dims(gz, path, ndims, dims, &total, errbuf, errlen) == 0) {
+        *data = read_payload(gz, total);
+        rc = *data ? 0 : SW_EPARSE;
+        if (!*data)
+            sw__model_error(errbuf, errlen, "%s: truncated: header promises %zu data bytes", path,
+                            total);
     }
-    if (!read_exact(gz, hdr + 4, 4 * (size_t)ndims)) {
-        sw__model_error(errbuf, errlen, "%s: truncated IDX header", path);
-        goto out;
-    }
-    uint64_t total = 1;
-    for (unsigned i = 0; i < ndims; i++) {
-        dims[i] = be32(hdr + 4 + 4 * i);
-        total *= dims[i];
-        if (total > IDX_MAX_BYTES) {
-            sw__model_error(errbuf, errlen, "%s: implausible IDX dimensions", path);
-            goto out;
-        }
-    }
-    *data = sw_malloc(total ? (size_t)total : 1);
-    if (!read_exact(gz, *data, (size_t)total)) {
-        sw__model_error(errbuf, errlen, "%s: truncated: header promises %llu data bytes", path,
-                        (unsigned long long)total);
-        sw_free(*data);
-        *data = NULL;
-        goto out;
-    }
-    rc = 0;
-out:
     gzclose(gz);
     return rc;
 }

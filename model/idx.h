@@ -17,7 +17,10 @@ typedef struct sw_idx_set {
 } sw_idx_set_t;
 
 /* Reads an image file. Returns 0 and fills pixels (free with sw_free), n, rows, cols, or a
- * negative error with a message naming the file: cannot open, wrong magic, truncated. */
+ * negative error with a message naming the file: -errno when it is missing or not a
+ * regular file (-EISDIR, -EINVAL for a device or FIFO), SW_EPARSE for a wrong magic, a
+ * truncated file, or more than 1 GiB of data (file or payload). Memory grows with the data
+ * read, not with the sizes the header claims. */
 int sw_idx_read_images(const char *path, uint8_t **pixels, size_t *n, size_t *rows, size_t *cols,
                        char *errbuf, size_t errlen) SW_MUST_USE;
 /* Reads a label file, likewise. */

@@ -55,6 +55,67 @@ static float *alloc_aligned(size_t n)
     return p;
 }
 
+/* Writes what is wrong with layer i's shape or activation into why; false if nothing.
+ * *params accumulates the model's parameter count, checked before any weight is looked
+ * at, so a layer that claims a billion weights is refused for that, not for its count. */
+static bool layer_problem(const sw_model_desc_t *d, size_t i, size_t *params, char *why, size_t len)
+{
+    const sw_layer_desc_t *l = &d->layers[i];
+    bool last = i + 1 == d->n_layers;
+    *params += l->inputs * l->outputs + l->outputs;
+    if (l->inputs == 0 || l->outputs == 0 || l->inputs > SW__MODEL_MAX_WIDTH ||
+        l->outputs > SW__MODEL_MAX_WIDTH)
+        snprintf(why, len, "a size is 0 or more than %u", SW__MODEL_MAX_WIDTH);
+    else if (i > 0 && l->inputs != d->layers[i - 1].outputs)
+        snprintf(why, len, "inputs differ from the previous layer's outputs");
+    else if (*params > SW__MODEL_MAX_PARAMS)
+        snprintf(why, len, "%zu parameters up to this layer, more than the %u allowed", *params,
+                 SW__MODEL_MAX_PARAMS);
+    else if (!l->weights || !l->bias)
+        snprintf(why, len, "weight or bias count does not match the shape");
+    else if (last != (l->act == SW_ACT_SOFTMAX))
+        snprintf(why, len, "softmax must be the last layer's activation, and only there");
+    else if (l->act != SW_ACT_NONE && l->act != SW_ACT_RELU && l->act != SW_ACT_SOFTMAX)
+        snprintf(why, len, "unknown activation %d", (int)l->act);
+    else
+        return false;
+    return true;
+}
+
+/* Index of the first NaN or infinity in v[0..n), or n. */
+static size_t first_non_finite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return i;
+    return n;
+}
+
+/* A NaN or infinite weight makes every score NaN, and argmax over NaN picks a class all
+ * the same: such a model would be served, and scored, as if it were sound. */
+static int check_finite(const sw_model_desc_t *d, const char *what, char *errbuf, size_t errlen)
+{
+    for (size_t i = 0; i < d->n_layers; i++) {
+        const sw_layer_desc_t *l = &d->layers[i];
+        size_t k = first_non_finite(l->weights, l->inputs * l->outputs);
+        size_t kb = first_non_finite(l->bias, l->outputs);
+        if (k == l->inputs * l->outputs && kb == l->outputs)
+            continue;
+        if (k < l->inputs * l->outputs)
+            sw__model_error(errbuf, errlen,
+                            "%s: layer %zu: weight [%zu, %zu] is %g: a model "
+                            "with non-finite weights cannot be served (retrain it)",
+                            what, i, k / l->inputs, k % l->inputs, (double)l->weights[k]);
+        else
+            sw__model_error(errbuf, errlen,
+                            "%s: layer %zu: bias [%zu] is %g: a model with "
+                            "non-finite weights cannot be served (retrain it)",
+                            what, i, kb, (double)l->bias[kb]);
+        return SW_EPARSE;
+    }
+    return 0;
+}
+
 int sw__model_check(const sw_model_desc_t *d, const char *what, char *errbuf, size_t errlen)
 {
     if (d->n_layers == 0 || d->n_layers > SW__MODEL_MAX_LAYERS) {
@@ -63,27 +124,11 @@ int sw__model_check(const sw_model_desc_t *d, const char *what, char *errbuf, si
         return SW_EPARSE;
     }
     size_t params = 0;
+    char why[160];
     for (size_t i = 0; i < d->n_layers; i++) {
-        const sw_layer_desc_t *l = &d->layers[i];
-        bool last = i + 1 == d->n_layers;
-        const char *why = NULL;
-        if (l->inputs == 0 || l->outputs == 0 || l->inputs > SW__MODEL_MAX_WIDTH ||
-            l->outputs > SW__MODEL_MAX_WIDTH)
-            why = "a size is 0 or too large";
-        else if (i > 0 && l->inputs != d->layers[i - 1].outputs)
-            why = "inputs differ from the previous layer's outputs";
-        else if (!l->weights || !l->bias)
-            why = "weight or bias count does not match the shape";
-        else if (last != (l->act == SW_ACT_SOFTMAX))
-            why = "softmax must be the last layer's activation, and only there";
-        else if (l->act != SW_ACT_NONE && l->act != SW_ACT_RELU && l->act != SW_ACT_SOFTMAX)
-            why = "unknown activation";
-        params += l->inputs * l->outputs + l->outputs;
-        if (!why && params > SW__MODEL_MAX_PARAMS)
-            why = "too many parameters";
-        if (why) {
+        if (layer_problem(d, i, &params, why, sizeof(why))) {
             sw__model_error(errbuf, errlen, "%s: inconsistent shapes: layer %zu (%zu -> %zu): %s",
-                            what, i, l->inputs, l->outputs, why);
+                            what, i, d->layers[i].inputs, d->layers[i].outputs, why);
             return SW_EPARSE;
         }
     }
@@ -92,7 +137,17 @@ int sw__model_check(const sw_model_desc_t *d, const char *what, char *errbuf, si
         sw__model_error(errbuf, errlen, "%s: %zu labels for %zu outputs", what, d->n_labels, outs);
         return SW_EPARSE;
     }
-    return 0;
+    return check_finite(d, what, errbuf, errlen);
+}
+
+/* The widest of the model's inputs and layer outputs: with max_batch, what the workspace
+ * and a caller's batch buffers hold per row. */
+static size_t widest(const sw_model_desc_t *d)
+{
+    size_t w = d->layers[0].inputs;
+    for (size_t i = 0; i < d->n_layers; i++)
+        w = SW_MAX(w, d->layers[i].outputs);
+    return w;
 }
 
 static void copy_layers(sw_model_t *m, const sw_model_desc_t *d)
@@ -128,6 +183,14 @@ int sw_model_create(const sw_model_desc_t *d, unsigned max_batch, const char *wh
     int rc = sw__model_check(d, what, errbuf, errlen);
     if (rc < 0)
         return rc;
+    if ((uint64_t)max_batch * widest(d) > SW__MODEL_MAX_WORK) {
+        sw__model_error(errbuf, errlen,
+                        "%s: a batch of %u rows of %zu values (its widest "
+                        "layer) needs more than the %llu values of workspace allowed: use a "
+                        "smaller max batch",
+                        what, max_batch, widest(d), (unsigned long long)SW__MODEL_MAX_WORK);
+        return -EINVAL;
+    }
     sw_model_t *m = sw_calloc(1, sizeof(*m));
     m->name = sw_strdup(d->name ? d->name : "");
     m->version = d->version;

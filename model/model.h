@@ -14,9 +14,13 @@
 
 typedef struct sw_model sw_model_t;
 
-/* Reads a model file. Returns 0 and *out (free with sw_model_destroy), or a negative error
- * with a message naming the file: cannot open, truncated, not a spillway model file,
- * unsupported version, inconsistent shapes. max_batch sizes the workspace (>= 1). */
+/* Reads a model file: a regular file of at most SW_FILE_MAX_MODEL_BYTES (common/file.h).
+ * Returns 0 and *out (free with sw_model_destroy), or a negative error with a message
+ * naming the file: -errno when it cannot be opened or is not a regular file (-EISDIR,
+ * -EINVAL for a device or FIFO, -EFBIG too large); SW_EPARSE when it is empty, truncated,
+ * not a spillway model file, has inconsistent shapes or a NaN or infinite weight;
+ * SW_EUNSUPPORTED for another format version; -EINVAL when max_batch rows of its widest
+ * layer exceed the workspace limit. max_batch sizes the workspace (>= 1). */
 int sw_model_load(const char *path, unsigned max_batch, sw_model_t **out, char *errbuf,
                   size_t errlen) SW_MUST_USE;
 void sw_model_destroy(sw_model_t *m);
@@ -58,7 +62,8 @@ typedef struct sw_model_desc {
 } sw_model_desc_t;
 
 /* Builds a model from an in-memory description (copies everything), with the same checks
- * as sw_model_load; `what` names the source in error messages. Returns 0 and *out, or a
+ * as sw_model_load (shapes, finite weights, workspace); `what` names the source in error
+ * messages. Returns 0 and *out, or a
  * negative error with a message in errbuf. */
 int sw_model_create(const sw_model_desc_t *d, unsigned max_batch, const char *what,
                     sw_model_t **out, char *errbuf, size_t errlen) SW_MUST_USE;

@@ -8,50 +8,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "model/model_internal.h"
+#include "proto/budget.h"
 #include "proto/model.pb-c.h"
 
 #define SW__MODEL_KIND "spillway.model"
 #define SW__MODEL_FORMAT_VERSION 1
-#define SW__MODEL_MAX_FILE_BYTES (2ull << 30)
-
-/* Reads the whole file; on failure returns a negative errno and sets *what. */
-static int read_all(const char *path, uint8_t **data, size_t *len, const char **what)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *what = "cannot open";
-        return -errno;
-    }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = sw_malloc(cap);
-    for (;;) {
-        if (n == cap) {
-            if (cap >= SW__MODEL_MAX_FILE_BYTES) {
-                *what = "file too large";
-                sw_free(buf);
-                fclose(f);
-                return -EFBIG;
-            }
-            cap *= 2;
-            buf = sw_realloc(buf, cap);
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int rc = ferror(f) ? -EIO : 0;
-    fclose(f);
-    if (rc < 0) {
-        *what = "read error";
-        sw_free(buf);
-        return rc;
-    }
-    *data = buf;
-    *len = n;
-    return 0;
-}
 
 /* Views the message as a description; a layer whose counts do not match its shape gets
  * NULL arrays, which sw__model_check reports. */
@@ -74,6 +37,29 @@ static void msg_to_desc(const Spillway__ModelFile *mf, sw_model_desc_t *d, sw_la
     }
 }
 
+/* A layer whose sizes are plausible but whose arrays are not as long as they say: named
+ * with both counts here (sw__model_check refuses it too, without them). */
+static bool counts_problem(const char *path, const Spillway__ModelFile *mf, char *errbuf,
+                           size_t errlen)
+{
+    for (size_t i = 0; i < mf->n_layers; i++) {
+        const Spillway__Layer *l = mf->layers[i];
+        size_t want = (size_t)l->inputs * l->outputs;
+        if (l->inputs > SW__MODEL_MAX_WIDTH || l->outputs > SW__MODEL_MAX_WIDTH ||
+            want > SW__MODEL_MAX_PARAMS)
+            return false; /* sw__model_check names the size or the parameter count */
+        if (l->n_weights != want || l->n_bias != l->outputs) {
+            sw__model_error(errbuf, errlen,
+                            "%s: inconsistent shapes: layer %zu (%u -> %u) has "
+                            "%zu weights and %zu biases, where its shape needs %zu and %u",
+                            path, i, (unsigned)l->inputs, (unsigned)l->outputs, l->n_weights,
+                            l->n_bias, want, (unsigned)l->outputs);
+            return true;
+        }
+    }
+    return false;
+}
+
 static int from_msg(const char *path, const Spillway__ModelFile *mf, unsigned max_batch,
                     sw_model_t **out, char *errbuf, size_t errlen)
 {
@@ -93,6 +79,8 @@ static int from_msg(const char *path, const Spillway__ModelFile *mf, unsigned ma
         sw__model_error(errbuf, errlen, "%s: inconsistent shapes: %zu layers", path, mf->n_layers);
         return SW_EPARSE;
     }
+    if (counts_problem(path, mf, errbuf, errlen))
+        return SW_EPARSE;
     sw_layer_desc_t ls[SW__MODEL_MAX_LAYERS];
     sw_model_desc_t d;
     msg_to_desc(mf, &d, ls);
@@ -103,21 +91,32 @@ int sw_model_load(const char *path, unsigned max_batch, sw_model_t **out, char *
                   size_t errlen)
 {
     *out = NULL;
-    uint8_t *data = NULL;
+    char *data = NULL;
     size_t len = 0;
-    const char *what = NULL;
-    int rc = read_all(path, &data, &len, &what);
-    if (rc < 0) {
-        sw__model_error(errbuf, errlen, "%s: %s: %s", path, what, strerror(-rc));
+    int rc =
+        sw_file_read_all(path, SW_FILE_MAX_MODEL_BYTES, "model file", &data, &len, errbuf, errlen);
+    if (rc < 0)
         return rc;
-    }
     if (len == 0) {
         sw__model_error(errbuf, errlen, "%s: empty file, not a spillway model file", path);
         sw_free(data);
         return SW_EPARSE;
     }
-    Spillway__ModelFile *mf = spillway__model_file__unpack(NULL, len, data);
+    /* Within a budget (proto/budget.h): a file of empty Layer submessages would otherwise
+     * decode to tens of times its size before its layer count could be checked. */
+    sw_pb_budget_t budget;
+    sw_pb_budget_init(&budget, sw_pb_budget_for(len));
+    Spillway__ModelFile *mf =
+        spillway__model_file__unpack(&budget.allocator, len, (const uint8_t *)data);
     sw_free(data);
+    if (!mf && sw_pb_budget_exhausted(&budget)) {
+        sw__model_error(errbuf, errlen,
+                        "%s: not a spillway model file (its %zu bytes decode to "
+                        "more than %zu bytes of messages; a model decodes to about its own "
+                        "size)",
+                        path, len, sw_pb_budget_for(len));
+        return SW_EPARSE;
+    }
     if (!mf) {
         sw__model_error(errbuf, errlen,
                         "%s: truncated or not a spillway model file (does not "
@@ -126,7 +125,7 @@ int sw_model_load(const char *path, unsigned max_batch, sw_model_t **out, char *
         return SW_EPARSE;
     }
     rc = from_msg(path, mf, max_batch, out, errbuf, errlen);
-    spillway__model_file__free_unpacked(mf, NULL);
+    spillway__model_file__free_unpacked(mf, &budget.allocator);
     return rc;
 }
 

@@ -6,10 +6,13 @@
 
 #include "model/model.h"
 
-/* Limits that keep a hostile file from asking for absurd allocations. */
+/* Limits that keep a hostile file from asking for absurd allocations: 64 layers of up to
+ * 2^20 units, 2^28 parameters (1 GiB of floats, more than a model file may hold), and a
+ * workspace of max_batch x the widest layer of at most 2^26 floats (256 MiB) per buffer. */
 #define SW__MODEL_MAX_LAYERS 64
 #define SW__MODEL_MAX_WIDTH (1u << 20)
 #define SW__MODEL_MAX_PARAMS (1u << 28)
+#define SW__MODEL_MAX_WORK ((uint64_t)1 << 26)
 
 /* Checks the shape chain and activations of `d`; on failure writes "<what>: <reason>". */
 int sw__model_check(const sw_model_desc_t *d, const char *what, char *errbuf, size_t errlen);

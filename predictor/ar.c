@@ -390,21 +390,25 @@ static int ar_export(const sw_pred_t *p, sw_pred_blob_t *b)
     return 0;
 }
 
+/* Coefficients of an AR fit on counts: lags near 1, the intercept and calendar terms of
+ * the order of the load, log ratios for the max head. */
+#define AR_MAX_COEF 1e12
+
 static int ar_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t errlen)
 {
     ar_t *a = p->state;
-    const sw_pred_tensor_t *coef = sw_pred_blob_find(b, "coef", ar_ncoef(a));
-    const sw_pred_tensor_t *coef_max = sw_pred_blob_find(b, "coef_max", ar_ncoef(a));
-    const sw_pred_tensor_t *hist = sw_pred_blob_find(b, "hist", a->order);
-    const sw_pred_tensor_t *meta = sw_pred_blob_find(b, "ar", 3);
-    if (!coef || !coef_max || !hist || !meta) {
-        snprintf(errbuf, errlen, "predictor ar: saved state lacks coef or coef_max (%zu values "
-                 "for order %u%s), hist or ar", ar_ncoef(a), a->order,
-                 a->ncal ? " with calendar" : "");
+    size_t nc = ar_ncoef(a);
+    const sw_pred_tensor_t *coef, *coef_max, *hist, *meta;
+    if (!(coef = sw__pred_tensor(p, b, "coef", nc, sw__pred_real(AR_MAX_COEF), errbuf, errlen)) ||
+        !(coef_max =
+              sw__pred_tensor(p, b, "coef_max", nc, sw__pred_real(AR_MAX_COEF), errbuf, errlen)) ||
+        !(hist = sw__pred_tensor(p, b, "hist", a->order, SW_PRED_COUNT, errbuf, errlen)) ||
+        !(meta = sw__pred_tensor(p, b, "ar", 3, SW_PRED_COUNT, errbuf, errlen)) ||
+        !sw__pred_value_ok(p, meta, 0, SW_PRED_FLAG, errbuf, errlen) ||
+        !sw__pred_value_ok(p, meta, 2, SW_PRED_FLAG, errbuf, errlen))
         return -EINVAL;
-    }
-    memcpy(a->coef, coef->data, ar_ncoef(a) * sizeof(double));
-    memcpy(a->coef_max, coef_max->data, ar_ncoef(a) * sizeof(double));
+    memcpy(a->coef, coef->data, nc * sizeof(double));
+    memcpy(a->coef_max, coef_max->data, nc * sizeof(double));
     memcpy(a->hist, hist->data, a->order * sizeof(double));
     a->fitted = meta->data[0] != 0;
     a->last = meta->data[1];

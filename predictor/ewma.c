@@ -115,12 +115,12 @@ static int ewma_export(const sw_pred_t *p, sw_pred_blob_t *b)
 static int ewma_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t errlen)
 {
     ewma_t *e = p->state;
-    const sw_pred_tensor_t *t = sw_pred_blob_find(b, "ewma", 3);
-    if (!t || !(t->data[0] > 0 && t->data[0] <= 1)) {
-        snprintf(errbuf, errlen, "predictor ewma: saved state lacks \"ewma\" (alpha, level, "
-                 "seen) or its alpha is not in (0, 1]");
+    /* alpha in (0, 1]: a 0 would freeze the level, and 0 means "fit it" in the params. */
+    const sw_pred_range_t alpha = {0x1p-60, 1, false, false};
+    const sw_pred_tensor_t *t = sw__pred_tensor(p, b, "ewma", 3, SW_PRED_COUNT, errbuf, errlen);
+    if (!t || !sw__pred_value_ok(p, t, 0, alpha, errbuf, errlen) ||
+        !sw__pred_value_ok(p, t, 2, SW_PRED_FLAG, errbuf, errlen))
         return -EINVAL;
-    }
     e->alpha = t->data[0];
     e->level = t->data[1];
     e->seen = t->data[2] != 0;

@@ -298,18 +298,23 @@ static int hw_export(const sw_pred_t *p, sw_pred_blob_t *b)
     return 0;
 }
 
-static bool in_unit(double x) { return x >= 0 && x <= 1; }
+/* Level, trend and seasonal offsets are in units of counts, and may be negative. */
+#define HW_MAX_LEVEL 1e15
 
 static int hw_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t errlen)
 {
     hw_t *w = p->state;
-    const sw_pred_tensor_t *t = sw_pred_blob_find(b, "hw", 7);
-    const sw_pred_tensor_t *s = sw_pred_blob_find(b, "season", p->params.season);
-    if (!t || !s || !in_unit(t->data[0]) || !in_unit(t->data[1]) || !in_unit(t->data[2])) {
-        snprintf(errbuf, errlen, "predictor holt-winters: saved state lacks hw (alpha, beta, "
-                 "gamma in [0, 1], level, trend, fitted, last) or season");
+    const sw_pred_range_t unit = {0, 1, false, false};
+    const sw_pred_tensor_t *t, *s;
+    if (!(t = sw__pred_tensor(p, b, "hw", 7, sw__pred_real(HW_MAX_LEVEL), errbuf, errlen)) ||
+        !sw__pred_value_ok(p, t, 0, unit, errbuf, errlen) ||
+        !sw__pred_value_ok(p, t, 1, unit, errbuf, errlen) ||
+        !sw__pred_value_ok(p, t, 2, unit, errbuf, errlen) ||
+        !sw__pred_value_ok(p, t, 5, SW_PRED_FLAG, errbuf, errlen) ||
+        !sw__pred_value_ok(p, t, 6, SW_PRED_COUNT, errbuf, errlen) ||
+        !(s = sw__pred_tensor(p, b, "season", p->params.season, sw__pred_real(HW_MAX_LEVEL), errbuf,
+                              errlen)))
         return -EINVAL;
-    }
     w->alpha = t->data[0], w->beta = t->data[1], w->gamma = t->data[2];
     w->level = t->data[3], w->trend = t->data[4];
     w->fitted = t->data[5] != 0;

@@ -57,11 +57,9 @@ static int last_export(const sw_pred_t *p, sw_pred_blob_t *b)
 static int last_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t errlen)
 {
     last_t *l = p->state;
-    const sw_pred_tensor_t *t = sw_pred_blob_find(b, "last", 2);
-    if (!t) {
-        snprintf(errbuf, errlen, "predictor last: saved state lacks \"last\"");
+    const sw_pred_tensor_t *t = sw__pred_tensor(p, b, "last", 2, SW_PRED_COUNT, errbuf, errlen);
+    if (!t || !sw__pred_value_ok(p, t, 1, SW_PRED_FLAG, errbuf, errlen))
         return -EINVAL;
-    }
     l->value = t->data[0];
     l->seen = t->data[1] != 0;
     return 0;

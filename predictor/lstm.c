@@ -42,6 +42,7 @@
 #define LSTM_DEFAULT_LR 0.003
 #define LSTM_MAX_WINDOW 10080u /* a week of minutes */
 #define LSTM_MAX_BATCH 4096u
+#define LSTM_MAX_EPOCHS 1000000u
 #define LSTM_MIN_WINDOWS 32u /* training windows a fit needs */
 #define LSTM_CLIP_NORM 1.0   /* global gradient norm */
 #define LSTM_CAL_INPUTS 4u   /* sin/cos of minute-of-hour and of hour-of-day */
@@ -82,6 +83,8 @@ static int lstm_create(sw_pred_t *p, char *errbuf, size_t errlen)
         rc = check_range("lstm_window", window, 1, LSTM_MAX_WINDOW, errbuf, errlen);
     if (rc == 0)
         rc = check_range("lstm_batch", batch, 1, LSTM_MAX_BATCH, errbuf, errlen);
+    if (rc == 0)
+        rc = check_range("lstm_epochs", pp->lstm_epochs, 0, LSTM_MAX_EPOCHS, errbuf, errlen);
     if (rc < 0)
         return rc;
     if (!(lr > 0 && lr < 1)) {
@@ -448,21 +451,38 @@ static int lstm_export(const sw_pred_t *p, sw_pred_blob_t *b)
     return 0;
 }
 
+/* Trained weights stay small (gradients are clipped, the learning rate is below 1), and
+ * a bound keeps every one convertible to float and every product finite. */
+#define LSTM_MAX_WEIGHT 1e6
+
+/* lstm_meta: scale, ring head, ring fill, last value seen, has_seen, fitted, the two
+ * training losses. */
+static bool meta_ok(const sw_pred_t *p, const lstm_t *m, const sw_pred_tensor_t *meta, char *errbuf,
+                    size_t errlen)
+{
+    const sw_pred_range_t scale = {1e-300, 1e15, false, false};
+    const sw_pred_range_t loss = {0, 1e300, false, false};
+    return sw__pred_value_ok(p, meta, 0, scale, errbuf, errlen) &&
+           sw__pred_value_ok(p, meta, 1, sw__pred_index((double)m->cap - 1), errbuf, errlen) &&
+           sw__pred_value_ok(p, meta, 2, sw__pred_index((double)m->cap), errbuf, errlen) &&
+           sw__pred_value_ok(p, meta, 3, SW_PRED_COUNT, errbuf, errlen) &&
+           sw__pred_value_ok(p, meta, 4, SW_PRED_FLAG, errbuf, errlen) &&
+           sw__pred_value_ok(p, meta, 5, SW_PRED_FLAG, errbuf, errlen) &&
+           sw__pred_value_ok(p, meta, 6, loss, errbuf, errlen) &&
+           sw__pred_value_ok(p, meta, 7, loss, errbuf, errlen);
+}
+
 static int lstm_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t errlen)
 {
     lstm_t *m = p->state;
-    const sw_pred_tensor_t *theta = sw_pred_blob_find(b, "lstm_theta", m->net.n_params);
-    const sw_pred_tensor_t *ring = sw_pred_blob_find(b, "lstm_ring", m->cap);
-    const sw_pred_tensor_t *miss = sw_pred_blob_find(b, "lstm_ring_miss", m->cap);
-    const sw_pred_tensor_t *meta = sw_pred_blob_find(b, "lstm_meta", 8);
-    if (!theta || !ring || !miss || !meta || !(meta->data[0] > 0) || meta->data[1] >= m->cap ||
-        meta->data[2] > m->cap) {
-        snprintf(errbuf, errlen,
-                 "predictor lstm: saved state lacks lstm_theta (%zu values), "
-                 "lstm_ring/lstm_ring_miss (%zu) or lstm_meta (8), or they are inconsistent",
-                 m->net.n_params, m->cap);
+    const sw_pred_tensor_t *theta, *ring, *miss, *meta;
+    if (!(theta = sw__pred_tensor(p, b, "lstm_theta", m->net.n_params,
+                                  sw__pred_real(LSTM_MAX_WEIGHT), errbuf, errlen)) ||
+        !(ring = sw__pred_tensor(p, b, "lstm_ring", m->cap, SW_PRED_COUNT, errbuf, errlen)) ||
+        !(miss = sw__pred_tensor(p, b, "lstm_ring_miss", m->cap, SW_PRED_FLAG, errbuf, errlen)) ||
+        !(meta = sw__pred_tensor(p, b, "lstm_meta", 8, sw__pred_real(1e300), errbuf, errlen)) ||
+        !meta_ok(p, m, meta, errbuf, errlen))
         return -EINVAL;
-    }
     for (size_t i = 0; i < m->net.n_params; i++)
         m->net.theta[i] = (float)theta->data[i];
     sw__lstm_net_prepare(&m->net);

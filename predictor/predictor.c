@@ -271,8 +271,12 @@ static void alloc_calendar(sw_pred_t *p)
 static int check_params(const sw_pred_params_t *pp, char *errbuf, size_t errlen)
 {
     const char *name = pp->name;
-    if (pp->horizon == 0)
-        snprintf(errbuf, errlen, "predictor %s: horizon must be >= 1", name);
+    if (pp->horizon == 0 || pp->horizon > SW_PRED_MAX_HORIZON)
+        snprintf(errbuf, errlen, "predictor %s: horizon %u must be in [1, %u]", name, pp->horizon,
+                 SW_PRED_MAX_HORIZON);
+    else if (pp->season > SW_PRED_MAX_SEASON)
+        snprintf(errbuf, errlen, "predictor %s: season %u must be <= %u intervals", name,
+                 pp->season, SW_PRED_MAX_SEASON);
     else if (!(pp->quantile > 0 && pp->quantile < 1))
         snprintf(errbuf, errlen, "predictor %s: quantile %g must be in (0, 1)", name,
                  pp->quantile);
@@ -340,15 +344,22 @@ void sw_pred_destroy(sw_pred_t *p)
     sw_free(p);
 }
 
-/* Point forecasts of the next h steps as the model makes them, clamped at 0: the one path
- * for both forecasts and calibration, so the ratios describe what callers get. */
+static double clamp_count(double v)
+{
+    return v > 0 ? (v < SW_PRED_MAX_COUNT ? v : SW_PRED_MAX_COUNT) : 0;
+}
+
+/* Point forecasts of the next h steps as the model makes them, clamped to [0, the largest
+ * count]: the one path for both forecasts and calibration, so the ratios describe what
+ * callers get. The upper clamp (and 0 for NaN) keeps a model that extrapolates without
+ * bound, such as an explosive AR from a crafted file, from handing a planner infinity. */
 static void model_predict(const sw_pred_t *p, size_t h, double *point, double *max_point)
 {
     *max_point = 0;
     p->ops->predict(p, h, point, max_point);
     for (size_t i = 0; i < h; i++)
-        point[i] = point[i] > 0 ? point[i] : 0;
-    *max_point = *max_point > 0 ? *max_point : 0;
+        point[i] = clamp_count(point[i]);
+    *max_point = clamp_count(*max_point);
 }
 
 /* The ceil(q n)-th smallest of v[0..n) (n >= 1; sorts v in place): the smallest value with at
@@ -789,69 +800,139 @@ int sw_pred_export(const sw_pred_t *p, sw_pred_blob_t *out)
     return rc;
 }
 
-/* Whole numbers in [0, max] only: a count or an index from a file is checked before use. */
-static bool is_count(double v, double max)
+static bool in_range(double v, sw_pred_range_t r)
 {
-    return v >= 0 && v <= max && v == floor(v);
+    if (isnan(v))
+        return r.nan_ok;
+    return v >= r.lo && v <= r.hi && (!r.whole || v == floor(v));
+}
+
+bool sw__pred_value_ok(const sw_pred_t *p, const sw_pred_tensor_t *t, size_t i, sw_pred_range_t r,
+                       char *errbuf, size_t errlen)
+{
+    if (in_range(t->data[i], r))
+        return true;
+    snprintf(errbuf, errlen,
+             "predictor %s: saved %s[%zu] is %g, out of range: must be %s%s "
+             "in [%g, %g]",
+             p->params.name, t->name, i, t->data[i], r.nan_ok ? "nan or " : "",
+             r.whole ? "a whole number" : "a number", r.lo, r.hi);
+    return false;
+}
+
+const sw_pred_tensor_t *sw__pred_tensor(const sw_pred_t *p, const sw_pred_blob_t *b,
+                                        const char *name, size_t n, sw_pred_range_t r, char *errbuf,
+                                        size_t errlen)
+{
+    const sw_pred_tensor_t *t = NULL;
+    for (size_t i = 0; i < b->n_tensors && !t; i++)
+        if (strncmp(b->tensors[i].name, name, sizeof(b->tensors[i].name)) == 0)
+            t = &b->tensors[i];
+    /* The lengths follow from the parameters, checked when the forecaster was created. */
+    if (!t) {
+        snprintf(errbuf, errlen, "predictor %s: saved state lacks %s (%zu values)", p->params.name,
+                 name, n);
+        return NULL;
+    }
+    if (t->n != n) {
+        snprintf(errbuf, errlen,
+                 "predictor %s: saved %s has %zu values, where its parameters "
+                 "require %zu",
+                 p->params.name, name, t->n, n);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!sw__pred_value_ok(p, t, i, r, errbuf, errlen))
+            return NULL;
+    return t;
+}
+
+/* The online holder: zeros held (fewer than the run that makes a gap), the gap flag, and
+ * the context ring's fill and head. */
+static bool hold_ok(const sw_pred_t *p, const sw_pred_tensor_t *hold, size_t cap, char *errbuf,
+                    size_t errlen)
+{
+    unsigned max_held = p->params.gaps.min_run ? p->params.gaps.min_run - 1 : 0;
+    return sw__pred_value_ok(p, hold, 0, sw__pred_index(max_held), errbuf, errlen) &&
+           sw__pred_value_ok(p, hold, 1, SW_PRED_FLAG, errbuf, errlen) &&
+           sw__pred_value_ok(p, hold, 2, sw__pred_index((double)cap), errbuf, errlen) &&
+           sw__pred_value_ok(p, hold, 3, sw__pred_index((double)cap - 1), errbuf, errlen);
+}
+
+static bool has_tensor(const sw_pred_blob_t *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_tensors; i++)
+        if (strncmp(b->tensors[i].name, name, sizeof(b->tensors[i].name)) == 0)
+            return true;
+    return false;
+}
+
+/* The calendar tables: all three, or none (a forecaster never calendar-calibrated). */
+static int import_calendar(sw_pred_t *p, const sw_pred_blob_t *blob, char *errbuf, size_t errlen)
+{
+    if (!has_tensor(blob, "ratio_cal") && !has_tensor(blob, "ratio_cal_max") &&
+        !has_tensor(blob, "burst_prone"))
+        return 0;
+    size_t n = SW_PRED_CAL_BUCKETS * (size_t)p->params.horizon;
+    const sw_pred_tensor_t *rc, *rcm, *prone;
+    if (!(rc = sw__pred_tensor(p, blob, "ratio_cal", n, SW_PRED_RATIO, errbuf, errlen)) ||
+        !(rcm = sw__pred_tensor(p, blob, "ratio_cal_max", SW_PRED_CAL_BUCKETS, SW_PRED_RATIO,
+                                errbuf, errlen)) ||
+        !(prone = sw__pred_tensor(p, blob, "burst_prone", 60, SW_PRED_FLAG, errbuf, errlen)))
+        return -EINVAL;
+    alloc_calendar(p);
+    memcpy(p->ratio_cal, rc->data, n * sizeof(double));
+    memcpy(p->ratio_cal_max, rcm->data, SW_PRED_CAL_BUCKETS * sizeof(double));
+    for (size_t m = 0; m < 60; m++)
+        p->burst_prone[m] = prone->data[m] != 0;
+    return 0;
+}
+
+/* Older files have no burst state: the forecaster then starts it afresh. */
+static int import_burst(sw_pred_t *p, const sw_pred_blob_t *blob, char *errbuf, size_t errlen)
+{
+    if (!has_tensor(blob, "burst"))
+        return 0;
+    const sw_pred_tensor_t *burst = sw__pred_tensor(
+        p, blob, "burst", SW_PRED_BURST_STATE, sw__pred_real(SW_PRED_MAX_COUNT), errbuf, errlen);
+    if (!burst)
+        return -EINVAL;
+    if (sw__pred_burst_import(&p->burst, &p->params, burst->data) < 0) {
+        snprintf(errbuf, errlen,
+                 "predictor %s: saved burst state is out of range: burst[0] "
+                 "and [1] must be whole numbers within its ring, [2] a whole number >= -1, and "
+                 "the rest counts",
+                 p->params.name);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static int import_shared(sw_pred_t *p, const sw_pred_blob_t *blob, char *errbuf, size_t errlen)
 {
-    size_t cap = context_len(&p->params.gaps);
-    const sw_pred_tensor_t *pos = sw_pred_blob_find(blob, "pos", 1);
-    const sw_pred_tensor_t *rq = sw_pred_blob_find(blob, "ratio_q", p->params.horizon);
-    const sw_pred_tensor_t *rqm = sw_pred_blob_find(blob, "ratio_q_max", 1);
-    const sw_pred_tensor_t *hold = sw_pred_blob_find(blob, "hold", 4);
-    const sw_pred_tensor_t *recent = sw_pred_blob_find(blob, "recent", cap);
-    if (!pos || !rq || !rqm || !hold || !recent) {
-        snprintf(errbuf, errlen, "predictor %s: saved state lacks pos/ratio_q/ratio_q_max/"
-                 "hold/recent (or one has the wrong size)", p->params.name);
+    size_t cap = context_len(&p->params.gaps), H = p->params.horizon;
+    const sw_pred_tensor_t *pos, *rq, *rqm, *hold, *recent;
+    if (!(pos = sw__pred_tensor(p, blob, "pos", 1, sw__pred_index(SW_PRED_MAX_COUNT), errbuf,
+                                errlen)) ||
+        !(rq = sw__pred_tensor(p, blob, "ratio_q", H, SW_PRED_RATIO, errbuf, errlen)) ||
+        !(rqm = sw__pred_tensor(p, blob, "ratio_q_max", 1, SW_PRED_RATIO, errbuf, errlen)) ||
+        !(hold = sw__pred_tensor(p, blob, "hold", 4, SW_PRED_COUNT, errbuf, errlen)) ||
+        !hold_ok(p, hold, cap, errbuf, errlen) ||
+        !(recent = sw__pred_tensor(p, blob, "recent", cap, SW_PRED_COUNT, errbuf, errlen)))
         return -EINVAL;
-    }
-    unsigned max_held = p->params.gaps.min_run ? p->params.gaps.min_run - 1 : 0;
-    if (!is_count(pos->data[0], 0x1p53) || !is_count(hold->data[0], max_held) ||
-        !is_count(hold->data[1], 1) || !is_count(hold->data[2], (double)cap) ||
-        !is_count(hold->data[3], (double)cap - 1)) {
-        snprintf(errbuf, errlen, "predictor %s: saved pos/hold values are out of range",
-                 p->params.name);
-        return -EINVAL;
-    }
+    int rc = import_burst(p, blob, errbuf, errlen);
+    if (rc == 0)
+        rc = import_calendar(p, blob, errbuf, errlen);
+    if (rc < 0)
+        return rc;
     p->pos = (uint64_t)pos->data[0];
-    memcpy(p->ratio_q, rq->data, p->params.horizon * sizeof(double));
+    memcpy(p->ratio_q, rq->data, H * sizeof(double));
     p->ratio_q_max = rqm->data[0];
     p->zeros_held = (unsigned)hold->data[0];
     p->in_gap = hold->data[1] != 0;
     p->recent_n = (size_t)hold->data[2];
     p->recent_head = (size_t)hold->data[3];
     memcpy(p->recent, recent->data, cap * sizeof(double));
-    size_t n = SW_PRED_CAL_BUCKETS * (size_t)p->params.horizon;
-    const sw_pred_tensor_t *rc = sw_pred_blob_find(blob, "ratio_cal", n);
-    const sw_pred_tensor_t *rcm = sw_pred_blob_find(blob, "ratio_cal_max", SW_PRED_CAL_BUCKETS);
-    if (!rc != !rcm) {
-        snprintf(errbuf, errlen, "predictor %s: saved state has half of its calendar ratios",
-                 p->params.name);
-        return -EINVAL;
-    }
-    const sw_pred_tensor_t *prone = sw_pred_blob_find(blob, "burst_prone", 60);
-    const sw_pred_tensor_t *burst = sw_pred_blob_find(blob, "burst", SW_PRED_BURST_STATE);
-    if (rc && !prone) {
-        snprintf(errbuf, errlen, "predictor %s: saved calendar ratios lack burst_prone (saved "
-                 "by an older spillway: fit it again with spillway predict fit)",
-                 p->params.name);
-        return -EINVAL;
-    }
-    if (burst && sw__pred_burst_import(&p->burst, &p->params, burst->data) < 0) {
-        snprintf(errbuf, errlen, "predictor %s: saved burst state is out of range",
-                 p->params.name);
-        return -EINVAL;
-    }
-    if (rc) {
-        alloc_calendar(p);
-        memcpy(p->ratio_cal, rc->data, n * sizeof(double));
-        memcpy(p->ratio_cal_max, rcm->data, SW_PRED_CAL_BUCKETS * sizeof(double));
-        for (size_t m = 0; m < 60; m++)
-            p->burst_prone[m] = prone->data[m] != 0;
-    }
     return 0;
 }
 

@@ -32,6 +32,14 @@ typedef struct sw_gap_rule {
     unsigned context; /* intervals before the run that the median is taken over (default 60) */
 } sw_gap_rule_t;
 
+/* Upper bounds on the parameters that size a forecaster's state, so that parameters read
+ * from a file cannot ask for an absurd allocation: a horizon of 10,000 intervals (a week
+ * of minutes), a season or a recent-max window of 10^7 intervals (115 days of seconds, 80
+ * MB of doubles). */
+#define SW_PRED_MAX_HORIZON 10000u
+#define SW_PRED_MAX_SEASON 10000000u
+#define SW_PRED_MAX_WINDOW 10000000u
+
 /* Everything a forecaster is built from. Filled from the YAML by sw_pred_params_from_cfg;
  * tests fill it by hand. A 0 means "the forecaster's default" where noted. */
 typedef struct sw_pred_params {

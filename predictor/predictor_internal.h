@@ -97,6 +97,48 @@ static inline void sw__pred_flat(double v, size_t h, double *point, double *max_
 
 #define SW_PRED_CAL_BUCKETS 120
 
+/* ---- Checking saved state --------------------------------------------------------------
+ * A saved forecaster comes from a file, so every value an import reads is checked before
+ * it sizes, indexes or feeds anything: finite, inside its range, whole where it is a count
+ * or an index, and each tensor exactly as long as the parameters make it. */
+
+/* Where a saved value must lie. NaN passes only with nan_ok (seasonal-naive's "no value
+ * yet"); infinities never do. */
+typedef struct sw_pred_range {
+    double lo, hi;
+    bool whole; /* a count, an index or a flag */
+    bool nan_ok;
+} sw_pred_range_t;
+
+/* Largest count of one interval a saved state may hold (2^53: every whole number below
+ * it is a double). Forecasts are clamped to it too. */
+#define SW_PRED_MAX_COUNT 0x1p53
+/* A count of requests in an interval; an index or length below n; a 0/1 flag; a real
+ * number of magnitude at most `max` (levels, trends, coefficients, weights). */
+#define SW_PRED_COUNT ((sw_pred_range_t){0, SW_PRED_MAX_COUNT, false, false})
+#define SW_PRED_FLAG ((sw_pred_range_t){0, 1, true, false})
+/* A calibrated ratio of actual to forecast load. Ratios are taken against forecasts of at
+ * least 1, and the trace readers refuse more than 10^7 requests a second, so no interval
+ * of a day or less holds 10^12: a larger ratio was not calibrated on any trace. */
+#define SW_PRED_RATIO ((sw_pred_range_t){0, 1e12, false, false})
+static inline sw_pred_range_t sw__pred_index(double max)
+{
+    return (sw_pred_range_t){0, max, true, false};
+}
+static inline sw_pred_range_t sw__pred_real(double max)
+{
+    return (sw_pred_range_t){-max, max, false, false};
+}
+
+/* The tensor `name` with exactly n values, each inside r; or NULL, with a message naming
+ * the tensor, and the first bad value with its index, its value and the range. */
+const sw_pred_tensor_t *sw__pred_tensor(const sw_pred_t *p, const sw_pred_blob_t *b,
+                                        const char *name, size_t n, sw_pred_range_t r, char *errbuf,
+                                        size_t errlen);
+/* Whether t->data[i] lies inside r; if not, the same message as sw__pred_tensor. */
+bool sw__pred_value_ok(const sw_pred_t *p, const sw_pred_tensor_t *t, size_t i, sw_pred_range_t r,
+                       char *errbuf, size_t errlen);
+
 extern const sw_pred_ops_t sw__pred_recent_max_ops;
 extern const sw_pred_ops_t sw__pred_last_ops;
 extern const sw_pred_ops_t sw__pred_seasonal_naive_ops;

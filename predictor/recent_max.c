@@ -14,9 +14,14 @@ typedef struct recent_max {
 
 static int rm_create(sw_pred_t *p, char *errbuf, size_t errlen)
 {
-    if (p->params.headroom < 1.0) {
-        snprintf(errbuf, errlen, "predictor recent-max: headroom %g must be >= 1",
+    if (!(p->params.headroom >= 1.0 && p->params.headroom <= 1e6)) {
+        snprintf(errbuf, errlen, "predictor recent-max: headroom %g must be in [1, 1e6]",
                  p->params.headroom);
+        return -EINVAL;
+    }
+    if (p->params.window > SW_PRED_MAX_WINDOW) {
+        snprintf(errbuf, errlen, "predictor recent-max: window %u must be <= %u intervals",
+                 p->params.window, SW_PRED_MAX_WINDOW);
         return -EINVAL;
     }
     recent_max_t *rm = sw_calloc(1, sizeof(*rm));
@@ -70,12 +75,12 @@ static int rm_export(const sw_pred_t *p, sw_pred_blob_t *b)
 static int rm_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t errlen)
 {
     recent_max_t *rm = p->state;
-    const sw_pred_tensor_t *ring = sw_pred_blob_find(b, "ring", rm->cap);
-    const sw_pred_tensor_t *meta = sw_pred_blob_find(b, "ring_meta", 2);
-    if (!ring || !meta) {
-        snprintf(errbuf, errlen, "predictor recent-max: saved state lacks its ring");
+    const sw_pred_tensor_t *ring, *meta;
+    if (!(ring = sw__pred_tensor(p, b, "ring", rm->cap, SW_PRED_COUNT, errbuf, errlen)) ||
+        !(meta = sw__pred_tensor(p, b, "ring_meta", 2, SW_PRED_COUNT, errbuf, errlen)) ||
+        !sw__pred_value_ok(p, meta, 0, sw__pred_index((double)rm->cap), errbuf, errlen) ||
+        !sw__pred_value_ok(p, meta, 1, sw__pred_index((double)rm->cap - 1), errbuf, errlen))
         return -EINVAL;
-    }
     memcpy(rm->ring, ring->data, rm->cap * sizeof(double));
     rm->n = (size_t)meta->data[0];
     rm->head = (size_t)meta->data[1];

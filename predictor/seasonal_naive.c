@@ -92,13 +92,12 @@ static int sn_export(const sw_pred_t *p, sw_pred_blob_t *b)
 static int sn_import(sw_pred_t *p, const sw_pred_blob_t *b, char *errbuf, size_t errlen)
 {
     snaive_t *s = p->state;
-    const sw_pred_tensor_t *slot = sw_pred_blob_find(b, "slot", p->params.season);
-    const sw_pred_tensor_t *last = sw_pred_blob_find(b, "last", 1);
-    if (!slot || !last) {
-        snprintf(errbuf, errlen, "predictor seasonal-naive: saved state lacks slot/last "
-                 "(or the season differs)");
+    /* NaN is a slot with no value yet, as the forecaster keeps it. */
+    const sw_pred_range_t count_or_none = {0, SW_PRED_MAX_COUNT, false, true};
+    const sw_pred_tensor_t *slot, *last;
+    if (!(slot = sw__pred_tensor(p, b, "slot", p->params.season, count_or_none, errbuf, errlen)) ||
+        !(last = sw__pred_tensor(p, b, "last", 1, count_or_none, errbuf, errlen)))
         return -EINVAL;
-    }
     memcpy(s->slot, slot->data, p->params.season * sizeof(double));
     s->last = last->data[0];
     return 0;

@@ -14,6 +14,9 @@
 
 #include <jansson.h>
 
+#include "common/file.h"
+#include "runs/rundir.h"
+
 /* Timeline columns the charts use, found by header name. */
 enum {
     COL_TIME,
@@ -47,6 +50,29 @@ static const char *const col_name[N_COLS] = {
     [COL_CUM_VM] = "cum_vm_usd",
     [COL_CUM_FAAS] = "cum_faas_usd",
 };
+
+/* What each used column may hold: a NaN percentile is an interval with no completion
+ * (drawn at 0); anything else must be finite, and counts whole. */
+typedef enum { K_TIME, K_COUNT, K_NONNEG, K_LATENCY } col_kind_t;
+static const col_kind_t col_kind[N_COLS] = {
+    [COL_TIME] = K_TIME,           [COL_END] = K_TIME,
+    [COL_ARRIVALS] = K_COUNT,      [COL_FORECAST] = K_NONNEG,
+    [COL_CAPACITY_RPS] = K_NONNEG, [COL_FAAS] = K_COUNT,
+    [COL_COLD] = K_COUNT,          [COL_THROTTLED] = K_COUNT,
+    [COL_P50] = K_LATENCY,         [COL_P99] = K_LATENCY,
+    [COL_CUM_COST] = K_NONNEG,     [COL_CUM_VM] = K_NONNEG,
+    [COL_CUM_FAAS] = K_NONNEG,
+};
+
+/* Columns runs/rundir.c writes that no chart draws: known, so not refused as unknown. */
+static const char *const unused_cols[] = {"forecast_upper", "forecast_max", "forecast_max_upper",
+                                          "served_vm",      "served_faas",  "rejected",
+                                          "slo_misses"};
+
+/* Bounds on what a report reads: a run of 400 days at 60 s intervals is 576,000 rows of
+ * a few hundred bytes; the arrays it fills are 8 bytes per column per row. */
+#define MAX_ROWS ((size_t)1 << 20)
+#define MAX_TIMELINE_BYTES ((size_t)512 << 20)
 
 /* VM gauges, one column per instance type and state: running_<type>, booting_<type>,
  * draining_<type>. Each becomes a band of the stacked VM chart. */
@@ -119,51 +145,84 @@ static void chomp(char *line)
         line[--len] = '\0';
 }
 
+/* Adds header field i as a VM band if it is one (running_<type>, ...): 1 if it was, 0 if
+ * not, -1 if the same column came before. */
+static int add_band(sw_run_report_t *rep, header_map_t *h, size_t i, const char *field,
+                    size_t *n_types)
+{
+    for (int st = 0; st < N_STATES; st++) {
+        size_t plen = strlen(state_prefix[st]);
+        if (strncmp(field, state_prefix[st], plen) != 0 || field[plen] == '\0')
+            continue;
+        for (size_t k = 0; k < rep->n_bands; k++)
+            if (strcmp(rep->band[k].column, field) == 0)
+                return -1;
+        vm_band_t *b = &rep->band[rep->n_bands];
+        b->column = sw_strdup(field);
+        b->type = b->column + plen;
+        b->state = st;
+        b->type_idx = *n_types;
+        for (size_t k = 0; k < rep->n_bands; k++) {
+            if (strcmp(rep->band[k].type, b->type) == 0) {
+                b->type_idx = rep->band[k].type_idx;
+                break;
+            }
+        }
+        *n_types += b->type_idx == *n_types;
+        h->band_of[i] = (int)rep->n_bands++;
+        return 1;
+    }
+    return 0;
+}
+
+/* Finds header field i's column: a chart's, a band, or one the writer has that no chart
+ * draws. An unknown or repeated column is an error: a timeline of another layout would
+ * otherwise be drawn from the wrong numbers, or in part, without a word. */
+static int classify_field(sw_run_report_t *rep, header_map_t *h, size_t i, const char *field,
+                          size_t *n_types, const char *path, char *errbuf, size_t errlen)
+{
+    for (size_t c = 0; c < N_COLS; c++) {
+        if (strcmp(field, col_name[c]) != 0)
+            continue;
+        if (h->col[c] != SIZE_MAX)
+            return fail(errbuf, errlen, SW_EPARSE, "%s:1: column '%s' appears twice", path, field);
+        h->col[c] = i;
+        return 0;
+    }
+    int band = add_band(rep, h, i, field, n_types);
+    if (band < 0)
+        return fail(errbuf, errlen, SW_EPARSE, "%s:1: column '%.64s' appears twice", path, field);
+    for (size_t k = 0; !band && k < SW_ARRAY_LEN(unused_cols); k++)
+        band = strcmp(field, unused_cols[k]) == 0;
+    if (band)
+        return 0;
+    return fail(errbuf, errlen, SW_EPARSE,
+                "%s:1: unknown column '%.64s': not a timeline.csv that spillway simulate "
+                "writes (time_s, end_s, arrivals, ..., running_<type>, booting_<type>, "
+                "draining_<type>, ..., cum_faas_usd)",
+                path, field);
+}
+
 static int parse_header(sw_run_report_t *rep, char *line, header_map_t *h, const char *path,
                         char *errbuf, size_t errlen)
 {
     size_t total;
     split_fields(line, NULL, 0, &total);
-    char **fields = sw_malloc(total * sizeof(*fields));
-    /* split_fields wrote NULs on the first pass: the fields are the NUL-separated runs. */
-    char *p = line;
-    for (size_t i = 0; i < total; i++) {
-        fields[i] = p;
-        p += strlen(p) + 1;
-    }
     h->n_fields = total;
     h->band_of = sw_malloc(total * sizeof(*h->band_of));
     rep->band = sw_calloc(total, sizeof(*rep->band));
     for (size_t c = 0; c < N_COLS; c++)
         h->col[c] = SIZE_MAX;
-    size_t n_running = 0, n_types = 0;
-    for (size_t i = 0; i < total; i++) {
+    size_t n_types = 0, n_running = 0;
+    /* split_fields wrote NULs on its pass: the fields are the NUL-separated runs. */
+    char *p = line;
+    for (size_t i = 0; i < total; i++, p += strlen(p) + 1) {
         h->band_of[i] = -1;
-        for (size_t c = 0; c < N_COLS; c++) {
-            if (strcmp(fields[i], col_name[c]) == 0)
-                h->col[c] = i;
-        }
-        for (int s = 0; s < N_STATES; s++) {
-            size_t plen = strlen(state_prefix[s]);
-            if (strncmp(fields[i], state_prefix[s], plen) != 0 || fields[i][plen] == '\0')
-                continue;
-            vm_band_t *b = &rep->band[rep->n_bands];
-            b->column = sw_strdup(fields[i]);
-            b->type = b->column + plen;
-            b->state = s;
-            b->type_idx = n_types;
-            for (size_t k = 0; k < rep->n_bands; k++) {
-                if (strcmp(rep->band[k].type, b->type) == 0) {
-                    b->type_idx = rep->band[k].type_idx;
-                    break;
-                }
-            }
-            n_types += b->type_idx == n_types;
-            h->band_of[i] = (int)rep->n_bands++;
-            n_running += s == ST_RUNNING;
-        }
+        int rc = classify_field(rep, h, i, p, &n_types, path, errbuf, errlen);
+        if (rc < 0)
+            return rc;
+        n_running += h->band_of[i] >= 0 && rep->band[h->band_of[i]].state == ST_RUNNING;
     }
-    sw_free(fields);
     for (size_t c = 0; c < N_COLS; c++) {
         if (h->col[c] == SIZE_MAX)
             return fail(errbuf, errlen, SW_EPARSE, "%s:1: missing column '%s'", path, col_name[c]);
@@ -184,6 +243,40 @@ static void grow(sw_run_report_t *rep)
         rep->band[b].v = sw_realloc(rep->band[b].v, rep->cap * sizeof(double));
 }
 
+/* A field of kind k as a value, or why it is not one. */
+static const char *field_value(const char *text, col_kind_t k, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(text, &end);
+    if (end == text || *end != '\0' || errno == ERANGE)
+        return "not a number";
+    if (isnan(*v) && k == K_LATENCY) {
+        *v = 0; /* an interval with no completions: drawn at 0 */
+        return NULL;
+    }
+    if (!isfinite(*v) || *v < 0)
+        return "must be a finite number >= 0";
+    if (k == K_COUNT && *v != floor(*v))
+        return "must be a whole number";
+    return NULL;
+}
+
+/* A row's interval must have a length and follow the previous one: the charts' time axis
+ * and bucket widths come from these two columns. */
+static int check_times(const sw_run_report_t *rep, size_t r, const char *path, size_t lineno,
+                       char *errbuf, size_t errlen)
+{
+    double t = rep->col[COL_TIME][r], e = rep->col[COL_END][r];
+    if (!(e > t))
+        return fail(errbuf, errlen, SW_EPARSE, "%s:%zu: end_s %g is not after time_s %g", path,
+                    lineno, e, t);
+    if (r > 0 && t < rep->col[COL_TIME][r - 1])
+        return fail(errbuf, errlen, SW_EPARSE, "%s:%zu: time_s %g is before the previous row's %g",
+                    path, lineno, t, rep->col[COL_TIME][r - 1]);
+    return 0;
+}
+
 static int parse_row(sw_run_report_t *rep, char *line, const header_map_t *h, char **fields,
                      const char *path, size_t lineno, char *errbuf, size_t errlen)
 {
@@ -192,46 +285,61 @@ static int parse_row(sw_run_report_t *rep, char *line, const header_map_t *h, ch
     if (total != h->n_fields)
         return fail(errbuf, errlen, SW_EPARSE, "%s:%zu: %zu fields, header has %zu", path, lineno,
                     total, h->n_fields);
+    if (rep->n == MAX_ROWS)
+        return fail(errbuf, errlen, SW_EPARSE,
+                    "%s:%zu: more than %zu rows, the most a report "
+                    "draws (400 days at 60 s intervals are 576000)",
+                    path, lineno, MAX_ROWS);
     grow(rep);
     size_t r = rep->n;
     for (size_t i = 0; i < total; i++) {
-        bool used = h->band_of[i] >= 0;
-        for (size_t c = 0; c < N_COLS && !used; c++)
-            used = h->col[c] == i;
-        if (!used)
+        bool band = h->band_of[i] >= 0;
+        size_t col = N_COLS;
+        for (size_t c = 0; c < N_COLS && col == N_COLS; c++)
+            col = h->col[c] == i ? c : N_COLS;
+        if (!band && col == N_COLS)
             continue;
-        char *end;
-        errno = 0;
-        double v = strtod(fields[i], &end);
-        if (end == fields[i] || *end != '\0' || errno == ERANGE)
-            return fail(errbuf, errlen, SW_EPARSE, "%s:%zu: field %zu: not a number: '%.40s'", path,
-                        lineno, i + 1, fields[i]);
-        /* An interval with no completions may print NaN percentiles: draw them at 0. */
-        if (!isfinite(v))
-            v = 0;
-        for (size_t c = 0; c < N_COLS; c++) {
-            if (h->col[c] == i)
-                rep->col[c][r] = v;
-        }
-        if (h->band_of[i] >= 0)
+        double v;
+        const char *why = field_value(fields[i], band ? K_COUNT : col_kind[col], &v);
+        if (why)
+            return fail(errbuf, errlen, SW_EPARSE, "%s:%zu: %s: '%.40s' %s", path, lineno,
+                        band ? rep->band[h->band_of[i]].column : col_name[col], fields[i], why);
+        if (band)
             rep->band[h->band_of[i]].v[r] = v;
+        else
+            rep->col[col][r] = v;
     }
-    rep->n++;
-    return 0;
+    int rc = check_times(rep, r, path, lineno, errbuf, errlen);
+    if (rc == 0)
+        rep->n++;
+    return rc;
+}
+
+/* One line of at most MAX_TIMELINE_BYTES into *line (getline's buffer). Returns its
+ * length, -1 at the end, or SW_EPARSE for a NUL byte (binary data). */
+static ssize_t read_line(FILE *f, char **line, size_t *cap, const char *path, size_t lineno,
+                         char *errbuf, size_t errlen)
+{
+    ssize_t n = getline(line, cap, f);
+    if (n > 0 && strlen(*line) != (size_t)n)
+        return fail(errbuf, errlen, SW_EPARSE,
+                    "%s:%zu: a NUL byte: binary data, not a "
+                    "timeline.csv",
+                    path, lineno);
+    return n;
 }
 
 static int load_timeline(sw_run_report_t *rep, const char *path, char *errbuf, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        int e = errno;
-        return fail(errbuf, errlen, -e, "%s: %s", path, strerror(e));
-    }
+    FILE *f = sw_file_open_regular(path, MAX_TIMELINE_BYTES, "timeline.csv", errbuf, errlen);
+    if (!f)
+        return -errno;
     header_map_t h = {0};
     char *line = NULL, **fields = NULL;
     size_t linecap = 0, lineno = 0;
+    ssize_t n;
     int rc = 0;
-    while (getline(&line, &linecap, f) >= 0) {
+    while ((n = read_line(f, &line, &linecap, path, lineno + 1, errbuf, errlen)) >= 0) {
         lineno++;
         chomp(line);
         if (lineno == 1) {
@@ -247,7 +355,9 @@ static int load_timeline(sw_run_report_t *rep, const char *path, char *errbuf, s
         if (rc < 0)
             goto out;
     }
-    if (ferror(f)) {
+    if (n == SW_EPARSE) {
+        rc = SW_EPARSE;
+    } else if (ferror(f)) {
         int e = errno;
         rc = fail(errbuf, errlen, -e, "%s: %s", path, strerror(e));
     } else if (lineno == 0) {
@@ -261,50 +371,9 @@ out:
     return rc;
 }
 
-/* Summary keys the table needs, as dotted paths into summary.json. */
-static const char *const summary_keys[] = {
-    "requests",          "served_faas",    "slo_ms",         "slo_target",
-    "slo_attainment",    "latency_ms.p50", "latency_ms.p99", "latency_ms.p999",
-    "cost_usd.total",    "cost_usd.vm",    "cost_usd.faas",  "cost_usd.per_million_requests",
-    "vm.billed_seconds",
-};
-
-static json_t *json_path(json_t *root, const char *key)
-{
-    char buf[64];
-    snprintf(buf, sizeof(buf), "%s", key);
-    char *dot = strchr(buf, '.');
-    if (!dot)
-        return json_object_get(root, buf);
-    *dot = '\0';
-    return json_object_get(json_object_get(root, buf), dot + 1);
-}
-
 static double num(const sw_run_report_t *rep, const char *key)
 {
-    return json_number_value(json_path(rep->summary, key));
-}
-
-static int load_summary(sw_run_report_t *rep, const char *path, char *errbuf, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        int e = errno;
-        return fail(errbuf, errlen, -e, "%s: %s", path, strerror(e));
-    }
-    json_error_t jerr;
-    rep->summary = json_loadf(f, 0, &jerr);
-    fclose(f);
-    if (!rep->summary)
-        return fail(errbuf, errlen, SW_EPARSE, "%s:%d: %s", path, jerr.line, jerr.text);
-    if (!json_is_object(rep->summary))
-        return fail(errbuf, errlen, SW_EPARSE, "%s: not a JSON object", path);
-    for (size_t i = 0; i < SW_ARRAY_LEN(summary_keys); i++) {
-        if (!json_is_number(json_path(rep->summary, summary_keys[i])))
-            return fail(errbuf, errlen, SW_EPARSE, "%s: missing number '%s'", path,
-                        summary_keys[i]);
-    }
-    return 0;
+    return json_number_value(sw_run_summary_get(rep->summary, key));
 }
 
 int sw_run_report_load(sw_run_report_t **out, const char *run_dir, char *errbuf, size_t errlen)
@@ -315,7 +384,7 @@ int sw_run_report_load(sw_run_report_t **out, const char *run_dir, char *errbuf,
     size_t len = strlen(run_dir) + 32;
     char *path = sw_malloc(len);
     snprintf(path, len, "%s/summary.json", run_dir);
-    int rc = load_summary(rep, path, errbuf, errlen);
+    int rc = sw_run_summary_load(path, &rep->summary, errbuf, errlen);
     if (rc == 0) {
         snprintf(path, len, "%s/timeline.csv", run_dir);
         rc = load_timeline(rep, path, errbuf, errlen);
@@ -802,14 +871,18 @@ static void put_summary(FILE *f, const sw_run_report_t *rep)
     double target = num(rep, "slo_target");
     fputs("<table class=\"summary\">\n", f);
     put_row(f, "requests", "%.0f", requests);
-    put_row(f, "SLO attainment", "%.3f %% within %g ms (target %.2f %%: %s)", 100 * att,
-            num(rep, "slo_ms"), 100 * target, att >= target ? "met" : "missed");
+    /* With no request there is no attainment, met or missed: 100 % of nothing says so. */
+    if (requests == 0)
+        put_row(f, "SLO attainment", "none: no request arrived in the run");
+    else
+        put_row(f, "SLO attainment", "%.3f %% within %g ms (target %.2f %%: %s)", 100 * att,
+                num(rep, "slo_ms"), 100 * target, att >= target ? "met" : "missed");
     put_row(f, "latency p50 / p99 / p99.9", "%.1f / %.1f / %.1f ms", num(rep, "latency_ms.p50"),
             num(rep, "latency_ms.p99"), num(rep, "latency_ms.p999"));
     put_row(f, "cost total", "$%.2f", num(rep, "cost_usd.total"));
     put_row(f, "cost VMs", "$%.2f", num(rep, "cost_usd.vm"));
     put_row(f, "cost functions", "$%.2f", num(rep, "cost_usd.faas"));
-    json_t *by_type = json_path(rep->summary, "cost_usd.by_type");
+    json_t *by_type = sw_run_summary_get(rep->summary, "cost_usd.by_type");
     const char *type;
     json_t *val;
     json_object_foreach(by_type, type, val)

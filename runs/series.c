@@ -24,6 +24,14 @@ int sw_trace_read_series(const char *path, const sw_trace_opts_t *opts, double i
     sw_time_t at;
     while ((rc = sw_trace_next(t, &at)) == 1) {
         size_t k = (size_t)(at / width);
+        if (k >= SW_TRACE_MAX_SERIES) {
+            snprintf(errbuf, errlen,
+                     "%s: the trace spans more than %zu intervals of %g s, the "
+                     "most a series may hold: use a longer interval",
+                     path, (size_t)SW_TRACE_MAX_SERIES, interval_s);
+            rc = -EINVAL;
+            break;
+        }
         if (k >= cap) {
             size_t ncap = SW_MAX(k + 1, cap * 2);
             v = sw_realloc(v, ncap * sizeof(*v));
@@ -34,7 +42,8 @@ int sw_trace_read_series(const char *path, const sw_trace_opts_t *opts, double i
         len = SW_MAX(len, k + 1);
     }
     if (rc < 0) {
-        snprintf(errbuf, errlen, "%s", sw_trace_error(t));
+        if (rc != -EINVAL || sw_trace_error(t)[0])
+            snprintf(errbuf, errlen, "%s", sw_trace_error(t));
         sw_free(v);
     } else if (len == 0) {
         snprintf(errbuf, errlen, "%s: no arrivals in the trace (or its window)", path);

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "runs/trace_internal.h"
 
 static bool is_space(char c)
@@ -141,6 +142,81 @@ static int scale_count(sw_trace_t *t, uint64_t n, uint64_t line, uint64_t *m)
     return 0;
 }
 
+/* ---- limits (trace.h) ---- */
+
+static double rate_scale(const sw_trace_t *t)
+{
+    return (double)t->scale_int + t->scale_frac;
+}
+
+/* One interval's count against the rate limit, as recorded and after rate_scale: a count
+ * of 10^12 would otherwise be a run of days spent on one line. */
+static int check_count(sw_trace_t *t, uint64_t n, uint64_t line)
+{
+    double max = SW_TRACE_MAX_RPS * sw_time_to_s(t->interval_us);
+    const char *per = t->format == SW_TRACE_COUNTS_PER_SECOND ? "second" : "minute";
+    char where[64] = "";
+    if (t->format == SW_TRACE_COUNTS_PER_SECOND)
+        snprintf(where, sizeof where, " (word %" PRIu64 ")", t->word_in_line);
+    if ((double)n > max)
+        return sw__trace_fail(t, SW_EPARSE, line,
+                              "count %" PRIu64 "%s is more than the %.0f requests a %s a trace "
+                              "may hold (%g a second)",
+                              n, where, max, per, SW_TRACE_MAX_RPS);
+    if ((double)n * rate_scale(t) > max)
+        return sw__trace_fail(t, SW_EPARSE, line,
+                              "count %" PRIu64 "%s x rate_scale %g is %.4g requests in one %s, "
+                              "more than the %.0f allowed (%g a second): use a smaller "
+                              "rate_scale",
+                              n, where, rate_scale(t), (double)n * rate_scale(t), per, max,
+                              SW_TRACE_MAX_RPS);
+    return 0;
+}
+
+/* The interval starting at `start` against the span limit. */
+static int check_span(sw_trace_t *t, sw_time_t start, uint64_t line)
+{
+    if (sw_time_to_s(start) < SW_TRACE_MAX_SPAN_S)
+        return 0;
+    return sw__trace_fail(t, SW_EPARSE, line,
+                          "interval %" PRIu64 " starts %.0f days after the first: a trace may "
+                          "span at most %.0f days (split it, or cut it to the days to replay)",
+                          t->interval_idx, sw_time_to_s(start) / 86400,
+                          SW_TRACE_MAX_SPAN_S / 86400);
+}
+
+/* Timestamps: the copies of a row against the rate limit of its second. */
+static int check_second(sw_trace_t *t, sw_time_t at, uint64_t copies, uint64_t line)
+{
+    int64_t sec = at / SW_US_PER_S;
+    if (sec != t->rate_sec) {
+        t->rate_sec = sec;
+        t->rate_n = 0;
+    }
+    t->rate_n += copies;
+    if ((double)t->rate_n <= SW_TRACE_MAX_RPS)
+        return 0;
+    return sw__trace_fail(t, SW_EPARSE, line,
+                          "%s: more than %g requests in the second starting %" PRId64
+                          " s into the trace (after rate_scale %g), more than a trace may hold",
+                          t->name_a, SW_TRACE_MAX_RPS, sec, rate_scale(t));
+}
+
+/* Whether the window opens at or after the end of a trace read to its end: nothing of the
+ * trace lies inside it, and an empty run would report "0 requests, SLO met". */
+static int check_window(sw_trace_t *t)
+{
+    bool ts = t->format == SW_TRACE_TIMESTAMPS;
+    sw_time_t end = ts ? t->prev_abs - t->ts_epoch : (sw_time_t)t->interval_idx * t->interval_us;
+    if (!t->at_eof || t->win_start == 0 || (ts ? t->win_start <= end : t->win_start < end))
+        return 0;
+    return sw__trace_fail(t, -EINVAL, 0,
+                          "the window starts %.3f s into the trace (start_s, --start), but the "
+                          "trace %s at %.3f s: choose a start before it",
+                          sw_time_to_s(t->win_start), ts ? "has its last row" : "ends",
+                          sw_time_to_s(end));
+}
+
 /* ---- counts formats ---- */
 
 static int missing_field(sw_trace_t *t, uint64_t line, const char *col, int n)
@@ -149,6 +225,24 @@ static int missing_field(sw_trace_t *t, uint64_t line, const char *col, int n)
         return sw__trace_fail(t, SW_EPARSE, line, "malformed quoted field");
     return sw__trace_fail(t, SW_EPARSE, line, "%s: missing column (the row has %d field%s)", col, n,
                           n == 1 ? "" : "s");
+}
+
+/* Splits a data row, which must have the header's fields: a column beyond them (a third
+ * in a counts-per-minute file) or one short of them would otherwise pass in silence.
+ * Returns the count, or an error naming the line and the header's columns. */
+static int row_fields(sw_trace_t *t, const char *s, const char *e, uint64_t line, sw__field_t *f)
+{
+    int nf = sw__csv_split(s, e, f, SW_MIN(t->ncols_header + 1, SW__TRACE_MAX_COLS));
+    if (nf < t->ncols_needed)
+        return missing_field(t, line, nf <= t->col_a ? t->name_a : t->name_b, nf);
+    if (nf == t->ncols_header)
+        return nf;
+    return sw__trace_fail(
+        t, SW_EPARSE, line,
+        "the row has %s %d field%s, but the header has %d (%s): every row "
+        "must have the header's columns",
+        nf > t->ncols_header ? "more than" : "only", nf > t->ncols_header ? t->ncols_header : nf,
+        nf == 1 && nf < t->ncols_header ? "" : "s", t->ncols_header, t->header_cols);
 }
 
 static int minute_field(sw_trace_t *t, const sw__field_t *f, uint64_t line, const char *col,
@@ -172,9 +266,8 @@ static int read_minute(sw_trace_t *t, uint64_t *n, uint64_t *line)
     if (rc <= 0)
         return rc;
     sw__field_t f[SW__TRACE_MAX_COLS];
-    int nf = sw__csv_split(s, e, f, t->ncols_needed);
-    if (nf < t->ncols_needed)
-        return missing_field(t, *line, nf <= t->col_a ? t->name_a : t->name_b, nf);
+    if ((rc = row_fields(t, s, e, *line, f)) < 0)
+        return rc;
     uint64_t minute;
     if ((rc = minute_field(t, &f[t->col_a], *line, t->name_a, &minute)) < 0 ||
         (rc = minute_field(t, &f[t->col_b], *line, t->name_b, n)) < 0)
@@ -205,10 +298,13 @@ static int next_interval(sw_trace_t *t)
                                                          : read_minute(t, &n, &line);
         if (rc <= 0) {
             t->done = rc == 0;
+            t->at_eof = rc == 0;
             return rc;
         }
         if (t->format == SW_TRACE_COUNTS_PER_SECOND)
             line = t->line; /* the word just read ends on this line */
+        if ((rc = check_span(t, start, line)) < 0 || (rc = check_count(t, n, line)) < 0)
+            return rc;
         t->interval_idx++;
         if (start + t->interval_us <= t->win_start || n == 0)
             continue;
@@ -237,9 +333,8 @@ static int read_ts_row(sw_trace_t *t, sw_time_t *rel)
     if (rc <= 0)
         return rc;
     sw__field_t f[SW__TRACE_MAX_COLS];
-    int nf = sw__csv_split(s, e, f, t->col_a + 1);
-    if (nf <= t->col_a)
-        return missing_field(t, line, t->name_a, nf);
+    if ((rc = row_fields(t, s, e, line, f)) < 0)
+        return rc;
     sw_time_t abs_us;
     if ((rc = sw__parse_time(t, &f[t->col_a], line, t->name_a, &abs_us, &t->ts_kind)) < 0)
         return rc;
@@ -253,6 +348,18 @@ static int read_ts_row(sw_trace_t *t, sw_time_t *rel)
                               "); rows must be in time order",
                               t->name_a, quoted, sw_time_to_s(t->prev_abs - abs_us), t->prev_line);
     }
+    if (t->row_idx > 0 && sw_time_to_s(abs_us - t->ts_epoch) > SW_TRACE_MAX_SPAN_S) {
+        char quoted[200];
+        sw__trace_quote(quoted, sizeof quoted, f[t->col_a].s, f[t->col_a].e);
+        return sw__trace_fail(t, SW_EPARSE, line,
+                              "%s: %s is %.1f days after the first row (line %" PRIu64
+                              "): a trace may span at most %.0f days (split it, or cut it to "
+                              "the days to replay)",
+                              t->name_a, quoted, sw_time_to_s(abs_us - t->ts_epoch) / 86400,
+                              t->first_line, SW_TRACE_MAX_SPAN_S / 86400);
+    }
+    if (t->row_idx == 0)
+        t->first_line = line;
     t->prev_abs = abs_us;
     t->prev_line = line;
     t->row_idx++;
@@ -268,12 +375,13 @@ static int next_row(sw_trace_t *t)
 {
     while (!t->done && t->have_cur) {
         sw_time_t cur = t->cur_t, nxt = 0;
-        uint64_t cur_idx = t->row_idx - 1;
+        uint64_t cur_idx = t->row_idx - 1, cur_line = t->prev_line;
         if (cur >= t->win_end)
             break; /* before the lookahead: rows past the window are never read */
         int rc = read_ts_row(t, &nxt);
         if (rc < 0)
             return rc;
+        t->at_eof = rc == 0;
         if (rc == 0)
             nxt = cur + (cur_idx > 0 ? cur / (sw_time_t)cur_idx : 0);
         t->have_cur = rc == 1;
@@ -287,6 +395,8 @@ static int next_row(sw_trace_t *t)
         }
         if (copies == 0)
             continue;
+        if ((rc = check_second(t, cur, copies, cur_line)) < 0)
+            return rc;
         t->has_fixed = true;
         t->fixed = cur;
         start_segment(t, cur, nxt - cur, copies - 1);
@@ -311,6 +421,8 @@ int sw_trace_next(sw_trace_t *t, sw_time_t *arrival)
             at = draw_sequential(t);
         } else {
             int rc = t->format == SW_TRACE_TIMESTAMPS ? next_row(t) : next_interval(t);
+            if (rc == 0)
+                rc = check_window(t);
             if (rc <= 0)
                 return rc;
             continue;
@@ -334,19 +446,19 @@ int sw_trace_next(sw_trace_t *t, sw_time_t *arrival)
 
 /* ---- opening: the file, the format, the header ---- */
 
+/* The trace must be a regular file (a FIFO would block, /dev/zero never end); no size
+ * cap, since traces stream in O(1) memory and their work is bounded by the span and rate
+ * limits instead. */
 static int open_file(sw_trace_t *t)
 {
-    t->fd = open(t->path, O_RDONLY | O_CLOEXEC);
-    if (t->fd < 0) {
-        int err = errno;
-        return sw__trace_fail(t, -err, 0, "cannot open: %s", strerror(err));
+    t->fp = sw_file_open_regular(t->path, 0, "trace", t->err, sizeof t->err);
+    if (!t->fp) {
+        t->err_code = -errno;
+        return t->err_code;
     }
+    t->fd = fileno(t->fp);
     struct stat st;
-    if (fstat(t->fd, &st) < 0)
-        memset(&st, 0, sizeof st); /* size unknown: progress stays 0 */
-    if (S_ISDIR(st.st_mode))
-        return sw__trace_fail(t, -EISDIR, 0, "cannot open: %s", strerror(EISDIR));
-    if (S_ISREG(st.st_mode))
+    if (fstat(t->fd, &st) == 0)
         t->size_bytes = (uint64_t)st.st_size;
     t->buf = sw_malloc(SW__TRACE_BUF_BYTES + 1);
     int rc = sw__trace_fill(t);
@@ -520,9 +632,12 @@ static int setup_csv(sw_trace_t *t, const sw_trace_opts_t *o)
     int nf = sw__csv_split(s, e, f, SW__TRACE_MAX_COLS);
     if (nf < 0)
         return sw__trace_fail(t, SW_EPARSE, line, "malformed quoted field in the header");
+    t->ncols_header = nf;
+    list_cols(t->header_cols, sizeof t->header_cols, f, nf);
     if (t->format == SW_TRACE_TIMESTAMPS) {
         if ((rc = choose_ts_column(t, f, nf, line, o->timestamp_column)) < 0)
             return rc;
+        t->ncols_needed = t->col_a + 1;
     } else {
         char cols[320];
         t->col_a = find_col(f, nf, "minute_index");
@@ -590,6 +705,7 @@ int sw_trace_open(sw_trace_t **out, const char *path, const sw_trace_opts_t *opt
     sw_trace_t *t = sw_calloc(1, sizeof *t);
     t->path = sw_strdup(path);
     t->fd = -1;
+    t->rate_sec = -1;
     t->line = 1;
     sw__zig_init(&t->zig);
     int rc = setup(t, opts ? opts : &defaults);
@@ -627,8 +743,8 @@ void sw_trace_close(sw_trace_t *t)
 {
     if (!t)
         return;
-    if (t->fd >= 0)
-        close(t->fd);
+    if (t->fp)
+        fclose(t->fp);
     sw_free(t->buf);
     sw_free(t->path);
     sw_free(t);

@@ -49,6 +49,7 @@ typedef enum { SW__TS_UNKNOWN = 0, SW__TS_DATE, SW__TS_SECONDS } sw__ts_kind_t;
 
 struct sw_trace {
     char *path;
+    FILE *fp; /* from sw_file_open_regular; read through fd with read(2), never stdio */
     int fd;
     sw_trace_format_t format;
     int err_code; /* sticky: once set, every sw_trace_next returns it */
@@ -88,7 +89,9 @@ struct sw_trace {
     uint64_t interval_idx; /* index of the next interval to read */
     uint64_t word_in_line; /* counts-per-second: words seen on the current line */
     int col_a, col_b;      /* per-minute: minute_index, requests; timestamps: time, -1 */
-    int ncols_needed;
+    int ncols_needed;      /* fields up to the last column used */
+    int ncols_header;      /* fields of the header: every row must have as many */
+    char header_cols[200]; /* "a, b, c", for messages */
     char name_a[64], name_b[64];
     uint64_t first_minute;
 
@@ -99,7 +102,10 @@ struct sw_trace {
     bool have_cur;
     uint64_t row_idx;   /* data rows read so far */
     sw_time_t prev_abs; /* previous row's absolute time */
-    uint64_t prev_line;
+    uint64_t prev_line, first_line;
+    int64_t rate_sec;   /* the second whose arrivals rate_n counts (rate limit) */
+    uint64_t rate_n;
+    bool at_eof;        /* the last row or interval has been read */
 
     char err[512];
 };

@@ -4,6 +4,7 @@
  * own mkdtemp directory and sets HOME there; Criterion forks a process per test, so the
  * environment changes stay inside the test. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,4 +239,56 @@ Test(be_aws_creds, secret_and_token_never_in_error_messages)
     cr_assert_lt(sw_be_aws_creds_load(NULL, &c, err, sizeof(err)), 0);
     cr_assert_null(strstr(err, SECRET), "%s", err);
     cr_assert_null(strstr(err, TOKEN), "%s", err);
+}
+
+/* Issue 10: the credentials file must be a regular file within its cap, and text. A
+ * folder, /dev/zero, a FIFO (which blocked), a file past 1 MiB and a NUL byte (which cut
+ * a line short, so the rest of it was ignored) are each refused by name. */
+Test(be_aws_creds, paths_that_are_no_credentials_file)
+{
+    char fifo[160];
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    static const struct {
+        const char *path;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"/tmp", -EISDIR, "/tmp: is a directory, not a credentials file"},
+        {"/dev/zero", -EINVAL, "/dev/zero: is not a regular file (a device, FIFO or socket)"},
+        {NULL, -EINVAL, "fifo: is not a regular file"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        setenv("AWS_SHARED_CREDENTIALS_FILE", cases[i].path ? cases[i].path : fifo, 1);
+        sw_be_aws_creds_t c;
+        char err[512];
+        cr_assert_eq(sw_be_aws_creds_load(NULL, &c, err, sizeof(err)), cases[i].rc, "%s", err);
+        cr_assert(strstr(err, "the credentials file (profile [default]) cannot be read"), "%s",
+                  err);
+        cr_assert(strstr(err, cases[i].msg), "%s", err);
+    }
+    unlink(fifo);
+}
+
+Test(be_aws_creds, oversized_or_binary_file_is_refused)
+{
+    setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, (1 << 20) + 1), 0); /* sparse: nothing written */
+    close(fd);
+    sw_be_aws_creds_t c;
+    char err[512];
+    cr_assert_eq(sw_be_aws_creds_load(NULL, &c, err, sizeof(err)), -EFBIG, "%s", err);
+    cr_assert(strstr(err, "is 1048577 bytes, more than the 1048576 allowed for a credentials "
+                          "file"),
+              "%s", err);
+    static const char text[] = "[default]\naws_access_key_id = A\0B\naws_secret_access_key = s\n";
+    FILE *f = fopen(path, "wb");
+    cr_assert_eq(fwrite(text, 1, sizeof(text) - 1, f), sizeof(text) - 1);
+    fclose(f);
+    cr_assert_eq(sw_be_aws_creds_load(NULL, &c, err, sizeof(err)), -EINVAL, "%s", err);
+    char want[256];
+    snprintf(want, sizeof(want), "%s:2: a NUL byte: binary data, not a credentials file", path);
+    cr_assert_str_eq(err, want);
 }

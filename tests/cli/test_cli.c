@@ -1,17 +1,15 @@
-/* Black-box tests of the `spillway` binary: each test spawns it with posix_spawn, captures
- * stdout and stderr in temporary files, and checks the exit status (0 done, 2 usage or
- * configuration error, 1 runtime failure), the messages and the files a run writes. */
+/* Black-box tests of the `spillway` binary: each test spawns it (cli_run, in
+ * cli_helpers.c) with stdout and stderr captured in temporary files, and checks the exit
+ * status (0 done, 2 usage or configuration error, 1 runtime failure), the messages and
+ * the files a run writes. */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -19,150 +17,11 @@
 #include "config/config.h"
 
 #include "common/common.h"
-
-#define SPILLWAY SW_BINARY_DIR "/spillway"
-#define EXAMPLE SW_SOURCE_DIR "/config/example.yaml"
-
-extern char **environ;
-
-static const char *tmp_root(void)
-{
-    const char *t = getenv("TMPDIR");
-    return t && *t ? t : "/tmp";
-}
-
-/* The whole file as a NUL-terminated string, or NULL when it cannot be read. */
-static char *slurp(const char *path, size_t *len_out)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    cr_assert_not_null(buf);
-    size_t n;
-    while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0) {
-            cap *= 2;
-            buf = realloc(buf, cap);
-            cr_assert_not_null(buf);
-        }
-    }
-    fclose(f);
-    buf[len] = '\0';
-    if (len_out)
-        *len_out = len;
-    return buf;
-}
-
-static int capture_file(char *path_out, size_t len)
-{
-    snprintf(path_out, len, "%s/sw-cli-capture-XXXXXX", tmp_root());
-    int fd = mkstemp(path_out);
-    cr_assert_geq(fd, 0, "mkstemp %s: %s", path_out, strerror(errno));
-    return fd;
-}
-
-/* Runs argv (argv[0] is the program's path) with stdin from /dev/null and stdout and
- * stderr captured. Returns the exit status, or 128 + the signal that killed it. *out and
- * *err (either may be NULL) receive the output, to be freed by the caller. */
-static int run(const char *const argv[], char **out, char **err)
-{
-    char out_path[4096], err_path[4096];
-    int out_fd = capture_file(out_path, sizeof out_path);
-    int err_fd = capture_file(err_path, sizeof err_path);
-    posix_spawn_file_actions_t fa;
-    cr_assert_eq(posix_spawn_file_actions_init(&fa), 0);
-    cr_assert_eq(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
-    cr_assert_eq(posix_spawn_file_actions_adddup2(&fa, out_fd, 1), 0);
-    cr_assert_eq(posix_spawn_file_actions_adddup2(&fa, err_fd, 2), 0);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(out_fd);
-    close(err_fd);
-    cr_assert_eq(rc, 0, "posix_spawn %s: %s", argv[0], strerror(rc));
-    int status;
-    pid_t w;
-    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
-        ;
-    cr_assert_eq(w, pid, "waitpid: %s", strerror(errno));
-    char *o = slurp(out_path, NULL), *e = slurp(err_path, NULL);
-    unlink(out_path);
-    unlink(err_path);
-    cr_assert(o && e, "cannot read the captured output");
-    if (out)
-        *out = o;
-    else
-        free(o);
-    if (err)
-        *err = e;
-    else
-        free(e);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-/* A fresh folder for one test's inputs and outputs; rm_dir() removes it. */
-static char *make_dir(void)
-{
-    char *dir = malloc(4096);
-    cr_assert_not_null(dir);
-    snprintf(dir, 4096, "%s/sw-cli-XXXXXX", tmp_root());
-    cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
-    return dir;
-}
-
-/* Removes a folder made by make_dir() with the files in it (runs write no subfolders). */
-static void rm_dir(char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *ent;
-        char path[8192];
-        while ((ent = readdir(d)) != NULL) {
-            if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
-                continue;
-            snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-            unlink(path);
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-    free(dir);
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    cr_assert_not_null(p);
-    snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static char *write_file(const char *dir, const char *name, const char *text)
-{
-    char *p = path_in(dir, name);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
-    fputs(text, f);
-    cr_assert_eq(fclose(f), 0);
-    return p;
-}
-
-static char *read_output(const char *dir, const char *name)
-{
-    char *p = path_in(dir, name);
-    char *text = slurp(p, NULL);
-    cr_assert_not_null(text, "%s: %s", p, strerror(errno));
-    free(p);
-    return text;
-}
+#include "tests/cli/cli_helpers.h"
 
 static json_t *load_summary(const char *dir)
 {
-    char *p = path_in(dir, "summary.json");
+    char *p = cli_path_in(dir, "summary.json");
     json_error_t jerr;
     json_t *root = json_load_file(p, 0, &jerr);
     cr_assert_not_null(root, "%s:%d: %s", p, jerr.line, jerr.text);
@@ -215,7 +74,7 @@ static void simulate_ok(const char *dir, const char *const extra[])
     }
     argv[n] = NULL;
     char *out, *err;
-    int rc = run(argv, &out, &err);
+    int rc = cli_run(argv, &out, &err);
     cr_assert_eq(rc, 0, "simulate exited %d\nstdout:\n%s\nstderr:\n%s", rc, out, err);
     free(out);
     free(err);
@@ -254,9 +113,9 @@ static double csv_field(const char *line, int idx)
 
 static bool files_equal(const char *dir_a, const char *dir_b, const char *name)
 {
-    char *pa = path_in(dir_a, name), *pb = path_in(dir_b, name);
+    char *pa = cli_path_in(dir_a, name), *pb = cli_path_in(dir_b, name);
     size_t la, lb;
-    char *a = slurp(pa, &la), *b = slurp(pb, &lb);
+    char *a = cli_slurp(pa, &la), *b = cli_slurp(pb, &lb);
     cr_assert(a && b, "cannot read %s or %s", pa, pb);
     cr_assert_gt(la, 0, "%s is empty", pa);
     bool same = la == lb && memcmp(a, b, la) == 0;
@@ -272,7 +131,7 @@ static bool files_equal(const char *dir_a, const char *dir_b, const char *name)
 Test(cli, help_lists_commands)
 {
     char *out;
-    cr_assert_eq(run((const char *const[]){SPILLWAY, "--help", NULL}, &out, NULL), 0);
+    cr_assert_eq(cli_run((const char *const[]){SPILLWAY, "--help", NULL}, &out, NULL), 0);
     cr_expect(strstr(out, "simulate") != NULL, "stdout:\n%s", out);
     cr_expect(strstr(out, "check-config") != NULL, "stdout:\n%s", out);
     free(out);
@@ -281,7 +140,7 @@ Test(cli, help_lists_commands)
 Test(cli, version_prints_name_and_version)
 {
     char *out;
-    cr_assert_eq(run((const char *const[]){SPILLWAY, "--version", NULL}, &out, NULL), 0);
+    cr_assert_eq(cli_run((const char *const[]){SPILLWAY, "--version", NULL}, &out, NULL), 0);
     cr_assert_eq(strncmp(out, "spillway ", 9), 0, "stdout: %s", out);
     cr_expect(out[9] >= '0' && out[9] <= '9', "no version number: %s", out);
     free(out);
@@ -290,7 +149,7 @@ Test(cli, version_prints_name_and_version)
 Test(cli, no_arguments_is_usage_error)
 {
     char *err;
-    cr_assert_eq(run((const char *const[]){SPILLWAY, NULL}, NULL, &err), 2);
+    cr_assert_eq(cli_run((const char *const[]){SPILLWAY, NULL}, NULL, &err), 2);
     cr_expect(strstr(err, "usage:") != NULL, "stderr:\n%s", err);
     free(err);
 }
@@ -298,7 +157,7 @@ Test(cli, no_arguments_is_usage_error)
 Test(cli, unknown_command_is_usage_error)
 {
     char *err;
-    cr_assert_eq(run((const char *const[]){SPILLWAY, "frobnicate", NULL}, NULL, &err), 2);
+    cr_assert_eq(cli_run((const char *const[]){SPILLWAY, "frobnicate", NULL}, NULL, &err), 2);
     cr_expect(strstr(err, "unknown command") != NULL, "stderr:\n%s", err);
     cr_expect(strstr(err, "frobnicate") != NULL, "stderr:\n%s", err);
     free(err);
@@ -309,7 +168,7 @@ Test(cli, subcommand_help_prints_usage)
     static const char *const cmds[] = {"simulate", "check-config"};
     for (size_t i = 0; i < SW_ARRAY_LEN(cmds); i++) {
         char *out;
-        int rc = run((const char *const[]){SPILLWAY, cmds[i], "--help", NULL}, &out, NULL);
+        int rc = cli_run((const char *const[]){SPILLWAY, cmds[i], "--help", NULL}, &out, NULL);
         cr_expect_eq(rc, 0, "%s --help exited %d", cmds[i], rc);
         cr_expect(strstr(out, "usage:") != NULL, "%s --help stdout:\n%s", cmds[i], out);
         free(out);
@@ -319,7 +178,7 @@ Test(cli, subcommand_help_prints_usage)
 Test(cli, simulate_unknown_flag_is_usage_error)
 {
     char *out;
-    int rc = run((const char *const[]){SPILLWAY, "simulate", "--bogus-flag", NULL}, &out, NULL);
+    int rc = cli_run((const char *const[]){SPILLWAY, "simulate", "--bogus-flag", NULL}, &out, NULL);
     cr_assert_eq(rc, 2);
     cr_expect_eq(out[0], '\0', "a usage error ran anyway:\n%s", out);
     free(out);
@@ -330,7 +189,7 @@ Test(cli, simulate_unknown_flag_is_usage_error)
 Test(cli, check_config_prints_resolved_yaml)
 {
     char *out, *err;
-    int rc = run((const char *const[]){SPILLWAY, "check-config", EXAMPLE, NULL}, &out, &err);
+    int rc = cli_run((const char *const[]){SPILLWAY, "check-config", EXAMPLE, NULL}, &out, &err);
     cr_assert_eq(rc, 0, "stderr:\n%s", err);
     cr_expect(strstr(out, "instance_types:") != NULL, "stdout:\n%s", out);
     cr_expect(strstr(out, "p2.xlarge") != NULL, "stdout:\n%s", out);
@@ -340,28 +199,30 @@ Test(cli, check_config_prints_resolved_yaml)
 
 Test(cli, check_config_unknown_key_names_file_and_line)
 {
-    char *dir = make_dir();
-    char *cfg = write_file(dir, "bad.yaml", "slo:\n  latency_ms: 100\n  foo: 1\n");
+    char *dir = cli_make_dir();
+    char *cfg = cli_write_file(dir, "bad.yaml", "slo:\n  latency_ms: 100\n  foo: 1\n");
     char *err;
-    cr_assert_eq(run((const char *const[]){SPILLWAY, "check-config", cfg, NULL}, NULL, &err), 2);
+    cr_assert_eq(cli_run((const char *const[]){SPILLWAY, "check-config", cfg, NULL}, NULL, &err),
+                 2);
     char want[8192];
     snprintf(want, sizeof want, "%s:3: slo.foo: unknown key", cfg);
     cr_expect(strstr(err, want) != NULL, "want \"%s\" in stderr:\n%s", want, err);
     free(err);
     free(cfg);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 Test(cli, check_config_missing_file_is_usage_error)
 {
-    char *dir = make_dir();
-    char *cfg = path_in(dir, "no-such-config.yaml");
+    char *dir = cli_make_dir();
+    char *cfg = cli_path_in(dir, "no-such-config.yaml");
     char *err;
-    cr_assert_eq(run((const char *const[]){SPILLWAY, "check-config", cfg, NULL}, NULL, &err), 2);
+    cr_assert_eq(cli_run((const char *const[]){SPILLWAY, "check-config", cfg, NULL}, NULL, &err),
+                 2);
     cr_expect(strstr(err, cfg) != NULL, "stderr does not name %s:\n%s", cfg, err);
     free(err);
     free(cfg);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 /* ---- simulate: output files ------------------------------------------------------------ */
@@ -408,7 +269,7 @@ static void check_summary(const char *dir, json_int_t *requests)
  * 600 s to the last completion, which holds no arrivals, only the drain. */
 static void check_timeline(const char *dir, json_int_t requests)
 {
-    char *csv = read_output(dir, "timeline.csv");
+    char *csv = cli_read_output(dir, "timeline.csv");
     static const char *const cols[] = {"time_s", "arrivals", "forecast", "running_p2.xlarge",
                                        "booting_p2.xlarge", "faas_invocations", "cold_starts",
                                        "slo_misses", "cum_cost_usd"};
@@ -445,7 +306,7 @@ static void check_timeline(const char *dir, json_int_t requests)
 
 static void check_decisions(const char *dir)
 {
-    char *log = read_output(dir, "decisions.jsonl");
+    char *log = cli_read_output(dir, "decisions.jsonl");
     json_int_t prev = -1;
     size_t lines = 0;
     for (char *line = log, *nl; *line; line = nl + 1) {
@@ -470,20 +331,20 @@ static void check_decisions(const char *dir)
 
 Test(cli, simulate_writes_summary_timeline_and_decisions, .timeout = 120)
 {
-    char *dir = make_dir();
+    char *dir = cli_make_dir();
     simulate_ok(dir, (const char *const[]){"--duration", "600", "--decisions", NULL});
     json_int_t requests;
     check_summary(dir, &requests);
     check_timeline(dir, requests);
     check_decisions(dir);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 /* ---- simulate: overrides --------------------------------------------------------------- */
 
 Test(cli, policy_seed_and_set_reach_the_summary, .timeout = 120)
 {
-    char *dir = make_dir();
+    char *dir = cli_make_dir();
     simulate_ok(dir, (const char *const[]){"--duration", "600", "--policy", "oracle", "--seed",
                                            "5", "--set", "slo.latency_ms=300", NULL});
     json_t *s = load_summary(dir);
@@ -491,12 +352,12 @@ Test(cli, policy_seed_and_set_reach_the_summary, .timeout = 120)
     cr_expect_eq(int_member(s, "seed"), 5);
     cr_expect_eq(num_member(s, "slo_ms"), 300.0);
     json_decref(s);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 Test(cli, rate_scale_two_doubles_requests, .timeout = 120)
 {
-    char *one = make_dir(), *two = make_dir();
+    char *one = cli_make_dir(), *two = cli_make_dir();
     simulate_ok(one, (const char *const[]){"--duration", "600", NULL});
     simulate_ok(two, (const char *const[]){"--duration", "600", "--rate-scale", "2", NULL});
     json_t *s1 = load_summary(one), *s2 = load_summary(two);
@@ -506,25 +367,25 @@ Test(cli, rate_scale_two_doubles_requests, .timeout = 120)
     cr_expect(fabs(r2 / r1 - 2.0) < 0.02, "rate 1: %.0f requests, rate 2: %.0f", r1, r2);
     json_decref(s1);
     json_decref(s2);
-    rm_dir(one);
-    rm_dir(two);
+    cli_rm_dir(one);
+    cli_rm_dir(two);
 }
 
 /* Runs simulate with one bad option and expects exit status 2 and `want` in stderr. */
 static void expect_usage_error(const char *opt, const char *value, const char *want)
 {
-    char *dir = make_dir();
+    char *dir = cli_make_dir();
     char *out, *err;
-    int rc = run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
-                                       "--no-progress", "--out", dir, opt, value, NULL},
-                 &out, &err);
+    int rc = cli_run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
+                                           "--no-progress", "--out", dir, opt, value, NULL},
+                     &out, &err);
     cr_expect_eq(rc, 2, "%s %s exited %d; stderr:\n%s", opt, value, rc, err);
     cr_expect(strstr(err, want) != NULL, "%s %s: want \"%s\" in stderr:\n%s", opt, value, want,
               err);
     cr_expect_eq(out[0], '\0', "%s %s ran anyway:\n%s", opt, value, out);
     free(out);
     free(err);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 Test(cli, set_unknown_key_is_usage_error)
@@ -550,30 +411,30 @@ Test(cli, unknown_policy_lists_valid_names)
  * changes only the path. */
 Test(cli, malformed_trace_line_is_runtime_failure_naming_file_and_line, .timeout = 120)
 {
-    char *dir = make_dir();
-    char *trace = write_file(dir, "bad.csv", "minute_index,requests\n0,10\n1,1x\n");
+    char *dir = cli_make_dir();
+    char *trace = cli_write_file(dir, "bad.csv", "minute_index,requests\n0,10\n1,1x\n");
     char *err;
-    int rc = run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
-                                       "--no-progress", "--out", dir, "--trace", trace,
-                                       "--trace-format", "counts-per-minute", NULL},
-                 NULL, &err);
+    int rc = cli_run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
+                                           "--no-progress", "--out", dir, "--trace", trace,
+                                           "--trace-format", "counts-per-minute", NULL},
+                     NULL, &err);
     cr_expect_eq(rc, 1, "exit %d; stderr:\n%s", rc, err);
     char want[8192];
     snprintf(want, sizeof want, "%s:3: requests: \"1x\" is not a non-negative integer", trace);
     cr_expect(strstr(err, want) != NULL, "want \"%s\" in stderr:\n%s", want, err);
     free(err);
     free(trace);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 static int simulate_missing_trace(char **err, char **trace)
 {
-    char *dir = make_dir();
-    *trace = path_in(dir, "no-such-trace.txt");
-    int rc = run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
-                                       "--no-progress", "--out", dir, "--trace", *trace, NULL},
-                 NULL, err);
-    rm_dir(dir);
+    char *dir = cli_make_dir();
+    *trace = cli_path_in(dir, "no-such-trace.txt");
+    int rc = cli_run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE,
+                                           "--no-progress", "--out", dir, "--trace", *trace, NULL},
+                     NULL, err);
+    cli_rm_dir(dir);
     return rc;
 }
 
@@ -603,43 +464,43 @@ Test(cli, missing_trace_is_usage_error)
 
 Test(cli, decision_log_is_byte_identical_for_a_seed, .timeout = 120)
 {
-    char *a = make_dir(), *b = make_dir(), *c = make_dir();
+    char *a = cli_make_dir(), *b = cli_make_dir(), *c = cli_make_dir();
     simulate_ok(a, (const char *const[]){"--seed", "9", "--duration", "900", "--decisions", NULL});
     simulate_ok(b, (const char *const[]){"--seed", "9", "--duration", "900", "--decisions", NULL});
     simulate_ok(c, (const char *const[]){"--seed", "10", "--duration", "900", "--decisions",
                                          NULL});
     cr_expect(files_equal(a, b, "decisions.jsonl"), "seed 9 twice: decision logs differ");
     cr_expect(!files_equal(a, c, "decisions.jsonl"), "seeds 9 and 10: same decision log");
-    rm_dir(a);
-    rm_dir(b);
-    rm_dir(c);
+    cli_rm_dir(a);
+    cli_rm_dir(b);
+    cli_rm_dir(c);
 }
 
 Test(cli, no_progress_writes_no_carriage_return, .timeout = 120)
 {
-    char *dir = make_dir();
+    char *dir = cli_make_dir();
     char *err;
-    int rc = run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--duration",
-                                       "600", "--out", dir, "--no-progress", NULL},
-                 NULL, &err);
+    int rc = cli_run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--duration",
+                                           "600", "--out", dir, "--no-progress", NULL},
+                     NULL, &err);
     cr_expect_eq(rc, 0, "stderr:\n%s", err);
     cr_expect_null(strchr(err, '\r'), "stderr:\n%s", err);
     free(err);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 Test(cli, progress_prints_a_percentage, .timeout = 120)
 {
-    char *dir = make_dir();
+    char *dir = cli_make_dir();
     char *err;
-    int rc = run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--duration",
-                                       "600", "--out", dir, "--progress", NULL},
-                 NULL, &err);
+    int rc = cli_run((const char *const[]){SPILLWAY, "simulate", "--config", EXAMPLE, "--duration",
+                                           "600", "--out", dir, "--progress", NULL},
+                     NULL, &err);
     cr_expect_eq(rc, 0, "stderr:\n%s", err);
     cr_expect_not_null(strchr(err, '\r'), "no progress line on stderr:\n%s", err);
     cr_expect_not_null(strstr(err, "100%"), "no final 100%% on stderr:\n%s", err);
     free(err);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 /* ---- spillway predict ---- */
@@ -648,14 +509,14 @@ Test(cli, progress_prints_a_percentage, .timeout = 120)
 
 Test(cli, predict_eval_scores_forecasters_and_writes_json, .timeout = 120)
 {
-    char *dir = make_dir();
-    char *json_path = path_in(dir, "eval.json");
+    char *dir = cli_make_dir();
+    char *json_path = cli_path_in(dir, "eval.json");
     const char *argv[] = {SPILLWAY, "predict", "eval", "--trace", TWITTER_MINUTES, "--model",
                           "last,seasonal-naive,holt-winters", "--train-until", "15840",
                           "--horizon", "5", "--target", "max", "--quantile", "0.98", "--json",
                           json_path, NULL};
     char *out, *err;
-    int rc = run(argv, &out, &err);
+    int rc = cli_run(argv, &out, &err);
     cr_assert_eq(rc, 0, "exit %d\n%s\n%s", rc, out, err);
     cr_assert_not_null(strstr(out, "holt-winters"), "%s", out);
     json_error_t jerr;
@@ -680,17 +541,17 @@ Test(cli, predict_eval_scores_forecasters_and_writes_json, .timeout = 120)
     free(out);
     free(err);
     free(json_path);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 Test(cli, predict_fit_saves_a_model_that_simulate_plans_with, .timeout = 120)
 {
-    char *dir = make_dir();
-    char *model = path_in(dir, "hw.pb");
+    char *dir = cli_make_dir();
+    char *model = cli_path_in(dir, "hw.pb");
     const char *fit[] = {SPILLWAY, "predict", "fit", "--trace", TWITTER_MINUTES, "--model",
                          "holt-winters", "--train-until", "15840", "--save", model, NULL};
     char *out, *err;
-    int rc = run(fit, &out, &err);
+    int rc = cli_run(fit, &out, &err);
     cr_assert_eq(rc, 0, "exit %d\n%s\n%s", rc, out, err);
     free(out);
     free(err);
@@ -704,7 +565,7 @@ Test(cli, predict_fit_saves_a_model_that_simulate_plans_with, .timeout = 120)
     cr_assert_gt(int_member(summary, "requests"), 0);
     json_decref(summary);
     free(model);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 Test(cli, predict_rejects_bad_usage)
@@ -718,7 +579,7 @@ Test(cli, predict_rejects_bad_usage)
     const char *const *cases[] = {no_trace, no_save, bad_target, no_verb};
     for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
         char *out, *err;
-        cr_assert_eq(run(cases[i], &out, &err), 2, "case %zu: %s", i, err);
+        cr_assert_eq(cli_run(cases[i], &out, &err), 2, "case %zu: %s", i, err);
         free(out);
         free(err);
     }
@@ -729,7 +590,7 @@ Test(cli, mark_refuses_an_unfitted_forecaster_with_a_way_out)
     const char *argv[] = {SPILLWAY, "simulate", "--config", EXAMPLE, "--set", "predictor.name=ar",
                           "--no-progress", "--out", "/tmp", NULL};
     char *out, *err;
-    cr_assert_eq(run(argv, &out, &err), 2);
+    cr_assert_eq(cli_run(argv, &out, &err), 2);
     cr_assert_not_null(strstr(err, "spillway predict fit"), "%s", err);
     cr_assert_not_null(strstr(err, "predictor.model_path"), "%s", err);
     free(out);
@@ -740,37 +601,26 @@ Test(cli, mark_refuses_an_unfitted_forecaster_with_a_way_out)
 
 Test(cli, profile_writes_a_batch_profile_that_drops_into_a_config, .timeout = 120)
 {
-    char *dir = make_dir();
-    char *out_path = path_in(dir, "profile.yaml");
+    char *dir = cli_make_dir();
+    char *out_path = cli_path_in(dir, "profile.yaml");
     const char *argv[] = {SPILLWAY, "profile", "--model", SW_BINARY_DIR "/fashion-mlp.pb",
                           "--max-batch", "4", "--repeats", "5", "--min-ms", "1", "--out",
                           out_path, NULL};
     char *out, *err;
-    int rc = run(argv, &out, &err);
+    int rc = cli_run(argv, &out, &err);
     cr_assert_eq(rc, 0, "exit %d\n%s", rc, err);
-    char *profile = slurp(out_path, NULL);
-    cr_assert_not_null(profile);
     /* Indented under an instance type, unchanged, it must be a valid profile. */
-    char yaml[8192];
-    int n = snprintf(yaml, sizeof(yaml), "instance_types:\n  - name: local\n"
-                                         "    price_per_hour_usd: 0.1\n");
-    for (char *line = strtok(profile, "\n"); line; line = strtok(NULL, "\n"))
-        n += snprintf(yaml + n, sizeof(yaml) - (size_t)n, "    %s\n", line);
-    sw_cfg_t *cfg;
-    char cerr[4096];
-    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "profile.yaml", &cfg, cerr,
-                                    sizeof(cerr)), 0, "%s\n%s", cerr, yaml);
+    sw_cfg_t *cfg = cli_load_profile(out_path);
     cr_assert_eq(cfg->instance_types[0].max_batch, 4);
     cr_assert_eq(cfg->instance_types[0].batch_latency_ms_count, 4);
     for (unsigned b = 1; b < 4; b++)
         cr_assert_geq(cfg->instance_types[0].batch_latency_ms[b],
                       cfg->instance_types[0].batch_latency_ms[b - 1]);
     sw_cfg_destroy(cfg);
-    free(profile);
     free(out);
     free(err);
     free(out_path);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 Test(cli, profile_of_a_missing_model_is_a_usage_error)
@@ -778,7 +628,7 @@ Test(cli, profile_of_a_missing_model_is_a_usage_error)
     const char *argv[] = {SPILLWAY, "profile", "--model", "/nonexistent/m.pb", "--out", "-",
                           NULL};
     char *out, *err;
-    cr_assert_eq(run(argv, &out, &err), 2);
+    cr_assert_eq(cli_run(argv, &out, &err), 2);
     cr_assert_not_null(strstr(err, "/nonexistent/m.pb"), "%s", err);
     free(out);
     free(err);
@@ -786,10 +636,10 @@ Test(cli, profile_of_a_missing_model_is_a_usage_error)
 
 Test(cli, simulate_report_writes_a_self_contained_page, .timeout = 120)
 {
-    char *dir = make_dir();
+    char *dir = cli_make_dir();
     const char *extra[] = {"--duration", "1800", "--report", NULL};
     simulate_ok(dir, extra);
-    char *html = read_output(dir, "report.html");
+    char *html = cli_read_output(dir, "report.html");
     static const char *const charts[] = {"chart-arrivals", "chart-vms", "chart-faas",
                                          "chart-cost", "chart-latency", "chart-latency-cdf"};
     for (size_t i = 0; i < SW_ARRAY_LEN(charts); i++)
@@ -797,7 +647,7 @@ Test(cli, simulate_report_writes_a_self_contained_page, .timeout = 120)
     cr_assert_null(strstr(html, "http://"));
     cr_assert_null(strstr(html, "https://"));
     free(html);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }
 
 /* ---- the report in a real browser (headless Chromium) ---- */
@@ -823,10 +673,10 @@ static int chromium(const char *url, const char *const extra[], char **out, char
         argv[n++] = extra[i];
     argv[n++] = url;
     argv[n] = NULL;
-    int rc = run(argv, out, err);
+    int rc = cli_run(argv, out, err);
     const char *rm[] = {"/bin/rm", "-rf", profile, NULL}; /* the profile is a whole tree */
     char *rm_out, *rm_err;
-    run(rm, &rm_out, &rm_err);
+    cli_run(rm, &rm_out, &rm_err);
     free(rm_out);
     free(rm_err);
     return rc;
@@ -836,10 +686,10 @@ Test(cli, report_renders_in_headless_chromium, .timeout = 180)
 {
     cr_assert_eq(access(CHROMIUM, X_OK), 0,
                  "%s is missing: scripts/install-deps.sh installs Debian's chromium", CHROMIUM);
-    char *dir = make_dir();
+    char *dir = cli_make_dir();
     const char *extra[] = {"--duration", "3600", "--report", NULL};
     simulate_ok(dir, extra);
-    char *html = read_output(dir, "report.html");
+    char *html = cli_read_output(dir, "report.html");
     /* A copy of the report with a probe at the end of the body: the page itself has no
      * script. The probe writes each SVG's laid-out size where --dump-dom shows it. */
     static const char probe[] =
@@ -859,7 +709,7 @@ Test(cli, report_renders_in_headless_chromium, .timeout = 180)
     memcpy(probed, html, head_len);
     strcpy(probed + head_len, probe);
     strcat(probed, body_end);
-    char *check = write_file(dir, "check.html", probed);
+    char *check = cli_write_file(dir, "check.html", probed);
     char url[4200];
     snprintf(url, sizeof(url), "file://%s", check);
 
@@ -903,5 +753,5 @@ Test(cli, report_renders_in_headless_chromium, .timeout = 180)
     free(check);
     free(probed);
     free(html);
-    rm_dir(dir);
+    cli_rm_dir(dir);
 }

@@ -3,7 +3,9 @@
  * a synthetic three-day series), and each way a file can be wrong gives its own message
  * naming the file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
+#include "common/file.h"
 #include "config/config.h"
 #include "predictor/predictor.h"
 #include "proto/forecaster.pb-c.h"
@@ -295,8 +298,63 @@ Test(serving_pred_file, missing_file_is_enoent_naming_the_path)
     cr_assert_eq(sw_cli_pred_load(path, &p, err, sizeof(err)), -ENOENT);
     cr_assert_null(p);
     char want[256];
-    snprintf(want, sizeof(want), "%s: cannot open: No such file or directory", path);
+    snprintf(want, sizeof(want), "%s: No such file or directory", path);
     cr_assert_str_eq(err, want);
+}
+
+/* Issue 10: a path that names no regular file is refused by name, before any read (a
+ * FIFO would block, /dev/zero would never end, a folder gave "Is a directory" from read). */
+Test(serving_pred_file, directory_device_and_fifo_are_refused_by_name, .timeout = 10)
+{
+    char fifo[160];
+    snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0, "%s", strerror(errno));
+    static const struct {
+        const char *path;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"/tmp", -EISDIR, "/tmp: is a directory, not a forecaster file"},
+        {"/dev/zero", -EINVAL, "/dev/zero: is not a regular file (a device, FIFO or socket)"},
+        {NULL, -EINVAL, "is not a regular file (a device, FIFO or socket)"},
+    };
+    for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
+        sw_pred_t *p = (sw_pred_t *)1;
+        const char *what = cases[i].path ? cases[i].path : fifo;
+        cr_assert_eq(sw_cli_pred_load(what, &p, err, sizeof(err)), cases[i].rc, "%s: %s", what,
+                     err);
+        cr_assert_null(p);
+        cr_assert(strstr(err, cases[i].msg), "%s: \"%s\"", what, err);
+    }
+    unlink(fifo);
+}
+
+/* A file past the cap is refused from its size alone: this one is sparse, so the test
+ * writes nothing, and the loader must not read it either. */
+Test(serving_pred_file, file_over_the_size_cap_is_refused_unread)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, (off_t)SW_FILE_MAX_FORECASTER_BYTES + 1), 0);
+    close(fd);
+    assert_load_fails(-EFBIG, "is 268435457 bytes, more than the 268435456 allowed for a "
+                              "forecaster file");
+}
+
+/* A megabyte of empty Tensor submessages (2 bytes each) would decode to about 36 MB of
+ * structs; the budget stops the decoder at three. */
+Test(serving_pred_file, file_that_decodes_to_far_more_than_its_size_is_refused)
+{
+    size_t n = 1 << 20;
+    uint8_t *buf = malloc(n);
+    for (size_t i = 0; i < n; i += 2) {
+        buf[i] = 0x22; /* field 4 (tensors), length-delimited */
+        buf[i + 1] = 0;
+    }
+    write_bytes(path, buf, n);
+    free(buf);
+    assert_load_fails(SW_EPARSE, "not a spillway forecaster file (its 1048576 bytes decode to "
+                                 "more than 3145728 bytes of messages");
 }
 
 Test(serving_pred_file, truncated_file_is_refused)
@@ -398,4 +456,233 @@ Test(serving_pred_file, save_into_a_missing_folder_fails_cleanly)
     snprintf(want, sizeof(want), "%s: cannot create (%s.tmp): No such file or directory", bad, bad);
     cr_assert_str_eq(err, want);
     sw_pred_destroy(a);
+}
+
+/* ---- Crafted files: every saved value is checked before it is used ------------------ */
+
+/* Saves an unfitted forecaster `name` (params_for), then unpacks the file, lets `edit`
+ * change the message and packs it back: the file a damaged disk or a hostile hand would
+ * give. Unfitted forecasters export the same tensors as fitted ones, and fast. */
+static void save_edited(const char *name, void (*edit)(Spillway__ForecasterState *, void *),
+                        void *ctx)
+{
+    sw_pred_params_t pp = params_for(name);
+    pp.calendar = strcmp(name, "ar") == 0 || strcmp(name, "lstm") == 0;
+    sw_pred_t *p;
+    cr_assert_eq(sw_pred_create(&p, &pp, err, sizeof(err)), 0, "%s: %s", name, err);
+    cr_assert_eq(sw_cli_pred_save(path, p, err, sizeof(err)), 0, "%s: %s", name, err);
+    sw_pred_destroy(p);
+    size_t n;
+    uint8_t *buf = read_bytes(path, &n);
+    Spillway__ForecasterState *st = spillway__forecaster_state__unpack(NULL, n, buf);
+    cr_assert_not_null(st);
+    free(buf);
+    edit(st, ctx);
+    n = spillway__forecaster_state__get_packed_size(st);
+    buf = malloc(n);
+    cr_assert_eq(spillway__forecaster_state__pack(st, buf), n);
+    write_bytes(path, buf, n);
+    free(buf);
+    spillway__forecaster_state__free_unpacked(st, NULL);
+}
+
+/* One value of one saved tensor, and the message its refusal must contain. A tensor the
+ * export lacks (the calendar ones of an uncalibrated forecaster) is added, n values of 1. */
+typedef struct bad_value {
+    const char *forecaster, *tensor;
+    size_t n, index;
+    double value;
+    const char *msg;
+} bad_value_t;
+
+static void set_value(Spillway__ForecasterState *st, void *ctx)
+{
+    const bad_value_t *b = ctx;
+    for (size_t i = 0; i < st->n_tensors; i++) {
+        if (strcmp(st->tensors[i]->name, b->tensor) == 0) {
+            cr_assert_lt(b->index, st->tensors[i]->n_data, "%s has %zu values", b->tensor,
+                         st->tensors[i]->n_data);
+            st->tensors[i]->data[b->index] = b->value;
+            return;
+        }
+    }
+    /* Added as the unpacked message's own allocation, so free_unpacked frees it. */
+    Spillway__Tensor *t = malloc(sizeof(*t));
+    spillway__tensor__init(t);
+    t->name = strdup(b->tensor);
+    t->n_data = b->n;
+    t->data = malloc(b->n * sizeof(double));
+    for (size_t i = 0; i < b->n; i++)
+        t->data[i] = 1;
+    t->data[b->index] = b->value;
+    st->tensors = realloc(st->tensors, (st->n_tensors + 1) * sizeof(*st->tensors));
+    st->tensors[st->n_tensors++] = t;
+}
+
+/* The load must fail with the message; were it to succeed, observing and forecasting is
+ * what would touch memory out of bounds (ASan reports it) or print a wrong number. */
+static void expect_refused(const bad_value_t *b)
+{
+    sw_pred_t *p = NULL;
+    int rc = sw_cli_pred_load(path, &p, err, sizeof(err));
+    if (rc == 0) {
+        for (int i = 0; i < 3; i++)
+            sw_pred_observe(p, 5);
+        double pt[HORIZON], up[HORIZON];
+        sw_forecast_t f = {.horizon = HORIZON, .point = pt, .upper = up};
+        sw_pred_forecast(p, &f);
+        sw_pred_destroy(p);
+        cr_assert_fail("%s %s[%zu] = %g was accepted (forecast %g, upper %g)", b->forecaster,
+                       b->tensor, b->index, b->value, f.max_point, f.max_upper);
+    }
+    cr_assert_eq(rc, -EINVAL, "%s %s[%zu] = %g: rc %d: %s", b->forecaster, b->tensor, b->index,
+                 b->value, rc, err);
+    cr_assert_null(p);
+    cr_assert(strstr(err, b->msg), "%s %s[%zu] = %g: message \"%s\" lacks \"%s\"", b->forecaster,
+              b->tensor, b->index, b->value, err, b->msg);
+}
+
+static void expect_each_refused(const bad_value_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        save_edited(cases[i].forecaster, set_value, (void *)&cases[i]);
+        expect_refused(&cases[i]);
+    }
+}
+
+/* Issue 10: a ring head of -5 or NaN passed the upper-bound-only check and observe()
+ * wrote before the ring's heap buffer. */
+Test(serving_pred_file, lstm_negative_or_nan_ring_position_is_refused)
+{
+    static const bad_value_t cases[] = {
+        {"lstm", "lstm_meta", 8, 1, -5,
+         "saved lstm_meta[1] is -5, out of range: must be a "
+         "whole number in [0, 30]"},
+        {"lstm", "lstm_meta", 8, 1, NAN, "saved lstm_meta[1] is nan, out of range"},
+        {"lstm", "lstm_meta", 8, 1, 2.5, "saved lstm_meta[1] is 2.5, out of range"},
+        {"lstm", "lstm_meta", 8, 1, 31, "saved lstm_meta[1] is 31, out of range"},
+        {"lstm", "lstm_meta", 8, 2, -1,
+         "saved lstm_meta[2] is -1, out of range: must be a "
+         "whole number in [0, 31]"},
+        {"lstm", "lstm_meta", 8, 2, NAN, "saved lstm_meta[2] is nan, out of range"},
+    };
+    expect_each_refused(cases, SW_ARRAY_LEN(cases));
+}
+
+/* Every other value of every kind: non-finite, negative counts, fractions where a whole
+ * number is due, and values past their range, each refused by tensor and index. */
+Test(serving_pred_file, every_forecaster_refuses_each_bad_value, .timeout = 60)
+{
+    static const bad_value_t cases[] = {
+        {"lstm", "lstm_meta", 8, 0, 0, "saved lstm_meta[0] is 0, out of range"},
+        {"lstm", "lstm_meta", 8, 0, INFINITY, "saved lstm_meta[0] is inf, out of range"},
+        {"lstm", "lstm_meta", 8, 3, -2, "saved lstm_meta[3] is -2, out of range"},
+        {"lstm", "lstm_meta", 8, 5, 0.5, "saved lstm_meta[5] is 0.5, out of range"},
+        {"lstm", "lstm_theta", 0, 7, NAN, "saved lstm_theta[7] is nan, out of range"},
+        {"lstm", "lstm_theta", 0, 0, 1e300, "saved lstm_theta[0] is 1e+300, out of range"},
+        {"lstm", "lstm_ring", 0, 4, -1, "saved lstm_ring[4] is -1, out of range"},
+        {"lstm", "lstm_ring_miss", 0, 4, 2, "saved lstm_ring_miss[4] is 2, out of range"},
+        {"ar", "coef", 0, 1, NAN, "saved coef[1] is nan, out of range"},
+        {"ar", "coef_max", 0, 0, -INFINITY, "saved coef_max[0] is -inf, out of range"},
+        {"ar", "hist", 0, 29, -3, "saved hist[29] is -3, out of range"},
+        {"ar", "ar", 3, 1, NAN, "saved ar[1] is nan, out of range"},
+        {"ar", "ar", 3, 0, 7, "saved ar[0] is 7, out of range"},
+        {"holt-winters", "hw", 7, 0, 1.5, "saved hw[0] is 1.5, out of range"},
+        {"holt-winters", "hw", 7, 3, NAN, "saved hw[3] is nan, out of range"},
+        {"holt-winters", "hw", 7, 4, INFINITY, "saved hw[4] is inf, out of range"},
+        {"holt-winters", "season", 0, 100, NAN, "saved season[100] is nan, out of range"},
+        {"ewma", "ewma", 3, 0, 0, "saved ewma[0] is 0, out of range"},
+        {"ewma", "ewma", 3, 1, NAN, "saved ewma[1] is nan, out of range"},
+        {"ewma", "ewma", 3, 1, -4, "saved ewma[1] is -4, out of range"},
+        {"last", "last", 2, 0, INFINITY, "saved last[0] is inf, out of range"},
+        {"last", "last", 2, 1, -1, "saved last[1] is -1, out of range"},
+        {"seasonal-naive", "slot", 0, 3, -1, "saved slot[3] is -1, out of range"},
+        {"seasonal-naive", "last", 1, 0, INFINITY, "saved last[0] is inf, out of range"},
+        {"recent-max", "ring", 0, 2, NAN, "saved ring[2] is nan, out of range"},
+        {"recent-max", "ring_meta", 2, 0, 11, "saved ring_meta[0] is 11, out of range"},
+        {"recent-max", "ring_meta", 2, 1, NAN, "saved ring_meta[1] is nan, out of range"},
+        {"recent-max", "ring_meta", 2, 1, -1, "saved ring_meta[1] is -1, out of range"},
+        /* The state every forecaster shares, with the calendar and burst tables. */
+        {"last", "pos", 1, 0, -1, "saved pos[0] is -1, out of range"},
+        {"last", "pos", 1, 0, NAN, "saved pos[0] is nan, out of range"},
+        {"last", "ratio_q", 0, 2, NAN, "saved ratio_q[2] is nan, out of range"},
+        {"last", "ratio_q", 0, 2, -1, "saved ratio_q[2] is -1, out of range"},
+        {"last", "ratio_q_max", 1, 0, INFINITY, "saved ratio_q_max[0] is inf, out of range"},
+        {"last", "hold", 4, 1, 0.5, "saved hold[1] is 0.5, out of range"},
+        {"last", "hold", 4, 2, NAN, "saved hold[2] is nan, out of range"},
+        {"last", "hold", 4, 3, 60, "saved hold[3] is 60, out of range"},
+        {"last", "recent", 0, 59, -1, "saved recent[59] is -1, out of range"},
+        {"last", "burst", 0, 0, NAN, "saved burst[0] is nan, out of range"},
+        {"last", "burst", 0, 1, -1, "saved burst state is out of range"},
+        {"last", "ratio_cal", 120 * HORIZON, 7, NAN, "saved ratio_cal[7] is nan, out of range"},
+        {"last", "ratio_cal_max", 120, 0, 1, "saved state lacks ratio_cal (600 values)"},
+        {"last", "burst_prone", 60, 0, 1, "saved state lacks ratio_cal (600 values)"},
+        {"last", "ratio_cal", 121, 7, 1,
+         "saved ratio_cal has 121 values, where its parameters "
+         "require 600"},
+    };
+    expect_each_refused(cases, SW_ARRAY_LEN(cases));
+}
+
+/* One parameter set to a value no forecaster may be built with: a uint32 or a double field
+ * of ForecasterParams, or of its GapRule. */
+typedef struct bad_param {
+    const char *forecaster;
+    bool in_gaps;
+    size_t offset;
+    bool is_u32;
+    double value;
+    const char *msg;
+} bad_param_t;
+
+#define P_U32(f) false, offsetof(Spillway__ForecasterParams, f), true
+#define P_DBL(f) false, offsetof(Spillway__ForecasterParams, f), false
+#define G_U32(f) true, offsetof(Spillway__GapRule, f), true
+#define G_DBL(f) true, offsetof(Spillway__GapRule, f), false
+
+static void set_param(Spillway__ForecasterState *st, void *ctx)
+{
+    const bad_param_t *b = ctx;
+    char *base = b->in_gaps ? (char *)st->params->gaps : (char *)st->params;
+    if (b->is_u32) {
+        uint32_t v = (uint32_t)b->value;
+        memcpy(base + b->offset, &v, sizeof v);
+    } else {
+        memcpy(base + b->offset, &b->value, sizeof b->value);
+    }
+}
+
+/* Parameters size the state (a horizon of 2^32 - 1 asked for 32 GB per table): each is
+ * refused by name before anything is allocated from it. */
+Test(serving_pred_file, absurd_parameters_are_refused_before_allocating)
+{
+    static const bad_param_t cases[] = {
+        {"last", P_U32(horizon), UINT32_MAX, "horizon 4294967295 must be in [1, 10000]"},
+        {"seasonal-naive", P_U32(season), UINT32_MAX,
+         "season 4294967295 must be <= 10000000 intervals"},
+        {"holt-winters", P_U32(season), UINT32_MAX,
+         "season 4294967295 must be <= 10000000 intervals"},
+        {"recent-max", P_U32(window), UINT32_MAX,
+         "window 4294967295 must be <= 10000000 intervals"},
+        {"recent-max", P_DBL(headroom), NAN, "headroom nan must be in [1, 1e6]"},
+        {"ewma", P_DBL(quantile), NAN, "quantile nan must be in (0, 1)"},
+        {"ewma", P_DBL(interval_s), INFINITY, "interval_s inf must be >= 0"},
+        {"ewma", P_DBL(holdout_frac), NAN, "holdout_frac nan must be in [0, 1)"},
+        {"last", G_U32(context), UINT32_MAX, "gaps.context 4294967295 must be <= 1000000"},
+        {"last", G_DBL(min_level), INFINITY, "gaps.min_level must be finite"},
+        {"ewma", P_DBL(ewma_alpha), NAN, "ewma_alpha nan must be in (0, 1]"},
+        {"ar", P_U32(ar_order), UINT32_MAX, "ar_order 4294967295 must be in [1, 100000]"},
+        {"lstm", P_U32(lstm_hidden), UINT32_MAX, "lstm_hidden 4294967295 must be in [1, 256]"},
+        {"lstm", P_U32(lstm_window), UINT32_MAX, "lstm_window 4294967295 must be in [1, 10080]"},
+        {"lstm", P_U32(lstm_epochs), UINT32_MAX, "lstm_epochs 4294967295 must be in [0, 1000000]"},
+        {"lstm", P_DBL(lstm_learning_rate), NAN, "lstm_learning_rate nan must be in (0, 1)"},
+    };
+    for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
+        save_edited(cases[i].forecaster, set_param, (void *)&cases[i]);
+        sw_pred_t *p = (sw_pred_t *)1;
+        cr_assert_eq(sw_cli_pred_load(path, &p, err, sizeof(err)), -EINVAL, "%s: %s", cases[i].msg,
+                     err);
+        cr_assert_null(p);
+        cr_assert(strstr(err, cases[i].msg), "message \"%s\" lacks \"%s\"", err, cases[i].msg);
+    }
 }

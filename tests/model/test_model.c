@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
 
+#include "common/common.h"
 #include "common/rng.h"
 #include "model/idx.h"
 #include "model/model.h"
@@ -252,7 +254,7 @@ Test(model_file, foreign_and_missing, .init = make_tmpdir, .fini = remove_tmpdir
     write_bytes(path, junk, sizeof(junk));
     expect_load_error(path, "not a spillway model file");
     tmp_path(path, sizeof(path), "missing.model");
-    expect_load_error(path, "cannot open");
+    expect_load_error(path, "No such file or directory");
 }
 
 static void write_msg(const char *path, const Spillway__ModelFile *mf)
@@ -301,7 +303,143 @@ Test(model_file, weight_count_mismatch, .init = make_tmpdir, .fini = remove_tmpd
     mf.n_layers = 1;
     mf.layers = &lp;
     write_msg(path, &mf);
-    expect_load_error(path, "weight or bias count");
+    expect_load_error(path, "layer 0 (3 -> 2) has 5 weights and 2 biases, where its shape "
+                            "needs 6 and 2");
+}
+
+/* tiny, with layers (copied) that the caller may spoil, as a message. */
+typedef struct tiny_msg {
+    float w[2][6], b[2][2];
+    Spillway__Layer l[2], *lp[2];
+    Spillway__ModelFile mf;
+} tiny_msg_t;
+
+static void tiny_msg_init(tiny_msg_t *t)
+{
+    t->mf = (Spillway__ModelFile)SPILLWAY__MODEL_FILE__INIT;
+    t->mf.kind = "spillway.model";
+    t->mf.format_version = 1;
+    t->mf.n_layers = 2;
+    t->mf.layers = t->lp;
+    for (int i = 0; i < 2; i++) {
+        const sw_layer_desc_t *d = &tiny_layers[i];
+        spillway__layer__init(&t->l[i]);
+        memcpy(t->w[i], d->weights, d->inputs * d->outputs * sizeof(float));
+        memcpy(t->b[i], d->bias, d->outputs * sizeof(float));
+        t->l[i].inputs = (uint32_t)d->inputs;
+        t->l[i].outputs = (uint32_t)d->outputs;
+        t->l[i].n_weights = d->inputs * d->outputs;
+        t->l[i].weights = t->w[i];
+        t->l[i].n_bias = d->outputs;
+        t->l[i].bias = t->b[i];
+        t->l[i].activation = (Spillway__Activation)d->act;
+        t->lp[i] = &t->l[i];
+    }
+}
+
+/* Issue 10: a model with NaN or infinite weights loaded, and `model eval` scored it (every
+ * score NaN, argmax a fixed class) as if it were sound. Refused by layer and position. */
+Test(model_file, non_finite_weights_are_refused_by_name, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char path[128];
+    tmp_path(path, sizeof(path), "nan.model");
+    tiny_msg_t t;
+    tiny_msg_init(&t);
+    t.w[0][4] = NAN;
+    write_msg(path, &t.mf);
+    expect_load_error(path, "layer 0: weight [1, 1] is nan: a model with non-finite weights "
+                            "cannot be served");
+    tiny_msg_init(&t);
+    t.b[1][1] = -INFINITY;
+    write_msg(path, &t.mf);
+    expect_load_error(path, "layer 1: bias [1] is -inf");
+    /* The trainer's path checks the same, so no such file is ever written. */
+    sw_layer_desc_t ls[2] = {tiny_layers[0], tiny_layers[1]};
+    float w[6];
+    memcpy(w, w1, sizeof(w));
+    w[0] = INFINITY;
+    ls[0].weights = w;
+    sw_model_desc_t d = tiny;
+    d.layers = ls;
+    char err[512] = "";
+    cr_expect_eq(sw_model_save(path, &d, err, sizeof(err)), SW_EPARSE);
+    cr_expect(strstr(err, "layer 0: weight [0, 0] is inf"), "%s", err);
+}
+
+/* Sizes that would ask for gigabytes are refused from the header fields, before any array
+ * is allocated or indexed. */
+Test(model_file, absurd_sizes_are_refused_before_allocating, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    char path[128];
+    tmp_path(path, sizeof(path), "big.model");
+    tiny_msg_t t;
+    tiny_msg_init(&t);
+    t.l[0].inputs = 1u << 20; /* a billion weights claimed, none given */
+    t.l[0].outputs = 1u << 10;
+    t.l[1].inputs = 1u << 10;
+    write_msg(path, &t.mf);
+    expect_load_error(path, "layer 0 (1048576 -> 1024): 1073742848 parameters up to this "
+                            "layer, more than the 268435456 allowed");
+    tiny_msg_init(&t);
+    t.l[1].outputs = UINT32_MAX;
+    write_msg(path, &t.mf);
+    expect_load_error(path, "layer 1 (2 -> 4294967295): a size is 0 or more than 1048576");
+    tiny_msg_init(&t);
+    t.l[1].activation = (Spillway__Activation)77;
+    write_msg(path, &t.mf);
+    expect_load_error(path, "softmax must be the last layer's activation");
+}
+
+/* A folder, a device or a FIFO is refused by what it is (a folder used to fail as an
+ * "Input/output error"), and a FIFO without blocking. */
+Test(model_file, paths_that_are_not_regular_files, .init = make_tmpdir, .fini = remove_tmpdir,
+     .timeout = 10)
+{
+    char fifo[128];
+    tmp_path(fifo, sizeof(fifo), "fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    expect_load_error(tmpdir, "is a directory, not a model file");
+    expect_load_error("/dev/zero", "is not a regular file (a device, FIFO or socket)");
+    expect_load_error(fifo, "is not a regular file (a device, FIFO or socket)");
+}
+
+/* A megabyte of empty Layer submessages decodes to about 48 megabytes of structs
+ * before the layer count can be checked; the decode budget stops it. */
+Test(model_file, file_that_decodes_to_far_more_than_its_size, .init = make_tmpdir,
+     .fini = remove_tmpdir)
+{
+    char path[128];
+    tmp_path(path, sizeof(path), "flood.model");
+    size_t n = 1 << 20;
+    uint8_t *buf = malloc(n);
+    for (size_t i = 0; i < n; i += 2) {
+        buf[i] = 0x42; /* field 8 (layers), length-delimited */
+        buf[i + 1] = 0;
+    }
+    write_bytes(path, buf, n);
+    free(buf);
+    expect_load_error(path, "its 1048576 bytes decode to more than 3145728 bytes of messages");
+}
+
+/* max_batch rows of the widest layer: 128 x 2^20 floats would be 512 MiB per buffer. */
+Test(model_model, workspace_beyond_the_limit_is_refused)
+{
+    size_t wide = 1u << 20;
+    float *w = calloc(wide * 2, sizeof(float)), b[2] = {0, 0};
+    sw_layer_desc_t l = {
+        .inputs = wide, .outputs = 2, .weights = w, .bias = b, .act = SW_ACT_SOFTMAX};
+    sw_model_desc_t d = {.name = "wide", .layers = &l, .n_layers = 1};
+    sw_model_t *m = (sw_model_t *)1;
+    char err[512] = "";
+    cr_expect_eq(sw_model_create(&d, 128, "wide", &m, err, sizeof(err)), -EINVAL);
+    cr_expect_null(m);
+    cr_expect(strstr(err, "wide: a batch of 128 rows of 1048576 values (its widest layer) "
+                          "needs more than the 67108864 values of workspace allowed"),
+              "%s", err);
+    cr_expect_eq(sw_model_create(&d, 16, "wide", &m, err, sizeof(err)), 0, "%s", err);
+    sw_model_destroy(m);
+    free(w);
 }
 
 /* Writes a gzip IDX file: magic, dims, then `len` bytes of payload (which may be short). */
@@ -390,6 +528,38 @@ Test(model_idx, mismatched_counts, .init = make_tmpdir, .fini = remove_tmpdir)
     tmp_path(lab, sizeof(lab), "lab.gz");
     write_pair(img, lab, 5, sizeof(pixels), 4);
     expect_idx_error(img, lab, lab, "4 labels, but");
+}
+
+/* A header that promises 784 MB (the 30 bytes that follow are all there is) fails as
+ * truncated, having allocated as the data arrived rather than what was promised; one
+ * whose dimensions multiply past 2^64 is refused from the header alone. */
+Test(model_idx, header_promises_are_not_allocated, .init = make_tmpdir, .fini = remove_tmpdir)
+{
+    char img[128], lab[128];
+    tmp_path(img, sizeof(img), "img.gz");
+    tmp_path(lab, sizeof(lab), "lab.gz");
+    write_pair(img, lab, 5, sizeof(pixels), 5);
+    const uint32_t big[] = {1000000, 28, 28}, huge[] = {UINT32_MAX, UINT32_MAX, UINT32_MAX};
+    write_idx(img, 0x803, big, 3, pixels, sizeof(pixels));
+    expect_idx_error(img, lab, img, "truncated: header promises 784000000 data bytes");
+    write_idx(img, 0x803, huge, 3, pixels, sizeof(pixels));
+    expect_idx_error(img, lab, img, "implausible IDX dimensions: more than 1073741824 bytes");
+}
+
+/* The data folder's files must be regular files: a folder in their place used to read as
+ * "truncated IDX header (empty or not IDX)", and a FIFO blocked. */
+Test(model_idx, paths_that_are_not_regular_files, .init = make_tmpdir, .fini = remove_tmpdir,
+     .timeout = 10)
+{
+    char img[128], lab[128], fifo[128];
+    tmp_path(img, sizeof(img), "img.gz");
+    tmp_path(lab, sizeof(lab), "lab.gz");
+    tmp_path(fifo, sizeof(fifo), "fifo");
+    write_pair(img, lab, 5, sizeof(pixels), 5);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    expect_idx_error(tmpdir, lab, tmpdir, "is a directory, not a gzip IDX file");
+    expect_idx_error(img, fifo, fifo, "is not a regular file (a device, FIFO or socket)");
+    expect_idx_error(img, "/dev/zero", "/dev/zero", "is not a regular file");
 }
 
 /* One epoch on the first 10,000 training images: a smoke test that the gradients are right

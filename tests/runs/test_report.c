@@ -3,6 +3,7 @@
 /* nftw(), to clean up the test's run directories, is an X/Open extension. */
 #define _XOPEN_SOURCE 700
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <ftw.h>
 #include <sys/stat.h>
 #include <math.h>
@@ -417,6 +418,178 @@ Test(sim_report, latency_axis_is_capped_and_says_so)
     cr_assert_float_eq(ys[1], expect_y(190, ymax), 0.051);
     cr_assert_not_null(strstr(html, "1 point above the axis, drawn at its top (highest 50k)"),
                        "the page says what it clipped");
+    free(html);
+    remove_run(dir);
+}
+
+/* ---- What a report refuses to draw (issue 10) -------------------------------------- */
+
+/* Writes `text` as `name` into a fresh good run and expects the load to fail with rc and
+ * a message naming the file and holding `part`. */
+static void expect_refused(const char *name, const char *text, size_t len, int rc, const char *part)
+{
+    char dir[64], path[128], err[1024];
+    make_run(dir, 3);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(text, 1, len, f), len);
+    fclose(f);
+    sw_run_report_t *rep = (sw_run_report_t *)1;
+    int got = sw_run_report_load(&rep, dir, err, sizeof(err));
+    cr_assert_eq(got, rc, "%s: rc %d, want %d: %s", part, got, rc, err);
+    cr_assert_null(rep);
+    cr_assert(strstr(err, path) == err, "message does not start with %s: %s", path, err);
+    cr_assert(strstr(err, part), "message \"%s\" lacks \"%s\"", err, part);
+    remove_run(dir);
+}
+
+/* summary_json with `from` replaced by `to`. */
+static void expect_summary_refused(const char *from, const char *to, const char *part)
+{
+    char text[2048];
+    const char *at = strstr(summary_json, from);
+    cr_assert_not_null(at, "%s", from);
+    snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - summary_json), summary_json, to,
+             at + strlen(from));
+    expect_refused("summary.json", text, strlen(text), SW_EPARSE, part);
+}
+
+/* A summary with negative counts or impossible values used to be reported as it stood;
+ * each is refused naming its field. */
+Test(sim_report, summary_values_out_of_range_name_their_field)
+{
+    expect_summary_refused("\"requests\":300", "\"requests\":-5",
+                           "requests: -5 must be a whole number >= 0");
+    expect_summary_refused("\"requests\":300", "\"requests\":2.5",
+                           "requests: 2.5 must be a whole number >= 0");
+    expect_summary_refused("\"requests\":300", "\"requests\":18446744073709551616",
+                           "too big integer");
+    expect_summary_refused("\"served_faas\":50", "\"served_faas\":500",
+                           "served_faas: 500 is more than requests 300");
+    expect_summary_refused("\"slo_attainment\":0.99", "\"slo_attainment\":1.5",
+                           "slo_attainment: 1.5 must be in [0, 1]");
+    expect_summary_refused("\"slo_ms\":200.0", "\"slo_ms\":0", "slo_ms: 0 must be > 0");
+    expect_summary_refused("\"total\":1.5", "\"total\":\"1.5\"",
+                           "cost_usd.total: \"1.5\" must be a number");
+    expect_summary_refused("\"total\":1.5", "\"total\":1e999", "real number overflow");
+    expect_summary_refused("\"billed_seconds\":7200", "\"billed_seconds\":-1",
+                           "vm.billed_seconds: -1 must be >= 0");
+    expect_summary_refused("\"c5.large\":1.0", "\"c5.large\":-1.0",
+                           "cost_usd.by_type: -1.0 must hold costs >= 0");
+    expect_summary_refused(",\"per_million_requests\":5000", "",
+                           "cost_usd.per_million_requests: missing");
+    expect_summary_refused("\"policy\":\"mark<&>\"", "\"policy\":7", "policy: 7 must be a string");
+    expect_summary_refused("\"requests\":300", "\"requests\":300,\"requests\":1",
+                           "duplicate object key");
+    expect_summary_refused("\"vm\":{\"billed_seconds\":7200}",
+                           "\"vm\":{\"billed_seconds\":7200},\"latency_cdf_ms\":[[0.5,3],[2,1]]",
+                           "latency_cdf_ms: [2,1] must be a [quantile in [0, 1], ms >= 0] pair");
+}
+
+/* Not JSON, or not a file: empty, binary with a NUL, nested past the parser's depth, a
+ * folder where the file should be. */
+Test(sim_report, summary_that_is_not_a_summary)
+{
+    expect_refused("summary.json", "", 0, SW_EPARSE, "summary.json:1:");
+    expect_refused("summary.json", "{\"requests\":\0}", 15, SW_EPARSE, "summary.json:1:");
+    expect_refused("summary.json", "[1, 2]", 6, SW_EPARSE, "not a JSON object");
+    size_t deep = 100000;
+    char *nest = malloc(deep);
+    memset(nest, '[', deep);
+    expect_refused("summary.json", nest, deep, SW_EPARSE, "maximum parsing depth reached");
+    free(nest);
+    char dir[64], path[128], err[1024];
+    make_run(dir, 3);
+    snprintf(path, sizeof(path), "%s/summary.json", dir);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    sw_run_report_t *rep;
+    cr_assert_eq(sw_run_report_load(&rep, dir, err, sizeof(err)), -EISDIR, "%s", err);
+    cr_assert(strstr(err, "summary.json: is a directory, not a summary.json"), "%s", err);
+    remove_run(dir);
+}
+
+/* One timeline row with `field` (0-based) replaced by `value`. */
+static void expect_row_refused(int field, const char *value, const char *part)
+{
+    const char *row = "0,60,1,0,0,0,0,1,1,0,0,0,0,0,0,0,0,1,0,0,0,1,1,0,0,0";
+    char text[2048], fields[26][32];
+    int n = 0;
+    for (const char *p = row; n < 26; n++) {
+        size_t len = strcspn(p, ",");
+        snprintf(fields[n], sizeof fields[n], "%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+    }
+    snprintf(fields[field], sizeof fields[field], "%s", value);
+    size_t o = (size_t)snprintf(text, sizeof(text), "%s", timeline_header);
+    for (int i = 0; i < 26; i++)
+        o += (size_t)snprintf(text + o, sizeof(text) - o, "%s%s", i ? "," : "", fields[i]);
+    snprintf(text + o, sizeof(text) - o, "\n");
+    expect_refused("timeline.csv", text, strlen(text), SW_EPARSE, part);
+}
+
+/* Counts whole and >= 0, everything finite, intervals with a length and in order; a
+ * percentile may be NaN (no completions in the interval), nothing else. */
+Test(sim_report, timeline_values_out_of_range_name_line_and_column)
+{
+    expect_row_refused(2, "-3", ":2: arrivals: '-3' must be a finite number >= 0");
+    expect_row_refused(2, "2.5", ":2: arrivals: '2.5' must be a whole number");
+    expect_row_refused(3, "nan", ":2: forecast: 'nan' must be a finite number >= 0");
+    expect_row_refused(23, "inf", ":2: cum_cost_usd: 'inf' must be a finite number >= 0");
+    expect_row_refused(8, "-1", ":2: running_c5.large: '-1' must be a finite number >= 0");
+    expect_row_refused(1, "0", ":2: end_s 0 is not after time_s 0");
+    expect_row_refused(2, "1e999", ":2: arrivals: '1e999' not a number");
+    const char *back = "60,120,1,0,0,0,0,1,1,0,0,0,0,0,0,0,0,1,0,0,0,1,1,0,0,0\n"
+                       "0,60,1,0,0,0,0,1,1,0,0,0,0,0,0,0,0,1,0,0,0,1,1,0,0,0\n";
+    char text[2048];
+    snprintf(text, sizeof text, "%s%s", timeline_header, back);
+    expect_refused("timeline.csv", text, strlen(text), SW_EPARSE,
+                   ":3: time_s 0 is before the previous row's 60");
+    /* A NaN percentile is drawn at 0. */
+    char dir[64];
+    make_run(dir, 2);
+    snprintf(text, sizeof text, "%s%s", timeline_header,
+             "0,60,1,0,0,0,0,1,1,0,0,0,0,0,0,0,0,1,0,0,0,nan,nan,0,0,0\n");
+    write_file(dir, "timeline.csv", text);
+    free(generate(dir));
+    remove_run(dir);
+}
+
+/* An unknown or repeated column was ignored in silence, and a NUL byte cut a line short. */
+Test(sim_report, timeline_columns_unknown_repeated_or_binary)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "extra,%s", timeline_header);
+    expect_refused("timeline.csv", text, strlen(text), SW_EPARSE,
+                   ":1: unknown column 'extra': not a timeline.csv that spillway simulate "
+                   "writes");
+    snprintf(text, sizeof text, "arrivals,%s", timeline_header);
+    expect_refused("timeline.csv", text, strlen(text), SW_EPARSE,
+                   ":1: column 'arrivals' appears twice");
+    snprintf(text, sizeof text, "running_c5.large,%s", timeline_header);
+    expect_refused("timeline.csv", text, strlen(text), SW_EPARSE,
+                   ":1: column 'running_c5.large' appears twice");
+    size_t n = (size_t)snprintf(text, sizeof text, "%s0,60,1", timeline_header);
+    text[n - 2] = '\0';
+    expect_refused("timeline.csv", text, n, SW_EPARSE, ":2: a NUL byte: binary data");
+}
+
+/* A run in which no request arrived (a window inside a trace's hole) has no attainment: the
+ * page says so rather than "100.000 % ... met". */
+Test(sim_report, run_without_requests_reports_no_attainment)
+{
+    char dir[64], text[2048];
+    make_run(dir, 3);
+    const char *from = "\"requests\":300,\"served_vm\":250,\"served_faas\":50";
+    const char *at = strstr(summary_json, from);
+    cr_assert_not_null(at);
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(at - summary_json), summary_json,
+             "\"requests\":0,\"served_vm\":0,\"served_faas\":0", at + strlen(from));
+    write_file(dir, "summary.json", text);
+    char *html = generate(dir);
+    cr_assert(strstr(html, "none: no request arrived in the run"), "no such row");
+    cr_assert_null(strstr(html, "100.000 %"));
     free(html);
     remove_run(dir);
 }

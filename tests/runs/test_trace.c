@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TRACES SW_SOURCE_DIR "/data/traces/"
@@ -517,12 +518,11 @@ Test(sim_trace, timestamps_quoted_fields_and_fractions)
     sw_trace_close(t);
 }
 
-Test(sim_trace, dates_convert_across_years_and_leap_days)
+/* The arrival of the second row of a two-row timestamps trace, from `first` to `second`. */
+static sw_time_t second_row_at(const char *first, const char *second)
 {
-    /* 1970-01-01 to 2024-02-29 12:00: 19782 days and a half. */
-    const char *text = "when,x\n1970-01-01 00:00:00,1\n2000-03-01T00:00:00,2\n"
-                       "2024-02-29 12:00:00.000001,3\n";
-    char path[64];
+    char text[200], path[64];
+    snprintf(text, sizeof text, "when,x\n%s,1\n%s,2\n", first, second);
     write_tmp(path, sizeof path, text, strlen(text));
     sw_trace_opts_t o = opts(SW_TRACE_AUTO, 1.0, 1);
     sw_trace_t *t = must_open(path, &o);
@@ -530,11 +530,24 @@ Test(sim_trace, dates_convert_across_years_and_leap_days)
     cr_assert_eq(sw_trace_next(t, &at), 1);
     cr_assert_eq(at, 0);
     cr_assert_eq(sw_trace_next(t, &at), 1);
-    cr_assert_eq(at, 11017LL * 86400 * SW_US_PER_S);
-    cr_assert_eq(sw_trace_next(t, &at), 1);
-    cr_assert_eq(at, (19782LL * 86400 + 43200) * SW_US_PER_S + 1);
     sw_trace_close(t);
     unlink(path);
+    return at;
+}
+
+/* Leap years by the Gregorian rule (2000 and 2024 are, 1900 and 2100 are not), across
+ * year ends, with T or a space and a fraction. A trace spans at most 400 days, so each
+ * pair is within that. */
+Test(sim_trace, dates_convert_across_years_and_leap_days)
+{
+    const sw_time_t day = 86400 * SW_US_PER_S;
+    cr_assert_eq(second_row_at("1999-12-31 00:00:00", "2000-03-01T00:00:00"), 61 * day);
+    cr_assert_eq(second_row_at("1900-02-28 00:00:00", "1900-03-01 00:00:00"), 1 * day);
+    cr_assert_eq(second_row_at("2100-02-28 00:00:00", "2100-03-01 00:00:00"), 1 * day);
+    cr_assert_eq(second_row_at("2023-12-31 00:00:00", "2024-02-29 12:00:00.000001"),
+                 60 * day + day / 2 + 1);
+    cr_assert_eq(second_row_at("1969-12-31 23:59:59", "1970-01-01 00:00:00.5"),
+                 SW_US_PER_S + SW_US_PER_S / 2);
 }
 
 Test(sim_trace, numeric_seconds_and_named_column)
@@ -593,7 +606,7 @@ Test(sim_trace, missing_file_is_enoent)
     uint64_t n;
     sw_trace_opts_t o = opts(SW_TRACE_AUTO, 1.0, 1);
     cr_assert_eq(drain("/nonexistent/trace.csv", &o, msg, sizeof msg, &n), -ENOENT);
-    cr_assert_str_eq(msg, "/nonexistent/trace.csv: cannot open: No such file or directory");
+    cr_assert_str_eq(msg, "/nonexistent/trace.csv: No such file or directory");
 }
 
 Test(sim_trace, requests_not_an_integer)
@@ -747,4 +760,180 @@ Test(sim_trace, invalid_options)
     o = opts((sw_trace_format_t)17, 1.0, 1);
     cr_assert_eq(drain(AZURE, &o, msg, sizeof msg, &n), -EINVAL);
     cr_assert(strstr(msg, "unknown trace format 17"), "%s", msg);
+}
+
+/* ---- limits: rate, span, columns, window (issue 10) ---- */
+
+/* Drains `text` as a trace with these options; the code, the message in msg. */
+static int drain_text(const char *text, size_t n, const sw_trace_opts_t *o, char *msg, size_t len)
+{
+    char path[64];
+    uint64_t count;
+    write_tmp(path, sizeof path, text, n);
+    int rc = drain(path, o, msg, len, &count);
+    unlink(path);
+    return rc;
+}
+
+static void expect_text_error(const char *text, const sw_trace_opts_t *o, int code,
+                              const char *part)
+{
+    char msg[600];
+    int rc = drain_text(text, strlen(text), o, msg, sizeof msg);
+    cr_assert_eq(rc, code, "rc %d: %s", rc, msg);
+    cr_assert(strstr(msg, part), "message \"%s\" lacks \"%s\"", msg, part);
+}
+
+/* A count of 10^12 in one second was a run of days spent on one line. */
+Test(sim_trace, counts_above_the_rate_limit_are_refused_at_their_line)
+{
+    sw_trace_opts_t o = opts(SW_TRACE_AUTO, 1.0, 1);
+    expect_text_error("1 2\n3 1000000000000 5\n", &o, SW_EPARSE,
+                      ":2: count 1000000000000 (word 2) is more than the 10000000 requests a "
+                      "second a trace may hold (1e+07 a second)");
+    expect_text_error("1 10000001\n", &o, SW_EPARSE, ":1: count 10000001 (word 2) is more");
+    expect_text_error("minute_index,requests\n0,5\n1,600000001\n", &o, SW_EPARSE,
+                      ":3: count 600000001 is more than the 600000000 requests a minute");
+    /* At the limit is fine, as is any count under it scaled within it. */
+    char msg[600];
+    o.duration_s = 1e-6; /* one arrival read, not ten million */
+    cr_assert_eq(drain_text("10000000\n", 9, &o, msg, sizeof msg), 0, "%s", msg);
+    o = opts(SW_TRACE_AUTO, 3.0, 1);
+    expect_text_error("1 4000000\n", &o, SW_EPARSE,
+                      ":1: count 4000000 (word 2) x rate_scale 3 is 1.2e+07 requests in one "
+                      "second, more than the 10000000 allowed (1e+07 a second): use a smaller "
+                      "rate_scale");
+    /* Timestamps: the copies of the rows of one second, after rate_scale. */
+    o = opts(SW_TRACE_AUTO, 600000.0, 1);
+    char rows[400] = "t\n";
+    for (int i = 0; i < 17; i++)
+        strcat(rows, "5.5\n");
+    expect_text_error(rows, &o, SW_EPARSE,
+                      ":18: t: more than 1e+07 requests in the second starting 0 s into the "
+                      "trace (after rate_scale 600000)");
+}
+
+/* A trace from year 1900 to 9999 would have been billions of timeline rows. */
+Test(sim_trace, spans_past_400_days_are_refused_at_their_line)
+{
+    sw_trace_opts_t o = opts(SW_TRACE_AUTO, 1.0, 1);
+    expect_text_error("TIMESTAMP,x\n1900-01-01 00:00:00,1\n1900-01-02 00:00:00,1\n"
+                      "9999-12-31 23:59:59,1\n",
+                      &o, SW_EPARSE,
+                      ":4: TIMESTAMP: \"9999-12-31 23:59:59\" is 2958464.0 days after the first "
+                      "row (line 2): a trace may span at most 400 days");
+    expect_text_error("t\n-5\n34559995.000001\n", &o, SW_EPARSE,
+                      ":3: t: \"34559995.000001\" is 400.0 days after the first row (line 2)");
+    /* 400 days of minutes and one more: the one more is refused. */
+    size_t rows = 400 * 1440 + 1, cap = 32 + rows * 12, len = 0;
+    char *text = malloc(cap);
+    len += (size_t)snprintf(text, cap, "minute_index,requests\n");
+    for (size_t i = 0; i < rows; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%zu,0\n", i);
+    char msg[600];
+    cr_assert_eq(drain_text(text, len, &o, msg, sizeof msg), SW_EPARSE, "%s", msg);
+    cr_assert(strstr(msg, ":576002: interval 576000 starts 400 days after the first: a trace "
+                          "may span at most 400 days"),
+              "%s", msg);
+    free(text);
+}
+
+/* An extra column was ignored in silence; one short of the header too. */
+Test(sim_trace, rows_must_have_the_header_columns)
+{
+    sw_trace_opts_t o = opts(SW_TRACE_AUTO, 1.0, 1);
+    expect_text_error("minute_index,requests\n0,5\n1,6,7\n", &o, SW_EPARSE,
+                      ":3: the row has more than 2 fields, but the header has 2 (minute_index, "
+                      "requests): every row must have the header's columns");
+    expect_text_error("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,374,44\n"
+                      "2023-11-16 18:15:47,374\n",
+                      &o, SW_EPARSE,
+                      ":3: the row has only 2 fields, but the header has 3 (TIMESTAMP, "
+                      "ContextTokens, GeneratedTokens)");
+    expect_text_error("minute_index,requests,note\n0,5,a\n1,6\n", &o, SW_EPARSE,
+                      ":3: the row has only 2 fields, but the header has 3");
+    /* A quoted comma is inside its field, not a column. */
+    char msg[600];
+    const char *ok = "minute_index,requests,note\n0,5,\"a, b\"\n";
+    cr_assert_eq(drain_text(ok, strlen(ok), &o, msg, sizeof msg), 0, "%s", msg);
+}
+
+/* A window past the end gave "0 requests, SLO 100 % met" and exit 0. Real traces: the
+ * Twitter day (86,400 s), its 15 days per minute, the Azure LLM rows. */
+Test(sim_trace, window_past_the_end_is_refused_naming_the_span, .timeout = 60)
+{
+    char msg[600];
+    uint64_t n;
+    sw_trace_opts_t o = opts(SW_TRACE_AUTO, 1.0, 1);
+    o.start_s = 86400;
+    cr_assert_eq(drain(DAY0, &o, msg, sizeof msg, &n), -EINVAL, "%s", msg);
+    cr_assert_str_eq(msg, DAY0 ": the window starts 86400.000 s into the trace (start_s, "
+                               "--start), but the trace ends at 86400.000 s: choose a start before "
+                               "it");
+    /* Inside the trace, a window may hold no arrivals: the day ends in its 29-minute hole
+     * of zeros, which is the trace's own record, not a window past its end. */
+    o.start_s = 86399;
+    cr_assert_eq(drain(DAY0, &o, msg, sizeof msg, &n), 0, "%s", msg);
+    cr_assert_eq(n, 0);
+    o.start_s = 84000;
+    cr_assert_eq(drain(DAY0, &o, msg, sizeof msg, &n), 0, "%s", msg);
+    cr_assert_gt(n, 0);
+    o.start_s = 15 * 86400 + 1;
+    cr_assert_eq(drain(MINUTES, &o, msg, sizeof msg, &n), -EINVAL, "%s", msg);
+    cr_assert(strstr(msg, "but the trace ends at 1296000.000 s"), "%s", msg);
+    o.start_s = 1e9;
+    cr_assert_eq(drain(AZURE, &o, msg, sizeof msg, &n), -EINVAL, "%s", msg);
+    cr_assert(strstr(msg, "but the trace has its last row at "), "%s", msg);
+    /* A window that starts exactly at the last row holds it. */
+    o.start_s = 1.5;
+    const char *two = "t\n0\n1.5\n";
+    cr_assert_eq(drain_text(two, strlen(two), &o, msg, sizeof msg), 0, "%s", msg);
+    o.start_s = 1.6;
+    cr_assert_eq(drain_text(two, strlen(two), &o, msg, sizeof msg), -EINVAL, "%s", msg);
+}
+
+/* A folder, a device or a FIFO is refused by name when opened, never read or waited on. */
+Test(sim_trace, paths_that_are_not_regular_files, .timeout = 10)
+{
+    char msg[600], fifo[64];
+    uint64_t n;
+    snprintf(fifo, sizeof fifo, "/tmp/sw_test_trace_fifo_%d", (int)getpid());
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    sw_trace_opts_t o = opts(SW_TRACE_AUTO, 1.0, 1);
+    cr_assert_eq(drain("/tmp", &o, msg, sizeof msg, &n), -EISDIR, "%s", msg);
+    cr_assert_str_eq(msg, "/tmp: is a directory, not a trace");
+    cr_assert_eq(drain("/dev/zero", &o, msg, sizeof msg, &n), -EINVAL, "%s", msg);
+    cr_assert_str_eq(msg, "/dev/zero: is not a regular file (a device, FIFO or socket), so it "
+                          "cannot be a trace");
+    cr_assert_eq(drain(fifo, &o, msg, sizeof msg, &n), -EINVAL, "%s", msg);
+    unlink(fifo);
+}
+
+/* A series of 1 ms intervals over 40,000 s would be 40 million doubles; it is refused
+ * before the array grows past SW_TRACE_MAX_SERIES. */
+Test(sim_trace, series_longer_than_its_limit_is_refused)
+{
+    size_t words = 40000, len = 0;
+    char *text = malloc(2 * words + 2);
+    for (size_t i = 0; i + 1 < words; i++) {
+        text[len++] = '0';
+        text[len++] = ' ';
+    }
+    text[len++] = '1';
+    text[len++] = '\n';
+    char path[64], err[512];
+    write_tmp(path, sizeof path, text, len);
+    free(text);
+    sw_trace_opts_t o = opts(SW_TRACE_AUTO, 1.0, 1);
+    double *y = NULL;
+    size_t n = 0;
+    cr_assert_eq(sw_trace_read_series(path, &o, 1e-3, &y, &n, err, sizeof err), -EINVAL);
+    cr_assert_null(y);
+    cr_assert(strstr(err, "the trace spans more than 33554432 intervals of 0.001 s, the most a "
+                          "series may hold: use a longer interval"),
+              "%s", err);
+    cr_assert_eq(sw_trace_read_series(path, &o, 1.0, &y, &n, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(n, words);
+    free(y);
+    unlink(path);
 }
