@@ -83,6 +83,13 @@ int sw__cli_load_config(const char *path, sw_cfg_t **out)
     return 0;
 }
 
+void sw__cli_print_notes(const sw_cfg_t *cfg)
+{
+    char notes[4096];
+    if (sw_cfg_notes(cfg, notes, sizeof(notes)) > 0)
+        fprintf(stderr, "%s\n", notes);
+}
+
 int sw__cli_apply_set(sw_cfg_t *cfg, const char *assignment)
 {
     const char *eq = strchr(assignment, '=');

@@ -41,6 +41,8 @@ bool sw__cli_parse_uint(const char *cmd, const char *opt, const char *text,
 /* Sets the log threshold from an option value ("error", "warn", "info", "debug"); prints
  * "spillway CMD: OPT TEXT: expected ..." and returns false when it is none of them. */
 bool sw__cli_set_log_level(const char *cmd, const char *opt, const char *text);
+/* Prints the config's notes ("note: ...", sw_cfg_notes) to stderr, if any. */
+void sw__cli_print_notes(const sw_cfg_t *cfg);
 /* Applies one `key=value` override, printing any error. Returns 0 or SW_EXIT_USAGE. */
 int sw__cli_apply_set(sw_cfg_t *cfg, const char *assignment);
 

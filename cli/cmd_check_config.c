@@ -35,6 +35,7 @@ int sw_cli_cmd_check_config(int argc, char **argv)
     if (rc != 0)
         return rc;
     sw_cfg_print(cfg, stdout);
+    sw__cli_print_notes(cfg);
     fprintf(stderr, "%s: valid\n", argv[optind]);
     sw_cfg_destroy(cfg);
     return SW_EXIT_OK;

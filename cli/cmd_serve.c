@@ -428,6 +428,7 @@ int sw_cli_cmd_serve(int argc, char **argv)
         return rc < 0 ? SW_EXIT_OK : rc;
     if ((rc = load_policy(&sv.args, &sv.cfg)) != 0)
         return rc;
+    sw__cli_print_notes(sv.cfg);
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
     rc = prepare(&sv);

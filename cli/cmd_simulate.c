@@ -220,6 +220,7 @@ int sw_cli_cmd_simulate(int argc, char **argv)
         sw_cfg_destroy(cfg);
         return rc;
     }
+    sw__cli_print_notes(cfg);
     sw_sim_opts_t opts = {
         .out_dir = a.out,
         .decisions = a.decisions,
@@ -237,7 +238,8 @@ int sw_cli_cmd_simulate(int argc, char **argv)
         /* A file named by the config or the command line that is not there is the
          * caller's mistake, like a bad key; a trace that cannot be parsed is not. */
         bool usage_error =
-            rc == -EINVAL || rc == -ENOENT || rc == -EACCES || rc == -ENOTDIR || rc == -EISDIR;
+            rc == -EINVAL || rc == -ENOENT || rc == -EACCES || rc == -ENOTDIR || rc == -EISDIR ||
+            rc == -EFBIG;
         return usage_error ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
     }
     rc = sw_sim_run(sim, err, sizeof(err));
@@ -252,8 +254,9 @@ int sw_cli_cmd_simulate(int argc, char **argv)
     }
     sw_sim_destroy(sim);
     sw_cfg_destroy(cfg);
-    /* -EINVAL: the trace, read to its end, lies wholly before the window (--start). */
+    /* -EINVAL: the trace, read to its end, lies wholly before the window (--start);
+     * -EFBIG: the run spans more intervals than a run may. Both are the caller's to fix. */
     if (rc < 0)
-        return rc == -EINVAL ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
+        return rc == -EINVAL || rc == -EFBIG ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
     return a.report ? sw__cli_write_report(a.out, NULL, NULL) : SW_EXIT_OK;
 }

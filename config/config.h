@@ -291,6 +291,11 @@ int sw_cfg_set(sw_cfg_t *cfg, const char *key_path, const char *value, char *err
  * cfg->source_path (or "config") and carry no line numbers: "FILE: key.path: message". */
 int sw_cfg_validate(const sw_cfg_t *cfg, char *errbuf, size_t errlen) SW_MUST_USE;
 
+/* Notes about a valid config an operator should read, one per line ("note: ..."), into
+ * buf (always NUL-terminated when len > 0), e.g. an instance type that cannot meet the
+ * SLO, which planners will not launch. Returns the number of notes. */
+size_t sw_cfg_notes(const sw_cfg_t *cfg, char *buf, size_t len);
+
 /* Writes the resolved configuration (every key, defaults filled in) as YAML that
  * sw_cfg_load accepts. */
 void sw_cfg_print(const sw_cfg_t *cfg, FILE *out);

@@ -124,7 +124,7 @@ static void check_dist(sw__cfg_problems_t *p, const char *path, const sw_cfg_dis
 }
 
 static void check_batches(sw__cfg_problems_t *p, const char *prefix,
-                          const sw_cfg_instance_type_t *t, double slo_ms)
+                          const sw_cfg_instance_type_t *t)
 {
     char k[SW__CFG_PATH_MAX];
     if (!ok(p, P(k, "%s.max_batch", prefix)) || !ok(p, P(k, "%s.batch_latency_ms", prefix)))
@@ -142,12 +142,65 @@ static void check_batches(sw__cfg_problems_t *p, const char *prefix,
                             "T_b must not decrease as b grows",
                             j + 1, tb[j], j, tb[j - 1]);
     }
-    if (t->batch_latency_ms_count && ok(p, "slo.latency_ms") &&
-        ok(p, P(k, "%s.batch_latency_ms[0]", prefix)) && tb[0] >= slo_ms)
-        sw__cfg_problem(p, k,
-                        "a batch of 1 takes %g ms, %s slo.latency_ms %g: this type can never "
-                        "meet the SLO",
-                        tb[0], tb[0] > slo_ms ? "longer than" : "as long as", slo_ms);
+}
+
+/* A type whose batch of 1 takes the whole SLO can never meet it. Planners skip such a
+ * type (a sweep over SLOs keeps one list of types), so it is an error only when no type
+ * can meet the SLO and the policy needs VMs; each such type is then named. */
+static void check_some_type_meets_slo(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
+{
+    double slo_ms = cfg->slo.latency_ms;
+    if (cfg->policy.name == SW_POLICY_FAAS_ONLY || !ok(p, "slo.latency_ms"))
+        return;
+    for (unsigned i = 0; i < cfg->instance_types_count; i++) {
+        const sw_cfg_instance_type_t *t = &cfg->instance_types[i];
+        if (!t->batch_latency_ms_count || t->batch_latency_ms[0] < slo_ms)
+            return;
+    }
+    char k[SW__CFG_PATH_MAX];
+    for (unsigned i = 0; i < cfg->instance_types_count; i++) {
+        double tb = cfg->instance_types[i].batch_latency_ms[0];
+        if (ok(p, P(k, "instance_types[%u].batch_latency_ms[0]", i)))
+            sw__cfg_problem(p, k,
+                            "a batch of 1 takes %g ms, %s slo.latency_ms %g: this type can never "
+                            "meet the SLO",
+                            tb, tb > slo_ms ? "longer than" : "as long as", slo_ms);
+    }
+}
+
+/* A fixed pool (static) or a single scaled type (reactive) that can never meet the SLO
+ * would miss every request: the policy names it, so it is refused there. */
+static void check_policy_type_meets_slo(const sw_cfg_t *cfg, sw__cfg_problems_t *p,
+                                        const char *path, const char *name)
+{
+    int t = name ? sw_cfg_find_type(cfg, name) : 0;
+    if (t < 0 || (unsigned)t >= cfg->instance_types_count || !ok(p, path))
+        return;
+    const sw_cfg_instance_type_t *it = &cfg->instance_types[t];
+    if (it->batch_latency_ms_count && it->batch_latency_ms[0] >= cfg->slo.latency_ms)
+        sw__cfg_problem(p, path,
+                        "%s takes %g ms for a batch of 1, not less than slo.latency_ms %g: "
+                        "this pool would miss every request",
+                        it->name, it->batch_latency_ms[0], cfg->slo.latency_ms);
+}
+
+size_t sw_cfg_notes(const sw_cfg_t *cfg, char *buf, size_t len)
+{
+    size_t n = 0, used = 0;
+    if (len)
+        buf[0] = '\0';
+    for (unsigned i = 0; i < cfg->instance_types_count; i++) {
+        const sw_cfg_instance_type_t *t = &cfg->instance_types[i];
+        if (!t->batch_latency_ms_count || t->batch_latency_ms[0] < cfg->slo.latency_ms)
+            continue;
+        n++;
+        int w = snprintf(buf + used, len > used ? len - used : 0,
+                         "%snote: instance type %s cannot meet slo.latency_ms %g (a batch of 1 "
+                         "takes %g ms): no policy will launch it",
+                         n > 1 ? "\n" : "", t->name, cfg->slo.latency_ms, t->batch_latency_ms[0]);
+        used = SW_MIN(len, used + (size_t)SW_MAX(w, 0));
+    }
+    return n;
 }
 
 static void check_instance_types(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
@@ -165,7 +218,7 @@ static void check_instance_types(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
             }
         }
         check_dist(p, P(k, "%s.boot_s", pre), &t->boot_s);
-        check_batches(p, pre, t, cfg->slo.latency_ms);
+        check_batches(p, pre, t);
         check_dist(p, P(k, "%s.service_variation", pre), &t->service_variation);
         if (t->provider == SW_PROVIDER_COMMAND && (!t->launch || !t->terminate))
             sw__cfg_problem(p, P(k, "%s.%s", pre, t->launch ? "terminate" : "launch"),
@@ -228,6 +281,8 @@ static void check_policy(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
     for (unsigned i = 0; i < pol->static_pool.pool_count; i++) {
         const sw_cfg_pool_entry_t *e = &pol->static_pool.pool[i];
         check_type_ref(cfg, p, P(k, "policy.static.pool[%u].type", i), e->type);
+        if (pol->name == SW_POLICY_STATIC)
+            check_policy_type_meets_slo(cfg, p, k, e->type);
         total += e->count;
     }
     if (total > SW_CFG_MAX_INSTANCES)
@@ -236,6 +291,8 @@ static void check_policy(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
 
     const sw_cfg_reactive_t *r = &pol->reactive;
     check_type_ref(cfg, p, "policy.reactive.instance_type", r->instance_type);
+    if (pol->name == SW_POLICY_REACTIVE)
+        check_policy_type_meets_slo(cfg, p, "policy.reactive.instance_type", r->instance_type);
     if (r->max_instances != 0 && r->max_instances < r->min_instances)
         sw__cfg_problem(p, "policy.reactive.max_instances",
                         "must be 0 (no limit) or >= min_instances (%u)", r->min_instances);
@@ -300,6 +357,7 @@ void sw__cfg_check(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
     if (cfg->instance_types_count > SW_CFG_MAX_INSTANCE_TYPES)
         return; /* reported; a list that long is not worth checking entry by entry */
     check_instance_types(cfg, p);
+    check_some_type_meets_slo(cfg, p);
     check_faas_section(&cfg->faas, p);
     check_policy(cfg, p);
     check_predictor_name(p, cfg->predictor.name);

@@ -217,6 +217,14 @@ static int check_window(sw_trace_t *t)
                           sw_time_to_s(end));
 }
 
+sw_time_t sw_trace_covered(const sw_trace_t *t)
+{
+    bool ts = t->format == SW_TRACE_TIMESTAMPS;
+    sw_time_t end = ts ? t->prev_abs - t->ts_epoch : (sw_time_t)t->interval_idx * t->interval_us;
+    end = SW_MIN(end, t->win_end);
+    return SW_MAX(0, end - t->win_start);
+}
+
 /* ---- counts formats ---- */
 
 static int missing_field(sw_trace_t *t, uint64_t line, const char *col, int n)

@@ -57,6 +57,11 @@ int sw_trace_next(sw_trace_t *t, sw_time_t *arrival) SW_MUST_USE;
 const char *sw_trace_error(const sw_trace_t *t);
 /* The format in use (after auto-detection). */
 sw_trace_format_t sw_trace_format(const sw_trace_t *t);
+/* Once sw_trace_next has returned 0: the length of trace time the run covered, from the
+ * window's start to the window's end or the trace's, whichever comes first (a count
+ * trace ends with its last interval, a timestamps trace with its last row). A window
+ * with no request in it still covers its length, and its VMs are billed for it. */
+sw_time_t sw_trace_covered(const sw_trace_t *t);
 /* Fraction of the file consumed so far, 0..1, for progress bars. */
 double sw_trace_progress(const sw_trace_t *t);
 void sw_trace_close(sw_trace_t *t);

@@ -136,7 +136,7 @@ static void cover(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *o
         int best = -1;
         double best_cost = INFINITY;
         for (unsigned t = 0; t < s->cfg->instance_types_count; t++) {
-            if (!type_has_room(s, t))
+            if (!type_has_room(s, t) || !s->types[t].usable)
                 continue;
             const sw_type_info_t *ti = &s->types[t];
             double served = SW_MIN(ti->cap_rps, residual) * util * span_s;

@@ -22,6 +22,8 @@ static void cheapest_mix(const sw_sched_t *s, double rps, double len_s, unsigned
     memset(target, 0, n_types * sizeof(*target));
     for (unsigned b = 0; b < n_types; b++) {
         const sw_type_info_t *bulk = &s->types[b];
+        if (!bulk->usable)
+            continue;
         double cap = bulk->cap_rps * util;
         double full = floor(rps / cap);
         unsigned max = s->cfg->instance_types[b].max_instances;
@@ -37,7 +39,7 @@ static void cheapest_mix(const sw_sched_t *s, double rps, double len_s, unsigned
             double c = s->types[v].price_per_s * len_s;
             unsigned vmax = s->cfg->instance_types[v].max_instances;
             unsigned used = v == b ? (unsigned)full : 0;
-            if (vmax && used + 1 > vmax)
+            if ((vmax && used + 1 > vmax) || !s->types[v].usable)
                 continue;
             if (s->types[v].cap_rps * util >= resid && c < on_vm) {
                 on_vm = c;

@@ -70,6 +70,9 @@ static void type_info_init(sw_sched_t *s, int idx)
     ti->cap_rps = derate * (double)ti->b_plan / sw_time_to_s(ti->t_us[ti->b_plan]);
     ti->price_per_s = sw_ledger_vm_price_per_hour(s->cfg, idx) / 3600.0;
     ti->boot_mean_s = sw_cfg_dist_mean(&t->boot_s);
+    /* A type whose batch of 1 alone takes the whole SLO misses every request it serves:
+     * the config accepts it (a sweep over SLOs keeps one type list), planners skip it. */
+    ti->usable = t->batch_latency_ms[0] < s->cfg->slo.latency_ms;
 }
 
 int sw_sched_create(sw_sched_t **out, const sw_cfg_t *cfg, char *errbuf, size_t errlen)
@@ -376,6 +379,8 @@ int sw__sched_cheapest_type(const sw_sched_t *s)
     int best = 0;
     double best_cost = INFINITY;
     for (unsigned i = 0; i < s->cfg->instance_types_count; i++) {
+        if (!s->types[i].usable)
+            continue;
         double c = s->types[i].price_per_s / s->types[i].cap_rps;
         if (c < best_cost) {
             best_cost = c;

@@ -51,6 +51,7 @@ typedef struct sw_type_info {
     double price_per_s;   /* as billed (spot factor applied) */
     double boot_mean_s;
     unsigned count;       /* counted workers: booting or running, not draining or doomed */
+    bool usable;          /* a batch of 1 fits the SLO: planners may launch it */
 } sw_type_info_t;
 
 typedef struct sw_sched_policy sw_sched_policy_t;

@@ -74,6 +74,10 @@ static int count_foresight(sw_sim_t *sim, char *errbuf, size_t errlen)
     sw_time_t at;
     while ((rc = sw_trace_next(t, &at)) == 1) {
         size_t k = (size_t)(at / interval);
+        if (k >= SW_SIM_MAX_INTERVALS) {
+            rc = -EFBIG;
+            break;
+        }
         if (k >= n) {
             size_t cap = SW_MAX(k + 1, n * 2);
             counts = sw_realloc(counts, cap * sizeof(*counts));
@@ -82,7 +86,12 @@ static int count_foresight(sw_sim_t *sim, char *errbuf, size_t errlen)
         }
         counts[k]++;
     }
-    if (rc < 0)
+    if (rc == -EFBIG)
+        snprintf(errbuf, errlen, "%s: the run would span more than %d intervals of "
+                 "policy.interval_s (%g s): raise policy.interval_s or replay a shorter window "
+                 "(--duration)", sim->cfg->trace.path, SW_SIM_MAX_INTERVALS,
+                 sim->cfg->policy.interval_s);
+    else if (rc < 0)
         snprintf(errbuf, errlen, "%s", sw_trace_error(t));
     else
         sw_sched_set_foresight(sim->sched, counts, n);
@@ -304,6 +313,9 @@ static bool step(sw_sim_t *sim)
  * then the figures and files are completed. */
 static int finish_run(sw_sim_t *sim, sw_time_t started, char *errbuf, size_t errlen)
 {
+    /* The run covers the whole window even when its last requests came early (or none
+     * came at all): the pool is paid until the window closes. */
+    sim->now = SW_MAX(sim->now, sw_trace_covered(sim->trace));
     sw_sched_finish(sim->sched, sim->now, &sim->acts);
     int rc = execute(sim, sim->now);
     sim->stats.end = sim->now;
@@ -351,6 +363,14 @@ int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen)
     sim->still_at = 0;
     sim->still_events = 0;
     while (sim->more >= 0 && rc == 0 && step(sim)) {
+        if (SW_UNLIKELY(sim->now / sw_s_to_time(sim->cfg->policy.interval_s) >=
+                        SW_SIM_MAX_INTERVALS)) {
+            snprintf(errbuf, errlen, "%s: the run spans more than %d intervals of "
+                     "policy.interval_s (%g s): raise policy.interval_s or replay a shorter "
+                     "window (--duration)", sim->cfg->trace.path, SW_SIM_MAX_INTERVALS,
+                     sim->cfg->policy.interval_s);
+            return -EFBIG;
+        }
         if (SW_UNLIKELY(sim->still_events > SW_SIM_MAX_EVENTS_WITHOUT_PROGRESS)) {
             snprintf(errbuf, errlen, "simulated time stopped at %.6f s: %u events without "
                      "progress, a loop in the policy core (a bug: please report it with this "

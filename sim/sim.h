@@ -19,6 +19,12 @@
 
 typedef struct sw_sim sw_sim_t;
 
+/* A run spans at most this many policy intervals (span / policy.interval_s): each is a
+ * timeline row and, for the oracle, a slot of foresight, so the bound keeps timeline.csv
+ * under about 200 MB and the oracle's memory under 8 MB whatever the trace. 400 days of
+ * minutes is 576,000 intervals. */
+#define SW_SIM_MAX_INTERVALS 1000000
+
 typedef struct sw_sim_opts {
     const char *out_dir;   /* summary.json, timeline.csv (and decisions.jsonl); NULL: none */
     bool decisions;        /* write decisions.jsonl */
@@ -43,8 +49,9 @@ typedef struct sw_sim_stats {
 int sw_sim_create(sw_sim_t **out, const sw_cfg_t *cfg, const sw_sim_opts_t *opts,
                   char *errbuf, size_t errlen) SW_MUST_USE;
 /* Runs to the end of the trace and until every request is answered, writing the outputs.
- * Returns 0, or a negative error (a malformed trace line, an unwritable output) with a
- * message. */
+ * Returns 0, or a negative error with a message: SW_EPARSE a malformed trace line, -EIO an
+ * unwritable output, -EFBIG a run past SW_SIM_MAX_INTERVALS, SW_ELIMIT a loop in the core
+ * stopped by the progress watchdog, -EINVAL a window past the trace's end. */
 int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen) SW_MUST_USE;
 /* After a run: the core's totals, and the engine's own figures. */
 void sw_sim_summary(sw_sim_t *sim, sw_sched_summary_t *out);

@@ -499,6 +499,24 @@ Test(config_validate, slo_shorter_than_fastest_batch)
                      "ms, longer than slo.latency_ms 200: this type can never meet the SLO");
 }
 
+/* Issue 10: README's --set slo.latency_ms=100 failed on the example policy because one
+ * type (c5.large, 105 ms) cannot meet it. Other types can: the config is valid, the
+ * planners skip that type, and a note says so. */
+Test(config_validate, a_type_that_cannot_meet_the_slo_is_noted_not_refused)
+{
+    sw_cfg_t *cfg = load_ok("slo:\n  latency_ms: 200\n");
+    cr_assert_eq(sw_cfg_set(cfg, "slo.latency_ms", "100", err, sizeof err), 0, "%s", err);
+    char notes[1024];
+    cr_assert_eq(sw_cfg_notes(cfg, notes, sizeof notes), 1);
+    cr_assert_str_eq(notes, "note: instance type c5.large cannot meet slo.latency_ms 100 (a batch "
+                            "of 1 takes 105 ms): no policy will launch it");
+    /* A static pool of it would miss every request: refused where the pool names it. */
+    cr_assert_eq(sw_cfg_set(cfg, "policy.name", "static", err, sizeof err), SW_ECONFIG);
+    cr_assert(strstr(err, "policy.static.pool[0].type: c5.large takes 105 ms for a batch of 1"),
+              "%s", err);
+    sw_cfg_destroy(cfg);
+}
+
 Test(config_validate, unknown_type_in_static_pool)
 {
     cr_assert_str_eq(load_bad(ONE_TYPE "policy:\n"
@@ -695,9 +713,11 @@ Test(config_validate, set_that_breaks_validation_is_undone)
 {
     /* The types are defaulted (no line); slo.latency_ms was overridden (no line). */
     sw_cfg_t *cfg = load_ok("slo:\n  latency_ms: 200\n");
-    cr_assert_eq(sw_cfg_set(cfg, "slo.latency_ms", "100", err, sizeof err), SW_ECONFIG);
-    cr_assert_str_eq(err, "x.yaml: instance_types[0].batch_latency_ms[0]: a batch of 1 takes 105 "
-                          "ms, longer than slo.latency_ms 100: this type can never meet the SLO");
+    /* 25 ms: no default type can meet it (the fastest, p2.xlarge, takes 30 ms). */
+    cr_assert_eq(sw_cfg_set(cfg, "slo.latency_ms", "25", err, sizeof err), SW_ECONFIG);
+    cr_assert(strstr(err, "x.yaml: instance_types[0].batch_latency_ms[0]: a batch of 1 takes 105 "
+                          "ms, longer than slo.latency_ms 25: this type can never meet the SLO"),
+              "%s", err);
     cr_assert_float_eq(cfg->slo.latency_ms, 200.0, 1e-12);
 
     /* A key from the file keeps its line. */
