@@ -177,7 +177,7 @@ static int resolve_model(serve_t *sv)
     int rc = sw_model_load(sv->model_path, SW_SERVE_MAX_ROWS, &m, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "spillway serve: model: %s\n", err);
-        return rc == -ENOMEM ? SW_EXIT_FAILURE : SW_EXIT_USAGE;
+        return sw__cli_file_status(rc);
     }
     snprintf(sv->model_name, sizeof(sv->model_name), "%s", sw_model_name(m));
     sv->opts.model = (sw_srv_model_info_t){.name = sv->model_name,
@@ -274,7 +274,7 @@ static int load_forecaster(serve_t *sv)
     int rc = sw_cli_pred_load(cfg->predictor.model_path, &sv->opts.predictor, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "spillway serve: predictor.model_path: %s\n", err);
-        return rc == -ENOMEM ? SW_EXIT_FAILURE : SW_EXIT_USAGE;
+        return sw__cli_file_status(rc);
     }
     return 0;
 }
