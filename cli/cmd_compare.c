@@ -1,6 +1,7 @@
 /* `spillway compare`: runs `spillway simulate` once per policy and --set grid point, each in
  * its own process so runs share nothing and use every core, then tabulates the summaries
- * as comparison.json, comparison.csv and comparison.html. */
+ * (read with runs/summary.h, as `spillway report` reads them) as comparison.json,
+ * comparison.csv and comparison.html. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,7 +19,7 @@
 #include "common/common.h"
 #include "cli/cli.h"
 #include "runs/report.h"
-#include "runs/rundir.h"
+#include "runs/summary.h"
 
 extern char **environ;
 
@@ -55,9 +56,8 @@ typedef struct row {
     pid_t pid;
     int status;
     char *error;
-    double cost_usd, vm_usd, faas_usd, slo_attainment, slo_target, p99_ms, spill_share;
-    double vm_hours, rel_oracle;
-    bool slo_met;
+    sw_run_summary_t sum; /* read when error is NULL */
+    double rel_oracle;
     bool has_report; /* run-NNN/report.html was written */
 } row_t;
 
@@ -379,34 +379,17 @@ static char *read_error(const char *dir)
     return buf;
 }
 
+/* Checked like any run directory (types, ranges), by the reader report uses: the run may
+ * have been replaced or damaged between its exit and now. */
 static int read_summary(const char *dir, row_t *r)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", dir);
-    /* Checked like any run directory (types, ranges), then unpacked: the run may have been
-     * replaced or damaged between its exit and now. */
-    json_t *root;
     r->error = sw_malloc(ERR_BUF);
-    if (sw_run_summary_load(path, &root, r->error, ERR_BUF) < 0)
+    if (sw_run_summary_load(&r->sum, path, r->error, ERR_BUF) < 0)
         return -1;
-    json_error_t jerr;
-    double requests = 0, faas = 0, billed_s = 0;
-    int slo_met = 0;
-    int rc = json_unpack_ex(root, &jerr, 0, "{s:F,s:F,s:F,s:b,s:{s:F},s:{s:F,s:F,s:F},s:F,s:{s:F}}",
-                            "requests", &requests, "slo_attainment", &r->slo_attainment,
-                            "slo_target", &r->slo_target, "slo_met", &slo_met, "latency_ms", "p99",
-                            &r->p99_ms, "cost_usd", "total", &r->cost_usd, "vm", &r->vm_usd, "faas",
-                            &r->faas_usd, "served_faas", &faas, "vm", "billed_seconds", &billed_s);
-    json_decref(root);
-    if (rc < 0) {
-        snprintf(r->error, ERR_BUF, "%s: %s", path, jerr.text);
-        return -1;
-    }
     sw_free(r->error);
     r->error = NULL;
-    r->slo_met = slo_met;
-    r->spill_share = requests > 0 ? faas / requests : 0.0;
-    r->vm_hours = billed_s / 3600.0;
     return 0;
 }
 
@@ -426,8 +409,8 @@ static void collect(const cmp_args_t *a, row_t *rows, size_t n_rows)
     for (size_t i = 0; i < n_rows; i++)
         for (size_t k = 0; k < n_rows; k++)
             if (!rows[i].error && !rows[k].error && rows[k].combo == rows[i].combo &&
-                strcmp(a->policies[rows[k].policy], "oracle") == 0 && rows[k].cost_usd > 0)
-                rows[i].rel_oracle = rows[i].cost_usd / rows[k].cost_usd;
+                strcmp(a->policies[rows[k].policy], "oracle") == 0 && rows[k].sum.cost_usd > 0)
+                rows[i].rel_oracle = rows[i].sum.cost_usd / rows[k].sum.cost_usd;
 }
 
 /* Each run's own report, with its cost relative to the oracle of the same grid point when
@@ -473,15 +456,16 @@ static json_t *row_json(const cmp_args_t *a, const row_t *r)
         json_object_set_new(o, "error", json_string(r->error));
         return o;
     }
-    json_object_set_new(o, "cost_usd", json_real(r->cost_usd));
-    json_object_set_new(o, "vm_cost_usd", json_real(r->vm_usd));
-    json_object_set_new(o, "faas_cost_usd", json_real(r->faas_usd));
-    json_object_set_new(o, "slo_attainment", json_real(r->slo_attainment));
-    json_object_set_new(o, "slo_target", json_real(r->slo_target));
-    json_object_set_new(o, "slo_met", json_boolean(r->slo_met));
-    json_object_set_new(o, "p99_ms", json_real(r->p99_ms));
-    json_object_set_new(o, "spill_share", json_real(r->spill_share));
-    json_object_set_new(o, "vm_hours", json_real(r->vm_hours));
+    const sw_run_summary_t *s = &r->sum;
+    json_object_set_new(o, "cost_usd", json_real(s->cost_usd));
+    json_object_set_new(o, "vm_cost_usd", json_real(s->vm_cost_usd));
+    json_object_set_new(o, "faas_cost_usd", json_real(s->faas_cost_usd));
+    json_object_set_new(o, "slo_attainment", json_real(s->slo_attainment));
+    json_object_set_new(o, "slo_target", json_real(s->slo_target));
+    json_object_set_new(o, "slo_met", json_boolean(s->slo_met));
+    json_object_set_new(o, "p99_ms", json_real(s->latency_p99_ms));
+    json_object_set_new(o, "spill_share", json_real(sw_run_summary_spill_share(s)));
+    json_object_set_new(o, "vm_hours", json_real(s->vm_billed_s / 3600.0));
     json_object_set_new(o, "cost_vs_oracle",
                         isnan(r->rel_oracle) ? json_null() : json_real(r->rel_oracle));
     return o;
@@ -526,16 +510,18 @@ static int write_csv(const cmp_args_t *a, const row_t *rows, size_t n_rows)
           f);
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
+        const sw_run_summary_t *s = &r->sum;
         fputs(a->policies[r->policy], f);
-        for (size_t s = 0; s < a->n_sets; s++)
-            fprintf(f, ",%s", a->sets[s].values[r->value_idx[s]]);
+        for (size_t k = 0; k < a->n_sets; k++)
+            fprintf(f, ",%s", a->sets[k].values[r->value_idx[k]]);
         fprintf(f, ",%d", r->status);
         if (r->error)
             fputs(",,,,,,,,,,", f); /* the ten metric columns */
         else
-            fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%s,%.3f,%.6f,%.4f,", r->cost_usd, r->vm_usd,
-                    r->faas_usd, r->slo_attainment, r->slo_target, r->slo_met ? "true" : "false",
-                    r->p99_ms, r->spill_share, r->vm_hours);
+            fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%s,%.3f,%.6f,%.4f,", s->cost_usd, s->vm_cost_usd,
+                    s->faas_cost_usd, s->slo_attainment, s->slo_target,
+                    s->slo_met ? "true" : "false", s->latency_p99_ms, sw_run_summary_spill_share(s),
+                    s->vm_billed_s / 3600.0);
         if (!r->error && !isnan(r->rel_oracle))
             fprintf(f, "%.4f", r->rel_oracle);
         fputc(',', f);
@@ -569,6 +555,7 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
           f);
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
+        const sw_run_summary_t *s = &r->sum;
         fputs("<tr><td>", f);
         html_label(f, a, r);
         if (r->error) {
@@ -580,8 +567,8 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
         fprintf(f,
                 "</td><td>%.2f</td><td>%.2f</td><td>%.3f %%</td><td>%s</td><td>%.1f</td>"
                 "<td>%.2f %%</td><td>%.1f</td><td>",
-                r->cost_usd, r->vm_usd, r->slo_attainment * 100, r->slo_met ? "yes" : "no",
-                r->p99_ms, r->spill_share * 100, r->vm_hours);
+                s->cost_usd, s->vm_cost_usd, s->slo_attainment * 100, s->slo_met ? "yes" : "no",
+                s->latency_p99_ms, sw_run_summary_spill_share(s) * 100, s->vm_billed_s / 3600.0);
         if (!isnan(r->rel_oracle))
             fprintf(f, "%.2f&times;", r->rel_oracle);
         if (r->has_report)
@@ -629,8 +616,8 @@ static plot_t plot_range(const row_t *rows, size_t n_rows)
         const row_t *r = &rows[i];
         if (r->error)
             continue;
-        cost_max = SW_MAX(cost_max, r->cost_usd);
-        att_min = SW_MIN(att_min, SW_MIN(r->slo_attainment, r->slo_target));
+        cost_max = SW_MAX(cost_max, r->sum.cost_usd);
+        att_min = SW_MIN(att_min, SW_MIN(r->sum.slo_attainment, r->sum.slo_target));
     }
     plot_t p = {0};
     p.xstep = nice_step(cost_max > 0 ? cost_max * 1.08 : 1.0, 6);
@@ -719,10 +706,10 @@ static void html_scatter(FILE *f, const cmp_args_t *a, const row_t *rows, size_t
         const row_t *r = &rows[i];
         if (r->error)
             continue;
-        double cx = px(&p, r->cost_usd), cy = py(&p, r->slo_attainment);
+        double cx = px(&p, r->sum.cost_usd), cy = py(&p, r->sum.slo_attainment);
         placed[n_placed++] = (box_t){cx - 5, cy - 5, cx + 5, cy + 5};
-        if (r->slo_target != target) {
-            target = r->slo_target;
+        if (r->sum.slo_target != target) {
+            target = r->sum.slo_target;
             fprintf(f,
                     "<line x1=%d y1=%.1f x2=%d y2=%.1f stroke=red stroke-dasharray=\"6,4\" />"
                     "<text x=%d y=%.1f fill=red text-anchor=end>SLO target %.2f %%</text>",
@@ -740,7 +727,7 @@ static void html_scatter(FILE *f, const cmp_args_t *a, const row_t *rows, size_t
         char label[512];
         double lx, ly;
         label_text(a, r, label, sizeof label);
-        place_label(px(&p, r->cost_usd), py(&p, r->slo_attainment), strlen(label), placed,
+        place_label(px(&p, r->sum.cost_usd), py(&p, r->sum.slo_attainment), strlen(label), placed,
                     n_placed++, &lx, &ly);
         fprintf(f, "<text x=%.1f y=%.1f>", lx, ly);
         sw_run_html_escaped(f, label);
@@ -812,8 +799,10 @@ int sw_cli_cmd_compare(int argc, char **argv)
         failed++;
     printf("spillway compare: %zu runs, %d failed; %s/comparison.{json,csv,html}\n", n_rows, failed,
            a.out);
-    for (size_t i = 0; i < n_rows; i++)
+    for (size_t i = 0; i < n_rows; i++) {
         sw_free(rows[i].error);
+        sw_run_summary_deinit(&rows[i].sum);
+    }
     sw_free(rows);
     free_args(&a);
     return failed ? SW_EXIT_FAILURE : SW_EXIT_OK;

@@ -4,6 +4,7 @@
 #include "runs/report.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -12,10 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "common/file.h"
-#include "runs/rundir.h"
+#include "runs/summary.h"
 
 /* Timeline columns the charts use, found by header name. */
 enum {
@@ -88,8 +87,8 @@ typedef struct vm_band {
     double *v;
 } vm_band_t;
 
-struct sw_sim_report {
-    json_t *summary;
+struct sw_run_report {
+    sw_run_summary_t sum;
     char *run_name;
     size_t n, cap;
     double *col[N_COLS];
@@ -371,11 +370,6 @@ out:
     return rc;
 }
 
-static double num(const sw_run_report_t *rep, const char *key)
-{
-    return json_number_value(sw_run_summary_get(rep->summary, key));
-}
-
 int sw_run_report_load(sw_run_report_t **out, const char *run_dir, char *errbuf, size_t errlen)
 {
     sw_run_report_t *rep = sw_calloc(1, sizeof(*rep));
@@ -384,7 +378,7 @@ int sw_run_report_load(sw_run_report_t **out, const char *run_dir, char *errbuf,
     size_t len = strlen(run_dir) + 32;
     char *path = sw_malloc(len);
     snprintf(path, len, "%s/summary.json", run_dir);
-    int rc = sw_run_summary_load(path, &rep->summary, errbuf, errlen);
+    int rc = sw_run_summary_load(&rep->sum, path, errbuf, errlen);
     if (rc == 0) {
         snprintf(path, len, "%s/timeline.csv", run_dir);
         rc = load_timeline(rep, path, errbuf, errlen);
@@ -410,24 +404,21 @@ int sw_run_report_set_oracle(sw_run_report_t *rep, const char *oracle_dir, char 
     int rc = sw_run_report_load(&o, oracle_dir, errbuf, errlen);
     if (rc < 0)
         return rc;
-    const char *policy = json_string_value(json_object_get(o->summary, "policy"));
-    const char *trace = json_string_value(json_object_get(o->summary, "trace"));
-    const char *mine = json_string_value(json_object_get(rep->summary, "trace"));
+    const char *policy = o->sum.policy, *trace = o->sum.trace, *mine = rep->sum.trace;
     if (!policy || strcmp(policy, "oracle") != 0)
         rc = fail(errbuf, errlen, -EINVAL, "%s/summary.json: policy is '%s', not oracle",
                   oracle_dir, policy ? policy : "?");
-    else if (num(o, "requests") != num(rep, "requests") || !trace || !mine ||
-             strcmp(trace, mine) != 0)
+    else if (o->sum.requests != rep->sum.requests || !trace || !mine || strcmp(trace, mine) != 0)
         rc = fail(errbuf, errlen, -EINVAL,
-                  "%s: the oracle replayed %s (%.0f requests), this run %s (%.0f requests): "
-                  "not the same trace",
-                  oracle_dir, trace ? trace : "?", num(o, "requests"), mine ? mine : "?",
-                  num(rep, "requests"));
-    else if (!(num(o, "cost_usd.total") > 0))
+                  "%s: the oracle replayed %s (%" PRIu64 " requests), this run %s (%" PRIu64
+                  " requests): not the same trace",
+                  oracle_dir, trace ? trace : "?", o->sum.requests, mine ? mine : "?",
+                  rep->sum.requests);
+    else if (!(o->sum.cost_usd > 0))
         rc = fail(errbuf, errlen, -EINVAL, "%s/summary.json: the oracle's cost is zero",
                   oracle_dir);
     if (rc == 0) {
-        rep->oracle_cost_usd = num(o, "cost_usd.total");
+        rep->oracle_cost_usd = o->sum.cost_usd;
         sw_free(rep->oracle_run);
         rep->oracle_run = sw_strdup(oracle_dir);
     }
@@ -444,7 +435,7 @@ void sw_run_report_destroy(sw_run_report_t *rep)
 {
     if (!rep)
         return;
-    json_decref(rep->summary);
+    sw_run_summary_deinit(&rep->sum);
     sw_free(rep->run_name);
     for (size_t c = 0; c < N_COLS; c++)
         sw_free(rep->col[c]);
@@ -853,13 +844,12 @@ static void put_row(FILE *f, const char *name, const char *fmt, ...)
 
 static void put_oracle_row(FILE *f, const sw_run_report_t *rep)
 {
-    const char *policy = json_string_value(json_object_get(rep->summary, "policy"));
-    double cost = num(rep, "cost_usd.total");
+    const char *policy = rep->sum.policy;
     if (policy && strcmp(policy, "oracle") == 0)
         put_row(f, "cost relative to the oracle", "1.00x (this run is the oracle)");
     else if (rep->oracle_cost_usd > 0)
         put_row(f, "cost relative to the oracle", "%.2fx (oracle $%.2f, run %s)",
-                cost / rep->oracle_cost_usd, rep->oracle_cost_usd, rep->oracle_run);
+                rep->sum.cost_usd / rep->oracle_cost_usd, rep->oracle_cost_usd, rep->oracle_run);
     else
         put_row(f, "cost relative to the oracle",
                 "unknown: pass --oracle DIR, a `simulate --policy oracle` run of this trace");
@@ -867,34 +857,29 @@ static void put_oracle_row(FILE *f, const sw_run_report_t *rep)
 
 static void put_summary(FILE *f, const sw_run_report_t *rep)
 {
-    double requests = num(rep, "requests"), att = num(rep, "slo_attainment");
-    double target = num(rep, "slo_target");
+    const sw_run_summary_t *s = &rep->sum;
     fputs("<table class=\"summary\">\n", f);
-    put_row(f, "requests", "%.0f", requests);
+    put_row(f, "requests", "%" PRIu64, s->requests);
     /* With no request there is no attainment, met or missed: 100 % of nothing says so. */
-    if (requests == 0)
+    if (s->requests == 0)
         put_row(f, "SLO attainment", "none: no request arrived in the run");
     else
-        put_row(f, "SLO attainment", "%.3f %% within %g ms (target %.2f %%: %s)", 100 * att,
-                num(rep, "slo_ms"), 100 * target, att >= target ? "met" : "missed");
-    put_row(f, "latency p50 / p99 / p99.9", "%.1f / %.1f / %.1f ms", num(rep, "latency_ms.p50"),
-            num(rep, "latency_ms.p99"), num(rep, "latency_ms.p999"));
-    put_row(f, "cost total", "$%.2f", num(rep, "cost_usd.total"));
-    put_row(f, "cost VMs", "$%.2f", num(rep, "cost_usd.vm"));
-    put_row(f, "cost functions", "$%.2f", num(rep, "cost_usd.faas"));
-    json_t *by_type = sw_run_summary_get(rep->summary, "cost_usd.by_type");
-    const char *type;
-    json_t *val;
-    json_object_foreach(by_type, type, val)
-    {
+        put_row(f, "SLO attainment", "%.3f %% within %g ms (target %.2f %%: %s)",
+                100 * s->slo_attainment, s->slo_ms, 100 * s->slo_target,
+                s->slo_attainment >= s->slo_target ? "met" : "missed");
+    put_row(f, "latency p50 / p99 / p99.9", "%.1f / %.1f / %.1f ms", s->latency_p50_ms,
+            s->latency_p99_ms, s->latency_p999_ms);
+    put_row(f, "cost total", "$%.2f", s->cost_usd);
+    put_row(f, "cost VMs", "$%.2f", s->vm_cost_usd);
+    put_row(f, "cost functions", "$%.2f", s->faas_cost_usd);
+    for (size_t i = 0; i < s->n_cost_by_type; i++) {
         char name[128];
-        snprintf(name, sizeof(name), "cost VMs %s", type);
-        put_row(f, name, "$%.2f", json_number_value(val));
+        snprintf(name, sizeof(name), "cost VMs %.100s", s->cost_by_type[i].type);
+        put_row(f, name, "$%.2f", s->cost_by_type[i].usd);
     }
-    put_row(f, "cost per million requests", "$%.3f", num(rep, "cost_usd.per_million_requests"));
-    put_row(f, "spill share (served by functions)", "%.2f %%",
-            requests > 0 ? 100 * num(rep, "served_faas") / requests : 0.0);
-    put_row(f, "VM-hours (billed)", "%.1f", num(rep, "vm.billed_seconds") / 3600);
+    put_row(f, "cost per million requests", "$%.3f", s->cost_per_million_usd);
+    put_row(f, "spill share (served by functions)", "%.2f %%", 100 * sw_run_summary_spill_share(s));
+    put_row(f, "VM-hours (billed)", "%.1f", s->vm_billed_s / 3600);
     put_oracle_row(f, rep);
     fputs("</table>\n", f);
 }
@@ -983,16 +968,16 @@ static void put_charts(FILE *f, const sw_run_report_t *rep)
     const chart_spec_t charts[] = {
         {"chart-arrivals", "Arrivals, forecast and provisioned capacity", reqs, arrivals_series,
          SW_ARRAY_LEN(arrivals_series), false, 0, NULL},
-        {"chart-vms", "VMs by type and state (stacked)", "VMs (mean per point)", vms.series,
-         vms.n, true, 0, NULL},
+        {"chart-vms", "VMs by type and state (stacked)", "VMs (mean per point)", vms.series, vms.n,
+         true, 0, NULL},
         {"chart-faas", "Function invocations, cold starts and throttles", events, faas_series,
          SW_ARRAY_LEN(faas_series), false, 0, NULL},
         {"chart-cost", "Cumulative cost by resource", "cost (USD)", cost_series,
          SW_ARRAY_LEN(cost_series), false, 0, NULL},
         /* Capped so one cold-start minute does not flatten the rest against the axis. */
         {"chart-latency", "Latency per interval against the SLO", "latency (ms)", latency_series,
-         SW_ARRAY_LEN(latency_series), false, num(rep, "slo_ms"), "SLO",
-         fmax(3 * num(rep, "slo_ms"), 1.2 * num(rep, "latency_ms.p999"))},
+         SW_ARRAY_LEN(latency_series), false, rep->sum.slo_ms, "SLO",
+         fmax(3 * rep->sum.slo_ms, 1.2 * rep->sum.latency_p999_ms)},
     };
     if (v.per > 1)
         fprintf(f,
@@ -1013,21 +998,17 @@ static void put_cdf(FILE *f, const sw_run_report_t *rep)
 {
     const int L = SW_RUN_REPORT_PLOT_LEFT, T = SW_RUN_REPORT_PLOT_TOP;
     const int W = SW_RUN_REPORT_PLOT_W, H = SW_RUN_REPORT_PLOT_H;
-    json_t *cdf = json_object_get(rep->summary, "latency_cdf_ms");
+    const sw_run_summary_t *s = &rep->sum;
     fputs("<h2>Whole-run latency distribution</h2>\n", f);
-    if (!json_is_array(cdf) || json_array_size(cdf) < 2) {
+    if (s->n_cdf < 2) {
         fputs("<p>summary.json has no latency_cdf_ms: re-run the simulation to draw it.</p>\n",
               f);
         return;
     }
-    double slo = num(rep, "slo_ms"), xmax = 0;
-    size_t i;
-    json_t *pt;
-    json_array_foreach(cdf, i, pt) {
-        double q = json_number_value(json_array_get(pt, 0));
-        double ms = json_number_value(json_array_get(pt, 1));
-        if (q <= 0.999 || xmax == 0)
-            xmax = fmax(xmax, ms);
+    double slo = s->slo_ms, xmax = 0;
+    for (size_t i = 0; i < s->n_cdf; i++) {
+        if (s->cdf[i].quantile <= 0.999 || xmax == 0)
+            xmax = fmax(xmax, s->cdf[i].ms);
     }
     xmax = nice_ceil(fmax(xmax, slo) * 1.05);
     fprintf(f, "<svg id=\"chart-latency-cdf\" width=\"%d\" height=\"%d\" role=\"img\">"
@@ -1047,10 +1028,9 @@ static void put_cdf(FILE *f, const sw_run_report_t *rep)
     }
     fputs("<polyline data-series=\"cdf\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.6\" "
           "points=\"", f);
-    json_array_foreach(cdf, i, pt) {
-        double q = json_number_value(json_array_get(pt, 0));
-        double ms = fmin(json_number_value(json_array_get(pt, 1)), xmax);
-        fprintf(f, "%.1f,%.1f ", L + W * ms / xmax, T + H * (1 - q));
+    for (size_t i = 0; i < s->n_cdf; i++) {
+        double ms = fmin(s->cdf[i].ms, xmax);
+        fprintf(f, "%.1f,%.1f ", L + W * ms / xmax, T + H * (1 - s->cdf[i].quantile));
     }
     double xs = L + W * fmin(slo, xmax) / xmax;
     fprintf(f, "\"/>\n<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#c00\" stroke-dasharray=\"6,4\"/>\n",
@@ -1067,8 +1047,7 @@ static void put_cdf(FILE *f, const sw_run_report_t *rep)
 
 static void put_page(FILE *f, const sw_run_report_t *rep)
 {
-    const char *policy = json_string_value(json_object_get(rep->summary, "policy"));
-    const char *trace = json_string_value(json_object_get(rep->summary, "trace"));
+    const char *policy = rep->sum.policy, *trace = rep->sum.trace;
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                "<title>Spillway report: ");
     sw_run_html_escaped(f, rep->run_name);

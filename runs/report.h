@@ -10,7 +10,7 @@
 
 #include "common/common.h"
 
-typedef struct sw_sim_report sw_run_report_t;
+typedef struct sw_run_report sw_run_report_t;
 
 /* Plot geometry, public so tests can map an SVG coordinate back to a value: a value v on a
  * chart whose <svg> carries data-ymax="M" is drawn at
@@ -25,7 +25,8 @@ enum {
     SW_RUN_REPORT_PLOT_H = 240,
 };
 
-/* Reads RUN_DIR/summary.json and RUN_DIR/timeline.csv (columns found by header name).
+/* Reads RUN_DIR/summary.json (with sw_run_summary_load) and RUN_DIR/timeline.csv (columns
+ * found by header name).
  * Returns 0 and a report in *out (free with sw_run_report_destroy), or a negative error with
  * a message naming the file (and line) in errbuf: -ENOENT (or another -errno) when a file
  * cannot be opened, SW_EPARSE when it is malformed. Any thread. */
