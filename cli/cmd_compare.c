@@ -1,7 +1,7 @@
 /* `spillway compare`: runs `spillway simulate` once per policy and --set grid point, each in
  * its own process so runs share nothing and use every core, then tabulates the summaries
  * (read with runs/summary.h, as `spillway report` reads them) as comparison.json,
- * comparison.csv and comparison.html. */
+ * comparison.csv and comparison.html (drawn with runs/svg.h, as the report is). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "runs/report.h"
 #include "runs/summary.h"
+#include "runs/svg.h"
 
 extern char **environ;
 
@@ -538,12 +539,12 @@ static int write_csv(const cmp_args_t *a, const row_t *rows, size_t n_rows)
 
 static void html_label(FILE *f, const cmp_args_t *a, const row_t *r)
 {
-    sw_run_html_escaped(f, a->policies[r->policy]);
+    sw_svg_escaped(f, a->policies[r->policy]);
     for (size_t s = 0; s < a->n_sets; s++) {
         fputs(" ", f);
-        sw_run_html_escaped(f, a->sets[s].key);
+        sw_svg_escaped(f, a->sets[s].key);
         fputs("=", f);
-        sw_run_html_escaped(f, a->sets[s].values[r->value_idx[s]]);
+        sw_svg_escaped(f, a->sets[s].values[r->value_idx[s]]);
     }
 }
 
@@ -560,7 +561,7 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
         html_label(f, a, r);
         if (r->error) {
             fprintf(f, "</td><td colspan=8></td><td class=err>exit %d: ", r->status);
-            sw_run_html_escaped(f, r->error);
+            sw_svg_escaped(f, r->error);
             fputs("</td></tr>\n", f);
             continue;
         }
@@ -579,109 +580,51 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
     fputs("</table>\n", f);
 }
 
-typedef struct plot {
-    double x0, x1, y0, y1; /* data ranges, ending on ticks */
-    double xstep, ystep;
-} plot_t;
+/* The scatter: 720 x 440 px, its plot area 80 px from the left and 20 from the top. */
+enum { SCATTER_W = 720, SCATTER_H = 440, SCATTER_L = 80, SCATTER_T = 20 };
+enum { SCATTER_PLOT_W = 610, SCATTER_PLOT_H = 360 };
 
-enum { W = 720, H = 440, ML = 80, MR = 30, MT = 20, MB = 60 };
-
-static double px(const plot_t *p, double x)
-{
-    return ML + (x - p->x0) / (p->x1 - p->x0) * (W - ML - MR);
-}
-
-static double py(const plot_t *p, double y)
-{
-    return H - MB - (y - p->y0) / (p->y1 - p->y0) * (H - MT - MB);
-}
-
-/* 1, 2 or 5 x 10^k: the smallest such step that cuts `span` into at most `max` parts, so
- * tick labels are round numbers that do not crowd. */
-static double nice_step(double span, int max)
-{
-    double raw = span / max, mag = pow(10, floor(log10(raw)));
-    static const double mult[] = {1, 2, 5, 10};
-    for (size_t i = 0; i < SW_ARRAY_LEN(mult); i++) {
-        if (mult[i] * mag >= raw * (1 - 1e-9))
-            return mult[i] * mag;
-    }
-    return 10 * mag;
-}
-
-static plot_t plot_range(const row_t *rows, size_t n_rows)
+/* Cost from 0 to a round number past the dearest run; attainment from a round number
+ * below the worst run (or target) up to 100 %. The steps are the ticks'. */
+static sw_svg_plot_t scatter_plot(FILE *f, const row_t *rows, size_t n_rows, double *xstep,
+                                  double *ystep)
 {
     double cost_max = 0, att_min = 1;
     for (size_t i = 0; i < n_rows; i++) {
-        const row_t *r = &rows[i];
-        if (r->error)
+        const sw_run_summary_t *s = &rows[i].sum;
+        if (rows[i].error)
             continue;
-        cost_max = SW_MAX(cost_max, r->sum.cost_usd);
-        att_min = SW_MIN(att_min, SW_MIN(r->sum.slo_attainment, r->sum.slo_target));
+        cost_max = SW_MAX(cost_max, s->cost_usd);
+        att_min = SW_MIN(att_min, SW_MIN(s->slo_attainment, s->slo_target));
     }
-    plot_t p = {0};
-    p.xstep = nice_step(cost_max > 0 ? cost_max * 1.08 : 1.0, 6);
-    p.x1 = p.xstep * ceil((cost_max > 0 ? cost_max * 1.08 : 1.0) / p.xstep);
+    sw_svg_plot_t p = {.f = f,
+                       .left = SCATTER_L,
+                       .top = SCATTER_T,
+                       .width = SCATTER_PLOT_W,
+                       .height = SCATTER_PLOT_H,
+                       .y1 = 1.0};
+    double xspan = cost_max > 0 ? cost_max * 1.08 : 1.0;
+    *xstep = sw_svg_nice_step(xspan, 6);
+    p.x1 = *xstep * ceil(xspan / *xstep);
     /* Attainment sits near 100 %: zoom to the worst point with a margin, not to 0. */
     double span = SW_MAX(1.0 - att_min, 0.001) * 1.15;
-    p.ystep = nice_step(span, 6);
-    p.y1 = 1.0;
-    p.y0 = SW_MAX(0.0, 1.0 - p.ystep * ceil(span / p.ystep));
+    *ystep = sw_svg_nice_step(span, 6);
+    p.y0 = SW_MAX(0.0, 1.0 - *ystep * ceil(span / *ystep));
     return p;
 }
 
-static void svg_axes(FILE *f, const plot_t *p)
+/* One dashed line per distinct SLO target among the runs. */
+static void scatter_targets(const sw_svg_plot_t *p, const row_t *rows, size_t n_rows)
 {
-    /* As many decimals as the step needs, in percent for attainment. */
-    int ydec = (int)SW_MAX(0.0, -floor(log10(p->ystep * 100) + 1e-9));
-    int xdec = (int)SW_MAX(0.0, -floor(log10(p->xstep) + 1e-9));
-    for (double x = p->x0; x <= p->x1 + p->xstep / 2; x += p->xstep)
-        fprintf(f,
-                "<line x1=%.1f y1=%d x2=%.1f y2=%d stroke=#eee />"
-                "<text x=%.1f y=%d text-anchor=middle>%.*f</text>",
-                px(p, x), MT, px(p, x), H - MB, px(p, x), H - MB + 18, xdec, x);
-    for (double y = p->y0; y <= p->y1 + p->ystep / 2; y += p->ystep)
-        fprintf(f,
-                "<line x1=%d y1=%.1f x2=%d y2=%.1f stroke=#eee />"
-                "<text x=%d y=%.1f text-anchor=end>%.*f</text>",
-                ML, py(p, y), W - MR, py(p, y), ML - 6, py(p, y) + 4, ydec, y * 100);
-    fprintf(f, "<line x1=%d y1=%d x2=%d y2=%d stroke=black />", ML, H - MB, W - MR, H - MB);
-    fprintf(f, "<line x1=%d y1=%d x2=%d y2=%d stroke=black />", ML, MT, ML, H - MB);
-    fprintf(f, "<text x=%d y=%d text-anchor=middle>cost (USD)</text>", (ML + W - MR) / 2, H - 15);
-    fprintf(f,
-            "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=middle>"
-            "SLO attainment (%%)</text>",
-            (MT + H - MB) / 2);
-}
-
-typedef struct box {
-    double x0, y0, x1, y1;
-} box_t;
-
-static bool overlaps(const box_t *a, const box_t *b)
-{
-    return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
-}
-
-/* Places a point's label beside it where it hits no label or point placed before and stays
- * inside the plot, trying right and left, then further above and below: sweeps put many
- * points close together. Returns the label's baseline origin. */
-static void place_label(double cx, double cy, size_t len, box_t *placed,
-                        size_t n_placed, double *lx, double *ly)
-{
-    double w = 6.6 * (double)len + 2, h = 13;
-    for (int k = 0; k < 24; k++) {
-        double dy = (k / 2 % 2 ? 1 : -1) * (6 + 14 * (k / 4)), x = k % 2 ? cx - 8 - w : cx + 8;
-        box_t b = {x, cy + dy - h / 2, x + w, cy + dy + h / 2};
-        bool ok = b.x0 >= ML && b.x1 <= W - MR + 20 && b.y0 >= 0 && b.y1 <= H - MB;
-        for (size_t i = 0; i < n_placed && ok; i++)
-            ok = !overlaps(&b, &placed[i]);
-        if (ok || k == 23) {
-            placed[n_placed] = b;
-            *lx = b.x0;
-            *ly = b.y1 - 3;
-            return;
-        }
+    for (size_t i = 0; i < n_rows; i++) {
+        bool seen = rows[i].error != NULL;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = !rows[k].error && rows[k].sum.slo_target == rows[i].sum.slo_target;
+        if (seen)
+            continue;
+        char label[64];
+        snprintf(label, sizeof label, "SLO target %.2f %%", rows[i].sum.slo_target * 100);
+        sw_svg_hline(p, rows[i].sum.slo_target, "slo-target", label);
     }
 }
 
@@ -693,48 +636,33 @@ static void label_text(const cmp_args_t *a, const row_t *r, char *buf, size_t le
                               a->sets[s].values[r->value_idx[s]]);
 }
 
+/* Cost against attainment, a point per run that produced a summary. */
 static void html_scatter(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n_rows)
 {
-    plot_t p = plot_range(rows, n_rows);
-    fprintf(f, "<svg width=%d height=%d font-family=sans-serif font-size=12>", W, H);
-    svg_axes(f, &p);
-    /* Points first, as obstacles, so no label covers another run's point. */
-    box_t *placed = sw_calloc(2 * n_rows + 1, sizeof(*placed));
-    size_t n_placed = 0;
-    double target = -1;
+    double xstep, ystep;
+    sw_svg_plot_t p = scatter_plot(f, rows, n_rows, &xstep, &ystep);
+    sw_svg_point_t *pts = sw_calloc(n_rows + 1, sizeof(*pts));
+    char(*labels)[512] = sw_calloc(n_rows + 1, sizeof(*labels));
+    size_t n = 0;
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
         if (r->error)
             continue;
-        double cx = px(&p, r->sum.cost_usd), cy = py(&p, r->sum.slo_attainment);
-        placed[n_placed++] = (box_t){cx - 5, cy - 5, cx + 5, cy + 5};
-        if (r->sum.slo_target != target) {
-            target = r->sum.slo_target;
-            fprintf(f,
-                    "<line x1=%d y1=%.1f x2=%d y2=%.1f stroke=red stroke-dasharray=\"6,4\" />"
-                    "<text x=%d y=%.1f fill=red text-anchor=end>SLO target %.2f %%</text>",
-                    ML, py(&p, target), W - MR, py(&p, target), W - MR, py(&p, target) - 4,
-                    target * 100);
-        }
-        fprintf(f, "<circle cx=%.1f cy=%.1f r=5 fill=steelblue><title>", cx, cy);
-        html_label(f, a, r);
-        fputs("</title></circle>", f);
+        label_text(a, r, labels[n], sizeof labels[n]);
+        pts[n] = (sw_svg_point_t){r->sum.cost_usd, r->sum.slo_attainment, labels[n], "simulated",
+                                  "steelblue"};
+        n++;
     }
-    for (size_t i = 0; i < n_rows; i++) {
-        const row_t *r = &rows[i];
-        if (r->error)
-            continue;
-        char label[512];
-        double lx, ly;
-        label_text(a, r, label, sizeof label);
-        place_label(px(&p, r->sum.cost_usd), py(&p, r->sum.slo_attainment), strlen(label), placed,
-                    n_placed++, &lx, &ly);
-        fprintf(f, "<text x=%.1f y=%.1f>", lx, ly);
-        sw_run_html_escaped(f, label);
-        fputs("</text>", f);
-    }
-    sw_free(placed);
-    fputs("</svg>\n", f);
+    sw_svg_begin(&p, "chart-cost-attainment", SCATTER_W, SCATTER_H, "Cost vs SLO attainment", NULL,
+                 NULL, 0);
+    sw_svg_ticks_t xt = sw_svg_ticks_stepped(p.x0, p.x1, xstep, 1);
+    sw_svg_ticks_t yt = sw_svg_ticks_stepped(p.y0, p.y1, ystep, 100);
+    sw_svg_axes(&p, &xt, &yt, "cost (USD)", "SLO attainment (%)");
+    scatter_targets(&p, rows, n_rows);
+    sw_svg_scatter(&p, pts, n);
+    sw_svg_end(&p);
+    sw_free(pts);
+    sw_free(labels);
 }
 
 static int write_html(const cmp_args_t *a, const row_t *rows, size_t n_rows)
@@ -746,11 +674,12 @@ static int write_html(const cmp_args_t *a, const row_t *rows, size_t n_rows)
         fprintf(stderr, "spillway compare: cannot write %s: %s\n", path, strerror(errno));
         return -1;
     }
-    fputs("<!DOCTYPE html><html><head><meta charset=utf-8><title>spillway compare</title>"
-          "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
-          "td,th{border:1px solid #ccc;padding:2px 6px}.err{color:#b00}</style></head><body>"
-          "<h1>Policy comparison</h1>\n",
-          f);
+    fprintf(f,
+            "<!DOCTYPE html><html><head><meta charset=utf-8><title>spillway compare</title>"
+            "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:2px 6px}.err{color:#b00}%s</style></head>"
+            "<body><h1>Policy comparison</h1>\n",
+            sw_svg_style);
     html_table(f, a, rows, n_rows);
     fputs("<h2>Cost vs SLO attainment</h2>\n", f);
     html_scatter(f, a, rows, n_rows);

@@ -1,11 +1,11 @@
 /* `spillway report`: one self-contained HTML page for a finished run directory (the
  * summary.json and timeline.csv that `spillway simulate --out DIR` writes): a summary table
- * and inline SVG charts drawn here, so the page opens from disk with no network and no
- * scripts. Long runs are aggregated to at most SW_RUN_REPORT_MAX_POINTS points per series. */
+ * and inline SVG charts drawn with runs/svg.h, so the page opens from disk with no network
+ * and no scripts. Long runs are aggregated to at most SW_RUN_REPORT_MAX_POINTS points per
+ * series. */
 #ifndef SW_RUNS_REPORT_H
 #define SW_RUNS_REPORT_H
 
-#include <stdio.h>
 #include <stddef.h>
 
 #include "common/common.h"
@@ -14,7 +14,8 @@ typedef struct sw_run_report sw_run_report_t;
 
 /* Plot geometry, public so tests can map an SVG coordinate back to a value: a value v on a
  * chart whose <svg> carries data-ymax="M" is drawn at
- * y = SW_RUN_REPORT_PLOT_TOP + SW_RUN_REPORT_PLOT_H * (1 - v / M). */
+ * y = SW_RUN_REPORT_PLOT_TOP + SW_RUN_REPORT_PLOT_H * (1 - v / M) (runs/svg.h's scale, with
+ * the report's plot area). */
 enum {
     SW_RUN_REPORT_MAX_POINTS = 1000,
     SW_RUN_REPORT_SVG_W = 960,
@@ -48,8 +49,5 @@ int sw_run_report_write(const sw_run_report_t *rep, const char *path, char *errb
 size_t sw_run_report_rows(const sw_run_report_t *rep);
 
 void sw_run_report_destroy(sw_run_report_t *rep);
-
-/* Writes s to f with &, <, >, " and ' escaped for HTML text and attribute values. */
-void sw_run_html_escaped(FILE *f, const char *s);
 
 #endif

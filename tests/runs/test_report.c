@@ -593,3 +593,23 @@ Test(sim_report, run_without_requests_reports_no_attainment)
     free(html);
     remove_run(dir);
 }
+
+/* A timeline's column names reach the page as data-series attributes and legend text: a
+ * hostile one is escaped, so the page still runs no script. */
+Test(sim_report, column_names_cannot_inject_markup)
+{
+    char dir[64];
+    strcpy(dir, "/tmp/sw-report-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    write_file(dir, "summary.json", summary_json);
+    write_file(dir, "timeline.csv",
+               "time_s,end_s,arrivals,forecast,capacity_rps,running_x\"><script>alert(1)</script>,"
+               "faas_invocations,cold_starts,throttled,latency_p50_ms,latency_p99_ms,"
+               "cum_cost_usd,cum_vm_usd,cum_faas_usd\n0,60,3,3,1,1,1,0,0,1,2,1,1,0\n");
+    char *html = generate(dir);
+    check_self_contained(html);
+    cr_assert_not_null(
+        strstr(html, "data-series=\"running_x&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""));
+    free(html);
+    remove_run(dir);
+}
