@@ -1,6 +1,6 @@
-/* `spillway report`: reads a run directory and writes one self-contained HTML page. Every
- * chart is SVG text drawn with runs/svg.h, with no scripts or external references, so the
- * page opens from disk and can be mailed as a single file. */
+/* `spillway report`: reads a run directory, simulated or live, and writes one
+ * self-contained HTML page. Every chart is SVG text drawn with runs/svg.h, with no scripts
+ * or external references, so the page opens from disk and can be mailed as a single file. */
 #include "runs/report.h"
 
 #include <errno.h>
@@ -778,7 +778,7 @@ static void put_cdf(FILE *f, const sw_run_report_t *rep)
     const sw_run_summary_t *s = &rep->sum;
     fputs("<h2>Whole-run latency distribution</h2>\n", f);
     if (s->n_cdf < 2) {
-        fputs("<p>summary.json has no latency_cdf_ms: re-run the simulation to draw it.</p>\n", f);
+        fputs("<p>summary.json has no latency_cdf_ms: re-run to draw it.</p>\n", f);
         return;
     }
     double xmax = 0;
@@ -837,6 +837,31 @@ static void put_oracle_row(FILE *f, const sw_run_report_t *rep)
                 "unknown: pass --oracle DIR, a `simulate --policy oracle` run of this trace");
 }
 
+/* A live run's own figures: what its HTTP callers saw, and how long batches took on
+ * each instance type against the profile the policy planned with. */
+static void put_serve_rows(FILE *f, const sw_run_serve_t *sv)
+{
+    put_row(f, "wall time (live)", "%.1f s", sv->wall_s);
+    put_row(f, "calls",
+            "%" PRIu64 " accepted: %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64
+            " timed out, %" PRIu64 " abandoned",
+            sv->calls_accepted, sv->calls_ok, sv->calls_failed, sv->calls_timed_out,
+            sv->calls_abandoned);
+    put_row(f, "call latency p50 / p99", "%.1f / %.1f ms", sv->call_p50_ms, sv->call_p99_ms);
+    for (size_t i = 0; i < sv->n_batch_time; i++) {
+        const sw_run_batch_time_t *b = &sv->batch_time[i];
+        char name[128];
+        snprintf(name, sizeof(name), "batch time %.96s", b->type);
+        if (b->batches == 0)
+            put_row(f, name, "no batch ran");
+        else
+            put_row(f, name,
+                    "observed %.2f ms vs planned %.2f ms (worker compute %.2f ms), mean of "
+                    "%" PRIu64 " batches",
+                    b->observed_ms, b->planned_ms, b->compute_ms, b->batches);
+    }
+}
+
 static void put_summary(FILE *f, const sw_run_report_t *rep)
 {
     const sw_run_summary_t *s = &rep->sum;
@@ -848,7 +873,7 @@ static void put_summary(FILE *f, const sw_run_report_t *rep)
     else
         put_row(f, "SLO attainment", "%.3f %% within %g ms (target %.2f %%: %s)",
                 100 * s->slo_attainment, s->slo_ms, 100 * s->slo_target,
-                s->slo_attainment >= s->slo_target ? "met" : "missed");
+                s->slo_met ? "met" : "missed");
     put_row(f, "latency p50 / p99 / p99.9", "%.1f / %.1f / %.1f ms", s->latency_p50_ms,
             s->latency_p99_ms, s->latency_p999_ms);
     put_row(f, "cost total", "$%.2f", s->cost_usd);
@@ -863,6 +888,8 @@ static void put_summary(FILE *f, const sw_run_report_t *rep)
     put_row(f, "spill share (served by functions)", "%.2f %%", 100 * sw_run_summary_spill_share(s));
     put_row(f, "VM-hours (billed)", "%.1f", s->vm_billed_s / 3600);
     put_oracle_row(f, rep);
+    if (s->source == SW_RUN_LIVE)
+        put_serve_rows(f, &s->serve);
     fputs("</table>\n", f);
 }
 
@@ -880,8 +907,9 @@ static void put_page(FILE *f, const sw_run_report_t *rep)
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                "<title>Spillway report: ");
     sw_svg_escaped(f, rep->run_name);
-    fprintf(f, "</title>\n<style>%s%s</style>\n</head>\n<body>\n<h1>Spillway report</h1>\n<p>run ",
-            page_style, sw_svg_style);
+    fprintf(f,
+            "</title>\n<style>%s%s</style>\n</head>\n<body>\n<h1>Spillway report</h1>\n<p>%s run ",
+            page_style, sw_svg_style, sw_run_source_name(s->source));
     sw_svg_escaped(f, rep->run_name);
     fputs(", policy ", f);
     sw_svg_escaped(f, s->policy ? s->policy : "?");

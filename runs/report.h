@@ -1,8 +1,8 @@
 /* `spillway report`: one self-contained HTML page for a finished run directory (the
- * summary.json and timeline.csv that `spillway simulate --out DIR` writes): a summary table
- * and inline SVG charts drawn with runs/svg.h, so the page opens from disk with no network
- * and no scripts. Long runs are aggregated to at most SW_RUN_REPORT_MAX_POINTS points per
- * series. */
+ * summary.json and timeline.csv that `spillway simulate --out DIR` and `spillway serve
+ * --out DIR` write): a summary table (with a live run's calls and batch times) and inline
+ * SVG charts drawn with runs/svg.h, so the page opens from disk with no network and no
+ * scripts. Long runs are aggregated to at most SW_RUN_REPORT_MAX_POINTS points per series. */
 #ifndef SW_RUNS_REPORT_H
 #define SW_RUNS_REPORT_H
 

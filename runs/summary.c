@@ -25,9 +25,12 @@ typedef struct field {
     size_t off; /* offset of the value in the struct filled */
 } field_t;
 
-/* A table entry; clang-format would spread it over four lines. */
+/* One table entry per struct filled; clang-format would spread each over four lines. */
 /* clang-format off */
 #define TOP(key, kind, opt, member) {key, kind, opt, offsetof(sw_run_summary_t, member)}
+#define SIM(key, member) {key, F_NONNEG, true, offsetof(sw_run_sim_t, member)}
+#define SERVE(key, kind, member) {key, kind, false, offsetof(sw_run_serve_t, member)}
+#define BATCH(key, kind, member) {key, kind, false, offsetof(sw_run_batch_time_t, member)}
 /* clang-format on */
 
 /* What report and compare read. The names and slo_met may be absent (the report shows
@@ -54,7 +57,28 @@ static const field_t summary_fields[] = {
     TOP("vm.billed_seconds", F_NONNEG, false, vm_billed_s),
 };
 
+static const field_t sim_fields[] = {SIM("wall_s", wall_s), SIM("simulated_s", simulated_s)};
+
+static const field_t serve_fields[] = {
+    SERVE("wall_s", F_NONNEG, wall_s),
+    SERVE("calls.accepted", F_COUNT, calls_accepted),
+    SERVE("calls.ok", F_COUNT, calls_ok),
+    SERVE("calls.failed", F_COUNT, calls_failed),
+    SERVE("calls.timed_out", F_COUNT, calls_timed_out),
+    SERVE("calls.abandoned", F_COUNT, calls_abandoned),
+    SERVE("call_latency_ms.p50", F_NONNEG, call_p50_ms),
+    SERVE("call_latency_ms.p99", F_NONNEG, call_p99_ms),
+};
+
+static const field_t batch_fields[] = {
+    BATCH("batches", F_COUNT, batches),
+    BATCH("observed_ms", F_NONNEG, observed_ms),
+    BATCH("planned_ms", F_NONNEG, planned_ms),
+    BATCH("compute_ms", F_NONNEG, compute_ms),
+};
+
 static const char writers[] = "spillway simulate and serve write it";
+static const char serve_writes[] = "spillway serve writes it";
 
 /* The member named by a dotted path ("cost_usd.total"), or NULL. Borrowed. */
 static const json_t *get_path(const json_t *obj, const char *dotted)
@@ -180,6 +204,65 @@ static int read_cdf(sw_run_summary_t *s, const json_t *root, const char *path, c
     return 0;
 }
 
+/* serve.batch_time_ms: {type: {batches, observed_ms, planned_ms, compute_ms}}. */
+static int read_batch_times(sw_run_serve_t *sv, const json_t *serve, const char *path, char *errbuf,
+                            size_t errlen)
+{
+    const json_t *bt = json_object_get(serve, "batch_time_ms");
+    if (!bt)
+        return bad_field(path, "serve.", "batch_time_ms", NULL, serve_writes, errbuf, errlen);
+    if (!json_is_object(bt))
+        return bad_field(path, "serve.", "batch_time_ms", bt, "must be an object", errbuf, errlen);
+    sv->batch_time = sw_calloc(json_object_size(bt) + 1, sizeof(*sv->batch_time));
+    const char *type;
+    json_t *v;
+    json_object_foreach((json_t *)bt, type, v)
+    {
+        char prefix[128];
+        snprintf(prefix, sizeof(prefix), "serve.batch_time_ms.%.64s", type);
+        if (!json_is_object(v))
+            return bad_field(path, prefix, "", v, "must be an object", errbuf, errlen);
+        size_t len = strlen(prefix);
+        snprintf(prefix + len, sizeof(prefix) - len, ".");
+        sw_run_batch_time_t *b = &sv->batch_time[sv->n_batch_time++];
+        b->type = sw_strdup(type);
+        int rc = read_fields(v, batch_fields, SW_ARRAY_LEN(batch_fields), b, prefix, serve_writes,
+                             path, errbuf, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Exactly one driver section: a run is simulated or live, and the tools label it so. */
+static int read_section(sw_run_summary_t *s, const json_t *root, const char *path, char *errbuf,
+                        size_t errlen)
+{
+    const json_t *sim = json_object_get(root, "sim"), *serve = json_object_get(root, "serve");
+    if (sim && serve) {
+        snprintf(errbuf, errlen,
+                 "%s: sim, serve: both sections, but a run is either simulated or live", path);
+        return SW_EPARSE;
+    }
+    if (!sim && !serve) {
+        snprintf(errbuf, errlen,
+                 "%s: sim: missing, and no serve section either: spillway simulate writes "
+                 "a \"sim\" section, spillway serve a \"serve\" section",
+                 path);
+        return SW_EPARSE;
+    }
+    const json_t *sec = sim ? sim : serve;
+    if (!json_is_object(sec))
+        return bad_field(path, "", sim ? "sim" : "serve", sec, "must be an object", errbuf, errlen);
+    s->source = sim ? SW_RUN_SIMULATED : SW_RUN_LIVE;
+    if (sim)
+        return read_fields(sim, sim_fields, SW_ARRAY_LEN(sim_fields), &s->sim, "sim.", writers,
+                           path, errbuf, errlen);
+    int rc = read_fields(serve, serve_fields, SW_ARRAY_LEN(serve_fields), &s->serve, "serve.",
+                         serve_writes, path, errbuf, errlen);
+    return rc < 0 ? rc : read_batch_times(&s->serve, serve, path, errbuf, errlen);
+}
+
 static int read_summary(sw_run_summary_t *s, const json_t *root, const char *path, char *errbuf,
                         size_t errlen)
 {
@@ -187,6 +270,7 @@ static int read_summary(sw_run_summary_t *s, const json_t *root, const char *pat
         snprintf(errbuf, errlen, "%s: not a JSON object, so not a summary.json", path);
         return SW_EPARSE;
     }
+    s->sim = (sw_run_sim_t){NAN, NAN};
     int rc = read_fields(root, summary_fields, SW_ARRAY_LEN(summary_fields), s, "", writers, path,
                          errbuf, errlen);
     if (rc < 0)
@@ -198,8 +282,10 @@ static int read_summary(sw_run_summary_t *s, const json_t *root, const char *pat
     }
     if (!json_object_get(root, "slo_met"))
         s->slo_met = s->requests > 0 && s->slo_attainment >= s->slo_target;
-    rc = read_by_type(s, root, path, errbuf, errlen);
-    return rc < 0 ? rc : read_cdf(s, root, path, errbuf, errlen);
+    if ((rc = read_by_type(s, root, path, errbuf, errlen)) < 0 ||
+        (rc = read_cdf(s, root, path, errbuf, errlen)) < 0)
+        return rc;
+    return read_section(s, root, path, errbuf, errlen);
 }
 
 int sw_run_summary_load(sw_run_summary_t *out, const char *path, char *errbuf, size_t errlen)
@@ -233,7 +319,15 @@ void sw_run_summary_deinit(sw_run_summary_t *s)
         sw_free(s->cost_by_type[i].type);
     sw_free(s->cost_by_type);
     sw_free(s->cdf);
+    for (size_t i = 0; i < s->serve.n_batch_time; i++)
+        sw_free(s->serve.batch_time[i].type);
+    sw_free(s->serve.batch_time);
     memset(s, 0, sizeof(*s));
+}
+
+const char *sw_run_source_name(sw_run_source_t source)
+{
+    return source == SW_RUN_LIVE ? "live" : "simulated";
 }
 
 double sw_run_summary_spill_share(const sw_run_summary_t *s)

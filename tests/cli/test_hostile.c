@@ -244,7 +244,7 @@ static void write_run(const char *dir, const char *summary, const char *timeline
     "{\"requests\":3,\"served_faas\":1,\"slo_ms\":200,\"slo_target\":0.98,"                        \
     "\"slo_attainment\":1,\"latency_ms\":{\"p50\":1,\"p99\":2,\"p999\":3},"                        \
     "\"cost_usd\":{\"total\":1,\"vm\":1,\"faas\":0,\"per_million_requests\":3},"                   \
-    "\"vm\":{\"billed_seconds\":60}}"
+    "\"vm\":{\"billed_seconds\":60},\"sim\":{}}"
 #define TIMELINE_HEADER                                                                            \
     "time_s,end_s,arrivals,forecast,capacity_rps,running_a,faas_invocations,cold_starts,"          \
     "throttled,latency_p50_ms,latency_p99_ms,cum_cost_usd,cum_vm_usd,cum_faas_usd\n"
