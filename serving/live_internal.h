@@ -17,7 +17,7 @@
 #include "serving/http.h"
 #include "serving/kserve.h"
 #include "serving/live.h"
-#include "serving/workers.h"
+#include "serving/worker_listener.h"
 
 /* ---- inference calls and their rows (live_calls.c) ---- */
 
