@@ -13,8 +13,8 @@
 #include "model/model.h"
 #include "model/train.h"
 #include "cli/cli.h"
+#include "cli/fashion.h"
 
-#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define DEFAULT_EPOCHS 10
 
 static void usage(FILE *f)
@@ -25,7 +25,7 @@ static void usage(FILE *f)
             "train fits a 784-256-128-10 MLP with Adam on Fashion-MNIST and writes a model\n"
             "file; eval prints a model's accuracy on the 10,000 test images.\n\n"
             "  --data DIR     folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz\n"
-            "                 (default: " DEFAULT_DATA_DIR ")\n"
+            "                 (default: " SW_CLI_FASHION_DIR ")\n"
             "  --out FILE     train: where to write the model file\n"
             "  --model FILE   eval: the model file to score\n"
             "  --seed N       train: initialisation and shuffling seed (default 1)\n"
@@ -47,7 +47,7 @@ static int parse_args(int argc, char **argv, model_args_t *a)
         {"model", required_argument, NULL, 'm'},  {"seed", required_argument, NULL, 's'},
         {"epochs", required_argument, NULL, 'e'}, {"limit", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    *a = (model_args_t){.data = DEFAULT_DATA_DIR, .seed = 1, .epochs = DEFAULT_EPOCHS};
+    *a = (model_args_t){.data = SW_CLI_FASHION_DIR, .seed = 1, .epochs = DEFAULT_EPOCHS};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -68,19 +68,6 @@ static int parse_args(int argc, char **argv, model_args_t *a)
     if (optind != argc) {
         fprintf(stderr, "spillway model: unexpected argument '%s'\n", argv[optind]);
         return SW_EXIT_USAGE;
-    }
-    return 0;
-}
-
-/* A data folder that is missing, or holds no IDX files fit to read, is the caller's to
- * fix: exit 2, as for any input file. */
-static int load_split(const char *dir, bool train, sw_idx_set_t *set)
-{
-    char err[8192];
-    int rc = sw_idx_load_split(set, dir, train, err, sizeof(err));
-    if (rc < 0) {
-        fprintf(stderr, "spillway model: %s\n", err);
-        return sw__cli_file_status(rc);
     }
     return 0;
 }
@@ -125,10 +112,10 @@ static int cmd_train(const model_args_t *a)
         return SW_EXIT_USAGE;
     }
     sw_idx_set_t train, test;
-    int rc = load_split(a->data, true, &train);
+    int rc = sw__cli_fashion_load("model", a->data, true, &train);
     if (rc != 0)
         return rc;
-    if ((rc = load_split(a->data, false, &test)) != 0)
+    if ((rc = sw__cli_fashion_load("model", a->data, false, &test)) != 0)
         goto out_train;
     rc = SW_EXIT_FAILURE;
     sw_train_opts_t o = sw_train_default_opts();
@@ -169,7 +156,7 @@ static int cmd_eval(const model_args_t *a)
         return sw__cli_file_status(rc); /* as profile and worker say of the same file */
     }
     sw_idx_set_t test;
-    if ((rc = load_split(a->data, false, &test)) != 0)
+    if ((rc = sw__cli_fashion_load("model", a->data, false, &test)) != 0)
         goto out;
     rc = SW_EXIT_FAILURE;
     double acc = sw_model_accuracy(m, &test);

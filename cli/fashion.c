@@ -1,0 +1,25 @@
+/* Loading Fashion-MNIST for the subcommands in one place, so that every command that
+ * reads it says the same thing when the files are missing. */
+#include "cli/fashion.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+
+int sw__cli_fashion_load(const char *cmd, const char *dir, bool train, sw_idx_set_t *set)
+{
+    char err[8192];
+    int rc = sw_idx_load_split(set, dir, train, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "spillway %s: %s\n", cmd, err);
+        if (rc == -ENOENT)
+            fprintf(stderr,
+                    "spillway %s: --data DIR names a folder with Fashion-MNIST's "
+                    "{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz; Debian's "
+                    "dataset-fashion-mnist installs them in " SW_CLI_FASHION_DIR "\n",
+                    cmd);
+        return sw__cli_file_status(rc);
+    }
+    return 0;
+}
