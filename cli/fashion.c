@@ -1,5 +1,6 @@
-/* Loading Fashion-MNIST for the subcommands in one place, so that every command that
- * reads it says the same thing when the files are missing. */
+/* Loading Fashion-MNIST for the subcommands, and turning its bytes into model inputs, in
+ * one place, so that every command scales pixels as the trainer does and says the same
+ * thing when the files are missing. */
 #include "cli/fashion.h"
 
 #include <errno.h>
@@ -22,4 +23,14 @@ int sw__cli_fashion_load(const char *cmd, const char *dir, bool train, sw_idx_se
         return sw__cli_file_status(rc);
     }
     return 0;
+}
+
+void sw__cli_fashion_pixels(const sw_idx_set_t *s, size_t first, size_t k, float *out)
+{
+    size_t size = s->rows * s->cols;
+    const uint8_t *px = s->pixels + first * size;
+    /* The very expression the trainer and sw_model_accuracy use, so that the model sees
+     * what it was trained and scored on, to the bit. */
+    for (size_t i = 0; i < k * size; i++)
+        out[i] = (float)px[i] * (1.0f / 255.0f);
 }
