@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "model/train.h"
 #include "cli/cli.h"
 
 int sw__cli_fashion_load(const char *cmd, const char *dir, bool train, sw_idx_set_t *set)
@@ -33,4 +34,9 @@ void sw__cli_fashion_pixels(const sw_idx_set_t *s, size_t first, size_t k, float
      * what it was trained and scored on, to the bit. */
     for (size_t i = 0; i < k * size; i++)
         out[i] = (float)px[i] * (1.0f / 255.0f);
+}
+
+const char *sw__cli_fashion_class(unsigned label)
+{
+    return label < SW_ARRAY_LEN(sw_fashion_labels) ? sw_fashion_labels[label] : "?";
 }

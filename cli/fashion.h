@@ -1,6 +1,6 @@
 /* The Fashion-MNIST data set as the subcommands that read it see it: `model train` fits
- * on it, `model eval` scores on it and `profile --via-worker` sends its test images to a
- * worker. Shared by cli/ only. */
+ * on it, `model eval` scores on it, `model sample` prints requests of its test images and
+ * `profile --via-worker` sends its test images to a worker. Shared by cli/ only. */
 #ifndef SW_CLI_FASHION_H
 #define SW_CLI_FASHION_H
 
@@ -21,5 +21,8 @@ int sw__cli_fashion_load(const char *cmd, const char *dir, bool train, sw_idx_se
 /* Writes images first..first+k-1 of s (first + k <= s->n) to out, k x (rows x cols) floats
  * row-major, each pixel scaled to [0, 1] exactly as the trainer scales it (byte x (1/255)). */
 void sw__cli_fashion_pixels(const sw_idx_set_t *s, size_t first, size_t k, float *out);
+
+/* The class name of label ("Ankle boot" for 9), or "?" for one Fashion-MNIST does not have. */
+const char *sw__cli_fashion_class(unsigned label);
 
 #endif
