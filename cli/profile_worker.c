@@ -29,7 +29,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
-#include "serving/workers.h"
+#include "serving/worker_listener.h"
 #include "cli/cli.h"
 #include "cli/fashion.h"
 
