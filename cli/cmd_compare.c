@@ -1,7 +1,8 @@
 /* `spillway compare`: runs `spillway simulate` once per policy and --set grid point, each in
- * its own process so runs share nothing and use every core, then tabulates the summaries
- * (read with runs/summary.h, as `spillway report` reads them) as comparison.json,
- * comparison.csv and comparison.html (drawn with runs/svg.h, as the report is). */
+ * its own process so runs share nothing and use every core, then tabulates the summaries,
+ * with any run directories given by --run (a live `spillway serve` run beside simulated
+ * ones), as comparison.json, comparison.csv and comparison.html. Summaries are read with
+ * runs/summary.h and the scatter is drawn with runs/svg.h, as `spillway report` does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -30,6 +31,8 @@ enum { MAX_POLICIES = 16, MAX_SETS = 16, MAX_VALUES = 64, MAX_ERR = 2000, ERR_BU
  * limits above would let reach 16 x 64^16. A thousand runs of a day's trace are hours on a
  * large machine. */
 enum { MAX_RUNS = 1024 };
+/* Run directories given with --run: each is read whole (its timeline too) for its report. */
+enum { MAX_GIVEN = 64 };
 
 typedef struct sweep {
     char *key;
@@ -48,9 +51,14 @@ typedef struct cmp_args {
     size_t n_sets;
     long jobs;
     char *policy_list; /* owns the strings policies[] points into */
+    const char *given[MAX_GIVEN]; /* --run directories, tabulated as they are */
+    size_t n_given;
 } cmp_args_t;
 
+/* One row of the comparison: a grid point run here, or a run directory given with --run
+ * (after the grid's rows). */
 typedef struct row {
+    const char *given; /* the --run directory, or NULL for a grid point */
     size_t policy;
     size_t value_idx[MAX_SETS];
     size_t combo; /* index of the set values, shared by the rows of every policy */
@@ -59,7 +67,7 @@ typedef struct row {
     char *error;
     sw_run_summary_t sum; /* read when error is NULL */
     double rel_oracle;
-    bool has_report; /* run-NNN/report.html was written */
+    char *report; /* its report.html, relative to --out, once written */
 } row_t;
 
 static void usage(FILE *f)
@@ -67,12 +75,16 @@ static void usage(FILE *f)
     fprintf(f, "usage: spillway compare [--config FILE] [--trace FILE] --policies P1,P2,...\n"
                "                        [--jobs N] [--set KEY=V1,V2,...]... --out DIR\n"
                "                        [--trace-format F] [--rate-scale K] [--seed N]\n"
-               "                        [--start S] [--duration S]\n\n"
+               "                        [--start S] [--duration S] [--run RUN_DIR]...\n\n"
                "Runs `spillway simulate` for every policy and every combination of --set values,\n"
                "at most N at a time (default: one per online CPU), each into DIR/run-NNN, and\n"
                "writes DIR/comparison.json, DIR/comparison.csv and DIR/comparison.html.\n"
+               "--run RUN_DIR (or --live RUN_DIR; repeatable) adds a finished run directory,\n"
+               "such as a `spillway serve --out RUN_DIR` run, as a row beside them, labelled\n"
+               "with its folder's name and \"live\" or \"simulated\"; with --run, --policies\n"
+               "may be left out to tabulate the given runs alone.\n"
                "Exit status: 0 all runs succeeded, 1 some run failed, 2 usage or configuration\n"
-               "error (nothing was run).\n");
+               "error, or a --run directory that cannot be read (nothing was run).\n");
 }
 
 static int split_list(char *list, char **out, size_t max, const char *what)
@@ -119,6 +131,8 @@ static int parse_args(int argc, char **argv, cmp_args_t *a)
         {"policies", required_argument, NULL, 'p'},
         {"jobs", required_argument, NULL, 'j'},
         {"set", required_argument, NULL, 's'},
+        {"run", required_argument, NULL, 'r'},
+        {"live", required_argument, NULL, 'r'},
         {"trace", required_argument, NULL, 1},
         {"trace-format", required_argument, NULL, 1},
         {"rate-scale", required_argument, NULL, 1},
@@ -149,6 +163,14 @@ static int parse_args(int argc, char **argv, cmp_args_t *a)
             a->n_policies = (size_t)n;
             break;
         }
+        case 'r':
+            if (a->n_given == MAX_GIVEN) {
+                fprintf(stderr, "spillway compare: --run: more than %d run directories\n",
+                        MAX_GIVEN);
+                return SW_EXIT_USAGE;
+            }
+            a->given[a->n_given++] = optarg;
+            break;
         case 'j':
             a->jobs = strtol(optarg, &end, 10);
             if (*end || end == optarg || a->jobs < 1 || a->jobs > 4096) {
@@ -165,10 +187,16 @@ static int parse_args(int argc, char **argv, cmp_args_t *a)
         default: usage(stderr); return SW_EXIT_USAGE;
         }
     }
-    if (optind != argc || !a->out || a->n_policies == 0) {
+    if (optind != argc || !a->out || (a->n_policies == 0 && a->n_given == 0)) {
         fprintf(stderr, "spillway compare: %s\n\n",
-                optind != argc ? "unexpected argument" : "--out and --policies are required");
+                optind != argc ? "unexpected argument"
+                               : "--out and --policies (or --run) are required");
         usage(stderr);
+        return SW_EXIT_USAGE;
+    }
+    if (a->n_policies == 0 && (a->n_sets > 0 || a->n_pass > 0)) {
+        fprintf(stderr, "spillway compare: --set and the trace options shape the runs of "
+                        "--policies, and none was given\n");
         return SW_EXIT_USAGE;
     }
     return 0;
@@ -214,7 +242,7 @@ static int check_grid(const cmp_args_t *a)
 
 /* Every policy name and every --set value is checked against a fresh config, so a typo in
  * the last value of a sweep is reported before hours of runs rather than after. */
-static int validate(const cmp_args_t *a)
+static int validate_grid(const cmp_args_t *a)
 {
     if (check_grid(a) != 0)
         return SW_EXIT_USAGE;
@@ -245,6 +273,47 @@ static int validate(const cmp_args_t *a)
     return rc;
 }
 
+/* Whether `dir` is a folder holding a summary.json; if not, says which it is not, so that
+ * a mistyped path or the wrong folder reads as such rather than as a missing file. */
+static bool is_run_dir(const char *dir)
+{
+    char path[4200];
+    struct stat st;
+    int err = stat(dir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (err) {
+        fprintf(stderr, "spillway compare: --run %s: %s\n", dir, strerror(err));
+        return false;
+    }
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    if (stat(path, &st) < 0 && errno == ENOENT) {
+        fprintf(stderr, "spillway compare: --run %s: not a run directory: it has no "
+                        "summary.json (`spillway serve --out` and `spillway simulate --out` "
+                        "write one)\n", dir);
+        return false;
+    }
+    return true;
+}
+
+/* A --run directory is read as `spillway report` reads one, summary and timeline, before
+ * anything runs: a damaged one is the caller's to fix, and named with its file and field. */
+static int validate(const cmp_args_t *a)
+{
+    int rc = a->n_policies > 0 ? validate_grid(a) : 0;
+    for (size_t i = 0; i < a->n_given && rc == 0; i++) {
+        char err[ERR_BUF];
+        sw_run_report_t *rep;
+        if (!is_run_dir(a->given[i]))
+            return SW_EXIT_USAGE;
+        int load = sw_run_report_load(&rep, a->given[i], err, sizeof err);
+        if (load < 0) {
+            fprintf(stderr, "spillway compare: --run %s: %s\n", a->given[i], err);
+            rc = sw__cli_file_status(load);
+        }
+        sw_run_report_destroy(rep);
+    }
+    return rc;
+}
+
 static size_t n_combos(const cmp_args_t *a)
 {
     size_t n = 1;
@@ -253,13 +322,22 @@ static size_t n_combos(const cmp_args_t *a)
     return n;
 }
 
-static row_t *make_grid(const cmp_args_t *a, size_t *n_rows)
+/* The grid's rows, every policy times every combination of --set values, then one row per
+ * --run directory. */
+static row_t *make_rows(const cmp_args_t *a, size_t *n_grid, size_t *n_rows)
 {
     size_t combos = n_combos(a);
-    *n_rows = combos * a->n_policies;
+    *n_grid = combos * a->n_policies;
+    *n_rows = *n_grid + a->n_given;
     row_t *rows = sw_calloc(*n_rows, sizeof(*rows));
     for (size_t i = 0; i < *n_rows; i++) {
         row_t *r = &rows[i];
+        r->rel_oracle = NAN;
+        r->pid = -1;
+        if (i >= *n_grid) {
+            r->given = a->given[i - *n_grid];
+            continue;
+        }
         r->policy = i / combos;
         r->combo = i % combos;
         size_t rest = r->combo;
@@ -267,25 +345,28 @@ static row_t *make_grid(const cmp_args_t *a, size_t *n_rows)
             r->value_idx[s] = rest % a->sets[s].n_values;
             rest /= a->sets[s].n_values;
         }
-        r->rel_oracle = NAN;
-        r->pid = -1;
     }
     return rows;
 }
 
-static void run_dir(const cmp_args_t *a, size_t i, char *buf, size_t len)
+/* Where row i's run directory is: DIR/run-NNN for a grid point, or as given. */
+static void run_dir(const cmp_args_t *a, const row_t *rows, size_t i, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/run-%03zu", a->out, i);
+    if (rows[i].given)
+        snprintf(buf, len, "%s", rows[i].given);
+    else
+        snprintf(buf, len, "%s/run-%03zu", a->out, i);
 }
 
 /* Starts simulate for one grid point with its output captured in its run folder. */
-static int spawn_run(const cmp_args_t *a, row_t *r, size_t i)
+static int spawn_run(const cmp_args_t *a, row_t *rows, size_t i)
 {
     char dir[4096], out_path[4200], err_path[4200];
     char sets[MAX_SETS][1024], opt[8][32];
     const char *argv[64 + 2 * MAX_SETS];
     size_t n = 0;
-    run_dir(a, i, dir, sizeof dir);
+    row_t *r = &rows[i];
+    run_dir(a, rows, i, dir, sizeof dir);
     if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
         fprintf(stderr, "spillway compare: cannot create %s: %s\n", dir, strerror(errno));
         return -1;
@@ -347,20 +428,21 @@ static bool reap_one(row_t *rows, size_t n_rows)
     return true;
 }
 
-static void run_all(const cmp_args_t *a, row_t *rows, size_t n_rows)
+/* Runs the grid's n_grid rows, at most --jobs at a time. */
+static void run_all(const cmp_args_t *a, row_t *rows, size_t n_grid)
 {
     size_t running = 0;
-    for (size_t i = 0; i < n_rows; i++) {
-        if (running == (size_t)a->jobs && reap_one(rows, n_rows))
+    for (size_t i = 0; i < n_grid; i++) {
+        if (running == (size_t)a->jobs && reap_one(rows, n_grid))
             running--;
-        if (spawn_run(a, &rows[i], i) < 0) {
+        if (spawn_run(a, rows, i) < 0) {
             rows[i].status = 127;
             rows[i].error = sw_strdup("could not start the run");
         } else {
             running++;
         }
     }
-    while (running > 0 && reap_one(rows, n_rows))
+    while (running > 0 && reap_one(rows, n_grid))
         running--;
 }
 
@@ -381,7 +463,7 @@ static char *read_error(const char *dir)
 }
 
 /* Checked like any run directory (types, ranges), by the reader report uses: the run may
- * have been replaced or damaged between its exit and now. */
+ * have been replaced or damaged between its exit, or its check, and now. */
 static int read_summary(const char *dir, row_t *r)
 {
     char path[4200];
@@ -394,11 +476,37 @@ static int read_summary(const char *dir, row_t *r)
     return 0;
 }
 
+static const char *row_policy(const cmp_args_t *a, const row_t *r)
+{
+    return r->given ? r->sum.policy : a->policies[r->policy];
+}
+
+/* The row that prices row i: the oracle run of the same grid point, or, for a given run,
+ * an oracle run of the same trace and request count (as `spillway report --oracle`
+ * demands). The oracle knows the future: cost relative to it is the price of not
+ * knowing. NULL when there is none. */
+static const row_t *oracle_of(const cmp_args_t *a, const row_t *rows, size_t n_rows, size_t i)
+{
+    const row_t *r = &rows[i];
+    for (size_t k = 0; k < n_rows && !r->error; k++) {
+        const row_t *o = &rows[k];
+        const char *policy = o->error ? NULL : row_policy(a, o);
+        if (!policy || strcmp(policy, "oracle") != 0 || !(o->sum.cost_usd > 0))
+            continue;
+        if (!r->given && !o->given
+                ? o->combo == r->combo
+                : r->sum.trace && o->sum.trace && strcmp(r->sum.trace, o->sum.trace) == 0 &&
+                      r->sum.requests == o->sum.requests)
+            return o;
+    }
+    return NULL;
+}
+
 static void collect(const cmp_args_t *a, row_t *rows, size_t n_rows)
 {
     char dir[4096];
     for (size_t i = 0; i < n_rows; i++) {
-        run_dir(a, i, dir, sizeof dir);
+        run_dir(a, rows, i, dir, sizeof dir);
         if (rows[i].error)
             continue;
         if (rows[i].status != 0)
@@ -406,58 +514,125 @@ static void collect(const cmp_args_t *a, row_t *rows, size_t n_rows)
         else if (read_summary(dir, &rows[i]) < 0)
             rows[i].status = SW_EXIT_FAILURE;
     }
-    /* The oracle knows the future: cost relative to it is the price of not knowing. */
-    for (size_t i = 0; i < n_rows; i++)
-        for (size_t k = 0; k < n_rows; k++)
-            if (!rows[i].error && !rows[k].error && rows[k].combo == rows[i].combo &&
-                strcmp(a->policies[rows[k].policy], "oracle") == 0 && rows[k].sum.cost_usd > 0)
-                rows[i].rel_oracle = rows[i].sum.cost_usd / rows[k].sum.cost_usd;
+    for (size_t i = 0; i < n_rows; i++) {
+        const row_t *o = oracle_of(a, rows, n_rows, i);
+        if (o)
+            rows[i].rel_oracle = rows[i].sum.cost_usd / o->sum.cost_usd;
+    }
 }
 
-/* Each run's own report, with its cost relative to the oracle of the same grid point when
- * one ran. A report that cannot be written costs its link, not the comparison. */
-static void write_run_reports(const cmp_args_t *a, row_t *rows, size_t n_rows)
+/* Each run's own report, with its cost relative to its oracle when one ran: a grid
+ * point's in its run folder, a given run's as DIR/given-NNN.html, since the given folder
+ * is the caller's and is only read. A report that cannot be written costs its link, not
+ * the comparison. */
+static void write_run_reports(const cmp_args_t *a, row_t *rows, size_t n_grid, size_t n_rows)
 {
-    char dir[4096], oracle_dir[4096], out[4200], err[1024];
+    char dir[4096], oracle_dir[4096], rel[64], out[4200], err[ERR_BUF];
     for (size_t i = 0; i < n_rows; i++) {
         if (rows[i].error)
             continue;
-        run_dir(a, i, dir, sizeof dir);
+        run_dir(a, rows, i, dir, sizeof dir);
         sw_run_report_t *rep;
         if (sw_run_report_load(&rep, dir, err, sizeof err) < 0) {
             fprintf(stderr, "spillway compare: no report for %s: %s\n", dir, err);
             continue;
         }
-        for (size_t k = 0; k < n_rows; k++) {
-            if (k != i && !rows[k].error && rows[k].combo == rows[i].combo &&
-                strcmp(a->policies[rows[k].policy], "oracle") == 0) {
-                run_dir(a, k, oracle_dir, sizeof oracle_dir);
-                if (sw_run_report_set_oracle(rep, oracle_dir, err, sizeof err) < 0)
-                    fprintf(stderr, "spillway compare: %s\n", err);
-            }
+        const row_t *o = oracle_of(a, rows, n_rows, i);
+        if (o && o != &rows[i]) {
+            run_dir(a, rows, (size_t)(o - rows), oracle_dir, sizeof oracle_dir);
+            if (sw_run_report_set_oracle(rep, oracle_dir, err, sizeof err) < 0)
+                fprintf(stderr, "spillway compare: %s\n", err);
         }
-        snprintf(out, sizeof out, "%s/report.html", dir);
+        if (rows[i].given)
+            snprintf(rel, sizeof rel, "given-%03zu.html", i - n_grid);
+        else
+            snprintf(rel, sizeof rel, "run-%03zu/report.html", i);
+        snprintf(out, sizeof out, "%s/%s", a->out, rel);
         if (sw_run_report_write(rep, out, err, sizeof err) < 0)
             fprintf(stderr, "spillway compare: %s\n", err);
         else
-            rows[i].has_report = true;
+            rows[i].report = sw_strdup(rel);
         sw_run_report_destroy(rep);
     }
 }
 
-static json_t *row_json(const cmp_args_t *a, const row_t *r)
+/* ---- the comparison's files -------------------------------------------------------- */
+
+/* The last component of a path, without trailing slashes: how a given run is named. */
+static void base_name(const char *path, char *buf, size_t len)
 {
+    size_t end = strlen(path);
+    while (end > 1 && path[end - 1] == '/')
+        end--;
+    size_t start = end;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    snprintf(buf, len, "%.*s", (int)(end - start), path + start);
+}
+
+/* Where the run came from: a given run says so in its summary; a grid point is
+ * simulated. NULL for a given run whose summary could not be read. */
+static const char *row_source(const row_t *r)
+{
+    if (r->error)
+        return r->given ? NULL : "simulated";
+    return sw_run_source_name(r->sum.source);
+}
+
+/* The row's name: "run-NNN", or a given run's folder name. */
+static void row_name(const row_t *rows, size_t i, char *buf, size_t len)
+{
+    if (rows[i].given)
+        base_name(rows[i].given, buf, len);
+    else
+        snprintf(buf, len, "run-%03zu", i);
+}
+
+/* The row's label in the table and the scatter: the policy and its --set values, or a
+ * given run's folder name with where it came from and its policy. */
+static void row_label(const cmp_args_t *a, const row_t *rows, size_t i, char *buf, size_t len)
+{
+    const row_t *r = &rows[i];
+    if (r->given) {
+        char name[256];
+        const char *policy = r->error ? NULL : r->sum.policy, *source = row_source(r);
+        base_name(r->given, name, sizeof name);
+        snprintf(buf, len, "%s (%s%s%s)", name, source ? source : "unread", policy ? ", " : "",
+                 policy ? policy : "");
+        return;
+    }
+    size_t n = (size_t)snprintf(buf, len, "%s", a->policies[r->policy]);
+    for (size_t s = 0; s < a->n_sets && n < len; s++)
+        n += (size_t)snprintf(buf + n, len - n, " %s=%s", a->sets[s].key,
+                              a->sets[s].values[r->value_idx[s]]);
+}
+
+static json_t *json_string_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *row_json(const cmp_args_t *a, const row_t *rows, size_t i)
+{
+    const row_t *r = &rows[i];
+    const sw_run_summary_t *s = &r->sum;
+    char name[256], dir[4096];
+    row_name(rows, i, name, sizeof name);
+    run_dir(a, rows, i, dir, sizeof dir);
     json_t *o = json_object(), *set = json_object();
-    json_object_set_new(o, "policy", json_string(a->policies[r->policy]));
-    for (size_t s = 0; s < a->n_sets; s++)
-        json_object_set_new(set, a->sets[s].key, json_string(a->sets[s].values[r->value_idx[s]]));
+    json_object_set_new(o, "policy",
+                        json_string_or_null(r->error && r->given ? NULL : row_policy(a, r)));
+    json_object_set_new(o, "run", json_string(name));
+    json_object_set_new(o, "dir", json_string(dir));
+    json_object_set_new(o, "source", json_string_or_null(row_source(r)));
+    for (size_t k = 0; k < a->n_sets && !r->given; k++)
+        json_object_set_new(set, a->sets[k].key, json_string(a->sets[k].values[r->value_idx[k]]));
     json_object_set_new(o, "set", set);
     json_object_set_new(o, "exit_status", json_integer(r->status));
     if (r->error) {
         json_object_set_new(o, "error", json_string(r->error));
         return o;
     }
-    const sw_run_summary_t *s = &r->sum;
     json_object_set_new(o, "cost_usd", json_real(s->cost_usd));
     json_object_set_new(o, "vm_cost_usd", json_real(s->vm_cost_usd));
     json_object_set_new(o, "faas_cost_usd", json_real(s->faas_cost_usd));
@@ -478,7 +653,7 @@ static int write_json(const cmp_args_t *a, const row_t *rows, size_t n_rows)
     snprintf(path, sizeof path, "%s/comparison.json", a->out);
     json_t *arr = json_array();
     for (size_t i = 0; i < n_rows; i++)
-        json_array_append_new(arr, row_json(a, &rows[i]));
+        json_array_append_new(arr, row_json(a, rows, i));
     int rc = json_dump_file(arr, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     json_decref(arr);
     if (rc != 0)
@@ -494,6 +669,32 @@ static void csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
+static void csv_row(FILE *f, const cmp_args_t *a, const row_t *rows, size_t i)
+{
+    const row_t *r = &rows[i];
+    const sw_run_summary_t *s = &r->sum;
+    const char *policy = r->error && r->given ? NULL : row_policy(a, r), *source = row_source(r);
+    char name[256];
+    row_name(rows, i, name, sizeof name);
+    csv_field(f, policy ? policy : "");
+    for (size_t k = 0; k < a->n_sets; k++)
+        fprintf(f, ",%s", r->given ? "" : a->sets[k].values[r->value_idx[k]]);
+    fputc(',', f);
+    csv_field(f, name);
+    fprintf(f, ",%s,%d", source ? source : "", r->status);
+    if (r->error)
+        fputs(",,,,,,,,,,", f); /* the ten metric columns */
+    else
+        fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%s,%.3f,%.6f,%.4f,", s->cost_usd, s->vm_cost_usd,
+                s->faas_cost_usd, s->slo_attainment, s->slo_target, s->slo_met ? "true" : "false",
+                s->latency_p99_ms, sw_run_summary_spill_share(s), s->vm_billed_s / 3600.0);
+    if (!r->error && !isnan(r->rel_oracle))
+        fprintf(f, "%.4f", r->rel_oracle);
+    fputc(',', f);
+    csv_field(f, r->error ? r->error : "");
+    fputc('\n', f);
+}
+
 static int write_csv(const cmp_args_t *a, const row_t *rows, size_t n_rows)
 {
     char path[4200];
@@ -506,46 +707,17 @@ static int write_csv(const cmp_args_t *a, const row_t *rows, size_t n_rows)
     fputs("policy", f);
     for (size_t s = 0; s < a->n_sets; s++)
         fprintf(f, ",%s", a->sets[s].key);
-    fputs(",exit_status,cost_usd,vm_cost_usd,faas_cost_usd,slo_attainment,slo_target,slo_met,"
-          "p99_ms,spill_share,vm_hours,cost_vs_oracle,error\n",
+    fputs(",run,source,exit_status,cost_usd,vm_cost_usd,faas_cost_usd,slo_attainment,"
+          "slo_target,slo_met,p99_ms,spill_share,vm_hours,cost_vs_oracle,error\n",
           f);
-    for (size_t i = 0; i < n_rows; i++) {
-        const row_t *r = &rows[i];
-        const sw_run_summary_t *s = &r->sum;
-        fputs(a->policies[r->policy], f);
-        for (size_t k = 0; k < a->n_sets; k++)
-            fprintf(f, ",%s", a->sets[k].values[r->value_idx[k]]);
-        fprintf(f, ",%d", r->status);
-        if (r->error)
-            fputs(",,,,,,,,,,", f); /* the ten metric columns */
-        else
-            fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%s,%.3f,%.6f,%.4f,", s->cost_usd, s->vm_cost_usd,
-                    s->faas_cost_usd, s->slo_attainment, s->slo_target,
-                    s->slo_met ? "true" : "false", s->latency_p99_ms, sw_run_summary_spill_share(s),
-                    s->vm_billed_s / 3600.0);
-        if (!r->error && !isnan(r->rel_oracle))
-            fprintf(f, "%.4f", r->rel_oracle);
-        fputc(',', f);
-        csv_field(f, r->error ? r->error : "");
-        fputc('\n', f);
-    }
+    for (size_t i = 0; i < n_rows; i++)
+        csv_row(f, a, rows, i);
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0 || rc < 0) {
         fprintf(stderr, "spillway compare: cannot write %s\n", path);
         return -1;
     }
     return 0;
-}
-
-static void html_label(FILE *f, const cmp_args_t *a, const row_t *r)
-{
-    sw_svg_escaped(f, a->policies[r->policy]);
-    for (size_t s = 0; s < a->n_sets; s++) {
-        fputs(" ", f);
-        sw_svg_escaped(f, a->sets[s].key);
-        fputs("=", f);
-        sw_svg_escaped(f, a->sets[s].values[r->value_idx[s]]);
-    }
 }
 
 static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n_rows)
@@ -557,8 +729,10 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
         const sw_run_summary_t *s = &r->sum;
+        char label[512];
+        row_label(a, rows, i, label, sizeof label);
         fputs("<tr><td>", f);
-        html_label(f, a, r);
+        sw_svg_escaped(f, label);
         if (r->error) {
             fprintf(f, "</td><td colspan=8></td><td class=err>exit %d: ", r->status);
             sw_svg_escaped(f, r->error);
@@ -572,10 +746,13 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
                 s->latency_p99_ms, sw_run_summary_spill_share(s) * 100, s->vm_billed_s / 3600.0);
         if (!isnan(r->rel_oracle))
             fprintf(f, "%.2f&times;", r->rel_oracle);
-        if (r->has_report)
-            fprintf(f, "</td><td>ok, <a href=\"run-%03zu/report.html\">report</a></td></tr>\n", i);
-        else
-            fputs("</td><td>ok</td></tr>\n", f);
+        fputs("</td><td>ok", f);
+        if (r->report) {
+            fputs(", <a href=\"", f);
+            sw_svg_escaped(f, r->report);
+            fputs("\">report</a>", f);
+        }
+        fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
 }
@@ -583,6 +760,8 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
 /* The scatter: 720 x 440 px, its plot area 80 px from the left and 20 from the top. */
 enum { SCATTER_W = 720, SCATTER_H = 440, SCATTER_L = 80, SCATTER_T = 20 };
 enum { SCATTER_PLOT_W = 610, SCATTER_PLOT_H = 360 };
+
+static const char sim_color[] = "steelblue", live_color[] = "#d95f02";
 
 /* Cost from 0 to a round number past the dearest run; attainment from a round number
  * below the worst run (or target) up to 100 %. The steps are the ticks'. */
@@ -628,33 +807,30 @@ static void scatter_targets(const sw_svg_plot_t *p, const row_t *rows, size_t n_
     }
 }
 
-static void label_text(const cmp_args_t *a, const row_t *r, char *buf, size_t len)
-{
-    size_t n = (size_t)snprintf(buf, len, "%s", a->policies[r->policy]);
-    for (size_t s = 0; s < a->n_sets && n < len; s++)
-        n += (size_t)snprintf(buf + n, len - n, " %s=%s", a->sets[s].key,
-                              a->sets[s].values[r->value_idx[s]]);
-}
-
-/* Cost against attainment, a point per run that produced a summary. */
+/* Cost against attainment, a point per run that produced a summary; live runs in their
+ * own colour, with a legend when there is one. */
 static void html_scatter(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n_rows)
 {
     double xstep, ystep;
     sw_svg_plot_t p = scatter_plot(f, rows, n_rows, &xstep, &ystep);
     sw_svg_point_t *pts = sw_calloc(n_rows + 1, sizeof(*pts));
     char(*labels)[512] = sw_calloc(n_rows + 1, sizeof(*labels));
-    size_t n = 0;
+    size_t n = 0, live = 0;
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
         if (r->error)
             continue;
-        label_text(a, r, labels[n], sizeof labels[n]);
-        pts[n] = (sw_svg_point_t){r->sum.cost_usd, r->sum.slo_attainment, labels[n], "simulated",
-                                  "steelblue"};
+        bool is_live = r->sum.source == SW_RUN_LIVE;
+        row_label(a, rows, i, labels[n], sizeof labels[n]);
+        pts[n] =
+            (sw_svg_point_t){r->sum.cost_usd, r->sum.slo_attainment, labels[n],
+                             sw_run_source_name(r->sum.source), is_live ? live_color : sim_color};
+        live += is_live;
         n++;
     }
+    const sw_svg_key_t keys[] = {{"simulated", sim_color, 1}, {"live", live_color, 1}};
     sw_svg_begin(&p, "chart-cost-attainment", SCATTER_W, SCATTER_H, "Cost vs SLO attainment", NULL,
-                 NULL, 0);
+                 keys, live ? SW_ARRAY_LEN(keys) : 0);
     sw_svg_ticks_t xt = sw_svg_ticks_stepped(p.x0, p.x1, xstep, 1);
     sw_svg_ticks_t yt = sw_svg_ticks_stepped(p.y0, p.y1, ystep, 100);
     sw_svg_axes(&p, &xt, &yt, "cost (USD)", "SLO attainment (%)");
@@ -699,6 +875,16 @@ static void free_args(cmp_args_t *a)
         sw_free(a->sets[s].key);
 }
 
+static void free_rows(row_t *rows, size_t n_rows)
+{
+    for (size_t i = 0; i < n_rows; i++) {
+        sw_free(rows[i].error);
+        sw_free(rows[i].report);
+        sw_run_summary_deinit(&rows[i].sum);
+    }
+    sw_free(rows);
+}
+
 int sw_cli_cmd_compare(int argc, char **argv)
 {
     cmp_args_t a = {.jobs = sysconf(_SC_NPROCESSORS_ONLN)};
@@ -715,11 +901,11 @@ int sw_cli_cmd_compare(int argc, char **argv)
     }
     if (a.jobs < 1)
         a.jobs = 1;
-    size_t n_rows;
-    row_t *rows = make_grid(&a, &n_rows);
-    run_all(&a, rows, n_rows);
+    size_t n_grid, n_rows;
+    row_t *rows = make_rows(&a, &n_grid, &n_rows);
+    run_all(&a, rows, n_grid);
     collect(&a, rows, n_rows);
-    write_run_reports(&a, rows, n_rows);
+    write_run_reports(&a, rows, n_grid, n_rows);
     int failed = 0;
     for (size_t i = 0; i < n_rows; i++)
         failed += rows[i].error != NULL;
@@ -728,11 +914,7 @@ int sw_cli_cmd_compare(int argc, char **argv)
         failed++;
     printf("spillway compare: %zu runs, %d failed; %s/comparison.{json,csv,html}\n", n_rows, failed,
            a.out);
-    for (size_t i = 0; i < n_rows; i++) {
-        sw_free(rows[i].error);
-        sw_run_summary_deinit(&rows[i].sum);
-    }
-    sw_free(rows);
+    free_rows(rows, n_rows);
     free_args(&a);
     return failed ? SW_EXIT_FAILURE : SW_EXIT_OK;
 }

@@ -579,7 +579,7 @@ Test(cli_hostile, forecaster_files)
 
 #define REPORT SPILLWAY, "report", "@", "--out", "@OUT"
 
-/* Run directories for report; compare's grid. */
+/* Run directories for report and compare --run; compare's grid. */
 Test(cli_hostile, run_directories_and_grids)
 {
     /* One row per case: clang-format would give each field a line of its own. */
@@ -605,6 +605,14 @@ Test(cli_hostile, run_directories_and_grids)
          "more than the 536870912 allowed for a timeline.csv"},
         {"oracle folder missing", P_MISSING, NULL, 0, NULL,
          {SPILLWAY, "report", SW_SOURCE_DIR, "--oracle", "@", NULL}, NULL, 2, "No such file"},
+        {"compare: --run negative requests", P_GEN, NULL, 0, gen_run_negative,
+         {SPILLWAY, "compare", "--out", "@OUT", "--run", "@", NULL}, NULL, 2,
+         "requests: -3 must be a whole number >= 0"},
+        {"compare: --live timeline inf cost", P_GEN, NULL, 0, gen_run_inf_cost,
+         {SPILLWAY, "compare", "--out", "@OUT", "--live", "@", NULL}, NULL, 2,
+         ":2: cum_cost_usd: 'inf' must be a finite number >= 0"},
+        {"compare: --run a file", P_TEXT, "{}", 0, NULL,
+         {SPILLWAY, "compare", "--out", "@OUT", "--run", "@", NULL}, NULL, 2, "Not a directory"},
         {"compare: 17 policies", P_MISSING, NULL, 0, NULL,
          {SPILLWAY, "compare", "--out", "@OUT", "--policies", "mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark", NULL},
          NULL, 2, "--policies: more than 16 values"},
