@@ -128,20 +128,6 @@ struct sw_be_lambda {
         (n)->prev = (n)->next = NULL;                                                              \
     } while (0)
 
-/* RFC 3986 percent-encoding of everything but the unreserved set, which is what AWS
- * expects on the wire for a path segment or a query value. */
-static void pct_encode(sw_strbuf_t *b, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '_' || ch == '.' || ch == '~')
-            sw_strbuf_putn(b, (const char *)&ch, 1);
-        else
-            sw_strbuf_printf(b, "%%%02X", ch);
-    }
-}
-
 static void free_str(char **s)
 {
     sw_free(*s);
@@ -228,13 +214,13 @@ static void build_target(sw_be_lambda_t *c, const sw_be_lambda_opts_t *o)
 {
     sw_strbuf_t p = {0};
     sw_strbuf_printf(&p, "/2015-03-31/functions/");
-    pct_encode(&p, o->function_name);
+    sw_strbuf_put_uri_encoded(&p, o->function_name, strlen(o->function_name), false);
     sw_strbuf_printf(&p, "/invocations");
     c->path = p.p;
     if (o->qualifier) {
         sw_strbuf_t q = {0};
         sw_strbuf_printf(&q, "Qualifier=");
-        pct_encode(&q, o->qualifier);
+        sw_strbuf_put_uri_encoded(&q, o->qualifier, strlen(o->qualifier), false);
         c->query = q.p;
     }
     sw_strbuf_t u = {0};
