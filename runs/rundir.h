@@ -31,6 +31,10 @@ int sw_run_timeline_row(FILE *f, const sw_cfg_t *cfg, const sw_sched_interval_t 
  * before writing it. The tools read it back with sw_run_summary_load (runs/summary.h). */
 json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *sum);
 
+/* Total cost per million requests (0 with no request): the one place it is computed, for
+ * summary.json and simulate's printout alike. */
+double sw_run_cost_per_million(const sw_sched_summary_t *sum);
+
 /* Writes `root` (borrowed) to `path` as indented JSON. Returns 0, or -EIO with
  * "PATH: cannot write summary" in errbuf. */
 int sw_run_write_json(const char *path, const json_t *root, char *errbuf, size_t errlen)
