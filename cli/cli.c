@@ -20,7 +20,7 @@ static const command_t commands[] = {
     {"simulate", sw_cli_cmd_simulate,
      "replay a trace through a policy; report cost and SLO attainment"},
     {"compare", sw_cli_cmd_compare, "run policies or --set sweeps in parallel; tabulate them"},
-    {"report", sw_cli_cmd_report, "write a self-contained HTML report of a simulation run"},
+    {"report", sw_cli_cmd_report, "write a self-contained HTML report of a run, simulated or live"},
     {"check-config", sw_cli_cmd_check_config,
      "validate a YAML policy file and print the resolved configuration"},
     {"profile", sw_cli_cmd_profile,
