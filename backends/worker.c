@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -186,9 +188,10 @@ static void run_job(worker_t *w, job_t *j)
     }
     if (n)
         run_chunk(w, j, idx, n);
-    if (o->compute_delay_ms > 0) {
-        struct timespec ts = {.tv_sec = o->compute_delay_ms / 1000,
-                              .tv_nsec = (o->compute_delay_ms % 1000) * 1000000L};
+    double delay_ms = o->compute_delay_ms + o->compute_delay_per_row_ms * (double)b->n_requests;
+    if (delay_ms > 0) {
+        int64_t ns = (int64_t)(delay_ms * 1e6);
+        struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
     }
@@ -412,6 +415,10 @@ static void on_conn_event(struct bufferevent *bev, short what, void *arg)
             conn_transition(w, CONN_BACKOFF, "self-connect");
             return;
         }
+        /* Without it, a BatchResult written while a heartbeat is unacknowledged waits for
+         * the frontend's delayed ACK (up to 40 ms on Linux) under Nagle's algorithm. */
+        int one = 1;
+        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         conn_transition(w, CONN_CONNECTED, "connected");
         return;
     }
