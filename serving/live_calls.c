@@ -23,8 +23,20 @@ static void call_free(sw_srv_live_t *l, live_call_t *c)
     l->free_slots[l->n_free++] = c->slot;
     l->calls_open--;
     sw_free(c->input_copy);
-    sw_free(c->row_state);
-    sw_free(c);
+    c->input_copy = NULL;
+    c->next_free = l->free_calls;
+    l->free_calls = c;
+}
+
+static live_call_t *call_new(sw_srv_live_t *l)
+{
+    live_call_t *c = l->free_calls;
+    if (c)
+        l->free_calls = c->next_free;
+    else
+        c = sw_malloc(sizeof(*c) + l->o.model.max_batch);
+    memset(c, 0, sizeof(*c));
+    return c;
 }
 
 void sw__live_calls_deinit(sw_srv_live_t *l)
@@ -36,7 +48,11 @@ void sw__live_calls_deinit(sw_srv_live_t *l)
         if (c->inf)
             sw_srv_infer_reply_error(c->inf, 503, "the server is shutting down", 0);
         sw_free(c->input_copy);
-        sw_free(c->row_state);
+        sw_free(c);
+    }
+    live_call_t *c;
+    while ((c = l->free_calls) != NULL) {
+        l->free_calls = c->next_free;
         sw_free(c);
     }
     sw_free(l->calls);
@@ -85,12 +101,12 @@ void sw__live_call_accept(sw_srv_live_t *l, sw_srv_infer_t *inf)
         sw_srv_infer_reply_error(inf, 503, "too many calls in flight", 1);
         return;
     }
-    live_call_t *c = sw_calloc(1, sizeof(*c));
+    live_call_t *c = call_new(l);
     c->slot = slot_alloc(l);
     c->gen = l->next_gen++ & ((1u << (64 - SW_LIVE_SLOT_BITS - SW_LIVE_ROW_BITS)) - 1);
     c->inf = inf;
     c->rows = c->rows_open = (uint32_t)rows;
-    c->row_state = sw_calloc(rows, 1);
+    memset(c->row_state, ROW_IN_CORE, rows);
     /* Latency counts from when the HTTP layer had the request, parsing included. */
     c->received = SW_MIN(l->now, sw_srv_infer_received_at(inf) - l->origin);
     c->deadline = l->now + l->o.request_timeout_ms * SW_US_PER_MS;

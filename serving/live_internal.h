@@ -17,7 +17,7 @@
 #include "serving/http.h"
 #include "serving/kserve.h"
 #include "serving/live.h"
-#include "serving/workers.h"
+#include "serving/worker_listener.h"
 
 /* ---- inference calls and their rows (live_calls.c) ---- */
 
@@ -41,7 +41,8 @@ typedef struct live_call {
     int fail_status;      /* first failure: HTTP status, 0 when none */
     unsigned fail_retry_after_s;
     char fail_msg[160];
-    uint8_t *row_state;   /* rows entries */
+    struct live_call *next_free; /* on the driver's free list */
+    uint8_t row_state[];  /* model.max_batch entries, the first `rows` in use */
 } live_call_t;
 
 TAILQ_HEAD(live_call_list, live_call);
@@ -126,6 +127,7 @@ struct sw_srv_live {
     uint32_t n_slots, *free_slots, n_free;
     struct live_call_list pending;
     uint64_t calls_open; /* accepted, not yet freed */
+    live_call_t *free_calls; /* freed calls kept for reuse: no allocation per call */
     uint32_t next_gen;
 
     live_worker_t **wk;  /* by worker id */

@@ -1,4 +1,4 @@
-/* Tests of serving/workers.c, the frontend's side of the worker protocol, against the
+/* Tests of serving/worker_listener.c, the frontend's side of the worker protocol, against the
  * real `spillway worker` process on 127.0.0.1 (port chosen by the kernel): admission at
  * Hello, a batch and its result, Stop, refusal, and a worker declared lost when its
  * connection closes or it falls silent (SIGSTOP). */
@@ -14,7 +14,7 @@
 
 #include <event2/event.h>
 
-#include "serving/workers.h"
+#include "serving/worker_listener.h"
 #include "tests/tiny_model.h"
 
 extern char **environ;

@@ -1,4 +1,4 @@
-/* The worker listener (see workers.h). Each connection is a bufferevent that owns its
+/* The worker listener (see worker_listener.h). Each connection is a bufferevent that owns its
  * socket. A connection is UNREGISTERED until its Hello is admitted, then REGISTERED under
  * its worker id, then STOPPING once we sent Stop (its close is expected). One periodic
  * sweep closes connections that never said Hello and declares silent workers lost: a
@@ -9,7 +9,7 @@
  * own bufferevent callback while libevent may still touch it: closing marks it dead,
  * frees the bufferevent (which libevent allows from its callbacks) and queues the struct
  * for the next sweep. */
-#include "serving/workers.h"
+#include "serving/worker_listener.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,6 @@
 /* The worker listener: the frontend's side of the worker protocol (proto/worker.proto).
- * Workers dial in (DESIGN.md); `spillway worker` (backends/worker.c) is the other side.
+ * Workers dial in (DESIGN.md); the worker process, `spillway worker`, is the other side
+ * (backends/worker.c), and VM providers (backends/provider.h) start and stop it.
  *
  * It accepts TCP connections, reads length-prefixed frames (backends/frame.h), asks its
  * owner whom a Hello belongs to (the token issued at LAUNCH, or a static pool's shared
@@ -10,8 +11,8 @@
  *
  * Threading: everything runs on the event_base given at creation; callbacks are called
  * from its loop, never from inside a call into this module, so they may call back in. */
-#ifndef SW_SERVING_WORKERS_H
-#define SW_SERVING_WORKERS_H
+#ifndef SW_SERVING_WORKER_LISTENER_H
+#define SW_SERVING_WORKER_LISTENER_H
 
 #include <stddef.h>
 #include <stdint.h>
