@@ -31,6 +31,13 @@ int sw_run_timeline_row(FILE *f, const sw_cfg_t *cfg, const sw_sched_interval_t 
  * before writing it. */
 json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *sum);
 
+/* A summary's latency_ms (p50, p95, p99, p999, max, mean) and latency_cdf_ms (every
+ * percentile, then the tail, as [quantile, ms] pairs, so a report can draw the CDF without
+ * the raw histogram), from a histogram of microseconds: new objects the caller owns. Shared
+ * with `spillway loadgen`, whose summary must read as a run's. */
+json_t *sw_run_latency_json(const sw_hist_t *h);
+json_t *sw_run_latency_cdf_json(const sw_hist_t *h);
+
 /* Reads a summary.json for the tools (report, compare): a regular file of at most
  * SW_FILE_MAX_SUMMARY_BYTES holding one JSON object, with no duplicate key, whose fields
  * the tools read are there, of their type and in range: counts whole and >= 0, served_faas
