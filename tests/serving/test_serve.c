@@ -507,3 +507,30 @@ Test(srv_serve, a_worker_that_drains_is_replaced_and_nothing_is_lost)
     cr_assert_eq(json_number(sum, "lost"), 0, "a drain is not a loss: %s", sum);
     sw_free(sum);
 }
+
+/* The README's quick start: config/local.yaml as shipped (its addresses replaced by port
+ * 0) serves at once, through the faas-local it starts, before any worker has booted. */
+Test(srv_serve, the_shipped_local_policy_answers_at_once)
+{
+    FILE *f = fopen(SW_SOURCE_DIR "/config/local.yaml", "r");
+    cr_assert_not_null(f);
+    char *policy = sw_malloc(1 << 16);
+    size_t n = fread(policy, 1, (1 << 16) - 1, f);
+    policy[n] = '\0';
+    fclose(f);
+    sh_start(&srv, policy, NULL);
+    sw_free(policy);
+    sh_resp_t r;
+    sh_http(&srv, "GET", "/v2/health/ready", NULL, &r);
+    cr_assert_eq(r.status, 200, "functions can serve from the start");
+    sw_free(r.body);
+    char *body = sh_infer_body(images, 3, 4);
+    sh_http(&srv, NULL, "/v2/models/fashion-mlp/infer", body, &r);
+    sh_check_outputs(&r, expected + 30, 4);
+    sw_free(r.body);
+    sw_free(body);
+    char *sum = stop_and_read_summary();
+    cr_assert_eq(json_number(sum, "requests"), 4, "%s", sum);
+    cr_assert_eq(json_number(sum, "served_faas") + json_number(sum, "served_vm"), 4, "%s", sum);
+    sw_free(sum);
+}
