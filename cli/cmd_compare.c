@@ -1,6 +1,8 @@
 /* `spillway compare`: runs `spillway simulate` once per policy and --set grid point, each in
- * its own process so runs share nothing and use every core, then tabulates the summaries
- * as comparison.json, comparison.csv and comparison.html. */
+ * its own process so runs share nothing and use every core, then tabulates the summaries,
+ * with any run directories given by --run (a live `spillway serve` run beside simulated
+ * ones), as comparison.json, comparison.csv and comparison.html. Summaries are read with
+ * runs/summary.h and the scatter is drawn with runs/svg.h, as `spillway report` does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,7 +20,8 @@
 #include "common/common.h"
 #include "cli/cli.h"
 #include "runs/report.h"
-#include "runs/rundir.h"
+#include "runs/summary.h"
+#include "runs/svg.h"
 
 extern char **environ;
 
@@ -28,6 +31,8 @@ enum { MAX_POLICIES = 16, MAX_SETS = 16, MAX_VALUES = 64, MAX_ERR = 2000, ERR_BU
  * limits above would let reach 16 x 64^16. A thousand runs of a day's trace are hours on a
  * large machine. */
 enum { MAX_RUNS = 1024 };
+/* Run directories given with --run: each is read whole (its timeline too) for its report. */
+enum { MAX_GIVEN = 64 };
 
 typedef struct sweep {
     char *key;
@@ -46,19 +51,23 @@ typedef struct cmp_args {
     size_t n_sets;
     long jobs;
     char *policy_list; /* owns the strings policies[] points into */
+    const char *given[MAX_GIVEN]; /* --run directories, tabulated as they are */
+    size_t n_given;
 } cmp_args_t;
 
+/* One row of the comparison: a grid point run here, or a run directory given with --run
+ * (after the grid's rows). */
 typedef struct row {
+    const char *given; /* the --run directory, or NULL for a grid point */
     size_t policy;
     size_t value_idx[MAX_SETS];
     size_t combo; /* index of the set values, shared by the rows of every policy */
     pid_t pid;
     int status;
     char *error;
-    double cost_usd, vm_usd, faas_usd, slo_attainment, slo_target, p99_ms, spill_share;
-    double vm_hours, rel_oracle;
-    bool slo_met;
-    bool has_report; /* run-NNN/report.html was written */
+    sw_run_summary_t sum; /* read when error is NULL */
+    double rel_oracle;
+    char *report; /* its report.html, relative to --out, once written */
 } row_t;
 
 static void usage(FILE *f)
@@ -66,12 +75,16 @@ static void usage(FILE *f)
     fprintf(f, "usage: spillway compare [--config FILE] [--trace FILE] --policies P1,P2,...\n"
                "                        [--jobs N] [--set KEY=V1,V2,...]... --out DIR\n"
                "                        [--trace-format F] [--rate-scale K] [--seed N]\n"
-               "                        [--start S] [--duration S]\n\n"
+               "                        [--start S] [--duration S] [--run RUN_DIR]...\n\n"
                "Runs `spillway simulate` for every policy and every combination of --set values,\n"
                "at most N at a time (default: one per online CPU), each into DIR/run-NNN, and\n"
                "writes DIR/comparison.json, DIR/comparison.csv and DIR/comparison.html.\n"
+               "--run RUN_DIR (or --live RUN_DIR; repeatable) adds a finished run directory,\n"
+               "such as a `spillway serve --out RUN_DIR` run, as a row beside them, labelled\n"
+               "with its folder's name and \"live\" or \"simulated\"; with --run, --policies\n"
+               "may be left out to tabulate the given runs alone.\n"
                "Exit status: 0 all runs succeeded, 1 some run failed, 2 usage or configuration\n"
-               "error (nothing was run).\n");
+               "error, or a --run directory that cannot be read (nothing was run).\n");
 }
 
 static int split_list(char *list, char **out, size_t max, const char *what)
@@ -118,6 +131,8 @@ static int parse_args(int argc, char **argv, cmp_args_t *a)
         {"policies", required_argument, NULL, 'p'},
         {"jobs", required_argument, NULL, 'j'},
         {"set", required_argument, NULL, 's'},
+        {"run", required_argument, NULL, 'r'},
+        {"live", required_argument, NULL, 'r'},
         {"trace", required_argument, NULL, 1},
         {"trace-format", required_argument, NULL, 1},
         {"rate-scale", required_argument, NULL, 1},
@@ -148,6 +163,14 @@ static int parse_args(int argc, char **argv, cmp_args_t *a)
             a->n_policies = (size_t)n;
             break;
         }
+        case 'r':
+            if (a->n_given == MAX_GIVEN) {
+                fprintf(stderr, "spillway compare: --run: more than %d run directories\n",
+                        MAX_GIVEN);
+                return SW_EXIT_USAGE;
+            }
+            a->given[a->n_given++] = optarg;
+            break;
         case 'j':
             a->jobs = strtol(optarg, &end, 10);
             if (*end || end == optarg || a->jobs < 1 || a->jobs > 4096) {
@@ -164,10 +187,16 @@ static int parse_args(int argc, char **argv, cmp_args_t *a)
         default: usage(stderr); return SW_EXIT_USAGE;
         }
     }
-    if (optind != argc || !a->out || a->n_policies == 0) {
+    if (optind != argc || !a->out || (a->n_policies == 0 && a->n_given == 0)) {
         fprintf(stderr, "spillway compare: %s\n\n",
-                optind != argc ? "unexpected argument" : "--out and --policies are required");
+                optind != argc ? "unexpected argument"
+                               : "--out and --policies (or --run) are required");
         usage(stderr);
+        return SW_EXIT_USAGE;
+    }
+    if (a->n_policies == 0 && (a->n_sets > 0 || a->n_pass > 0)) {
+        fprintf(stderr, "spillway compare: --set and the trace options shape the runs of "
+                        "--policies, and none was given\n");
         return SW_EXIT_USAGE;
     }
     return 0;
@@ -213,7 +242,7 @@ static int check_grid(const cmp_args_t *a)
 
 /* Every policy name and every --set value is checked against a fresh config, so a typo in
  * the last value of a sweep is reported before hours of runs rather than after. */
-static int validate(const cmp_args_t *a)
+static int validate_grid(const cmp_args_t *a)
 {
     if (check_grid(a) != 0)
         return SW_EXIT_USAGE;
@@ -244,6 +273,47 @@ static int validate(const cmp_args_t *a)
     return rc;
 }
 
+/* Whether `dir` is a folder holding a summary.json; if not, says which it is not, so that
+ * a mistyped path or the wrong folder reads as such rather than as a missing file. */
+static bool is_run_dir(const char *dir)
+{
+    char path[4200];
+    struct stat st;
+    int err = stat(dir, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+    if (err) {
+        fprintf(stderr, "spillway compare: --run %s: %s\n", dir, strerror(err));
+        return false;
+    }
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    if (stat(path, &st) < 0 && errno == ENOENT) {
+        fprintf(stderr, "spillway compare: --run %s: not a run directory: it has no "
+                        "summary.json (`spillway serve --out` and `spillway simulate --out` "
+                        "write one)\n", dir);
+        return false;
+    }
+    return true;
+}
+
+/* A --run directory is read as `spillway report` reads one, summary and timeline, before
+ * anything runs: a damaged one is the caller's to fix, and named with its file and field. */
+static int validate(const cmp_args_t *a)
+{
+    int rc = a->n_policies > 0 ? validate_grid(a) : 0;
+    for (size_t i = 0; i < a->n_given && rc == 0; i++) {
+        char err[ERR_BUF];
+        sw_run_report_t *rep;
+        if (!is_run_dir(a->given[i]))
+            return SW_EXIT_USAGE;
+        int load = sw_run_report_load(&rep, a->given[i], err, sizeof err);
+        if (load < 0) {
+            fprintf(stderr, "spillway compare: --run %s: %s\n", a->given[i], err);
+            rc = sw__cli_file_status(load);
+        }
+        sw_run_report_destroy(rep);
+    }
+    return rc;
+}
+
 static size_t n_combos(const cmp_args_t *a)
 {
     size_t n = 1;
@@ -252,13 +322,22 @@ static size_t n_combos(const cmp_args_t *a)
     return n;
 }
 
-static row_t *make_grid(const cmp_args_t *a, size_t *n_rows)
+/* The grid's rows, every policy times every combination of --set values, then one row per
+ * --run directory. */
+static row_t *make_rows(const cmp_args_t *a, size_t *n_grid, size_t *n_rows)
 {
     size_t combos = n_combos(a);
-    *n_rows = combos * a->n_policies;
+    *n_grid = combos * a->n_policies;
+    *n_rows = *n_grid + a->n_given;
     row_t *rows = sw_calloc(*n_rows, sizeof(*rows));
     for (size_t i = 0; i < *n_rows; i++) {
         row_t *r = &rows[i];
+        r->rel_oracle = NAN;
+        r->pid = -1;
+        if (i >= *n_grid) {
+            r->given = a->given[i - *n_grid];
+            continue;
+        }
         r->policy = i / combos;
         r->combo = i % combos;
         size_t rest = r->combo;
@@ -266,25 +345,28 @@ static row_t *make_grid(const cmp_args_t *a, size_t *n_rows)
             r->value_idx[s] = rest % a->sets[s].n_values;
             rest /= a->sets[s].n_values;
         }
-        r->rel_oracle = NAN;
-        r->pid = -1;
     }
     return rows;
 }
 
-static void run_dir(const cmp_args_t *a, size_t i, char *buf, size_t len)
+/* Where row i's run directory is: DIR/run-NNN for a grid point, or as given. */
+static void run_dir(const cmp_args_t *a, const row_t *rows, size_t i, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/run-%03zu", a->out, i);
+    if (rows[i].given)
+        snprintf(buf, len, "%s", rows[i].given);
+    else
+        snprintf(buf, len, "%s/run-%03zu", a->out, i);
 }
 
 /* Starts simulate for one grid point with its output captured in its run folder. */
-static int spawn_run(const cmp_args_t *a, row_t *r, size_t i)
+static int spawn_run(const cmp_args_t *a, row_t *rows, size_t i)
 {
     char dir[4096], out_path[4200], err_path[4200];
     char sets[MAX_SETS][1024], opt[8][32];
     const char *argv[64 + 2 * MAX_SETS];
     size_t n = 0;
-    run_dir(a, i, dir, sizeof dir);
+    row_t *r = &rows[i];
+    run_dir(a, rows, i, dir, sizeof dir);
     if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
         fprintf(stderr, "spillway compare: cannot create %s: %s\n", dir, strerror(errno));
         return -1;
@@ -346,20 +428,21 @@ static bool reap_one(row_t *rows, size_t n_rows)
     return true;
 }
 
-static void run_all(const cmp_args_t *a, row_t *rows, size_t n_rows)
+/* Runs the grid's n_grid rows, at most --jobs at a time. */
+static void run_all(const cmp_args_t *a, row_t *rows, size_t n_grid)
 {
     size_t running = 0;
-    for (size_t i = 0; i < n_rows; i++) {
-        if (running == (size_t)a->jobs && reap_one(rows, n_rows))
+    for (size_t i = 0; i < n_grid; i++) {
+        if (running == (size_t)a->jobs && reap_one(rows, n_grid))
             running--;
-        if (spawn_run(a, &rows[i], i) < 0) {
+        if (spawn_run(a, rows, i) < 0) {
             rows[i].status = 127;
             rows[i].error = sw_strdup("could not start the run");
         } else {
             running++;
         }
     }
-    while (running > 0 && reap_one(rows, n_rows))
+    while (running > 0 && reap_one(rows, n_grid))
         running--;
 }
 
@@ -379,42 +462,51 @@ static char *read_error(const char *dir)
     return buf;
 }
 
+/* Checked like any run directory (types, ranges), by the reader report uses: the run may
+ * have been replaced or damaged between its exit, or its check, and now. */
 static int read_summary(const char *dir, row_t *r)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", dir);
-    /* Checked like any run directory (types, ranges), then unpacked: the run may have been
-     * replaced or damaged between its exit and now. */
-    json_t *root;
     r->error = sw_malloc(ERR_BUF);
-    if (sw_run_summary_load(path, &root, r->error, ERR_BUF) < 0)
+    if (sw_run_summary_load(&r->sum, path, r->error, ERR_BUF) < 0)
         return -1;
-    json_error_t jerr;
-    double requests = 0, faas = 0, billed_s = 0;
-    int slo_met = 0;
-    int rc = json_unpack_ex(root, &jerr, 0, "{s:F,s:F,s:F,s:b,s:{s:F},s:{s:F,s:F,s:F},s:F,s:{s:F}}",
-                            "requests", &requests, "slo_attainment", &r->slo_attainment,
-                            "slo_target", &r->slo_target, "slo_met", &slo_met, "latency_ms", "p99",
-                            &r->p99_ms, "cost_usd", "total", &r->cost_usd, "vm", &r->vm_usd, "faas",
-                            &r->faas_usd, "served_faas", &faas, "vm", "billed_seconds", &billed_s);
-    json_decref(root);
-    if (rc < 0) {
-        snprintf(r->error, ERR_BUF, "%s: %s", path, jerr.text);
-        return -1;
-    }
     sw_free(r->error);
     r->error = NULL;
-    r->slo_met = slo_met;
-    r->spill_share = requests > 0 ? faas / requests : 0.0;
-    r->vm_hours = billed_s / 3600.0;
     return 0;
+}
+
+static const char *row_policy(const cmp_args_t *a, const row_t *r)
+{
+    return r->given ? r->sum.policy : a->policies[r->policy];
+}
+
+/* The row that prices row i: the oracle run of the same grid point, or, for a given run,
+ * an oracle run of the same trace and request count (as `spillway report --oracle`
+ * demands). The oracle knows the future: cost relative to it is the price of not
+ * knowing. NULL when there is none. */
+static const row_t *oracle_of(const cmp_args_t *a, const row_t *rows, size_t n_rows, size_t i)
+{
+    const row_t *r = &rows[i];
+    for (size_t k = 0; k < n_rows && !r->error; k++) {
+        const row_t *o = &rows[k];
+        const char *policy = o->error ? NULL : row_policy(a, o);
+        if (!policy || strcmp(policy, "oracle") != 0 || !(o->sum.cost_usd > 0))
+            continue;
+        if (!r->given && !o->given
+                ? o->combo == r->combo
+                : r->sum.trace && o->sum.trace && strcmp(r->sum.trace, o->sum.trace) == 0 &&
+                      r->sum.requests == o->sum.requests)
+            return o;
+    }
+    return NULL;
 }
 
 static void collect(const cmp_args_t *a, row_t *rows, size_t n_rows)
 {
     char dir[4096];
     for (size_t i = 0; i < n_rows; i++) {
-        run_dir(a, i, dir, sizeof dir);
+        run_dir(a, rows, i, dir, sizeof dir);
         if (rows[i].error)
             continue;
         if (rows[i].status != 0)
@@ -422,66 +514,134 @@ static void collect(const cmp_args_t *a, row_t *rows, size_t n_rows)
         else if (read_summary(dir, &rows[i]) < 0)
             rows[i].status = SW_EXIT_FAILURE;
     }
-    /* The oracle knows the future: cost relative to it is the price of not knowing. */
-    for (size_t i = 0; i < n_rows; i++)
-        for (size_t k = 0; k < n_rows; k++)
-            if (!rows[i].error && !rows[k].error && rows[k].combo == rows[i].combo &&
-                strcmp(a->policies[rows[k].policy], "oracle") == 0 && rows[k].cost_usd > 0)
-                rows[i].rel_oracle = rows[i].cost_usd / rows[k].cost_usd;
+    for (size_t i = 0; i < n_rows; i++) {
+        const row_t *o = oracle_of(a, rows, n_rows, i);
+        if (o)
+            rows[i].rel_oracle = rows[i].sum.cost_usd / o->sum.cost_usd;
+    }
 }
 
-/* Each run's own report, with its cost relative to the oracle of the same grid point when
- * one ran. A report that cannot be written costs its link, not the comparison. */
-static void write_run_reports(const cmp_args_t *a, row_t *rows, size_t n_rows)
+/* Each run's own report, with its cost relative to its oracle when one ran: a grid
+ * point's in its run folder, a given run's as DIR/given-NNN.html, since the given folder
+ * is the caller's and is only read. A report that cannot be written costs its link, not
+ * the comparison. */
+static void write_run_reports(const cmp_args_t *a, row_t *rows, size_t n_grid, size_t n_rows)
 {
-    char dir[4096], oracle_dir[4096], out[4200], err[1024];
+    char dir[4096], oracle_dir[4096], rel[64], out[4200], err[ERR_BUF];
     for (size_t i = 0; i < n_rows; i++) {
         if (rows[i].error)
             continue;
-        run_dir(a, i, dir, sizeof dir);
+        run_dir(a, rows, i, dir, sizeof dir);
         sw_run_report_t *rep;
         if (sw_run_report_load(&rep, dir, err, sizeof err) < 0) {
             fprintf(stderr, "spillway compare: no report for %s: %s\n", dir, err);
             continue;
         }
-        for (size_t k = 0; k < n_rows; k++) {
-            if (k != i && !rows[k].error && rows[k].combo == rows[i].combo &&
-                strcmp(a->policies[rows[k].policy], "oracle") == 0) {
-                run_dir(a, k, oracle_dir, sizeof oracle_dir);
-                if (sw_run_report_set_oracle(rep, oracle_dir, err, sizeof err) < 0)
-                    fprintf(stderr, "spillway compare: %s\n", err);
-            }
+        const row_t *o = oracle_of(a, rows, n_rows, i);
+        if (o && o != &rows[i]) {
+            run_dir(a, rows, (size_t)(o - rows), oracle_dir, sizeof oracle_dir);
+            if (sw_run_report_set_oracle(rep, oracle_dir, err, sizeof err) < 0)
+                fprintf(stderr, "spillway compare: %s\n", err);
         }
-        snprintf(out, sizeof out, "%s/report.html", dir);
+        if (rows[i].given)
+            snprintf(rel, sizeof rel, "given-%03zu.html", i - n_grid);
+        else
+            snprintf(rel, sizeof rel, "run-%03zu/report.html", i);
+        snprintf(out, sizeof out, "%s/%s", a->out, rel);
         if (sw_run_report_write(rep, out, err, sizeof err) < 0)
             fprintf(stderr, "spillway compare: %s\n", err);
         else
-            rows[i].has_report = true;
+            rows[i].report = sw_strdup(rel);
         sw_run_report_destroy(rep);
     }
 }
 
-static json_t *row_json(const cmp_args_t *a, const row_t *r)
+/* ---- the comparison's files -------------------------------------------------------- */
+
+/* The last component of a path, without trailing slashes: how a given run is named. */
+static void base_name(const char *path, char *buf, size_t len)
 {
+    size_t end = strlen(path);
+    while (end > 1 && path[end - 1] == '/')
+        end--;
+    size_t start = end;
+    while (start > 0 && path[start - 1] != '/')
+        start--;
+    snprintf(buf, len, "%.*s", (int)(end - start), path + start);
+}
+
+/* Where the run came from: a given run says so in its summary; a grid point is
+ * simulated. NULL for a given run whose summary could not be read. */
+static const char *row_source(const row_t *r)
+{
+    if (r->error)
+        return r->given ? NULL : "simulated";
+    return sw_run_source_name(r->sum.source);
+}
+
+/* The row's name: "run-NNN", or a given run's folder name. */
+static void row_name(const row_t *rows, size_t i, char *buf, size_t len)
+{
+    if (rows[i].given)
+        base_name(rows[i].given, buf, len);
+    else
+        snprintf(buf, len, "run-%03zu", i);
+}
+
+/* The row's label in the table and the scatter: the policy and its --set values, or a
+ * given run's folder name with where it came from and its policy. */
+static void row_label(const cmp_args_t *a, const row_t *rows, size_t i, char *buf, size_t len)
+{
+    const row_t *r = &rows[i];
+    if (r->given) {
+        char name[256];
+        const char *policy = r->error ? NULL : r->sum.policy, *source = row_source(r);
+        base_name(r->given, name, sizeof name);
+        snprintf(buf, len, "%s (%s%s%s)", name, source ? source : "unread", policy ? ", " : "",
+                 policy ? policy : "");
+        return;
+    }
+    size_t n = (size_t)snprintf(buf, len, "%s", a->policies[r->policy]);
+    for (size_t s = 0; s < a->n_sets && n < len; s++)
+        n += (size_t)snprintf(buf + n, len - n, " %s=%s", a->sets[s].key,
+                              a->sets[s].values[r->value_idx[s]]);
+}
+
+static json_t *json_string_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *row_json(const cmp_args_t *a, const row_t *rows, size_t i)
+{
+    const row_t *r = &rows[i];
+    const sw_run_summary_t *s = &r->sum;
+    char name[256], dir[4096];
+    row_name(rows, i, name, sizeof name);
+    run_dir(a, rows, i, dir, sizeof dir);
     json_t *o = json_object(), *set = json_object();
-    json_object_set_new(o, "policy", json_string(a->policies[r->policy]));
-    for (size_t s = 0; s < a->n_sets; s++)
-        json_object_set_new(set, a->sets[s].key, json_string(a->sets[s].values[r->value_idx[s]]));
+    json_object_set_new(o, "policy",
+                        json_string_or_null(r->error && r->given ? NULL : row_policy(a, r)));
+    json_object_set_new(o, "run", json_string(name));
+    json_object_set_new(o, "dir", json_string(dir));
+    json_object_set_new(o, "source", json_string_or_null(row_source(r)));
+    for (size_t k = 0; k < a->n_sets && !r->given; k++)
+        json_object_set_new(set, a->sets[k].key, json_string(a->sets[k].values[r->value_idx[k]]));
     json_object_set_new(o, "set", set);
     json_object_set_new(o, "exit_status", json_integer(r->status));
     if (r->error) {
         json_object_set_new(o, "error", json_string(r->error));
         return o;
     }
-    json_object_set_new(o, "cost_usd", json_real(r->cost_usd));
-    json_object_set_new(o, "vm_cost_usd", json_real(r->vm_usd));
-    json_object_set_new(o, "faas_cost_usd", json_real(r->faas_usd));
-    json_object_set_new(o, "slo_attainment", json_real(r->slo_attainment));
-    json_object_set_new(o, "slo_target", json_real(r->slo_target));
-    json_object_set_new(o, "slo_met", json_boolean(r->slo_met));
-    json_object_set_new(o, "p99_ms", json_real(r->p99_ms));
-    json_object_set_new(o, "spill_share", json_real(r->spill_share));
-    json_object_set_new(o, "vm_hours", json_real(r->vm_hours));
+    json_object_set_new(o, "cost_usd", json_real(s->cost_usd));
+    json_object_set_new(o, "vm_cost_usd", json_real(s->vm_cost_usd));
+    json_object_set_new(o, "faas_cost_usd", json_real(s->faas_cost_usd));
+    json_object_set_new(o, "slo_attainment", json_real(s->slo_attainment));
+    json_object_set_new(o, "slo_target", json_real(s->slo_target));
+    json_object_set_new(o, "slo_met", json_boolean(s->slo_met));
+    json_object_set_new(o, "p99_ms", json_real(s->latency_p99_ms));
+    json_object_set_new(o, "spill_share", json_real(sw_run_summary_spill_share(s)));
+    json_object_set_new(o, "vm_hours", json_real(s->vm_billed_s / 3600.0));
     json_object_set_new(o, "cost_vs_oracle",
                         isnan(r->rel_oracle) ? json_null() : json_real(r->rel_oracle));
     return o;
@@ -493,7 +653,7 @@ static int write_json(const cmp_args_t *a, const row_t *rows, size_t n_rows)
     snprintf(path, sizeof path, "%s/comparison.json", a->out);
     json_t *arr = json_array();
     for (size_t i = 0; i < n_rows; i++)
-        json_array_append_new(arr, row_json(a, &rows[i]));
+        json_array_append_new(arr, row_json(a, rows, i));
     int rc = json_dump_file(arr, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     json_decref(arr);
     if (rc != 0)
@@ -509,6 +669,32 @@ static void csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
+static void csv_row(FILE *f, const cmp_args_t *a, const row_t *rows, size_t i)
+{
+    const row_t *r = &rows[i];
+    const sw_run_summary_t *s = &r->sum;
+    const char *policy = r->error && r->given ? NULL : row_policy(a, r), *source = row_source(r);
+    char name[256];
+    row_name(rows, i, name, sizeof name);
+    csv_field(f, policy ? policy : "");
+    for (size_t k = 0; k < a->n_sets; k++)
+        fprintf(f, ",%s", r->given ? "" : a->sets[k].values[r->value_idx[k]]);
+    fputc(',', f);
+    csv_field(f, name);
+    fprintf(f, ",%s,%d", source ? source : "", r->status);
+    if (r->error)
+        fputs(",,,,,,,,,,", f); /* the ten metric columns */
+    else
+        fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%s,%.3f,%.6f,%.4f,", s->cost_usd, s->vm_cost_usd,
+                s->faas_cost_usd, s->slo_attainment, s->slo_target, s->slo_met ? "true" : "false",
+                s->latency_p99_ms, sw_run_summary_spill_share(s), s->vm_billed_s / 3600.0);
+    if (!r->error && !isnan(r->rel_oracle))
+        fprintf(f, "%.4f", r->rel_oracle);
+    fputc(',', f);
+    csv_field(f, r->error ? r->error : "");
+    fputc('\n', f);
+}
+
 static int write_csv(const cmp_args_t *a, const row_t *rows, size_t n_rows)
 {
     char path[4200];
@@ -521,44 +707,17 @@ static int write_csv(const cmp_args_t *a, const row_t *rows, size_t n_rows)
     fputs("policy", f);
     for (size_t s = 0; s < a->n_sets; s++)
         fprintf(f, ",%s", a->sets[s].key);
-    fputs(",exit_status,cost_usd,vm_cost_usd,faas_cost_usd,slo_attainment,slo_target,slo_met,"
-          "p99_ms,spill_share,vm_hours,cost_vs_oracle,error\n",
+    fputs(",run,source,exit_status,cost_usd,vm_cost_usd,faas_cost_usd,slo_attainment,"
+          "slo_target,slo_met,p99_ms,spill_share,vm_hours,cost_vs_oracle,error\n",
           f);
-    for (size_t i = 0; i < n_rows; i++) {
-        const row_t *r = &rows[i];
-        fputs(a->policies[r->policy], f);
-        for (size_t s = 0; s < a->n_sets; s++)
-            fprintf(f, ",%s", a->sets[s].values[r->value_idx[s]]);
-        fprintf(f, ",%d", r->status);
-        if (r->error)
-            fputs(",,,,,,,,,,", f); /* the ten metric columns */
-        else
-            fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%s,%.3f,%.6f,%.4f,", r->cost_usd, r->vm_usd,
-                    r->faas_usd, r->slo_attainment, r->slo_target, r->slo_met ? "true" : "false",
-                    r->p99_ms, r->spill_share, r->vm_hours);
-        if (!r->error && !isnan(r->rel_oracle))
-            fprintf(f, "%.4f", r->rel_oracle);
-        fputc(',', f);
-        csv_field(f, r->error ? r->error : "");
-        fputc('\n', f);
-    }
+    for (size_t i = 0; i < n_rows; i++)
+        csv_row(f, a, rows, i);
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0 || rc < 0) {
         fprintf(stderr, "spillway compare: cannot write %s\n", path);
         return -1;
     }
     return 0;
-}
-
-static void html_label(FILE *f, const cmp_args_t *a, const row_t *r)
-{
-    sw_run_html_escaped(f, a->policies[r->policy]);
-    for (size_t s = 0; s < a->n_sets; s++) {
-        fputs(" ", f);
-        sw_run_html_escaped(f, a->sets[s].key);
-        fputs("=", f);
-        sw_run_html_escaped(f, a->sets[s].values[r->value_idx[s]]);
-    }
 }
 
 static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n_rows)
@@ -569,185 +728,117 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
           f);
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
+        const sw_run_summary_t *s = &r->sum;
+        char label[512];
+        row_label(a, rows, i, label, sizeof label);
         fputs("<tr><td>", f);
-        html_label(f, a, r);
+        sw_svg_escaped(f, label);
         if (r->error) {
             fprintf(f, "</td><td colspan=8></td><td class=err>exit %d: ", r->status);
-            sw_run_html_escaped(f, r->error);
+            sw_svg_escaped(f, r->error);
             fputs("</td></tr>\n", f);
             continue;
         }
         fprintf(f,
                 "</td><td>%.2f</td><td>%.2f</td><td>%.3f %%</td><td>%s</td><td>%.1f</td>"
                 "<td>%.2f %%</td><td>%.1f</td><td>",
-                r->cost_usd, r->vm_usd, r->slo_attainment * 100, r->slo_met ? "yes" : "no",
-                r->p99_ms, r->spill_share * 100, r->vm_hours);
+                s->cost_usd, s->vm_cost_usd, s->slo_attainment * 100, s->slo_met ? "yes" : "no",
+                s->latency_p99_ms, sw_run_summary_spill_share(s) * 100, s->vm_billed_s / 3600.0);
         if (!isnan(r->rel_oracle))
             fprintf(f, "%.2f&times;", r->rel_oracle);
-        if (r->has_report)
-            fprintf(f, "</td><td>ok, <a href=\"run-%03zu/report.html\">report</a></td></tr>\n", i);
-        else
-            fputs("</td><td>ok</td></tr>\n", f);
+        fputs("</td><td>ok", f);
+        if (r->report) {
+            fputs(", <a href=\"", f);
+            sw_svg_escaped(f, r->report);
+            fputs("\">report</a>", f);
+        }
+        fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);
 }
 
-typedef struct plot {
-    double x0, x1, y0, y1; /* data ranges, ending on ticks */
-    double xstep, ystep;
-} plot_t;
+/* The scatter: 720 x 440 px, its plot area 80 px from the left and 20 from the top. */
+enum { SCATTER_W = 720, SCATTER_H = 440, SCATTER_L = 80, SCATTER_T = 20 };
+enum { SCATTER_PLOT_W = 610, SCATTER_PLOT_H = 360 };
 
-enum { W = 720, H = 440, ML = 80, MR = 30, MT = 20, MB = 60 };
+static const char sim_color[] = "steelblue", live_color[] = "#d95f02";
 
-static double px(const plot_t *p, double x)
-{
-    return ML + (x - p->x0) / (p->x1 - p->x0) * (W - ML - MR);
-}
-
-static double py(const plot_t *p, double y)
-{
-    return H - MB - (y - p->y0) / (p->y1 - p->y0) * (H - MT - MB);
-}
-
-/* 1, 2 or 5 x 10^k: the smallest such step that cuts `span` into at most `max` parts, so
- * tick labels are round numbers that do not crowd. */
-static double nice_step(double span, int max)
-{
-    double raw = span / max, mag = pow(10, floor(log10(raw)));
-    static const double mult[] = {1, 2, 5, 10};
-    for (size_t i = 0; i < SW_ARRAY_LEN(mult); i++) {
-        if (mult[i] * mag >= raw * (1 - 1e-9))
-            return mult[i] * mag;
-    }
-    return 10 * mag;
-}
-
-static plot_t plot_range(const row_t *rows, size_t n_rows)
+/* Cost from 0 to a round number past the dearest run; attainment from a round number
+ * below the worst run (or target) up to 100 %. The steps are the ticks'. */
+static sw_svg_plot_t scatter_plot(FILE *f, const row_t *rows, size_t n_rows, double *xstep,
+                                  double *ystep)
 {
     double cost_max = 0, att_min = 1;
     for (size_t i = 0; i < n_rows; i++) {
-        const row_t *r = &rows[i];
-        if (r->error)
+        const sw_run_summary_t *s = &rows[i].sum;
+        if (rows[i].error)
             continue;
-        cost_max = SW_MAX(cost_max, r->cost_usd);
-        att_min = SW_MIN(att_min, SW_MIN(r->slo_attainment, r->slo_target));
+        cost_max = SW_MAX(cost_max, s->cost_usd);
+        att_min = SW_MIN(att_min, SW_MIN(s->slo_attainment, s->slo_target));
     }
-    plot_t p = {0};
-    p.xstep = nice_step(cost_max > 0 ? cost_max * 1.08 : 1.0, 6);
-    p.x1 = p.xstep * ceil((cost_max > 0 ? cost_max * 1.08 : 1.0) / p.xstep);
+    sw_svg_plot_t p = {.f = f,
+                       .left = SCATTER_L,
+                       .top = SCATTER_T,
+                       .width = SCATTER_PLOT_W,
+                       .height = SCATTER_PLOT_H,
+                       .y1 = 1.0};
+    double xspan = cost_max > 0 ? cost_max * 1.08 : 1.0;
+    *xstep = sw_svg_nice_step(xspan, 6);
+    p.x1 = *xstep * ceil(xspan / *xstep);
     /* Attainment sits near 100 %: zoom to the worst point with a margin, not to 0. */
     double span = SW_MAX(1.0 - att_min, 0.001) * 1.15;
-    p.ystep = nice_step(span, 6);
-    p.y1 = 1.0;
-    p.y0 = SW_MAX(0.0, 1.0 - p.ystep * ceil(span / p.ystep));
+    *ystep = sw_svg_nice_step(span, 6);
+    p.y0 = SW_MAX(0.0, 1.0 - *ystep * ceil(span / *ystep));
     return p;
 }
 
-static void svg_axes(FILE *f, const plot_t *p)
+/* One dashed line per distinct SLO target among the runs. */
+static void scatter_targets(const sw_svg_plot_t *p, const row_t *rows, size_t n_rows)
 {
-    /* As many decimals as the step needs, in percent for attainment. */
-    int ydec = (int)SW_MAX(0.0, -floor(log10(p->ystep * 100) + 1e-9));
-    int xdec = (int)SW_MAX(0.0, -floor(log10(p->xstep) + 1e-9));
-    for (double x = p->x0; x <= p->x1 + p->xstep / 2; x += p->xstep)
-        fprintf(f,
-                "<line x1=%.1f y1=%d x2=%.1f y2=%d stroke=#eee />"
-                "<text x=%.1f y=%d text-anchor=middle>%.*f</text>",
-                px(p, x), MT, px(p, x), H - MB, px(p, x), H - MB + 18, xdec, x);
-    for (double y = p->y0; y <= p->y1 + p->ystep / 2; y += p->ystep)
-        fprintf(f,
-                "<line x1=%d y1=%.1f x2=%d y2=%.1f stroke=#eee />"
-                "<text x=%d y=%.1f text-anchor=end>%.*f</text>",
-                ML, py(p, y), W - MR, py(p, y), ML - 6, py(p, y) + 4, ydec, y * 100);
-    fprintf(f, "<line x1=%d y1=%d x2=%d y2=%d stroke=black />", ML, H - MB, W - MR, H - MB);
-    fprintf(f, "<line x1=%d y1=%d x2=%d y2=%d stroke=black />", ML, MT, ML, H - MB);
-    fprintf(f, "<text x=%d y=%d text-anchor=middle>cost (USD)</text>", (ML + W - MR) / 2, H - 15);
-    fprintf(f,
-            "<text transform=\"translate(18,%d) rotate(-90)\" text-anchor=middle>"
-            "SLO attainment (%%)</text>",
-            (MT + H - MB) / 2);
-}
-
-typedef struct box {
-    double x0, y0, x1, y1;
-} box_t;
-
-static bool overlaps(const box_t *a, const box_t *b)
-{
-    return a->x0 < b->x1 && b->x0 < a->x1 && a->y0 < b->y1 && b->y0 < a->y1;
-}
-
-/* Places a point's label beside it where it hits no label or point placed before and stays
- * inside the plot, trying right and left, then further above and below: sweeps put many
- * points close together. Returns the label's baseline origin. */
-static void place_label(double cx, double cy, size_t len, box_t *placed,
-                        size_t n_placed, double *lx, double *ly)
-{
-    double w = 6.6 * (double)len + 2, h = 13;
-    for (int k = 0; k < 24; k++) {
-        double dy = (k / 2 % 2 ? 1 : -1) * (6 + 14 * (k / 4)), x = k % 2 ? cx - 8 - w : cx + 8;
-        box_t b = {x, cy + dy - h / 2, x + w, cy + dy + h / 2};
-        bool ok = b.x0 >= ML && b.x1 <= W - MR + 20 && b.y0 >= 0 && b.y1 <= H - MB;
-        for (size_t i = 0; i < n_placed && ok; i++)
-            ok = !overlaps(&b, &placed[i]);
-        if (ok || k == 23) {
-            placed[n_placed] = b;
-            *lx = b.x0;
-            *ly = b.y1 - 3;
-            return;
-        }
+    for (size_t i = 0; i < n_rows; i++) {
+        bool seen = rows[i].error != NULL;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = !rows[k].error && rows[k].sum.slo_target == rows[i].sum.slo_target;
+        if (seen)
+            continue;
+        char label[64];
+        snprintf(label, sizeof label, "SLO target %.2f %%", rows[i].sum.slo_target * 100);
+        sw_svg_hline(p, rows[i].sum.slo_target, "slo-target", label);
     }
 }
 
-static void label_text(const cmp_args_t *a, const row_t *r, char *buf, size_t len)
-{
-    size_t n = (size_t)snprintf(buf, len, "%s", a->policies[r->policy]);
-    for (size_t s = 0; s < a->n_sets && n < len; s++)
-        n += (size_t)snprintf(buf + n, len - n, " %s=%s", a->sets[s].key,
-                              a->sets[s].values[r->value_idx[s]]);
-}
-
+/* Cost against attainment, a point per run that produced a summary; live runs in their
+ * own colour, with a legend when there is one. */
 static void html_scatter(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n_rows)
 {
-    plot_t p = plot_range(rows, n_rows);
-    fprintf(f, "<svg width=%d height=%d font-family=sans-serif font-size=12>", W, H);
-    svg_axes(f, &p);
-    /* Points first, as obstacles, so no label covers another run's point. */
-    box_t *placed = sw_calloc(2 * n_rows + 1, sizeof(*placed));
-    size_t n_placed = 0;
-    double target = -1;
+    double xstep, ystep;
+    sw_svg_plot_t p = scatter_plot(f, rows, n_rows, &xstep, &ystep);
+    sw_svg_point_t *pts = sw_calloc(n_rows + 1, sizeof(*pts));
+    char(*labels)[512] = sw_calloc(n_rows + 1, sizeof(*labels));
+    size_t n = 0, live = 0;
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
         if (r->error)
             continue;
-        double cx = px(&p, r->cost_usd), cy = py(&p, r->slo_attainment);
-        placed[n_placed++] = (box_t){cx - 5, cy - 5, cx + 5, cy + 5};
-        if (r->slo_target != target) {
-            target = r->slo_target;
-            fprintf(f,
-                    "<line x1=%d y1=%.1f x2=%d y2=%.1f stroke=red stroke-dasharray=\"6,4\" />"
-                    "<text x=%d y=%.1f fill=red text-anchor=end>SLO target %.2f %%</text>",
-                    ML, py(&p, target), W - MR, py(&p, target), W - MR, py(&p, target) - 4,
-                    target * 100);
-        }
-        fprintf(f, "<circle cx=%.1f cy=%.1f r=5 fill=steelblue><title>", cx, cy);
-        html_label(f, a, r);
-        fputs("</title></circle>", f);
+        bool is_live = r->sum.source == SW_RUN_LIVE;
+        row_label(a, rows, i, labels[n], sizeof labels[n]);
+        pts[n] =
+            (sw_svg_point_t){r->sum.cost_usd, r->sum.slo_attainment, labels[n],
+                             sw_run_source_name(r->sum.source), is_live ? live_color : sim_color};
+        live += is_live;
+        n++;
     }
-    for (size_t i = 0; i < n_rows; i++) {
-        const row_t *r = &rows[i];
-        if (r->error)
-            continue;
-        char label[512];
-        double lx, ly;
-        label_text(a, r, label, sizeof label);
-        place_label(px(&p, r->cost_usd), py(&p, r->slo_attainment), strlen(label), placed,
-                    n_placed++, &lx, &ly);
-        fprintf(f, "<text x=%.1f y=%.1f>", lx, ly);
-        sw_run_html_escaped(f, label);
-        fputs("</text>", f);
-    }
-    sw_free(placed);
-    fputs("</svg>\n", f);
+    const sw_svg_key_t keys[] = {{"simulated", sim_color, 1}, {"live", live_color, 1}};
+    sw_svg_begin(&p, "chart-cost-attainment", SCATTER_W, SCATTER_H, "Cost vs SLO attainment", NULL,
+                 keys, live ? SW_ARRAY_LEN(keys) : 0);
+    sw_svg_ticks_t xt = sw_svg_ticks_stepped(p.x0, p.x1, xstep, 1);
+    sw_svg_ticks_t yt = sw_svg_ticks_stepped(p.y0, p.y1, ystep, 100);
+    sw_svg_axes(&p, &xt, &yt, "cost (USD)", "SLO attainment (%)");
+    scatter_targets(&p, rows, n_rows);
+    sw_svg_scatter(&p, pts, n);
+    sw_svg_end(&p);
+    sw_free(pts);
+    sw_free(labels);
 }
 
 static int write_html(const cmp_args_t *a, const row_t *rows, size_t n_rows)
@@ -759,11 +850,12 @@ static int write_html(const cmp_args_t *a, const row_t *rows, size_t n_rows)
         fprintf(stderr, "spillway compare: cannot write %s: %s\n", path, strerror(errno));
         return -1;
     }
-    fputs("<!DOCTYPE html><html><head><meta charset=utf-8><title>spillway compare</title>"
-          "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
-          "td,th{border:1px solid #ccc;padding:2px 6px}.err{color:#b00}</style></head><body>"
-          "<h1>Policy comparison</h1>\n",
-          f);
+    fprintf(f,
+            "<!DOCTYPE html><html><head><meta charset=utf-8><title>spillway compare</title>"
+            "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:2px 6px}.err{color:#b00}%s</style></head>"
+            "<body><h1>Policy comparison</h1>\n",
+            sw_svg_style);
     html_table(f, a, rows, n_rows);
     fputs("<h2>Cost vs SLO attainment</h2>\n", f);
     html_scatter(f, a, rows, n_rows);
@@ -783,6 +875,16 @@ static void free_args(cmp_args_t *a)
         sw_free(a->sets[s].key);
 }
 
+static void free_rows(row_t *rows, size_t n_rows)
+{
+    for (size_t i = 0; i < n_rows; i++) {
+        sw_free(rows[i].error);
+        sw_free(rows[i].report);
+        sw_run_summary_deinit(&rows[i].sum);
+    }
+    sw_free(rows);
+}
+
 int sw_cli_cmd_compare(int argc, char **argv)
 {
     cmp_args_t a = {.jobs = sysconf(_SC_NPROCESSORS_ONLN)};
@@ -799,11 +901,11 @@ int sw_cli_cmd_compare(int argc, char **argv)
     }
     if (a.jobs < 1)
         a.jobs = 1;
-    size_t n_rows;
-    row_t *rows = make_grid(&a, &n_rows);
-    run_all(&a, rows, n_rows);
+    size_t n_grid, n_rows;
+    row_t *rows = make_rows(&a, &n_grid, &n_rows);
+    run_all(&a, rows, n_grid);
     collect(&a, rows, n_rows);
-    write_run_reports(&a, rows, n_rows);
+    write_run_reports(&a, rows, n_grid, n_rows);
     int failed = 0;
     for (size_t i = 0; i < n_rows; i++)
         failed += rows[i].error != NULL;
@@ -812,9 +914,7 @@ int sw_cli_cmd_compare(int argc, char **argv)
         failed++;
     printf("spillway compare: %zu runs, %d failed; %s/comparison.{json,csv,html}\n", n_rows, failed,
            a.out);
-    for (size_t i = 0; i < n_rows; i++)
-        sw_free(rows[i].error);
-    sw_free(rows);
+    free_rows(rows, n_rows);
     free_args(&a);
     return failed ? SW_EXIT_FAILURE : SW_EXIT_OK;
 }

@@ -1,5 +1,6 @@
-/* `spillway report RUN_DIR [--out FILE] [--oracle DIR]`: turns a run directory into one self-contained HTML
- * page (summary table and SVG charts) that opens from disk. */
+/* `spillway report RUN_DIR [--out FILE] [--oracle DIR]`: turns a run directory, simulated
+ * or live, into one self-contained HTML page (summary table and SVG charts) that opens from
+ * disk. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,9 +12,11 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: spillway report RUN_DIR [--out FILE] [--oracle DIR]\n\n"
-               "Writes an HTML report of a `spillway simulate --out RUN_DIR` run: a summary\n"
-               "table and charts of arrivals, VMs, functions, cost and latency. The page has\n"
-               "no scripts and no external references.\n\n"
+               "Writes an HTML report of a `spillway simulate --out RUN_DIR` or `spillway serve\n"
+               "--out RUN_DIR` run: a summary table (for a live run also its calls, call\n"
+               "latency, and observed against planned batch times per instance type) and\n"
+               "charts of arrivals, VMs, functions, cost and latency. The page has no scripts\n"
+               "and no external references.\n\n"
                "  --out FILE    where to write (default: RUN_DIR/report.html)\n"
                "  --oracle DIR  a `simulate --policy oracle` run of the same trace: the\n"
                "                summary then states the cost relative to it\n\n"

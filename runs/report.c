@@ -1,9 +1,10 @@
-/* `spillway report`: reads a run directory and writes one self-contained HTML page. Every
- * chart is SVG text printed here, with no scripts or external references, so the page opens
- * from disk and can be mailed as a single file. */
+/* `spillway report`: reads a run directory, simulated or live, and writes one
+ * self-contained HTML page. Every chart is SVG text drawn with runs/svg.h, with no scripts
+ * or external references, so the page opens from disk and can be mailed as a single file. */
 #include "runs/report.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -12,10 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "common/file.h"
-#include "runs/rundir.h"
+#include "runs/summary.h"
+#include "runs/svg.h"
 
 /* Timeline columns the charts use, found by header name. */
 enum {
@@ -88,8 +88,8 @@ typedef struct vm_band {
     double *v;
 } vm_band_t;
 
-struct sw_sim_report {
-    json_t *summary;
+struct sw_run_report {
+    sw_run_summary_t sum;
     char *run_name;
     size_t n, cap;
     double *col[N_COLS];
@@ -371,11 +371,6 @@ out:
     return rc;
 }
 
-static double num(const sw_run_report_t *rep, const char *key)
-{
-    return json_number_value(sw_run_summary_get(rep->summary, key));
-}
-
 int sw_run_report_load(sw_run_report_t **out, const char *run_dir, char *errbuf, size_t errlen)
 {
     sw_run_report_t *rep = sw_calloc(1, sizeof(*rep));
@@ -384,7 +379,7 @@ int sw_run_report_load(sw_run_report_t **out, const char *run_dir, char *errbuf,
     size_t len = strlen(run_dir) + 32;
     char *path = sw_malloc(len);
     snprintf(path, len, "%s/summary.json", run_dir);
-    int rc = sw_run_summary_load(path, &rep->summary, errbuf, errlen);
+    int rc = sw_run_summary_load(&rep->sum, path, errbuf, errlen);
     if (rc == 0) {
         snprintf(path, len, "%s/timeline.csv", run_dir);
         rc = load_timeline(rep, path, errbuf, errlen);
@@ -410,24 +405,21 @@ int sw_run_report_set_oracle(sw_run_report_t *rep, const char *oracle_dir, char 
     int rc = sw_run_report_load(&o, oracle_dir, errbuf, errlen);
     if (rc < 0)
         return rc;
-    const char *policy = json_string_value(json_object_get(o->summary, "policy"));
-    const char *trace = json_string_value(json_object_get(o->summary, "trace"));
-    const char *mine = json_string_value(json_object_get(rep->summary, "trace"));
+    const char *policy = o->sum.policy, *trace = o->sum.trace, *mine = rep->sum.trace;
     if (!policy || strcmp(policy, "oracle") != 0)
         rc = fail(errbuf, errlen, -EINVAL, "%s/summary.json: policy is '%s', not oracle",
                   oracle_dir, policy ? policy : "?");
-    else if (num(o, "requests") != num(rep, "requests") || !trace || !mine ||
-             strcmp(trace, mine) != 0)
+    else if (o->sum.requests != rep->sum.requests || !trace || !mine || strcmp(trace, mine) != 0)
         rc = fail(errbuf, errlen, -EINVAL,
-                  "%s: the oracle replayed %s (%.0f requests), this run %s (%.0f requests): "
-                  "not the same trace",
-                  oracle_dir, trace ? trace : "?", num(o, "requests"), mine ? mine : "?",
-                  num(rep, "requests"));
-    else if (!(num(o, "cost_usd.total") > 0))
+                  "%s: the oracle replayed %s (%" PRIu64 " requests), this run %s (%" PRIu64
+                  " requests): not the same trace",
+                  oracle_dir, trace ? trace : "?", o->sum.requests, mine ? mine : "?",
+                  rep->sum.requests);
+    else if (!(o->sum.cost_usd > 0))
         rc = fail(errbuf, errlen, -EINVAL, "%s/summary.json: the oracle's cost is zero",
                   oracle_dir);
     if (rc == 0) {
-        rep->oracle_cost_usd = num(o, "cost_usd.total");
+        rep->oracle_cost_usd = o->sum.cost_usd;
         sw_free(rep->oracle_run);
         rep->oracle_run = sw_strdup(oracle_dir);
     }
@@ -444,7 +436,7 @@ void sw_run_report_destroy(sw_run_report_t *rep)
 {
     if (!rep)
         return;
-    json_decref(rep->summary);
+    sw_run_summary_deinit(&rep->sum);
     sw_free(rep->run_name);
     for (size_t c = 0; c < N_COLS; c++)
         sw_free(rep->col[c]);
@@ -555,83 +547,12 @@ static void agg_free(agg_view_t *v)
     sw_free(v->s);
 }
 
-/* ---- HTML and SVG output ----------------------------------------------------------- */
-
-void sw_run_html_escaped(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&#39;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
-/* Smallest 1, 2, 2.5 or 5 x 10^k at or above x: a y-axis maximum that divides into five
- * readable ticks. */
-static double nice_ceil(double x)
-{
-    if (!(x > 0))
-        return 1;
-    double mag = pow(10, floor(log10(x)));
-    static const double steps[] = {1, 2, 2.5, 5, 10};
-    for (size_t i = 0; i < SW_ARRAY_LEN(steps); i++) {
-        if (steps[i] * mag >= x * (1 - 1e-12))
-            return steps[i] * mag;
-    }
-    return 10 * mag;
-}
-
-static void fmt_value(char *buf, size_t len, double v)
-{
-    double a = fabs(v);
-    if (a >= 1e9)
-        snprintf(buf, len, "%.3gG", v / 1e9);
-    else if (a >= 1e6)
-        snprintf(buf, len, "%.3gM", v / 1e6);
-    else if (a >= 1e4)
-        snprintf(buf, len, "%.3gk", v / 1e3);
-    else
-        snprintf(buf, len, "%.4g", v);
-}
-
-typedef struct time_axis {
-    double unit_s;    /* seconds per label unit */
-    const char *unit; /* "min", "h", "days" */
-    double step;      /* tick spacing, in units */
-} time_axis_t;
-
-/* Picks the label unit from the span and the smallest step giving at most 10 ticks, so
- * labels stay apart from one hour to thirty days. */
-static time_axis_t pick_time_axis(double span_s)
-{
-    time_axis_t ax = {60, "min", 1};
-    if (span_s > 3 * 86400.0)
-        ax = (time_axis_t){86400, "days", 1};
-    else if (span_s > 3 * 3600.0)
-        ax = (time_axis_t){3600, "h", 1};
-    static const double steps[] = {0.25, 0.5, 1,  2,  3,   5,   6,   10,  12,  15,
-                                   20,   24,  30, 60, 120, 180, 240, 360, 720, 1440};
-    double span = span_s / ax.unit_s;
-    for (size_t i = 0; i < SW_ARRAY_LEN(steps); i++) {
-        ax.step = steps[i];
-        if (span / steps[i] <= 10)
-            break;
-    }
-    return ax;
-}
+/* ---- charts ------------------------------------------------------------------------ */
 
 typedef struct series_spec {
     int id;            /* S_* */
-    const char *key;   /* data-series attribute */
     const char *label; /* legend text */
-    const char *color;
-    bool dashed;
-    double opacity; /* fill of a stacked band; 0: 0.75 */
+    sw_svg_series_t svg;
 } series_spec_t;
 
 typedef struct chart_spec {
@@ -644,15 +565,17 @@ typedef struct chart_spec {
     double ycap; /* > 0: the y axis stops near here; higher points are drawn at the top */
 } chart_spec_t;
 
-static double px_x(const agg_view_t *v, double t)
+/* A chart's plot area in the report's public geometry (runs/report.h), from 0 to x1
+ * across and 0 to y1 up. */
+static sw_svg_plot_t report_plot(FILE *f, double x1, double y1)
 {
-    double span = v->t[v->n - 1] > 0 ? v->t[v->n - 1] : 1;
-    return SW_RUN_REPORT_PLOT_LEFT + SW_RUN_REPORT_PLOT_W * t / span;
-}
-
-static double px_y(double val, double ymax)
-{
-    return SW_RUN_REPORT_PLOT_TOP + SW_RUN_REPORT_PLOT_H * (1 - val / ymax);
+    return (sw_svg_plot_t){.f = f,
+                           .left = SW_RUN_REPORT_PLOT_LEFT,
+                           .top = SW_RUN_REPORT_PLOT_TOP,
+                           .width = SW_RUN_REPORT_PLOT_W,
+                           .height = SW_RUN_REPORT_PLOT_H,
+                           .x1 = x1,
+                           .y1 = y1};
 }
 
 static double chart_ymax(const chart_spec_t *c, const agg_view_t *v)
@@ -667,132 +590,41 @@ static double chart_ymax(const chart_spec_t *c, const agg_view_t *v)
         }
     }
     m *= c->hline > 0 ? 1.1 : 1.0;
-    return nice_ceil(c->ycap > 0 ? fmin(m, c->ycap) : m);
+    return sw_svg_nice_ceil(c->ycap > 0 ? fmin(m, c->ycap) : m);
 }
 
-static void put_axes(FILE *f, const chart_spec_t *c, const agg_view_t *v, double ymax)
+static void put_series(const sw_svg_plot_t *p, const chart_spec_t *c, const agg_view_t *v)
 {
-    const int L = SW_RUN_REPORT_PLOT_LEFT, T = SW_RUN_REPORT_PLOT_TOP;
-    const int W = SW_RUN_REPORT_PLOT_W, H = SW_RUN_REPORT_PLOT_H;
-    char buf[32];
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" class=\"frame\"/>\n", L, T, W,
-            H);
-    for (int i = 0; i <= 5; i++) {
-        double val = ymax * i / 5, y = px_y(val, ymax);
-        fmt_value(buf, sizeof(buf), val);
-        fprintf(f,
-                "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/>"
-                "<text x=\"%d\" y=\"%.1f\" class=\"yt\">%s</text>\n",
-                L, y, L + W, y, L - 6, y + 4, buf);
-    }
-    double span_s = v->t[v->n - 1];
-    time_axis_t ax = pick_time_axis(span_s);
-    for (double u = 0; u * ax.unit_s <= span_s * (1 + 1e-9); u += ax.step) {
-        double x = span_s > 0 ? px_x(v, u * ax.unit_s) : L;
-        fprintf(f,
-                "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" class=\"grid\"/>"
-                "<text x=\"%.1f\" y=\"%d\" class=\"xt\">%g</text>\n",
-                x, T, x, T + H, x, T + H + 16, u);
-        if (span_s <= 0)
-            break;
-    }
-    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"xl\">time since start (%s)</text>\n", L + W / 2,
-            T + H + 40, ax.unit);
-    fprintf(f, "<text transform=\"translate(18,%d) rotate(-90)\" class=\"yl\">", T + H / 2);
-    sw_run_html_escaped(f, c->ylabel);
-    fputs("</text>\n", f);
-}
-
-enum { LEGEND_ROW_H = 16 };
-
-/* Draws the legend above the plot, wrapping to a new row before an entry would pass the
- * plot's right edge, so many bands (types x states) never overlap. With f NULL it only
- * counts the rows. Returns the number of rows. */
-static int put_legend(FILE *f, const chart_spec_t *c)
-{
-    const int left = SW_RUN_REPORT_PLOT_LEFT, right = left + SW_RUN_REPORT_PLOT_W;
-    int x = left, row = 0;
-    if (f)
-        fputs("<g class=\"legend\">", f);
-    for (size_t i = 0; i <= c->n_series; i++) {
-        bool is_hline = i == c->n_series;
-        if (is_hline && !(c->hline > 0))
-            break;
-        const char *label = is_hline ? c->hline_label : c->series[i].label;
-        const char *color = is_hline ? "#c00" : c->series[i].color;
-        double opacity = is_hline || !c->stacked ? 1
-                         : c->series[i].opacity > 0 ? c->series[i].opacity
-                                                    : 0.75;
-        int width = 26 + 7 * (int)strlen(label); /* ~7 px a character at 12 px sans */
-        if (x > left && x + width > right) {
-            x = left;
-            row++;
-        }
-        if (f) {
-            int y = 14 + row * LEGEND_ROW_H;
-            fprintf(f,
-                    "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"10\" fill=\"%s\" "
-                    "fill-opacity=\"%.2f\"/><text x=\"%d\" y=\"%d\">",
-                    x, y, color, opacity, x + 18, y + 9);
-            sw_run_html_escaped(f, label);
-            fputs("</text>", f);
-        }
-        x += width;
-    }
-    if (f)
-        fputs("</g>\n", f);
-    return row + 1;
-}
-
-static void put_series(FILE *f, const chart_spec_t *c, const agg_view_t *v, double ymax)
-{
-    double *base = sw_calloc(v->n, sizeof(double));
+    double *base = sw_calloc(v->n, sizeof(double)), *top = sw_malloc(v->n * sizeof(double));
     for (size_t i = 0; i < c->n_series; i++) {
         const series_spec_t *s = &c->series[i];
         const double *val = v->s[s->id];
-        if (c->stacked) {
-            /* Area between the running total below and the total including this state. */
-            fprintf(f,
-                    "<polygon data-series=\"%s\" fill=\"%s\" fill-opacity=\"%.2f\" "
-                    "stroke=\"%s\" stroke-width=\"0.4\" points=\"",
-                    s->key, s->color, s->opacity > 0 ? s->opacity : 0.75, s->color);
-            for (size_t p = 0; p < v->n; p++)
-                fprintf(f, "%.1f,%.1f ", px_x(v, v->t[p]), px_y(base[p] + val[p], ymax));
-            for (size_t p = v->n; p-- > 0;)
-                fprintf(f, "%.1f,%.1f ", px_x(v, v->t[p]), px_y(base[p], ymax));
-            for (size_t p = 0; p < v->n; p++)
-                base[p] += val[p];
-        } else {
-            fprintf(f,
-                    "<polyline data-series=\"%s\" fill=\"none\" stroke=\"%s\" "
-                    "stroke-width=\"1.3\"%s points=\"",
-                    s->key, s->color, s->dashed ? " stroke-dasharray=\"5,3\"" : "");
-            for (size_t p = 0; p < v->n; p++)
-                fprintf(f, "%s%.1f,%.1f", p ? " " : "", px_x(v, v->t[p]),
-                        px_y(fmin(val[p], ymax), ymax));
+        if (!c->stacked) {
+            sw_svg_line(p, &s->svg, v->t, val, v->n);
+            continue;
         }
-        fputs("\"/>\n", f);
+        /* The area between the running total below and the total including this band. */
+        for (size_t k = 0; k < v->n; k++)
+            top[k] = base[k] + val[k];
+        sw_svg_band(p, &s->svg, v->t, base, top, v->n);
+        memcpy(base, top, v->n * sizeof(double));
     }
     sw_free(base);
-    if (c->hline > 0) {
-        double y = px_y(c->hline, ymax);
-        fprintf(f,
-                "<line data-series=\"slo\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
-                "stroke=\"#c00\" stroke-dasharray=\"6,4\"/>\n",
-                SW_RUN_REPORT_PLOT_LEFT, y, SW_RUN_REPORT_PLOT_LEFT + SW_RUN_REPORT_PLOT_W, y);
-    }
+    sw_free(top);
+    if (c->hline > 0)
+        sw_svg_hline(p, c->hline, "slo", NULL);
 }
 
 /* Says how many points a capped axis drew at its top edge, and the highest of them, so a
  * clipped spike is never mistaken for one at the edge's value. */
-static void put_clip_note(FILE *f, const chart_spec_t *c, const agg_view_t *v, double ymax)
+static void put_clip_note(const sw_svg_plot_t *p, const chart_spec_t *c, const agg_view_t *v)
 {
     size_t above = 0;
     double top = 0;
     for (size_t i = 0; i < c->n_series && !c->stacked; i++) {
-        for (size_t p = 0; p < v->n; p++) {
-            double x = v->s[c->series[i].id][p];
-            if (x > ymax) {
+        for (size_t k = 0; k < v->n; k++) {
+            double x = v->s[c->series[i].id][k];
+            if (x > p->y1) {
                 above++;
                 top = fmax(top, x);
             }
@@ -800,117 +632,47 @@ static void put_clip_note(FILE *f, const chart_spec_t *c, const agg_view_t *v, d
     }
     if (above == 0)
         return;
-    char buf[32];
-    fmt_value(buf, sizeof(buf), top);
-    fprintf(f,
-            "<text x=\"%d\" y=\"%d\" class=\"clip\" text-anchor=\"end\">%zu point%s above "
-            "the axis, drawn at its top (highest %s)</text>\n",
-            SW_RUN_REPORT_PLOT_LEFT + SW_RUN_REPORT_PLOT_W - 4, SW_RUN_REPORT_PLOT_TOP + 14,
-            above, above == 1 ? "" : "s", buf);
+    char buf[32], text[160];
+    sw_svg_fmt_short(buf, sizeof(buf), top);
+    snprintf(text, sizeof(text), "%zu point%s above the axis, drawn at its top (highest %s)", above,
+             above == 1 ? "" : "s", buf);
+    sw_svg_note(p, text);
 }
 
-/* A legend of several rows pushes the plot down: the plot is drawn in a translated group,
- * so its own coordinates (which tests map back to values) do not change. */
 static void put_chart(FILE *f, const chart_spec_t *c, const agg_view_t *v)
 {
-    double ymax = chart_ymax(c, v);
-    int extra = (put_legend(NULL, c) - 1) * LEGEND_ROW_H;
-    fprintf(f, "<h2>");
-    sw_run_html_escaped(f, c->title);
-    fprintf(f,
-            "</h2>\n<svg id=\"%s\" width=\"%d\" "
-            "height=\"%d\" viewBox=\"0 0 %d %d\" data-ymax=\"%.17g\" data-points=\"%zu\" "
-            "role=\"img\">\n<title>",
-            c->id, SW_RUN_REPORT_SVG_W, SW_RUN_REPORT_SVG_H + extra, SW_RUN_REPORT_SVG_W,
-            SW_RUN_REPORT_SVG_H + extra, ymax, v->n);
-    sw_run_html_escaped(f, c->title);
-    fputs("</title>\n", f);
-    put_legend(f, c);
-    if (extra)
-        fprintf(f, "<g transform=\"translate(0,%d)\">\n", extra);
-    put_axes(f, c, v, ymax);
-    put_series(f, c, v, ymax);
-    put_clip_note(f, c, v, ymax);
-    if (extra)
-        fputs("</g>\n", f);
-    fputs("</svg>\n", f);
-}
-
-static void put_row(FILE *f, const char *name, const char *fmt, ...) SW_PRINTF(3, 4);
-static void put_row(FILE *f, const char *name, const char *fmt, ...)
-{
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    fputs("<tr><th>", f);
-    sw_run_html_escaped(f, name);
-    fputs("</th><td>", f);
-    sw_run_html_escaped(f, buf);
-    fputs("</td></tr>\n", f);
-}
-
-static void put_oracle_row(FILE *f, const sw_run_report_t *rep)
-{
-    const char *policy = json_string_value(json_object_get(rep->summary, "policy"));
-    double cost = num(rep, "cost_usd.total");
-    if (policy && strcmp(policy, "oracle") == 0)
-        put_row(f, "cost relative to the oracle", "1.00x (this run is the oracle)");
-    else if (rep->oracle_cost_usd > 0)
-        put_row(f, "cost relative to the oracle", "%.2fx (oracle $%.2f, run %s)",
-                cost / rep->oracle_cost_usd, rep->oracle_cost_usd, rep->oracle_run);
-    else
-        put_row(f, "cost relative to the oracle",
-                "unknown: pass --oracle DIR, a `simulate --policy oracle` run of this trace");
-}
-
-static void put_summary(FILE *f, const sw_run_report_t *rep)
-{
-    double requests = num(rep, "requests"), att = num(rep, "slo_attainment");
-    double target = num(rep, "slo_target");
-    fputs("<table class=\"summary\">\n", f);
-    put_row(f, "requests", "%.0f", requests);
-    /* With no request there is no attainment, met or missed: 100 % of nothing says so. */
-    if (requests == 0)
-        put_row(f, "SLO attainment", "none: no request arrived in the run");
-    else
-        put_row(f, "SLO attainment", "%.3f %% within %g ms (target %.2f %%: %s)", 100 * att,
-                num(rep, "slo_ms"), 100 * target, att >= target ? "met" : "missed");
-    put_row(f, "latency p50 / p99 / p99.9", "%.1f / %.1f / %.1f ms", num(rep, "latency_ms.p50"),
-            num(rep, "latency_ms.p99"), num(rep, "latency_ms.p999"));
-    put_row(f, "cost total", "$%.2f", num(rep, "cost_usd.total"));
-    put_row(f, "cost VMs", "$%.2f", num(rep, "cost_usd.vm"));
-    put_row(f, "cost functions", "$%.2f", num(rep, "cost_usd.faas"));
-    json_t *by_type = sw_run_summary_get(rep->summary, "cost_usd.by_type");
-    const char *type;
-    json_t *val;
-    json_object_foreach(by_type, type, val)
-    {
-        char name[128];
-        snprintf(name, sizeof(name), "cost VMs %s", type);
-        put_row(f, name, "$%.2f", json_number_value(val));
+    double ymax = chart_ymax(c, v), span_s = v->t[v->n - 1];
+    sw_svg_plot_t p = report_plot(f, span_s > 0 ? span_s : 1, ymax);
+    sw_svg_key_t *keys = sw_calloc(c->n_series + 1, sizeof(*keys));
+    size_t n_keys = 0;
+    for (size_t i = 0; i < c->n_series; i++) {
+        double opacity = c->series[i].svg.opacity > 0 ? c->series[i].svg.opacity : 0.75;
+        keys[n_keys++] =
+            (sw_svg_key_t){c->series[i].label, c->series[i].svg.color, c->stacked ? opacity : 1};
     }
-    put_row(f, "cost per million requests", "$%.3f", num(rep, "cost_usd.per_million_requests"));
-    put_row(f, "spill share (served by functions)", "%.2f %%",
-            requests > 0 ? 100 * num(rep, "served_faas") / requests : 0.0);
-    put_row(f, "VM-hours (billed)", "%.1f", num(rep, "vm.billed_seconds") / 3600);
-    put_oracle_row(f, rep);
-    fputs("</table>\n", f);
+    if (c->hline > 0)
+        keys[n_keys++] = (sw_svg_key_t){c->hline_label, "#c00", 1};
+    char attrs[96], xlabel[64];
+    snprintf(attrs, sizeof(attrs), "data-ymax=\"%.17g\" data-points=\"%zu\"", ymax, v->n);
+    fputs("<h2>", f);
+    sw_svg_escaped(f, c->title);
+    fputs("</h2>\n", f);
+    sw_svg_begin(&p, c->id, SW_RUN_REPORT_SVG_W, SW_RUN_REPORT_SVG_H, c->title, attrs, keys,
+                 n_keys);
+    const char *unit;
+    sw_svg_ticks_t xt = sw_svg_ticks_time(span_s, &unit), yt = sw_svg_ticks_fifths(ymax);
+    snprintf(xlabel, sizeof(xlabel), "time since start (%s)", unit);
+    sw_svg_axes(&p, &xt, &yt, xlabel, c->ylabel);
+    put_series(&p, c, v);
+    put_clip_note(&p, c, v);
+    sw_svg_end(&p);
+    sw_free(keys);
 }
-
-static const char page_style[] =
-    "body{font-family:sans-serif;margin:24px;color:#222;max-width:1000px}"
-    "table.summary{border-collapse:collapse}"
-    "table.summary th,table.summary td{border:1px solid #ccc;padding:3px 10px;text-align:left}"
-    "svg{display:block;font-size:12px}.frame{fill:none;stroke:#888}"
-    ".grid{stroke:#e4e4e4}.yt{text-anchor:end}.xt,.xl,.yl{text-anchor:middle}"
-    "h2{font-size:16px;margin:24px 0 4px}";
 
 static const series_spec_t arrivals_series[] = {
-    {S_ARRIVALS, "arrivals", "arrivals", "#1f77b4", false},
-    {S_FORECAST, "forecast", "forecast", "#ff7f0e", true},
-    {S_CAPACITY, "capacity", "provisioned VM capacity", "#2ca02c", false},
+    {S_ARRIVALS, "arrivals", {"arrivals", "#1f77b4"}},
+    {S_FORECAST, "forecast", {"forecast", "#ff7f0e", .dashed = true}},
+    {S_CAPACITY, "provisioned VM capacity", {"capacity", "#2ca02c"}},
 };
 /* VM bands: a colour per instance type, a shade per state. */
 static const char *const type_palette[] = {"#2ca02c", "#1f77b4", "#9467bd", "#8c564b",
@@ -944,27 +706,28 @@ static void vm_chart_build(const sw_run_report_t *rep, const agg_view_t *v, vm_c
             snprintf(vc->labels[vc->n], sizeof(vc->labels[0]), "%s %s", band->type,
                      state_name[st]);
             vc->series[vc->n] = (series_spec_t){
-                (int)(N_SERIES + b), band->column, vc->labels[vc->n],
-                type_palette[band->type_idx % SW_ARRAY_LEN(type_palette)], false,
-                state_opacity[st]};
+                (int)(N_SERIES + b),
+                vc->labels[vc->n],
+                {band->column, type_palette[band->type_idx % SW_ARRAY_LEN(type_palette)],
+                 .opacity = state_opacity[st]}};
             vc->n++;
         }
     }
 }
 
 static const series_spec_t faas_series[] = {
-    {S_FAAS, "invocations", "invocations", "#1f77b4", false},
-    {S_COLD, "cold_starts", "cold starts", "#ff7f0e", false},
-    {S_THROTTLED, "throttled", "throttled", "#d62728", false},
+    {S_FAAS, "invocations", {"invocations", "#1f77b4"}},
+    {S_COLD, "cold starts", {"cold_starts", "#ff7f0e"}},
+    {S_THROTTLED, "throttled", {"throttled", "#d62728"}},
 };
 static const series_spec_t cost_series[] = {
-    {S_CUM_COST, "total", "total", "#333333", false},
-    {S_CUM_VM, "vm", "VMs", "#2ca02c", false},
-    {S_CUM_FAAS, "faas", "functions", "#1f77b4", false},
+    {S_CUM_COST, "total", {"total", "#333333"}},
+    {S_CUM_VM, "VMs", {"vm", "#2ca02c"}},
+    {S_CUM_FAAS, "functions", {"faas", "#1f77b4"}},
 };
 static const series_spec_t latency_series[] = {
-    {S_P50, "p50", "p50", "#1f77b4", false},
-    {S_P99, "p99", "p99", "#ff7f0e", false},
+    {S_P50, "p50", {"p50", "#1f77b4"}},
+    {S_P99, "p99", {"p99", "#ff7f0e"}},
 };
 
 static void put_charts(FILE *f, const sw_run_report_t *rep)
@@ -980,19 +743,20 @@ static void put_charts(FILE *f, const sw_run_report_t *rep)
         snprintf(per, sizeof(per), "%g s", v.bucket_s);
     snprintf(reqs, sizeof(reqs), "requests per %s", per);
     snprintf(events, sizeof(events), "count per %s", per);
+    const sw_run_summary_t *s = &rep->sum;
     const chart_spec_t charts[] = {
         {"chart-arrivals", "Arrivals, forecast and provisioned capacity", reqs, arrivals_series,
-         SW_ARRAY_LEN(arrivals_series), false, 0, NULL},
-        {"chart-vms", "VMs by type and state (stacked)", "VMs (mean per point)", vms.series,
-         vms.n, true, 0, NULL},
+         SW_ARRAY_LEN(arrivals_series), false, 0, NULL, 0},
+        {"chart-vms", "VMs by type and state (stacked)", "VMs (mean per point)", vms.series, vms.n,
+         true, 0, NULL, 0},
         {"chart-faas", "Function invocations, cold starts and throttles", events, faas_series,
-         SW_ARRAY_LEN(faas_series), false, 0, NULL},
+         SW_ARRAY_LEN(faas_series), false, 0, NULL, 0},
         {"chart-cost", "Cumulative cost by resource", "cost (USD)", cost_series,
-         SW_ARRAY_LEN(cost_series), false, 0, NULL},
+         SW_ARRAY_LEN(cost_series), false, 0, NULL, 0},
         /* Capped so one cold-start minute does not flatten the rest against the axis. */
         {"chart-latency", "Latency per interval against the SLO", "latency (ms)", latency_series,
-         SW_ARRAY_LEN(latency_series), false, num(rep, "slo_ms"), "SLO",
-         fmax(3 * num(rep, "slo_ms"), 1.2 * num(rep, "latency_ms.p999"))},
+         SW_ARRAY_LEN(latency_series), false, s->slo_ms, "SLO",
+         fmax(3 * s->slo_ms, 1.2 * s->latency_p999_ms)},
     };
     if (v.per > 1)
         fprintf(f,
@@ -1011,74 +775,146 @@ static void put_charts(FILE *f, const sw_run_report_t *rep)
  * the body; the SLO is a vertical line. Older run directories lack the array: a note. */
 static void put_cdf(FILE *f, const sw_run_report_t *rep)
 {
-    const int L = SW_RUN_REPORT_PLOT_LEFT, T = SW_RUN_REPORT_PLOT_TOP;
-    const int W = SW_RUN_REPORT_PLOT_W, H = SW_RUN_REPORT_PLOT_H;
-    json_t *cdf = json_object_get(rep->summary, "latency_cdf_ms");
+    const sw_run_summary_t *s = &rep->sum;
     fputs("<h2>Whole-run latency distribution</h2>\n", f);
-    if (!json_is_array(cdf) || json_array_size(cdf) < 2) {
-        fputs("<p>summary.json has no latency_cdf_ms: re-run the simulation to draw it.</p>\n",
-              f);
+    if (s->n_cdf < 2) {
+        fputs("<p>summary.json has no latency_cdf_ms: re-run to draw it.</p>\n", f);
         return;
     }
-    double slo = num(rep, "slo_ms"), xmax = 0;
-    size_t i;
-    json_t *pt;
-    json_array_foreach(cdf, i, pt) {
-        double q = json_number_value(json_array_get(pt, 0));
-        double ms = json_number_value(json_array_get(pt, 1));
-        if (q <= 0.999 || xmax == 0)
-            xmax = fmax(xmax, ms);
+    double xmax = 0;
+    double *ms = sw_malloc(s->n_cdf * sizeof(double)), *q = sw_malloc(s->n_cdf * sizeof(double));
+    for (size_t i = 0; i < s->n_cdf; i++) {
+        q[i] = s->cdf[i].quantile;
+        ms[i] = s->cdf[i].ms;
+        if (q[i] <= 0.999 || xmax == 0)
+            xmax = fmax(xmax, ms[i]);
     }
-    xmax = nice_ceil(fmax(xmax, slo) * 1.05);
-    fprintf(f, "<svg id=\"chart-latency-cdf\" width=\"%d\" height=\"%d\" role=\"img\">"
-               "<title>Whole-run latency CDF</title>\n",
-            L + W + 20, T + H + 60);
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" class=\"frame\"/>\n", L, T, W,
-            H);
-    char buf[32];
-    for (int k = 0; k <= 5; k++) {
-        double y = T + H * (1 - k / 5.0), x = L + W * k / 5.0;
-        fmt_value(buf, sizeof(buf), xmax * k / 5);
-        fprintf(f,
-                "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/>"
-                "<text x=\"%d\" y=\"%.1f\" class=\"yt\">%d %%</text>"
-                "<text x=\"%.1f\" y=\"%d\" class=\"xt\">%s</text>\n",
-                L, y, L + W, y, L - 6, y + 4, k * 20, x, T + H + 16, buf);
-    }
-    fputs("<polyline data-series=\"cdf\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.6\" "
-          "points=\"", f);
-    json_array_foreach(cdf, i, pt) {
-        double q = json_number_value(json_array_get(pt, 0));
-        double ms = fmin(json_number_value(json_array_get(pt, 1)), xmax);
-        fprintf(f, "%.1f,%.1f ", L + W * ms / xmax, T + H * (1 - q));
-    }
-    double xs = L + W * fmin(slo, xmax) / xmax;
-    fprintf(f, "\"/>\n<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#c00\" stroke-dasharray=\"6,4\"/>\n",
-            xs,
-            T, xs, T + H);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"xl\">latency (ms; axis ends near the p99.9)"
-               "</text>\n<text transform=\"translate(18,%d) rotate(-90)\" class=\"yl\">"
-               "requests answered within (%%)</text>\n",
-            L + W / 2, T + H + 40, T + H / 2);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"lg\">CDF; dashed: SLO %g ms</text>\n", L + 8,
-            T - 8, slo);
-    fputs("</svg>\n", f);
+    xmax = sw_svg_nice_ceil(fmax(xmax, s->slo_ms) * 1.05);
+    sw_svg_plot_t p = report_plot(f, xmax, 1);
+    char slo[48];
+    snprintf(slo, sizeof(slo), "SLO %g ms", s->slo_ms);
+    const sw_svg_key_t keys[] = {{"CDF", "#1f77b4", 1}, {slo, "#c00", 1}};
+    sw_svg_begin(&p, "chart-latency-cdf", SW_RUN_REPORT_SVG_W, SW_RUN_REPORT_SVG_H,
+                 "Whole-run latency CDF", NULL, keys, SW_ARRAY_LEN(keys));
+    sw_svg_ticks_t xt = sw_svg_ticks_fifths(xmax);
+    sw_svg_ticks_t yt = {.first = 0, .step = 0.2, .n = 6, .label_scale = 100, .suffix = " %"};
+    sw_svg_axes(&p, &xt, &yt, "latency (ms; axis ends near the p99.9)",
+                "requests answered within (%)");
+    sw_svg_line(&p, &(sw_svg_series_t){"cdf", "#1f77b4", .width = 1.6}, ms, q, s->n_cdf);
+    sw_svg_vline(&p, s->slo_ms, "slo");
+    sw_svg_end(&p);
+    sw_free(ms);
+    sw_free(q);
 }
+
+/* ---- the summary table ------------------------------------------------------------- */
+
+static void put_row(FILE *f, const char *name, const char *fmt, ...) SW_PRINTF(3, 4);
+static void put_row(FILE *f, const char *name, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    fputs("<tr><th>", f);
+    sw_svg_escaped(f, name);
+    fputs("</th><td>", f);
+    sw_svg_escaped(f, buf);
+    fputs("</td></tr>\n", f);
+}
+
+static void put_oracle_row(FILE *f, const sw_run_report_t *rep)
+{
+    const char *policy = rep->sum.policy;
+    if (policy && strcmp(policy, "oracle") == 0)
+        put_row(f, "cost relative to the oracle", "1.00x (this run is the oracle)");
+    else if (rep->oracle_cost_usd > 0)
+        put_row(f, "cost relative to the oracle", "%.2fx (oracle $%.2f, run %s)",
+                rep->sum.cost_usd / rep->oracle_cost_usd, rep->oracle_cost_usd, rep->oracle_run);
+    else
+        put_row(f, "cost relative to the oracle",
+                "unknown: pass --oracle DIR, a `simulate --policy oracle` run of this trace");
+}
+
+/* A live run's own figures: what its HTTP callers saw, and how long batches took on
+ * each instance type against the profile the policy planned with. */
+static void put_serve_rows(FILE *f, const sw_run_serve_t *sv)
+{
+    put_row(f, "wall time (live)", "%.1f s", sv->wall_s);
+    put_row(f, "calls",
+            "%" PRIu64 " accepted: %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64
+            " timed out, %" PRIu64 " abandoned",
+            sv->calls_accepted, sv->calls_ok, sv->calls_failed, sv->calls_timed_out,
+            sv->calls_abandoned);
+    put_row(f, "call latency p50 / p99", "%.1f / %.1f ms", sv->call_p50_ms, sv->call_p99_ms);
+    for (size_t i = 0; i < sv->n_batch_time; i++) {
+        const sw_run_batch_time_t *b = &sv->batch_time[i];
+        char name[128];
+        snprintf(name, sizeof(name), "batch time %.96s", b->type);
+        if (b->batches == 0)
+            put_row(f, name, "no batch ran");
+        else
+            put_row(f, name,
+                    "observed %.2f ms vs planned %.2f ms (worker compute %.2f ms), mean of "
+                    "%" PRIu64 " batches",
+                    b->observed_ms, b->planned_ms, b->compute_ms, b->batches);
+    }
+}
+
+static void put_summary(FILE *f, const sw_run_report_t *rep)
+{
+    const sw_run_summary_t *s = &rep->sum;
+    fputs("<table class=\"summary\">\n", f);
+    put_row(f, "requests", "%" PRIu64, s->requests);
+    /* With no request there is no attainment, met or missed: 100 % of nothing says so. */
+    if (s->requests == 0)
+        put_row(f, "SLO attainment", "none: no request arrived in the run");
+    else
+        put_row(f, "SLO attainment", "%.3f %% within %g ms (target %.2f %%: %s)",
+                100 * s->slo_attainment, s->slo_ms, 100 * s->slo_target,
+                s->slo_met ? "met" : "missed");
+    put_row(f, "latency p50 / p99 / p99.9", "%.1f / %.1f / %.1f ms", s->latency_p50_ms,
+            s->latency_p99_ms, s->latency_p999_ms);
+    put_row(f, "cost total", "$%.2f", s->cost_usd);
+    put_row(f, "cost VMs", "$%.2f", s->vm_cost_usd);
+    put_row(f, "cost functions", "$%.2f", s->faas_cost_usd);
+    for (size_t i = 0; i < s->n_cost_by_type; i++) {
+        char name[128];
+        snprintf(name, sizeof(name), "cost VMs %.100s", s->cost_by_type[i].type);
+        put_row(f, name, "$%.2f", s->cost_by_type[i].usd);
+    }
+    put_row(f, "cost per million requests", "$%.3f", s->cost_per_million_usd);
+    put_row(f, "spill share (served by functions)", "%.2f %%", 100 * sw_run_summary_spill_share(s));
+    put_row(f, "VM-hours (billed)", "%.1f", s->vm_billed_s / 3600);
+    put_oracle_row(f, rep);
+    if (s->source == SW_RUN_LIVE)
+        put_serve_rows(f, &s->serve);
+    fputs("</table>\n", f);
+}
+
+/* ---- the page ---------------------------------------------------------------------- */
+
+static const char page_style[] =
+    "body{font-family:sans-serif;margin:24px;color:#222;max-width:1000px}"
+    "table.summary{border-collapse:collapse}"
+    "table.summary th,table.summary td{border:1px solid #ccc;padding:3px 10px;text-align:left}"
+    "h2{font-size:16px;margin:24px 0 4px}";
 
 static void put_page(FILE *f, const sw_run_report_t *rep)
 {
-    const char *policy = json_string_value(json_object_get(rep->summary, "policy"));
-    const char *trace = json_string_value(json_object_get(rep->summary, "trace"));
+    const sw_run_summary_t *s = &rep->sum;
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
                "<title>Spillway report: ");
-    sw_run_html_escaped(f, rep->run_name);
-    fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>Spillway report</h1>\n<p>run ",
-            page_style);
-    sw_run_html_escaped(f, rep->run_name);
+    sw_svg_escaped(f, rep->run_name);
+    fprintf(f,
+            "</title>\n<style>%s%s</style>\n</head>\n<body>\n<h1>Spillway report</h1>\n<p>%s run ",
+            page_style, sw_svg_style, sw_run_source_name(s->source));
+    sw_svg_escaped(f, rep->run_name);
     fputs(", policy ", f);
-    sw_run_html_escaped(f, policy ? policy : "?");
+    sw_svg_escaped(f, s->policy ? s->policy : "?");
     fputs(", trace ", f);
-    sw_run_html_escaped(f, trace ? trace : "?");
+    sw_svg_escaped(f, s->trace ? s->trace : "?");
     fputs("</p>\n", f);
     put_summary(f, rep);
     put_charts(f, rep);

@@ -1,20 +1,21 @@
 /* `spillway report`: one self-contained HTML page for a finished run directory (the
- * summary.json and timeline.csv that `spillway simulate --out DIR` writes): a summary table
- * and inline SVG charts drawn here, so the page opens from disk with no network and no
+ * summary.json and timeline.csv that `spillway simulate --out DIR` and `spillway serve
+ * --out DIR` write): a summary table (with a live run's calls and batch times) and inline
+ * SVG charts drawn with runs/svg.h, so the page opens from disk with no network and no
  * scripts. Long runs are aggregated to at most SW_RUN_REPORT_MAX_POINTS points per series. */
 #ifndef SW_RUNS_REPORT_H
 #define SW_RUNS_REPORT_H
 
-#include <stdio.h>
 #include <stddef.h>
 
 #include "common/common.h"
 
-typedef struct sw_sim_report sw_run_report_t;
+typedef struct sw_run_report sw_run_report_t;
 
 /* Plot geometry, public so tests can map an SVG coordinate back to a value: a value v on a
  * chart whose <svg> carries data-ymax="M" is drawn at
- * y = SW_RUN_REPORT_PLOT_TOP + SW_RUN_REPORT_PLOT_H * (1 - v / M). */
+ * y = SW_RUN_REPORT_PLOT_TOP + SW_RUN_REPORT_PLOT_H * (1 - v / M) (runs/svg.h's scale, with
+ * the report's plot area). */
 enum {
     SW_RUN_REPORT_MAX_POINTS = 1000,
     SW_RUN_REPORT_SVG_W = 960,
@@ -25,7 +26,8 @@ enum {
     SW_RUN_REPORT_PLOT_H = 240,
 };
 
-/* Reads RUN_DIR/summary.json and RUN_DIR/timeline.csv (columns found by header name).
+/* Reads RUN_DIR/summary.json (with sw_run_summary_load) and RUN_DIR/timeline.csv (columns
+ * found by header name).
  * Returns 0 and a report in *out (free with sw_run_report_destroy), or a negative error with
  * a message naming the file (and line) in errbuf: -ENOENT (or another -errno) when a file
  * cannot be opened, SW_EPARSE when it is malformed. Any thread. */
@@ -47,8 +49,5 @@ int sw_run_report_write(const sw_run_report_t *rep, const char *path, char *errb
 size_t sw_run_report_rows(const sw_run_report_t *rep);
 
 void sw_run_report_destroy(sw_run_report_t *rep);
-
-/* Writes s to f with &, <, >, " and ' escaped for HTML text and attribute values. */
-void sw_run_html_escaped(FILE *f, const char *s);
 
 #endif

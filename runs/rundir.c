@@ -1,16 +1,12 @@
-/* The run's files: summary.json (jansson), timeline.csv (one row per policy interval) and
- * decisions.jsonl, for both drivers. The decision log is hand-formatted: it is written once
- * per action and must stay cheap and byte-stable, and its records are flat. */
+/* Writing the run's files: summary.json (jansson), timeline.csv (one row per policy
+ * interval) and decisions.jsonl, for both drivers; runs/summary.c reads the summary back.
+ * The decision log is hand-formatted: it is written once per action and must stay cheap
+ * and byte-stable, and its records are flat. */
 #include "runs/rundir.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "common/file.h"
 
 int sw_decision_log_write(FILE *f, const sw_cfg_t *cfg, const sw_actions_t *acts)
 {
@@ -152,149 +148,5 @@ int sw_run_write_json(const char *path, const json_t *root, char *errbuf, size_t
         snprintf(errbuf, errlen, "%s: cannot write summary", path);
         return -EIO;
     }
-    return 0;
-}
-
-/* ---- Reading summary.json back ------------------------------------------------------- */
-
-json_t *sw_run_summary_get(const json_t *root, const char *dotted)
-{
-    char buf[64];
-    snprintf(buf, sizeof(buf), "%s", dotted);
-    char *dot = strchr(buf, '.');
-    if (!dot)
-        return json_object_get(root, buf);
-    *dot = '\0';
-    return json_object_get(json_object_get(root, buf), dot + 1);
-}
-
-typedef enum { F_COUNT, F_NONNEG, F_POSITIVE, F_UNIT, F_BOOL, F_STRING } field_kind_t;
-
-/* What report and compare read, and what each must be. The names and slo_met may be
- * absent (the report shows "?"), but not of another type. */
-static const struct {
-    const char *key;
-    field_kind_t kind;
-    bool optional;
-} summary_fields[] = {
-    {"policy", F_STRING, true},
-    {"trace", F_STRING, true},
-    {"slo_met", F_BOOL, true},
-    {"requests", F_COUNT, false},
-    {"served_vm", F_COUNT, true},
-    {"served_faas", F_COUNT, false},
-    {"rejected", F_COUNT, true},
-    {"slo_ms", F_POSITIVE, false},
-    {"slo_target", F_UNIT, false},
-    {"slo_attainment", F_UNIT, false},
-    {"latency_ms.p50", F_NONNEG, false},
-    {"latency_ms.p99", F_NONNEG, false},
-    {"latency_ms.p999", F_NONNEG, false},
-    {"cost_usd.total", F_NONNEG, false},
-    {"cost_usd.vm", F_NONNEG, false},
-    {"cost_usd.faas", F_NONNEG, false},
-    {"cost_usd.per_million_requests", F_NONNEG, false},
-    {"vm.billed_seconds", F_NONNEG, false},
-};
-
-/* Why v is not a field of this kind, or NULL. */
-static const char *field_problem(const json_t *v, field_kind_t kind)
-{
-    if (kind == F_STRING)
-        return json_is_string(v) ? NULL : "must be a string";
-    if (kind == F_BOOL)
-        return json_is_boolean(v) ? NULL : "must be true or false";
-    if (!json_is_number(v))
-        return "must be a number";
-    double x = json_number_value(v);
-    switch (kind) {
-    case F_COUNT:
-        return x >= 0 && x <= 0x1p53 && x == floor(x) ? NULL : "must be a whole number >= 0";
-    case F_POSITIVE: return x > 0 ? NULL : "must be > 0";
-    case F_UNIT: return x >= 0 && x <= 1 ? NULL : "must be in [0, 1]";
-    default: return x >= 0 ? NULL : "must be >= 0";
-    }
-}
-
-static int bad_field(const char *path, const char *key, const json_t *v, const char *why,
-                     char *errbuf, size_t errlen)
-{
-    char *text = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    snprintf(errbuf, errlen, "%s: %s: %s%.40s%s%s", path, key, text ? "" : "missing",
-             text ? text : "", text ? " " : "", text ? why : " (spillway simulate writes it)");
-    free(text); /* jansson allocates with libc malloc */
-    return SW_EPARSE;
-}
-
-/* cost_usd.by_type: {type: cost >= 0}; latency_cdf_ms: [[quantile in [0, 1], ms >= 0]]. */
-static int check_tables(const char *path, const json_t *root, char *errbuf, size_t errlen)
-{
-    json_t *by_type = sw_run_summary_get(root, "cost_usd.by_type");
-    if (by_type && !json_is_object(by_type))
-        return bad_field(path, "cost_usd.by_type", by_type, "must be an object", errbuf, errlen);
-    for (void *it = json_object_iter(by_type); it; it = json_object_iter_next(by_type, it)) {
-        const json_t *v = json_object_iter_value(it);
-        if (field_problem(v, F_NONNEG))
-            return bad_field(path, "cost_usd.by_type", v, "must hold costs >= 0", errbuf, errlen);
-    }
-    const json_t *cdf = json_object_get(root, "latency_cdf_ms");
-    if (cdf && !json_is_array(cdf))
-        return bad_field(path, "latency_cdf_ms", cdf, "must be an array", errbuf, errlen);
-    for (size_t i = 0; i < json_array_size(cdf); i++) {
-        const json_t *v = json_array_get(cdf, i);
-        if (json_array_size(v) != 2 || field_problem(json_array_get(v, 0), F_UNIT) ||
-            field_problem(json_array_get(v, 1), F_NONNEG))
-            return bad_field(path, "latency_cdf_ms", v,
-                             "must be a [quantile in [0, 1], ms >= 0] pair", errbuf, errlen);
-    }
-    return 0;
-}
-
-static int check_summary(const char *path, const json_t *root, char *errbuf, size_t errlen)
-{
-    if (!json_is_object(root)) {
-        snprintf(errbuf, errlen, "%s: not a JSON object, so not a summary.json", path);
-        return SW_EPARSE;
-    }
-    for (size_t i = 0; i < SW_ARRAY_LEN(summary_fields); i++) {
-        const json_t *v = sw_run_summary_get(root, summary_fields[i].key);
-        if (!v && summary_fields[i].optional)
-            continue;
-        const char *why = v ? field_problem(v, summary_fields[i].kind) : "";
-        if (why)
-            return bad_field(path, summary_fields[i].key, v, why, errbuf, errlen);
-    }
-    double requests = json_number_value(json_object_get(root, "requests"));
-    const json_t *faas = json_object_get(root, "served_faas");
-    if (json_number_value(faas) > requests) {
-        snprintf(errbuf, errlen, "%s: served_faas: %.0f is more than requests %.0f", path,
-                 json_number_value(faas), requests);
-        return SW_EPARSE;
-    }
-    return check_tables(path, root, errbuf, errlen);
-}
-
-int sw_run_summary_load(const char *path, json_t **out, char *errbuf, size_t errlen)
-{
-    *out = NULL;
-    char *data;
-    size_t len;
-    int rc = sw_file_read_all(path, SW_FILE_MAX_SUMMARY_BYTES, "summary.json", &data, &len, errbuf,
-                              errlen);
-    if (rc < 0)
-        return rc;
-    json_error_t jerr;
-    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    sw_free(data);
-    if (!root) {
-        snprintf(errbuf, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
-        return SW_EPARSE;
-    }
-    rc = check_summary(path, root, errbuf, errlen);
-    if (rc < 0) {
-        json_decref(root);
-        return rc;
-    }
-    *out = root;
     return 0;
 }

@@ -28,7 +28,7 @@ int sw_run_timeline_row(FILE *f, const sw_cfg_t *cfg, const sw_sched_interval_t 
 /* The summary every driver shares: policy, seed, trace, request counts, SLO attainment,
  * latency percentiles and CDF, cost by resource and type, function and VM counters. A new
  * object the caller owns (json_decref); the driver adds its own section ("sim", "serve")
- * before writing it. */
+ * before writing it. The tools read it back with sw_run_summary_load (runs/summary.h). */
 json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *sum);
 
 /* A summary's latency_ms (p50, p95, p99, p999, max, mean) and latency_cdf_ms (every
@@ -37,18 +37,6 @@ json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *sum);
  * with `spillway loadgen`, whose summary must read as a run's. */
 json_t *sw_run_latency_json(const sw_hist_t *h);
 json_t *sw_run_latency_cdf_json(const sw_hist_t *h);
-
-/* Reads a summary.json for the tools (report, compare): a regular file of at most
- * SW_FILE_MAX_SUMMARY_BYTES holding one JSON object, with no duplicate key, whose fields
- * the tools read are there, of their type and in range: counts whole and >= 0, served_faas
- * at most requests, slo_target and slo_attainment in [0, 1], slo_ms > 0, latencies, costs
- * and billed seconds >= 0; and, when present, policy and trace strings, slo_met a boolean,
- * and cost_usd.by_type and latency_cdf_ms well formed. Returns 0 and *out (json_decref), or a
- * negative error with "PATH: field: what is wrong" in errbuf: -errno when the file cannot
- * be opened or is no regular file, SW_EPARSE otherwise. Any thread. */
-int sw_run_summary_load(const char *path, json_t **out, char *errbuf, size_t errlen) SW_MUST_USE;
-/* The member of a summary named by a dotted path ("cost_usd.total"), or NULL. Borrowed. */
-json_t *sw_run_summary_get(const json_t *root, const char *dotted);
 
 /* Writes `root` (borrowed) to `path` as indented JSON. Returns 0, or -EIO with
  * "PATH: cannot write summary" in errbuf. */

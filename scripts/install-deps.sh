@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libevent-dev libprotobuf-c-dev protobuf-c-compiler libcurl4-openssl-dev
   libopenblas-dev liblapacke-dev libyaml-dev libjansson-dev
-  libssl-dev zlib1g-dev libcriterion-dev python3 python3-botocore prometheus
+  libssl-dev zlib1g-dev libcriterion-dev python3 python3-botocore python3-yaml prometheus
   dataset-fashion-mnist
   chromium
 )

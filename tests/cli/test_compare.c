@@ -1,6 +1,8 @@
 /* Black-box tests of `spillway compare`: a small policy comparison, a failing run reported
- * beside the ones that succeed, a bad sweep value rejected before anything runs, and a
- * sweep over the SLO. */
+ * beside the ones that succeed, a bad sweep value rejected before anything runs, a sweep
+ * over the SLO, and run directories given with --run (a real `spillway serve` run and a
+ * live one written here beside simulated ones, given runs alone, a damaged one or a
+ * folder that is no run refused up front). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +15,14 @@
 #include <unistd.h>
 
 #include <jansson.h>
+
+#include "tests/cli/cli_helpers.h"
+/* The harness is header-only and this file uses a few of its helpers: the rest are unused
+ * here by design, not by mistake. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "tests/serve_harness.h"
+#pragma GCC diagnostic pop
 
 #define CMP_SPILLWAY SW_BINARY_DIR "/spillway"
 #define CMP_EXAMPLE SW_SOURCE_DIR "/config/example.yaml"
@@ -204,4 +214,260 @@ Test(cli_compare, slo_sweep, .timeout = 240)
                   json_real_value(json_object_get(json_array_get(rows, 1), "p99_ms")));
     json_decref(rows);
     cmp_rmdir(dir);
+}
+
+/* ---- run directories given with --run (issue 12) -------------------------------------- */
+
+#define GIVEN_TIMELINE                                                                             \
+    "time_s,end_s,arrivals,forecast,capacity_rps,running_c5.large,faas_invocations,"               \
+    "cold_starts,throttled,latency_p50_ms,latency_p99_ms,cum_cost_usd,cum_vm_usd,"                 \
+    "cum_faas_usd\n0,60,150,150,5,1,10,1,0,100,150,0.7,0.6,0.1\n"                                  \
+    "60,120,150,150,5,1,10,0,0,100,150,1.5,1.2,0.3\n"
+
+/* The summary of a run of `trace` by `policy` costing `cost`, with `section` (sim's or
+ * serve's) as the driver wrote it. */
+static void write_given(const char *dir, const char *name, const char *policy, const char *trace,
+                        double cost, const char *section)
+{
+    char *run = cli_path_in(dir, name), json[2048];
+    cr_assert_eq(mkdir(run, 0700), 0, "%s", run);
+    snprintf(json, sizeof json,
+             "{\"policy\":\"%s\",\"trace\":\"%s\",\"requests\":300,\"served_vm\":280,"
+             "\"served_faas\":20,\"rejected\":0,\"failed\":0,\"slo_ms\":200,\"slo_target\":0.98,"
+             "\"slo_attainment\":0.97,\"latency_ms\":{\"p50\":100,\"p99\":150,\"p999\":180},"
+             "\"cost_usd\":{\"total\":%g,\"vm\":%g,\"faas\":0,\"per_million_requests\":5000},"
+             "\"vm\":{\"billed_seconds\":7200},%s}",
+             policy, trace, cost, cost, section);
+    free(cli_write_file(run, "summary.json", json));
+    free(cli_write_file(run, "timeline.csv", GIVEN_TIMELINE));
+    free(run);
+}
+
+#define SERVE_SECTION                                                                              \
+    "\"serve\":{\"wall_s\":120,\"calls\":{\"accepted\":300,\"ok\":297,\"failed\":1,"               \
+    "\"timed_out\":2,\"abandoned\":0},\"call_latency_ms\":{\"p50\":101,\"p99\":152},"              \
+    "\"batch_time_ms\":{\"c5.large\":{\"batches\":30,\"observed_ms\":62,\"planned_ms\":60,"        \
+    "\"compute_ms\":55}}}"
+
+static json_t *row_named(json_t *rows, const char *run)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        if (strcmp(json_string_value(json_object_get(row, "run")), run) == 0)
+            return row;
+    }
+    cr_assert_fail("no row for run %s", run);
+    return NULL;
+}
+
+/* A live run of another trace beside a simulated oracle: its own row, labelled with its
+ * folder's name and "live", a point of its own colour in the scatter, and its own report;
+ * no cost against the oracle, which replayed something else. */
+Test(cli_compare, live_run_beside_simulated_ones, .timeout = 240)
+{
+    char *dir = cli_make_dir(), *out = cli_path_in(dir, "out"), *live = cli_path_in(dir, "serve-1");
+    write_given(dir, "serve-1", "mark", "live http://127.0.0.1:8080", 1.5, SERVE_SECTION);
+    const char *argv[] = {SPILLWAY,  "compare",    "--config", EXAMPLE,      "--trace",
+                          CMP_TRACE, "--duration", "1800",     "--policies", "oracle",
+                          "--live",  live,         "--out",    out,          NULL};
+    char *so, *se;
+    cr_assert_eq(cli_run(argv, &so, &se), 0, "%s", se);
+    free(so);
+    free(se);
+    json_t *rows = cmp_load_rows(out);
+    cr_assert_eq(json_array_size(rows), 2);
+    json_t *sim = row_named(rows, "run-000"), *given = row_named(rows, "serve-1");
+    cr_assert_str_eq(json_string_value(json_object_get(sim, "source")), "simulated");
+    cr_assert_str_eq(json_string_value(json_object_get(given, "source")), "live");
+    cr_assert_str_eq(json_string_value(json_object_get(given, "policy")), "mark");
+    cr_assert_str_eq(json_string_value(json_object_get(given, "dir")), live);
+    cr_assert_float_eq(json_real_value(json_object_get(given, "cost_usd")), 1.5, 1e-9);
+    cr_assert(json_is_null(json_object_get(given, "cost_vs_oracle")), "not the same trace");
+    cr_assert_eq(json_integer_value(json_object_get(given, "exit_status")), 0);
+    json_decref(rows);
+    char *csv = cli_read_output(out, "comparison.csv");
+    cr_assert_not_null(strstr(csv, "policy,run,source,exit_status,cost_usd,"), "%s", csv);
+    cr_assert_not_null(strstr(csv, "\"mark\",\"serve-1\",live,0,1.500000,"), "%s", csv);
+    free(csv);
+    char *html = cli_read_output(out, "comparison.html");
+    cr_assert_not_null(strstr(html, "<td>serve-1 (live, mark)</td>"));
+    cr_assert_not_null(strstr(html, "<circle data-series=\"live\""), "a live point");
+    cr_assert_not_null(strstr(html, "<circle data-series=\"simulated\""));
+    cr_assert_not_null(strstr(html, ">live</text>"), "a legend tells the colours apart");
+    cr_assert_not_null(strstr(html, "<a href=\"given-000.html\">report</a>"));
+    cr_assert_null(strstr(html, "<script"));
+    free(html);
+    char *report = cli_read_output(out, "given-000.html");
+    cr_assert_not_null(strstr(report, "297 ok, 1 failed, 2 timed out"), "the live report");
+    free(report);
+    free(live);
+    free(out);
+    cli_rm_dir(dir);
+}
+
+/* With --run and no --policies nothing is simulated: the given runs are tabulated, and a
+ * given oracle run prices the given runs of its trace. */
+Test(cli_compare, given_runs_alone_are_tabulated, .timeout = 60)
+{
+    char *dir = cli_make_dir(), *out = cli_path_in(dir, "out");
+    write_given(dir, "oracle-run", "oracle", "t.txt", 1.2, "\"sim\":{}");
+    write_given(dir, "mark-run", "mark", "t.txt", 1.5, "\"sim\":{\"wall_s\":1}");
+    write_given(dir, "live-run", "mark", "live http://[::1]:80", 1.4, SERVE_SECTION);
+    char *paths[3] = {cli_path_in(dir, "oracle-run/"), cli_path_in(dir, "mark-run"),
+                      cli_path_in(dir, "live-run")};
+    const char *argv[] = {SPILLWAY, "compare", "--run", paths[0], "--run", paths[1],
+                          "--live", paths[2],  "--out", out,      NULL};
+    char *so, *se;
+    cr_assert_eq(cli_run(argv, &so, &se), 0, "%s", se);
+    cr_assert_not_null(strstr(so, "3 runs, 0 failed"), "%s", so);
+    free(so);
+    free(se);
+    json_t *rows = cmp_load_rows(out);
+    cr_assert_eq(json_array_size(rows), 3);
+    json_t *mark = row_named(rows, "mark-run");
+    cr_assert_str_eq(json_string_value(json_object_get(mark, "source")), "simulated");
+    cr_assert_float_eq(json_real_value(json_object_get(mark, "cost_vs_oracle")), 1.25, 1e-9);
+    cr_assert_float_eq(
+        json_real_value(json_object_get(row_named(rows, "oracle-run"), "cost_vs_oracle")), 1.0,
+        1e-9, "a trailing slash does not hide the folder's name");
+    cr_assert(json_is_null(json_object_get(row_named(rows, "live-run"), "cost_vs_oracle")));
+    json_decref(rows);
+    char *run0 = cli_path_in(out, "run-000");
+    struct stat st;
+    cr_assert_neq(stat(run0, &st), 0, "nothing was simulated");
+    free(run0);
+    char *report = cli_read_output(out, "given-001.html");
+    cr_assert_not_null(strstr(report, "1.25x (oracle $1.20"), "mark-run's report is priced");
+    free(report);
+    for (int i = 0; i < 3; i++)
+        free(paths[i]);
+    free(out);
+    cli_rm_dir(dir);
+}
+
+/* A damaged --run directory is named, with its file and field, before anything runs, as
+ * `spillway report` would name it; so are options that only shape simulated runs. */
+Test(cli_compare, bad_given_run_is_refused_before_anything_runs, .timeout = 60)
+{
+    char *dir = cli_make_dir(), *out = cli_path_in(dir, "out"), *bad = cli_path_in(dir, "bad");
+    write_given(dir, "bad", "mark", "live", 1, "\"serve\":{\"wall_s\":1}");
+    const char *argv[] = {SPILLWAY, "compare", "--config", EXAMPLE, "--policies", "oracle",
+                          "--run",  bad,       "--out",    out,     NULL};
+    char *so, *se, want[4300];
+    cr_assert_eq(cli_run(argv, &so, &se), 2, "%s", se);
+    snprintf(want, sizeof want, "--run %s: %s/summary.json: serve.calls.accepted: missing", bad,
+             bad);
+    cr_assert_not_null(strstr(se, want), "%s", se);
+    free(so);
+    free(se);
+    struct stat st;
+    cr_assert_neq(stat(out, &st), 0, "%s was created", out);
+    const char *sets[] = {SPILLWAY,   "compare", "--run", bad, "--set",
+                          "seed=1,2", "--out",   out,     NULL};
+    cr_assert_eq(cli_run(sets, &so, &se), 2);
+    cr_assert_not_null(strstr(se, "--set and the trace options shape the runs of --policies"), "%s",
+                       se);
+    free(so);
+    free(se);
+    char *missing = cli_path_in(dir, "nowhere");
+    const char *gone[] = {SPILLWAY, "compare", "--live", missing, "--out", out, NULL};
+    cr_assert_eq(cli_run(gone, &so, &se), 2);
+    snprintf(want, sizeof want, "--run %s: No such file or directory", missing);
+    cr_assert_not_null(strstr(se, want), "%s", se);
+    free(so);
+    free(se);
+    free(missing);
+    /* A folder, but not a run's: said so, rather than as a missing file. */
+    const char *no_run[] = {SPILLWAY, "compare", "--run", dir, "--out", out, NULL};
+    cr_assert_eq(cli_run(no_run, &so, &se), 2);
+    snprintf(want, sizeof want, "--run %s: not a run directory: it has no summary.json", dir);
+    cr_assert_not_null(strstr(se, want), "%s", se);
+    free(so);
+    free(se);
+    free(bad);
+    free(out);
+    cli_rm_dir(dir);
+}
+
+/* A real `spillway serve` run (one static worker, calls with Fashion-MNIST rows, drained
+ * by SIGTERM) beside a simulated one: compare reads what serve wrote, not a copy of it
+ * made by hand, so a change on either side that parts them fails here. */
+static const char *live_policy =
+    "slo: {latency_ms: 300, target: 0.9}\n"
+    "instance_types:\n"
+    "  - name: cpu\n"
+    "    price_per_hour_usd: 0.085\n"
+    "    provider: local\n"
+    "    boot_s: {dist: constant, mean: 1}\n"
+    "    max_batch: 4\n"
+    "    batch_latency_ms: [1, 1.5, 2, 2.5]\n"
+    "faas: {enabled: false}\n"
+    "policy:\n"
+    "  name: static\n"
+    "  static: {pool: [{type: cpu, count: 1}]}\n";
+
+/* Serves `calls` calls of 3 rows each and drains; the run directory is srv->dir/out. */
+static void serve_some(sh_server_t *srv, size_t calls)
+{
+    float *x = sh_images(3, NULL), *want = sh_expected(x, 3);
+    sh_start(srv, live_policy, NULL);
+    sw_time_t end = sw_clock_now() + 60 * SW_US_PER_S;
+    while (sh_metric(srv, "spillway_workers{type=\"cpu\",state=\"running\"}") < 1) {
+        cr_assert_lt(sw_clock_now(), end, "the worker did not come up");
+        usleep(100000);
+    }
+    char *body = sh_infer_body(x, 0, 3);
+    for (size_t i = 0; i < calls; i++) {
+        sh_resp_t r;
+        sh_http(srv, NULL, "/v2/models/fashion-mlp/infer", body, &r);
+        sh_check_outputs(&r, want, 3);
+        sw_free(r.body);
+    }
+    sw_free(body);
+    sw_free(x);
+    sw_free(want);
+    int status = sh_stop(srv, SIGTERM, 60);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "serve exit status %d", status);
+}
+
+Test(cli_compare, real_serve_run_beside_a_simulated_one, .timeout = 240)
+{
+    sh_server_t srv;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    sh_prepare(&srv);
+    serve_some(&srv, 5);
+    char *dir = cli_make_dir(), *out = cli_path_in(dir, "out"), *live = cli_path_in(srv.dir, "out");
+    const char *argv[] = {SPILLWAY,  "compare",    "--config", EXAMPLE,      "--trace",
+                          CMP_TRACE, "--duration", "600",      "--policies", "mark",
+                          "--live",  live,         "--out",    out,          NULL};
+    char *so, *se;
+    int rc = cli_run(argv, &so, &se);
+    cr_assert_eq(rc, 0, "%s", se);
+    cr_assert_not_null(strstr(so, "2 runs, 0 failed"), "%s", so);
+    free(so);
+    free(se);
+    json_t *rows = cmp_load_rows(out), *given = row_named(rows, "out");
+    cr_assert_str_eq(json_string_value(json_object_get(row_named(rows, "run-000"), "source")),
+                     "simulated");
+    cr_assert_str_eq(json_string_value(json_object_get(given, "source")), "live");
+    cr_assert_str_eq(json_string_value(json_object_get(given, "policy")), "static");
+    cr_assert_eq(json_integer_value(json_object_get(given, "exit_status")), 0);
+    cr_assert_float_eq(json_real_value(json_object_get(given, "spill_share")), 0, 1e-12,
+                       "functions are off: every row was served by the worker");
+    cr_assert_gt(json_real_value(json_object_get(given, "cost_usd")), 0, "the worker is billed");
+    json_decref(rows);
+    char *html = cli_read_output(out, "comparison.html");
+    cr_assert_not_null(strstr(html, "<td>out (live, static)</td>"), "labelled");
+    cr_assert_not_null(strstr(html, "<circle data-series=\"live\""), "a live point");
+    free(html);
+    char *report = cli_read_output(out, "given-000.html");
+    cr_assert_not_null(strstr(report, "5 ok, 0 failed"), "the report shows serve's calls");
+    free(report);
+    free(live);
+    free(out);
+    cli_rm_dir(dir);
+    sh_cleanup(&srv);
+    curl_global_cleanup();
 }

@@ -244,7 +244,7 @@ static void write_run(const char *dir, const char *summary, const char *timeline
     "{\"requests\":3,\"served_faas\":1,\"slo_ms\":200,\"slo_target\":0.98,"                        \
     "\"slo_attainment\":1,\"latency_ms\":{\"p50\":1,\"p99\":2,\"p999\":3},"                        \
     "\"cost_usd\":{\"total\":1,\"vm\":1,\"faas\":0,\"per_million_requests\":3},"                   \
-    "\"vm\":{\"billed_seconds\":60}}"
+    "\"vm\":{\"billed_seconds\":60},\"sim\":{}}"
 #define TIMELINE_HEADER                                                                            \
     "time_s,end_s,arrivals,forecast,capacity_rps,running_a,faas_invocations,cold_starts,"          \
     "throttled,latency_p50_ms,latency_p99_ms,cum_cost_usd,cum_vm_usd,cum_faas_usd\n"
@@ -579,7 +579,7 @@ Test(cli_hostile, forecaster_files)
 
 #define REPORT SPILLWAY, "report", "@", "--out", "@OUT"
 
-/* Run directories for report; compare's grid. */
+/* Run directories for report and compare --run; compare's grid. */
 Test(cli_hostile, run_directories_and_grids)
 {
     /* One row per case: clang-format would give each field a line of its own. */
@@ -605,6 +605,14 @@ Test(cli_hostile, run_directories_and_grids)
          "more than the 536870912 allowed for a timeline.csv"},
         {"oracle folder missing", P_MISSING, NULL, 0, NULL,
          {SPILLWAY, "report", SW_SOURCE_DIR, "--oracle", "@", NULL}, NULL, 2, "No such file"},
+        {"compare: --run negative requests", P_GEN, NULL, 0, gen_run_negative,
+         {SPILLWAY, "compare", "--out", "@OUT", "--run", "@", NULL}, NULL, 2,
+         "requests: -3 must be a whole number >= 0"},
+        {"compare: --live timeline inf cost", P_GEN, NULL, 0, gen_run_inf_cost,
+         {SPILLWAY, "compare", "--out", "@OUT", "--live", "@", NULL}, NULL, 2,
+         ":2: cum_cost_usd: 'inf' must be a finite number >= 0"},
+        {"compare: --run a file", P_TEXT, "{}", 0, NULL,
+         {SPILLWAY, "compare", "--out", "@OUT", "--run", "@", NULL}, NULL, 2, "Not a directory"},
         {"compare: 17 policies", P_MISSING, NULL, 0, NULL,
          {SPILLWAY, "compare", "--out", "@OUT", "--policies", "mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark,mark", NULL},
          NULL, 2, "--policies: more than 16 values"},

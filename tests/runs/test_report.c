@@ -23,7 +23,7 @@ static const char summary_json[] =
     "\"served_faas\":50,\"slo_ms\":200.0,\"slo_target\":0.98,\"slo_attainment\":0.99,"
     "\"latency_ms\":{\"p50\":100,\"p99\":180,\"p999\":210},"
     "\"cost_usd\":{\"total\":1.5,\"vm\":1.0,\"faas\":0.5,\"by_type\":{\"c5.large\":1.0},"
-    "\"per_million_requests\":5000},\"vm\":{\"billed_seconds\":7200}}";
+    "\"per_million_requests\":5000},\"vm\":{\"billed_seconds\":7200},\"sim\":{}}";
 
 static const char timeline_header[] =
     "time_s,end_s,arrivals,forecast,forecast_upper,forecast_max,forecast_max_upper,"
@@ -262,7 +262,7 @@ static void write_oracle_run(char *dir, const char *trace, double cost)
              "\"served_faas\":0,\"slo_ms\":200.0,\"slo_target\":0.98,\"slo_attainment\":1,"
              "\"latency_ms\":{\"p50\":100,\"p99\":150,\"p999\":160},"
              "\"cost_usd\":{\"total\":%g,\"vm\":%g,\"faas\":0,\"per_million_requests\":1},"
-             "\"vm\":{\"billed_seconds\":3600}}",
+             "\"vm\":{\"billed_seconds\":3600},\"sim\":{}}",
              trace, cost, cost);
     write_file(dir, "summary.json", json);
     write_file(dir, "timeline.csv", "time_s,end_s,arrivals,forecast,capacity_rps,"
@@ -590,6 +590,78 @@ Test(sim_report, run_without_requests_reports_no_attainment)
     char *html = generate(dir);
     cr_assert(strstr(html, "none: no request arrived in the run"), "no such row");
     cr_assert_null(strstr(html, "100.000 %"));
+    free(html);
+    remove_run(dir);
+}
+
+/* ---- A live run (issue 12): `spillway serve --out DIR` writes the same files ------------ */
+
+/* summary_json as serve writes it: a "live" trace and a serve section instead of sim. */
+static void make_live_run(char *dir)
+{
+    make_run(dir, 4);
+    char text[4096];
+    const char *sim = strstr(summary_json, ",\"sim\":{}}");
+    cr_assert_not_null(sim);
+    snprintf(text, sizeof text, "%.*s%s", (int)(sim - summary_json), summary_json,
+             ",\"serve\":{\"wall_s\":240.5,\"calls\":{\"accepted\":290,\"ok\":280,"
+             "\"failed\":4,\"timed_out\":5,\"abandoned\":1},"
+             "\"call_latency_ms\":{\"p50\":101.5,\"p99\":187.25},"
+             "\"batch_time_ms\":{\"c5.large\":{\"batches\":40,\"observed_ms\":61.5,"
+             "\"planned_ms\":60,\"compute_ms\":55.25},\"p2.xlarge\":{\"batches\":0,"
+             "\"observed_ms\":0,\"planned_ms\":0,\"compute_ms\":0}}}}");
+    write_file(dir, "summary.json", text);
+}
+
+/* The page says the run was live and shows what only a live run has: its calls, their
+ * latency, and per instance type the observed batch time against the planned one. */
+Test(sim_report, live_run_shows_its_calls_and_batch_times)
+{
+    char dir[64];
+    make_live_run(dir);
+    char *html = generate(dir);
+    check_self_contained(html);
+    cr_assert_not_null(strstr(html, "<p>live run /tmp/sw-report-"), "the run is labelled live");
+    static const char *const rows[] = {
+        "<tr><th>wall time (live)</th><td>240.5 s</td></tr>",
+        "<tr><th>calls</th><td>290 accepted: 280 ok, 4 failed, 5 timed out, 1 abandoned</td>",
+        "<tr><th>call latency p50 / p99</th><td>101.5 / 187.2 ms</td></tr>",
+        "<tr><th>batch time c5.large</th><td>observed 61.50 ms vs planned 60.00 ms (worker "
+        "compute 55.25 ms), mean of 40 batches</td></tr>",
+        "<tr><th>batch time p2.xlarge</th><td>no batch ran</td></tr>",
+    };
+    for (size_t i = 0; i < SW_ARRAY_LEN(rows); i++)
+        cr_assert_not_null(strstr(html, rows[i]), "no row %s", rows[i]);
+    double ymax, ys[8];
+    cr_assert_eq(series_points(html, "chart-arrivals", "arrivals", &ymax, ys, 8), 4);
+    cr_assert_float_eq(ys[3], expect_y(100 + 7 * 3, ymax), 0.051);
+    free(html);
+    /* A simulated run has none of these rows. */
+    remove_run(dir);
+    make_run(dir, 4);
+    html = generate(dir);
+    cr_assert_not_null(strstr(html, "<p>simulated run "));
+    cr_assert_null(strstr(html, "call latency"));
+    free(html);
+    remove_run(dir);
+}
+
+/* A timeline's column names reach the page as data-series attributes and legend text: a
+ * hostile one is escaped, so the page still runs no script. */
+Test(sim_report, column_names_cannot_inject_markup)
+{
+    char dir[64];
+    strcpy(dir, "/tmp/sw-report-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    write_file(dir, "summary.json", summary_json);
+    write_file(dir, "timeline.csv",
+               "time_s,end_s,arrivals,forecast,capacity_rps,running_x\"><script>alert(1)</script>,"
+               "faas_invocations,cold_starts,throttled,latency_p50_ms,latency_p99_ms,"
+               "cum_cost_usd,cum_vm_usd,cum_faas_usd\n0,60,3,3,1,1,1,0,0,1,2,1,1,0\n");
+    char *html = generate(dir);
+    check_self_contained(html);
+    cr_assert_not_null(
+        strstr(html, "data-series=\"running_x&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""));
     free(html);
     remove_run(dir);
 }
