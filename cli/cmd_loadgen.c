@@ -547,9 +547,8 @@ static json_t *summary_json(const lg_args_t *a, const sw_cfg_t *cfg, const sw_lg
     json_object_set_new(root, "transport_errors", json_integer((json_int_t)st->transport));
     json_object_set_new(root, "wrong_answers", json_integer((json_int_t)st->wrong));
     json_object_set_new(root, "timeouts", json_integer((json_int_t)st->timeouts));
-    json_object_set_new(root, "label_accuracy", label_accuracy(st) >= 0
-                                                    ? json_real(label_accuracy(st))
-                                                    : json_null());
+    json_object_set_new(root, "label_accuracy",
+                        label_accuracy(st) >= 0 ? json_real(label_accuracy(st)) : json_null());
     json_object_set_new(root, "slo_ms", json_real(cfg->slo.latency_ms));
     json_object_set_new(root, "slo_target", json_real(cfg->slo.target));
     json_object_set_new(root, "slo_attainment", json_real(attainment(st)));

@@ -34,7 +34,7 @@ typedef struct sw_lg_payloads {
      * then an answer is checked for its shape and for finite values only. */
     float *expected;
     uint8_t *labels; /* count x rows: each row's Fashion-MNIST class */
-    float *scratch; /* rows x output_size: the answer being checked */
+    float *scratch;  /* rows x output_size: the answer being checked */
 } sw_lg_payloads_t;
 
 typedef struct sw_lg_payload_opts {
@@ -51,7 +51,8 @@ typedef struct sw_lg_payload_opts {
 /* Encodes every payload from the test images and, with a check model, runs it on them.
  * Returns 0, or a negative error with a message naming the file or option: -errno or
  * SW_EPARSE for a model file that cannot be read, -EINVAL for options the data cannot
- * satisfy (more images than the split holds, a model whose input is not an image). Release with sw__lg_payloads_deinit, also after a failure. */
+ * satisfy (more images than the split holds, a model whose input is not an image).
+ * Release with sw__lg_payloads_deinit, also after a failure. */
 int sw__lg_payloads_build(sw_lg_payloads_t *p, const sw_lg_payload_opts_t *o, char *errbuf,
                           size_t errlen) SW_MUST_USE;
 void sw__lg_payloads_deinit(sw_lg_payloads_t *p);
@@ -175,7 +176,7 @@ typedef struct sw_lg_stats {
     uint64_t late_sends;      /* sent more than SW_LG_LATE_US after their time */
     uint64_t waited_for_conn; /* due while every connection allowed was busy */
     sw_time_t max_lateness;
-    sw_hist_t latency; /* of right answers, from the scheduled time */
+    sw_hist_t latency;               /* of right answers, from the scheduled time */
     uint64_t label_rows, label_hits; /* rows of right answers; those topped by the label */
     uint64_t connects;
     unsigned peak_open, peak_in_flight;
