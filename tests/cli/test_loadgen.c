@@ -480,10 +480,15 @@ Test(loadgen, latency_runs_from_the_schedule_through_a_stall)
 {
     fake_start(FAKE_STALL, 2000);
     char *trace = ten_requests();
-    const char *on_time[] = {"--url", fake.url, "--trace", trace, "--images", "16", NULL};
+    const char *on_time[] = {"--url",    fake.url, "--trace",      trace, "--images", "16",
+                             "--slo-ms", "900",    "--slo-target", "0.5", NULL};
     lg_result_t r = loadgen(on_time);
     cr_assert_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
     cr_assert_eq(num(&r, "answered_ok"), 10);
+    cr_assert_eq(num(&r, "slo_ms"), 900, "--slo-ms");
+    cr_assert_eq(num(&r, "slo_attainment"), 0, "every answer came > 1 s after its time");
+    cr_assert(json_is_false(json_object_get(r.sum, "slo_met")));
+    cr_assert_not_null(strstr(r.out, "target 50.00 %: MISSED"), "%s", r.out);
     /* Bounds with room for a loaded machine, yet apart from 0 (timing from the send) and
      * from 2 s (timing every request from the first). */
     cr_assert(num(&r, "latency_ms.min") > 1000 && num(&r, "latency_ms.min") < 1700,
