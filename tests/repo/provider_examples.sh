@@ -39,11 +39,9 @@ pod=$(cat "$tmp/k8s.out")
 [[ $pod =~ ^spillway-w7-[0-9a-f]{8}$ ]] || fail "launch-k8s.sh printed '$pod', not only a pod name"
 grep -q '"--connect", "10.0.0.5:8081"' "$tmp/k8s.log.manifest" || fail "pod does not dial SW_CONNECT"
 ! grep -q tok-secret-123 "$tmp/k8s.log.manifest" || fail "the token is in the pod spec, not only in its Secret"
-# The manifest must parse as YAML: PyYAML when it is there (Debian: python3-yaml).
-if python3 -c 'import yaml' 2>/dev/null; then
-  python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); assert d["kind"] == "Pod"' \
-      "$tmp/k8s.log.manifest" || fail "the pod manifest is not a YAML Pod"
-else
-  echo "provider_examples: python3-yaml is not installed; the manifest's YAML was not parsed"
-fi
+# The manifest must parse as YAML (PyYAML, Debian's python3-yaml).
+python3 -c 'import yaml' 2>/dev/null ||
+  fail "python3-yaml is missing: scripts/install-deps.sh installs it"
+python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); assert d["kind"] == "Pod"' \
+    "$tmp/k8s.log.manifest" || fail "the pod manifest is not a YAML Pod"
 echo "provider_examples: launch-ec2.sh and launch-k8s.sh print their handles and pass SW_* on"

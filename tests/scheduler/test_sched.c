@@ -256,6 +256,75 @@ Test(sched_core, throttled_function_falls_back_or_is_rejected)
     teardown(&f);
 }
 
+/* Lambda's bill for a call of `ms` (init included), at the defaults the fixture keeps:
+ * 3008 MB, $0.0000166667 per GB-s, $0.20 per million requests, 1 ms granularity. */
+static double lambda_usd(double billed_ms)
+{
+    return 0.20 / 1e6 + billed_ms / 1000.0 * 3008.0 / 1024.0 * 0.0000166667;
+}
+
+/* A function that ran and failed (X-Amz-Function-Error) is billed like a success, init
+ * included, and its request falls back: with no VM it is answered with an error. */
+Test(sched_core, a_function_error_is_billed_and_answered_with_an_error)
+{
+    fixture_t f;
+    setup(&f, "faas-only", "true", "2000");
+    sw_sched_on_arrival(f.s, 0, 42, &f.out);
+    sw_actions_clear(&f.out);
+    sw_faas_result_t r = {.req_id = 42, .arrival = 0, .status = SW_FAAS_FUNCTION_ERROR,
+                          .cold_start = true, .duration_ms = 250.4, .init_ms = 100.2};
+    sw_sched_on_faas_done(f.s, MS(400), &r, &f.out);
+    cr_assert_eq(f.out.n, 1);
+    cr_assert_eq(f.out.v[0].kind, SW_ACT_REJECT);
+    cr_assert_eq(f.out.v[0].req_id, 42);
+    cr_assert_eq(f.out.v[0].reason, SW_REASON_FAAS_ERROR);
+    sw_sched_summary_t sum;
+    sw_sched_summary(f.s, S(1), &sum);
+    cr_assert_eq(sum.faas_errors, 1);
+    cr_assert_eq(sum.served_faas, 0, "an error is not a service");
+    cr_assert_eq(sum.rejected, 1);
+    cr_assert_eq(sum.met_slo, 0);
+    /* 250.4 + 100.2 = 350.6 ms, billed as 351 ms. */
+    cr_assert_float_eq(sum.cost.faas_usd, lambda_usd(351), 1e-15, "%.12g", sum.cost.faas_usd);
+    cr_assert(sw_sched_is_idle(f.s));
+    teardown(&f);
+}
+
+/* A call that failed in transport or at the service (after the client's retries) never
+ * ran: not billed. With a VM serving, the request runs there instead. */
+Test(sched_core, a_failed_invocation_is_not_billed_and_falls_back_to_a_vm)
+{
+    fixture_t f;
+    setup(&f, "mark", "true", "2000"); /* min_instances 1: one VM booting */
+    uint32_t worker = find(&f.out, SW_ACT_LAUNCH)->worker_id;
+    sw_actions_clear(&f.out);
+    sw_sched_on_arrival(f.s, MS(1), 9, &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_INVOKE, SW_REASON_SPILL_NO_VM), 1);
+    sw_sched_on_worker_ready(f.s, MS(2), worker, &f.out);
+    sw_actions_clear(&f.out);
+    sw_faas_result_t r = {.req_id = 9, .arrival = MS(1), .status = SW_FAAS_FAILED};
+    sw_sched_on_faas_done(f.s, MS(50), &r, &f.out);
+    cr_assert_eq(f.out.n, 0, "queued: a fuller batch is cheaper, and there is slack");
+    /* The batch goes at the last moment its T_1 still meets the SLO. */
+    sw_time_t go = sw_sched_next_wakeup(f.s);
+    cr_assert(go > MS(50) && go + MS(20) <= MS(1) + MS(200), "go at %lld us", (long long)go);
+    sw_sched_on_tick(f.s, go, &f.out);
+    const sw_action_t *d = find(&f.out, SW_ACT_DISPATCH);
+    cr_assert_not_null(d, "the VM takes the request when its slack runs out");
+    cr_assert_eq(d->n_reqs, 1);
+    cr_assert_eq(f.out.req_ids[d->reqs_off], 9);
+    cr_assert_eq(count(&f.out, SW_ACT_INVOKE, -1), 0, "never sent to a function twice");
+    sw_sched_on_batch_done(f.s, go + MS(20), worker, d->batch_id, &f.out);
+    sw_sched_summary_t sum;
+    sw_sched_summary(f.s, S(1), &sum);
+    cr_assert_eq(sum.faas_errors, 1);
+    cr_assert_eq(sum.served_vm, 1);
+    cr_assert_eq(sum.served_faas, 0);
+    cr_assert_eq(sum.met_slo, 1, "answered within 200 ms of its arrival");
+    cr_assert_eq(sum.cost.faas_usd, 0, "a failed call is not billed");
+    teardown(&f);
+}
+
 Test(sched_core, queued_requests_spill_when_no_vm_is_left_serving)
 {
     fixture_t f;
