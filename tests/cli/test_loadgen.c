@@ -196,6 +196,7 @@ static struct {
     sw_time_t stall, first_at;
     pthread_t thread;
     atomic_bool stop, running;
+    atomic_uint received_total; /* requests read, for the test's thread */
     unsigned answers;
     fake_client_t c[FAKE_CLIENTS];
     size_t n;
@@ -292,6 +293,7 @@ static void fake_parse(fake_client_t *c)
         memmove(c->buf, c->buf + need, c->len - need);
         c->len -= need;
         c->received++;
+        atomic_fetch_add(&fake.received_total, 1);
         if (!fake.first_at)
             fake.first_at = sw_clock_now();
     }
@@ -611,6 +613,135 @@ Test(loadgen, a_server_that_is_not_there_exits_1)
     lg_result_t r = loadgen(args);
     cr_assert_eq(r.status, 1, "exit %d\n%s\n%s", r.status, r.out, r.err);
     cr_assert_not_null(strstr(r.err, "cannot connect to"), "%s", r.err);
+    free(trace);
+    lg_free(&r);
+}
+
+/* ---- Signals ---- */
+
+/* Starts `spillway loadgen --no-progress --out DIR/out ARGS...` with stdout and stderr in
+ * DIR/lg.out and DIR/lg.err; returns its pid. */
+static pid_t loadgen_spawn(const char *const *args)
+{
+    const char *argv[64] = {SPILLWAY, "loadgen", "--no-progress", "--out", NULL};
+    char *out_dir = cli_path_in(dir, "out");
+    argv[4] = out_dir;
+    size_t n = 5;
+    for (size_t i = 0; args[i]; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    char *out = cli_path_in(dir, "lg.out"), *err = cli_path_in(dir, "lg.err");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    cr_assert_eq(posix_spawn(&pid, SPILLWAY, &fa, NULL, (char *const *)argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    free(out);
+    free(err);
+    free(out_dir);
+    return pid;
+}
+
+/* Waits for `count` requests to reach the fake server, then sends sig to pid. */
+static void signal_after(pid_t pid, unsigned count, int sig)
+{
+    sw_time_t end = sw_clock_now() + 60 * SW_US_PER_S;
+    while (atomic_load(&fake.received_total) < count) {
+        cr_assert_lt(sw_clock_now(), end, "loadgen sent %u requests, not %u",
+                     atomic_load(&fake.received_total), count);
+        usleep(10000);
+    }
+    cr_assert_eq(kill(pid, sig), 0);
+}
+
+/* Waits for pid to exit (failing the test when it does not within 60 s); returns what
+ * it printed and its summary, as loadgen() does. */
+static lg_result_t loadgen_reap(pid_t pid)
+{
+    lg_result_t r = {0};
+    int ws = 0;
+    sw_time_t end = sw_clock_now() + 60 * SW_US_PER_S;
+    while (waitpid(pid, &ws, WNOHANG) == 0) {
+        if (sw_clock_now() > end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &ws, 0);
+            cr_assert_fail("loadgen did not exit after the signal");
+        }
+        usleep(10000);
+    }
+    r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    r.out = cli_read_output(dir, "lg.out");
+    r.err = cli_read_output(dir, "lg.err");
+    char *path = cli_path_in(dir, "out/summary.json");
+    r.sum = json_load_file(path, 0, NULL);
+    free(path);
+    return r;
+}
+
+/* Waits until loadgen's stderr holds `text`. */
+static void wait_for_err(const char *text)
+{
+    char *path = cli_path_in(dir, "lg.err");
+    sw_time_t end = sw_clock_now() + 60 * SW_US_PER_S;
+    for (;;) {
+        char *err = cli_slurp(path, NULL);
+        bool found = err && strstr(err, text);
+        free(err);
+        if (found)
+            break;
+        cr_assert_lt(sw_clock_now(), end, "stderr never said '%s'", text);
+        usleep(10000);
+    }
+    free(path);
+}
+
+/* A request every 0.1 s for 100 s. */
+static char *long_trace(void)
+{
+    char *text = malloc(16 * 1024);
+    size_t n = (size_t)sprintf(text, "TIMESTAMP\n");
+    for (int i = 0; i < 1000; i++)
+        n += (size_t)sprintf(text + n, "%d.%d\n", i / 10, i % 10);
+    char *path = cli_write_file(dir, "long.csv", text);
+    free(text);
+    return path;
+}
+
+Test(loadgen, sigint_stops_the_schedule_and_waits_for_the_answers_due)
+{
+    fake_start(FAKE_STALL, 0);
+    char *trace = long_trace();
+    const char *args[] = {"--url", fake.url, "--trace", trace, "--images", "16", NULL};
+    pid_t pid = loadgen_spawn(args);
+    signal_after(pid, 5, SIGINT);
+    lg_result_t r = loadgen_reap(pid);
+    cr_assert_eq(r.status, 0, "every request scheduled was answered\n%s\n%s", r.out, r.err);
+    cr_assert(json_is_true(json_object_get(r.sum, "interrupted")), "%s", r.out);
+    cr_assert(num(&r, "requests") >= 5 && num(&r, "requests") < 1000, "%g", num(&r, "requests"));
+    cr_assert_eq(num(&r, "answered_ok"), num(&r, "requests"));
+    cr_assert_not_null(strstr(r.out, "INTERRUPTED"), "%s", r.out);
+    cr_assert_not_null(strstr(r.err, "stopping; waiting for"), "%s", r.err);
+    free(trace);
+    lg_free(&r);
+}
+
+Test(loadgen, a_second_signal_gives_up_on_the_answers_and_exits_1)
+{
+    fake_start(FAKE_SILENT, 0);
+    char *trace = long_trace();
+    const char *args[] = {"--url", fake.url, "--trace", trace, "--images", "16", NULL};
+    pid_t pid = loadgen_spawn(args);
+    signal_after(pid, 5, SIGTERM);
+    wait_for_err("stopping; waiting for"); /* the first is handled before the second */
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    lg_result_t r = loadgen_reap(pid);
+    cr_assert_eq(r.status, 1, "%s\n%s", r.out, r.err);
+    cr_assert_not_null(strstr(r.err, "stopped by a second signal"), "%s", r.err);
+    cr_assert(json_is_true(json_object_get(r.sum, "interrupted")), "a summary of what was seen");
+    cr_assert_eq(num(&r, "answered_ok"), 0);
     free(trace);
     lg_free(&r);
 }
