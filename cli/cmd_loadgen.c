@@ -542,6 +542,7 @@ static json_t *summary_json(const lg_args_t *a, const sw_cfg_t *cfg, const sw_lg
     describe_run_json(root, a, cfg);
     json_object_set_new(root, "requests", json_integer((json_int_t)st->requests));
     json_object_set_new(root, "sent", json_integer((json_int_t)st->sent));
+    json_object_set_new(root, "retried", json_integer((json_int_t)st->retries));
     json_object_set_new(root, "answered_ok", json_integer((json_int_t)st->ok));
     json_object_set_new(root, "errors_by_status", errors_by_status_json(st));
     json_object_set_new(root, "transport_errors", json_integer((json_int_t)st->transport));
@@ -638,6 +639,10 @@ static void print_summary(const lg_args_t *a, const sw_cfg_t *cfg, const sw_lg_p
                a->duration, a->url);
     printf("  requests     %" PRIu64 "  (sent %" PRIu64 ", answered right %" PRIu64 ")%s\n",
            st->requests, st->sent, st->ok, st->interrupted ? "  INTERRUPTED" : "");
+    if (st->retries)
+        printf("               %" PRIu64 " sent again: a reused connection closed before "
+               "answering\n",
+               st->retries);
     print_errors(st);
     if (st->requests == 0)
         printf("  SLO          none: no request was scheduled\n");

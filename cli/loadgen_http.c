@@ -77,6 +77,11 @@ int sw__lg_conn_open(sw_lg_conn_t *c, struct event_base *base, const struct sock
     return 0;
 }
 
+bool sw__lg_conn_got_nothing(const sw_lg_conn_t *c)
+{
+    return c->_in_len == 0;
+}
+
 void sw__lg_conn_close(sw_lg_conn_t *c)
 {
     if (c->state == SW_LG_CONN_CLOSED)

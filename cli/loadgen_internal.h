@@ -120,6 +120,8 @@ struct sw_lg_conn {
     int where;                 /* which of the run's lists holds it */
     sw_lg_conn_t *prev, *next; /* that list's links */
     bool has_req;              /* a request is attached */
+    bool retried;              /* it was sent once already, on a connection that closed */
+    unsigned answers;          /* answers read on this socket */
     sw_time_t due, sent_at;    /* the request's scheduled and actual send time */
     uint64_t seq;              /* the request's number */
     struct event *pause;       /* closed loop: the wait after a failure */
@@ -135,6 +137,8 @@ int sw__lg_conn_open(sw_lg_conn_t *c, struct event_base *base, const struct sock
  * 0, or a negative errno when the socket has failed: c is then closed, and the owner, not
  * ops->failed, accounts for it. */
 int sw__lg_conn_send(sw_lg_conn_t *c, const char *req, size_t len) SW_MUST_USE;
+/* Whether no byte of an answer to the request sent on c has come (also once c closed). */
+bool sw__lg_conn_got_nothing(const sw_lg_conn_t *c);
 /* Closes c's socket (any state); the buffers stay for the next connect. No callback. */
 void sw__lg_conn_close(sw_lg_conn_t *c);
 /* Frees c's buffers (c closed). */
@@ -170,6 +174,7 @@ typedef struct sw_lg_run_opts {
 typedef struct sw_lg_stats {
     uint64_t requests; /* scheduled */
     uint64_t sent;     /* written to a connection */
+    uint64_t retries;  /* sent again after a reused connection closed unanswered */
     uint64_t ok, wrong, transport, timeouts, failed_status;
     uint64_t by_status[600];  /* answers other than 200, by status */
     uint64_t slo_met;         /* answered right within slo_ms of the schedule */

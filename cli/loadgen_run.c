@@ -46,6 +46,7 @@
 typedef struct lg_pending {
     sw_time_t due;
     uint64_t seq;
+    bool retried;
 } lg_pending_t;
 
 SW_RING_DEFINE(lg_pending_ring, lg_pending_t)
@@ -219,6 +220,7 @@ static int open_conn(lg_run_t *r, sw_lg_conn_t *c)
     int rc = sw__lg_conn_open(c, r->base, (const struct sockaddr *)&r->o->addr, r->o->addr_len);
     if (rc < 0)
         return rc;
+    c->answers = 0;
     r->n_open++;
     r->st->connects++;
     r->st->peak_open = SW_MAX(r->st->peak_open, r->n_open);
@@ -279,6 +281,23 @@ static void arm_timeout(lg_run_t *r, sw_time_t deadline, sw_time_t now)
         arm_in(r->timeout_ev, deadline - now);
 }
 
+/* Open loop: a keep-alive connection that served answers before may be closed by the
+ * server as idle just as a request goes out on it; then nothing of an answer comes, and
+ * the server never took the request. Such a request goes back to the front of the
+ * waiting FIFO (its deadline is the earliest there) and is sent again, once, on another
+ * connection, still timed from its schedule, as HTTP clients do. Returns whether c's
+ * request was requeued (and detached from c). */
+static bool requeue_unanswered(lg_run_t *r, sw_lg_conn_t *c)
+{
+    if (r->o->concurrency || c->retried || c->answers == 0 || !sw__lg_conn_got_nothing(c))
+        return false;
+    r->st->retries++;
+    lg_pending_ring_insert_at(&r->pending, 0, (lg_pending_t){c->due, c->seq, true});
+    c->has_req = false;
+    list_remove(r, c);
+    return true;
+}
+
 static void send_req(lg_run_t *r, sw_lg_conn_t *c, sw_time_t now)
 {
     note_late(r, now - c->due);
@@ -292,17 +311,20 @@ static void send_req(lg_run_t *r, sw_lg_conn_t *c, sw_time_t now)
         char why[128];
         snprintf(why, sizeof(why), "send: %s", strerror(-rc));
         note_closed(r, c);
-        finish(r, c, OUT_TRANSPORT, 0, why, now);
+        if (!requeue_unanswered(r, c))
+            finish(r, c, OUT_TRANSPORT, 0, why, now);
         move_to(r, c, WHERE_CLOSED);
     }
 }
 
 /* Gives c (idle, connecting or open) the request scheduled at due. */
-static void attach(lg_run_t *r, sw_lg_conn_t *c, sw_time_t due, uint64_t seq, sw_time_t now)
+static void attach(lg_run_t *r, sw_lg_conn_t *c, lg_pending_t p, sw_time_t now)
 {
+    sw_time_t due = p.due;
     c->has_req = true;
+    c->retried = p.retried;
+    c->seq = p.seq;
     c->due = due;
-    c->seq = seq;
     move_to(r, c, WHERE_FLIGHT);
     r->st->peak_in_flight = SW_MAX(r->st->peak_in_flight, (unsigned)r->lists[WHERE_FLIGHT].len);
     arm_timeout(r, due + r->o->timeout, now);
@@ -320,7 +342,7 @@ static void pump(lg_run_t *r, sw_time_t now)
             return;
         lg_pending_t p = lg_pending_ring_pop_front(&r->pending);
         if (c) {
-            attach(r, c, p.due, p.seq, now);
+            attach(r, c, p, now);
         } else {
             char why[128];
             snprintf(why, sizeof(why), "connect: %s", strerror(-err));
@@ -333,7 +355,7 @@ static void pump(lg_run_t *r, sw_time_t now)
 static void issue(lg_run_t *r, sw_time_t due, sw_time_t now)
 {
     r->st->requests++;
-    lg_pending_ring_push_back(&r->pending, (lg_pending_t){due, r->seq++});
+    lg_pending_ring_push_back(&r->pending, (lg_pending_t){due, r->seq++, false});
     arm_timeout(r, due + r->o->timeout, now);
     pump(r, now);
     r->st->waited_for_conn += r->pending.len > 0; /* FIFO: if any waits, this one does */
@@ -354,7 +376,7 @@ static void issue_closed(lg_run_t *r, sw_lg_conn_t *c, sw_time_t now)
             return;
         }
     }
-    attach(r, c, now, seq, now);
+    attach(r, c, (lg_pending_t){now, seq, false}, now);
 }
 
 static void maybe_finish(lg_run_t *r)
@@ -441,7 +463,9 @@ static void on_failed(void *self, sw_lg_conn_t *c, const char *why)
         first_connect_ended(r, now);
         return;
     }
-    if (c->has_req) {
+    if (c->has_req && requeue_unanswered(r, c)) {
+        move_to(r, c, WHERE_CLOSED);
+    } else if (c->has_req) {
         finish(r, c, OUT_TRANSPORT, 0, why, now);
         release(r, c, now, true);
     } else {
@@ -486,6 +510,7 @@ static void on_answered(void *self, sw_lg_conn_t *c, const sw_lg_answer_t *a)
     }
     if (a->retry_after_s >= 0)
         r->st->retry_after_max_s = SW_MAX(r->st->retry_after_max_s, a->retry_after_s);
+    c->answers++;
     if (c->state == SW_LG_CONN_CLOSED)
         note_closed(r, c);
     finish(r, c, out, a->status, why, now);

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -179,6 +180,8 @@ typedef enum {
     FAKE_429_EVERY_OTHER,
     FAKE_SILENT,
     FAKE_VARIED,
+    FAKE_CLOSE_SECOND, /* answers a connection's first request, closes at its second */
+    FAKE_CLOSE_ALL,    /* closes every connection at its first request */
 } fake_mode_t;
 
 #define FAKE_CLIENTS 128
@@ -334,9 +337,18 @@ static void *fake_main(void *arg)
         bool held =
             fake.mode == FAKE_SILENT ||
             (fake.mode == FAKE_STALL && (!fake.first_at || now < fake.first_at + fake.stall));
-        for (size_t i = 0; i < fake.n && !held; i++)
-            while (fake.c[i].fd >= 0 && fake.c[i].answered < fake.c[i].received)
-                fake_answer(&fake.c[i]);
+        for (size_t i = 0; i < fake.n && !held; i++) {
+            fake_client_t *c = &fake.c[i];
+            unsigned close_at = fake.mode == FAKE_CLOSE_SECOND ? 2
+                                : fake.mode == FAKE_CLOSE_ALL  ? 1
+                                                               : UINT_MAX;
+            if (c->fd >= 0 && c->received >= close_at) {
+                close(c->fd); /* as a server closing an idle connection as it is reused */
+                c->fd = -1;
+            }
+            while (c->fd >= 0 && c->answered < c->received)
+                fake_answer(c);
+        }
     }
     return NULL;
 }
@@ -568,6 +580,36 @@ Test(loadgen, reads_every_framing_and_refuses_what_it_cannot)
     cr_assert_eq(num(&r, "answered_ok"), 8, "%s", r.out);
     cr_assert_eq(num(&r, "transport_errors"), 2, "%s", r.out);
     cr_assert_not_null(strstr(r.out, "chunked"), "%s", r.out);
+    free(trace);
+    lg_free(&r);
+}
+
+/* A reused connection that closes without a byte of answer lost nothing the server took:
+ * its request goes out again, once, on a new connection. A request that fails so on a
+ * fresh connection is an error, not retried. */
+Test(loadgen, a_request_on_a_connection_closed_as_idle_is_sent_again)
+{
+    fake_start(FAKE_CLOSE_SECOND, 0);
+    char *trace = ten_requests();
+    const char *args[] = {"--url", fake.url,        "--trace", trace, "--images",
+                          "16",    "--connections", "1",       NULL};
+    lg_result_t r = loadgen(args);
+    cr_assert_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    cr_assert_eq(num(&r, "answered_ok"), 10);
+    cr_assert_eq(num(&r, "retried"), 9, "each connection closes at its second request");
+    cr_assert_eq(num(&r, "sent"), 19);
+    cr_assert_eq(num(&r, "connections_opened"), 10);
+    cr_assert_not_null(strstr(r.out, "9 sent again"), "%s", r.out);
+    lg_free(&r);
+    fake_stop();
+
+    fake_start(FAKE_CLOSE_ALL, 0);
+    const char *fresh[] = {"--url", fake.url, "--trace", trace, "--images", "16", NULL};
+    r = loadgen(fresh);
+    cr_assert_eq(r.status, 1, "exit %d\n%s\n%s", r.status, r.out, r.err);
+    cr_assert_eq(num(&r, "transport_errors"), 10);
+    cr_assert_eq(num(&r, "retried"), 0);
+    cr_assert_not_null(strstr(r.out, "closed the connection without answering"), "%s", r.out);
     free(trace);
     lg_free(&r);
 }
