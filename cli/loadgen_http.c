@@ -7,9 +7,10 @@
  *
  * Why raw sockets on libevent events, rather than bufferevents, evhttp's client or
  * libcurl: the client's CPU per request is what a load generator must keep small, or it
- * measures itself. Closed loop, 8 connections, one 4.3 KB Fashion-MNIST request against
- * `spillway serve` (Release, 2-vCPU EPYC VM, 2 x 5 s runs each, user + system CPU per
- * answer): raw sockets 10.6-14.4 µs (user 0.8-0.9), bufferevents 14.3-16.4 µs (user
+ * measures itself. Measured while choosing (closed loop, 8 connections, one 4.3 KB
+ * Fashion-MNIST request against `spillway serve`, Release, 2-vCPU EPYC VM, 2 x 5 s runs
+ * each, user + system CPU per answer; bench/README.md has the figures of the client as
+ * it is): raw sockets 10.6-14.4 µs (user 0.8-0.9), bufferevents 14.3-16.4 µs (user
  * 2.3-3.5: every request is copied into an evbuffer, and write interest is switched on and
  * off around it with two epoll_ctl calls), evhttp's client 26-30 µs (a request object,
  * header lists and buffers allocated per request), libcurl multi 30-45 µs (handle reset
