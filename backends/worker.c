@@ -197,9 +197,10 @@ static void run_job(worker_t *w, job_t *j)
     }
     if (n)
         run_chunk(w, j, idx, n);
-    if (o->compute_delay_ms > 0) {
-        struct timespec ts = {.tv_sec = o->compute_delay_ms / 1000,
-                              .tv_nsec = (o->compute_delay_ms % 1000) * 1000000L};
+    double delay_ms = o->compute_delay_ms + o->compute_delay_per_row_ms * (double)b->n_requests;
+    if (delay_ms > 0) {
+        int64_t ns = (int64_t)(delay_ms * 1e6);
+        struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
     }

@@ -42,7 +42,9 @@ typedef struct sw_be_worker_opts {
     int64_t backoff_min_ms;   /* 0: 100 */
     int64_t backoff_max_ms;   /* 0: 5000 */
     int64_t heartbeat_ms;     /* 0: 1000 */
-    int64_t compute_delay_ms; /* testing aid: extra sleep per batch on the compute thread */
+    /* Stand-in for a heavier model: a sleep on the compute thread of this much per batch
+     * plus this much per row, ms (fault tests; live-against-simulated benchmarks). */
+    double compute_delay_ms, compute_delay_per_row_ms;
 } sw_be_worker_opts_t;
 
 /* Runs the worker until SIGTERM (or SIGINT) or a Stop frame has been handled: the batches in

@@ -8,6 +8,7 @@
  * The token is a secret: it is read from SW_TOKEN unless --token is given, and never
  * printed. */
 #include <cblas.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -47,19 +48,50 @@ static void usage(FILE *f)
             "  --seed N             backoff jitter seed (default: from the pid)\n"
             "  --max-frame-bytes N  close a connection that sends a larger frame (default\n"
             "                       64 MiB)\n\n"
+            "For tests and benchmarks, SW_DEBUG_COMPUTE_DELAY_MS=A[+B] (or\n"
+            "--debug-compute-delay-ms) sleeps A ms per batch plus B ms per row after the\n"
+            "forward pass: a heavier model that costs this machine no CPU, as a worker on\n"
+            "its own VM would not. Workers that serve starts inherit it.\n\n"
             "Exit status: 0 drained, 2 usage error or a bad model file, 1 failure.\n",
             DEFAULT_MAX_BATCH);
 }
 
 typedef struct worker_args {
     const char *connect, *type, *model, *id, *token;
-    unsigned long long threads, max_batch, seed, delay_ms, max_frame_bytes;
+    unsigned long long threads, max_batch, seed, max_frame_bytes;
+    double delay_ms, delay_per_row_ms;
     bool seed_set;
 } worker_args_t;
 
+/* "A" or "A+B": sleep A ms per batch plus B ms per row after the forward pass, each a
+ * decimal in [0, 600000]. It stands in for a heavier model where several workers share
+ * one small machine (fault tests, the live-against-simulated benchmark): a sleeping
+ * worker costs no CPU, as a worker on its own VM would not cost this machine any. */
+static bool parse_delay(const char *opt, const char *text, double *per_batch, double *per_row)
+{
+    char *end;
+    errno = 0;
+    double a = strtod(text, &end), b = 0;
+    bool ok = end != text && errno == 0;
+    if (ok && *end == '+') {
+        const char *rest = end + 1;
+        b = strtod(rest, &end);
+        ok = end != rest && errno == 0;
+    }
+    /* Plain decimals only: strtod would also take hex, exponents and leading blanks. */
+    if (!ok || *end || !(a >= 0 && a <= 600000) || !(b >= 0 && b <= 600000) ||
+        !isdigit((unsigned char)text[0]) || text[strspn(text, "0123456789.+")] != '\0') {
+        fprintf(stderr, "spillway worker: %s %s: expected A or A+B, milliseconds per batch "
+                        "and per row, each in [0, 600000]\n", opt, text);
+        return false;
+    }
+    *per_batch = a;
+    *per_row = b;
+    return true;
+}
+
 static int parse_args(int argc, char **argv, worker_args_t *a)
 {
-    /* --debug-compute-delay-ms is a testing aid (a slow batch on demand), not documented. */
     static const struct option opts[] = {{"connect", required_argument, NULL, 'c'},
                                          {"type", required_argument, NULL, 't'},
                                          {"model", required_argument, NULL, 'm'},
@@ -77,7 +109,7 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
      * down to catch a batch in hand). The option still wins. */
     const char *delay = getenv("SW_DEBUG_COMPUTE_DELAY_MS");
     if (delay && *delay &&
-        !sw__cli_parse_uint("worker", "SW_DEBUG_COMPUTE_DELAY_MS", delay, 0, 600000, &a->delay_ms))
+        !parse_delay("SW_DEBUG_COMPUTE_DELAY_MS", delay, &a->delay_ms, &a->delay_per_row_ms))
         return SW_EXIT_USAGE;
     optind = 1;
     int c;
@@ -99,7 +131,7 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
             ok = sw__cli_parse_uint("worker", "--max-frame-bytes", optarg, 64, 1ULL << 31, &a->max_frame_bytes);
             break;
         case 'D':
-            ok = sw__cli_parse_uint("worker", "--debug-compute-delay-ms", optarg, 0, 600000, &a->delay_ms);
+            ok = parse_delay("--debug-compute-delay-ms", optarg, &a->delay_ms, &a->delay_per_row_ms);
             break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;
@@ -196,7 +228,8 @@ int sw_cli_cmd_worker(int argc, char **argv)
         .infer = infer_model,
         .infer_self = m,
         .seed = a.seed_set ? a.seed : ((uint64_t)getpid() << 32 ^ (uint64_t)time(NULL)),
-        .compute_delay_ms = (int64_t)a.delay_ms,
+        .compute_delay_ms = a.delay_ms,
+        .compute_delay_per_row_ms = a.delay_per_row_ms,
         .max_frame_bytes = (size_t)a.max_frame_bytes,
     };
     rc = sw_be_worker_run(&o, err, sizeof(err));

@@ -128,6 +128,24 @@ Test(cli_profile_worker, round_trip_exceeds_the_forward_pass_alone, .timeout = 6
     cli_rm_dir(dir);
 }
 
+/* A stand-in model of 3 ms per batch plus 2 ms per row (the worker's sleep) shows in the
+ * profile as T_b of at least 3 + 2b ms: the lower bound holds on any machine; the upper
+ * one only catches a sleep that is counted twice. */
+Test(cli_profile_worker, an_emulated_model_shows_in_the_profile, .timeout = 60)
+{
+    cr_assert_eq(setenv("SW_DEBUG_COMPUTE_DELAY_MS", "3+2", 1), 0);
+    char *dir = cli_make_dir(), *e;
+    sw_cfg_t *cfg = profile(dir, "emu.yaml", MODEL, true, &e);
+    for (unsigned b = 1; b <= 4; b++) {
+        double t = cfg->instance_types[0].batch_latency_ms[b - 1];
+        cr_assert_geq(t, 3.0 + 2.0 * b, "T_%u = %g ms", b, t);
+        cr_assert_lt(t, 2 * (3.0 + 2.0 * b) + 50, "T_%u = %g ms", b, t);
+    }
+    sw_cfg_destroy(cfg);
+    free(e);
+    cli_rm_dir(dir);
+}
+
 /* A worker that cannot start is reported with what it said, and reaped. */
 Test(cli_profile_worker, a_worker_that_fails_to_start_is_reported_with_its_messages, .timeout = 60)
 {
