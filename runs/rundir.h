@@ -31,6 +31,13 @@ int sw_run_timeline_row(FILE *f, const sw_cfg_t *cfg, const sw_sched_interval_t 
  * before writing it. The tools read it back with sw_run_summary_load (runs/summary.h). */
 json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *sum);
 
+/* A summary's latency_ms (p50, p95, p99, p999, max, mean) and latency_cdf_ms (every
+ * percentile, then the tail, as [quantile, ms] pairs, so a report can draw the CDF without
+ * the raw histogram), from a histogram of microseconds: new objects the caller owns. Shared
+ * with `spillway loadgen`, whose summary must read as a run's. */
+json_t *sw_run_latency_json(const sw_hist_t *h);
+json_t *sw_run_latency_cdf_json(const sw_hist_t *h);
+
 /* Writes `root` (borrowed) to `path` as indented JSON. Returns 0, or -EIO with
  * "PATH: cannot write summary" in errbuf. */
 int sw_run_write_json(const char *path, const json_t *root, char *errbuf, size_t errlen)
