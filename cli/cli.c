@@ -19,6 +19,8 @@ static const command_t commands[] = {
      "the live frontend: KServe v2 over VM workers and functions, driven by the policy"},
     {"simulate", sw_cli_cmd_simulate,
      "replay a trace through a policy; report cost and SLO attainment"},
+    {"loadgen", sw_cli_cmd_loadgen,
+     "replay a trace against a KServe v2 server, open loop; measure and check its answers"},
     {"compare", sw_cli_cmd_compare, "run policies or --set sweeps in parallel; tabulate them"},
     {"report", sw_cli_cmd_report, "write a self-contained HTML report of a run, simulated or live"},
     {"check-config", sw_cli_cmd_check_config,
@@ -81,6 +83,19 @@ int sw__cli_load_config(const char *path, sw_cfg_t **out)
         return SW_EXIT_USAGE;
     }
     return 0;
+}
+
+int sw__cli_load_config_sets(const char *path, const char *const *sets, size_t n_sets,
+                             sw_cfg_t **out)
+{
+    int rc = sw__cli_load_config(path, out);
+    for (size_t i = 0; i < n_sets && rc == 0; i++)
+        rc = sw__cli_apply_set(*out, sets[i]);
+    if (rc != 0 && *out) {
+        sw_cfg_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 void sw__cli_print_notes(const sw_cfg_t *cfg)

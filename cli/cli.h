@@ -20,10 +20,15 @@ int sw_cli_cmd_function(int argc, char **argv);
 int sw_cli_cmd_faas_local(int argc, char **argv);
 int sw_cli_cmd_invoke(int argc, char **argv);
 int sw_cli_cmd_serve(int argc, char **argv);
+int sw_cli_cmd_loadgen(int argc, char **argv);
 
 /* Loads the config named by `path` (NULL: the built-in defaults), printing any error to
  * stderr. Returns 0 or SW_EXIT_USAGE. */
 int sw__cli_load_config(const char *path, sw_cfg_t **out);
+/* sw__cli_load_config, then the `key=value` overrides sets[0..n_sets) in order, each as
+ * sw__cli_apply_set does. Returns 0 and *out, or SW_EXIT_USAGE with *out NULL. */
+int sw__cli_load_config_sets(const char *path, const char *const *sets, size_t n_sets,
+                             sw_cfg_t **out);
 /* Writes the HTML report of a run directory to `out` (NULL: RUN_DIR/report.html), with
  * its cost relative to the oracle run in `oracle_dir` when that is not NULL, printing what
  * happened. Returns an exit status. */

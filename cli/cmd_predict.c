@@ -166,14 +166,7 @@ static int parse_args(int argc, char **argv, predict_args_t *a)
 /* The config the parameters come from, with the command line's overrides applied. */
 static int load_params_config(const predict_args_t *a, sw_cfg_t **cfg)
 {
-    int rc = sw__cli_load_config(a->config, cfg);
-    for (size_t i = 0; i < a->n_sets && rc == 0; i++)
-        rc = sw__cli_apply_set(*cfg, a->sets[i]);
-    if (rc != 0 && *cfg) {
-        sw_cfg_destroy(*cfg);
-        *cfg = NULL;
-    }
-    return rc;
+    return sw__cli_load_config_sets(a->config, a->sets, a->n_sets, cfg);
 }
 
 static void params_for(const predict_args_t *a, const sw_cfg_t *cfg, const char *model,

@@ -124,14 +124,7 @@ static int parse_args(int argc, char **argv, serve_args_t *a, char *storage, siz
 /* Loads the policy and applies the overrides: at start, and again on SIGHUP. */
 static int load_policy(const serve_args_t *a, sw_cfg_t **out)
 {
-    int rc = sw__cli_load_config(a->config, out);
-    for (size_t i = 0; i < a->n_sets && rc == 0; i++)
-        rc = sw__cli_apply_set(*out, a->sets[i]);
-    if (rc != 0) {
-        sw_cfg_destroy(*out);
-        *out = NULL;
-    }
-    return rc;
+    return sw__cli_load_config_sets(a->config, a->sets, a->n_sets, out);
 }
 
 /* The running binary, which local workers and faas-local's functions run too. */

@@ -213,14 +213,8 @@ int sw_cli_cmd_simulate(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? SW_EXIT_OK : rc;
     sw_cfg_t *cfg;
-    if ((rc = sw__cli_load_config(a.config, &cfg)) != 0)
+    if ((rc = sw__cli_load_config_sets(a.config, a.sets, a.n_sets, &cfg)) != 0)
         return rc;
-    for (size_t i = 0; i < a.n_sets && rc == 0; i++)
-        rc = sw__cli_apply_set(cfg, a.sets[i]);
-    if (rc != 0) {
-        sw_cfg_destroy(cfg);
-        return rc;
-    }
     sw__cli_print_notes(cfg);
     sw_sim_opts_t opts = {
         .out_dir = a.out,

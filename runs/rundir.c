@@ -72,7 +72,7 @@ int sw_run_timeline_row(FILE *f, const sw_cfg_t *cfg, const sw_sched_interval_t 
     return ferror(f) ? -EIO : 0;
 }
 
-static json_t *latency_json(const sw_hist_t *h)
+json_t *sw_run_latency_json(const sw_hist_t *h)
 {
     return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f}", "p50", sw_hist_quantile_us(h, 0.50) / 1e3,
                      "p95", sw_hist_quantile_us(h, 0.95) / 1e3, "p99",
@@ -81,9 +81,7 @@ static json_t *latency_json(const sw_hist_t *h)
                      "mean", sw_hist_mean_us(h) / 1e3);
 }
 
-/* The whole-run latency distribution as [quantile, ms] pairs: every percentile, then the
- * tail, so a report can draw the CDF without the raw histogram. */
-static json_t *latency_cdf_json(const sw_hist_t *h)
+json_t *sw_run_latency_cdf_json(const sw_hist_t *h)
 {
     json_t *a = json_array();
     static const double tail[] = {0.995, 0.999, 0.9999, 1.0};
@@ -129,8 +127,8 @@ json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *s)
     /* A run without a request met no SLO: compare and report must not count it as met. */
     json_object_set_new(root, "slo_met",
                         json_boolean(s->requests > 0 && s->slo_attainment >= cfg->slo.target));
-    json_object_set_new(root, "latency_ms", latency_json(s->latency));
-    json_object_set_new(root, "latency_cdf_ms", latency_cdf_json(s->latency));
+    json_object_set_new(root, "latency_ms", sw_run_latency_json(s->latency));
+    json_object_set_new(root, "latency_cdf_ms", sw_run_latency_cdf_json(s->latency));
     json_object_set_new(root, "cost_usd", cost_json(cfg, s));
     json_object_set_new(root, "faas",
                         json_pack("{s:I,s:I,s:I,s:I,s:f}", "invocations",

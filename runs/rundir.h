@@ -31,6 +31,13 @@ int sw_run_timeline_row(FILE *f, const sw_cfg_t *cfg, const sw_sched_interval_t 
  * before writing it. The tools read it back with sw_run_summary_load (runs/summary.h). */
 json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *sum);
 
+/* A summary's latency_ms (p50, p95, p99, p999, max, mean) and latency_cdf_ms (every
+ * percentile, then the tail, as [quantile, ms] pairs, so a report can draw the CDF without
+ * the raw histogram), from a histogram of microseconds: new objects the caller owns. Shared
+ * with `spillway loadgen`, whose summary must read as a run's. */
+json_t *sw_run_latency_json(const sw_hist_t *h);
+json_t *sw_run_latency_cdf_json(const sw_hist_t *h);
+
 /* Total cost per million requests (0 with no request): the one place it is computed, for
  * summary.json and simulate's printout alike. */
 double sw_run_cost_per_million(const sw_sched_summary_t *sum);

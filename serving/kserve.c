@@ -306,8 +306,10 @@ static int parse_root(const json_t *root, size_t input_size, unsigned max_batch,
 /* Every reader below returns false when it is not sure; the body then goes to jansson. */
 typedef struct fast {
     const char *p, *end;
-    sw_srv_kserve_req_t *r;
-    size_t count; /* floats read into r->data */
+    sw_srv_kserve_req_t *r; /* a request's floats go to r->data; NULL for a response's */
+    float *out;             /* a response's floats, at most out_cap of them */
+    size_t out_cap;
+    size_t count; /* floats read into r->data or out */
     bool integer; /* the last number read had no fraction or exponent */
 } fast_t;
 
@@ -444,6 +446,12 @@ static bool fast_float(fast_t *f)
     sw_srv_kserve_req_t *r = f->r;
     if (!fast_number(f, &d))
         return false;
+    if (!r) { /* a response: more numbers than expected is the slow path's error to name */
+        if (f->count == f->out_cap)
+            return false;
+        f->out[f->count++] = (float)d;
+        return true;
+    }
     if (f->count == r->_cap) {
         r->_cap = r->_cap ? r->_cap * 2 : 1024;
         r->data = sw_realloc(r->data, r->_cap * sizeof(float));
@@ -802,9 +810,62 @@ static const json_t *response_data(const json_t *root, size_t output_size, size_
     return data;
 }
 
+/* outputs[0] of a response, checked as response_data() would: shape [n, output_size]
+ * (or [output_size] when n is 1) and n x output_size flat numbers. */
+static bool fast_output(fast_t *f, size_t output_size, size_t n)
+{
+    static const char *const keys[] = {"name", "shape", "datatype", "data", "parameters"};
+    fast_tensor_t t = {0};
+    unsigned seen;
+    unsigned need = (1u << T_SHAPE) | (1u << T_DATA);
+    if (!fast_object(f, keys, 5, fast_tensor_member, &t, &seen) || (seen & need) != need)
+        return false;
+    bool shape_ok = (t.ndims == 2 && t.dims[0] == (double)n && t.dims[1] == (double)output_size) ||
+                    (t.ndims == 1 && n == 1 && t.dims[0] == (double)output_size);
+    return shape_ok && t.rows == 0 && f->count == n * output_size;
+}
+
+enum { A_MODEL_NAME, A_MODEL_VERSION, A_ID, A_OUTPUTS, A_PARAMETERS };
+
+typedef struct fast_answer {
+    size_t output_size, n;
+} fast_answer_t;
+
+static bool fast_answer_member(fast_t *f, int key, void *arg)
+{
+    fast_answer_t *a = arg;
+    const char *s;
+    size_t len;
+    switch (key) {
+    case A_OUTPUTS:
+        return fast_eat(f, '[') && fast_output(f, a->output_size, a->n) && fast_eat(f, ']');
+    case A_PARAMETERS: return fast_parameters(f);
+    default: return fast_string(f, &s, &len);
+    }
+}
+
+/* A response in the form format_response writes, into out; false when unsure. A client
+ * that checks every answer (spillway loadgen) would otherwise spend more CPU in jansson
+ * than on the network. */
+static bool parse_response_fast(const char *body, size_t len, size_t output_size, size_t n,
+                                float *out)
+{
+    static const char *const keys[] = {"model_name", "model_version", "id", "outputs",
+                                       "parameters"};
+    fast_t f = {.p = body, .end = body + len, .out = out, .out_cap = n * output_size};
+    fast_answer_t a = {.output_size = output_size, .n = n};
+    unsigned seen;
+    if (!fast_object(&f, keys, 5, fast_answer_member, &a, &seen) || !(seen & (1u << A_OUTPUTS)))
+        return false;
+    fast_ws(&f);
+    return f.p == f.end;
+}
+
 int sw_srv_kserve_parse_response(const char *body, size_t len, size_t output_size, size_t n,
                                  float *out, char *errbuf, size_t errlen)
 {
+    if (parse_response_fast(body, len, output_size, n, out))
+        return 0;
     json_error_t jerr;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {

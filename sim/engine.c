@@ -47,9 +47,9 @@ static uint64_t stream_seed(uint64_t seed, uint64_t stream)
     return seed * 0x9e3779b97f4a7c15ULL + stream * 0xc2b2ae3d27d4eb4fULL;
 }
 
-static int open_trace(sw_trace_t **out, const sw_cfg_t *cfg, char *errbuf, size_t errlen)
+void sw_sim_trace_opts(const sw_cfg_t *cfg, sw_trace_opts_t *out)
 {
-    sw_trace_opts_t o = {
+    *out = (sw_trace_opts_t){
         .format = cfg->trace.format,
         .timestamp_column = cfg->trace.timestamp_column,
         .rate_scale = cfg->trace.rate_scale,
@@ -57,6 +57,12 @@ static int open_trace(sw_trace_t **out, const sw_cfg_t *cfg, char *errbuf, size_
         .duration_s = cfg->trace.duration_s,
         .seed = stream_seed(cfg->seed, STREAM_TRACE),
     };
+}
+
+static int open_trace(sw_trace_t **out, const sw_cfg_t *cfg, char *errbuf, size_t errlen)
+{
+    sw_trace_opts_t o;
+    sw_sim_trace_opts(cfg, &o);
     return sw_trace_open(out, cfg->trace.path, &o, errbuf, errlen);
 }
 

@@ -15,6 +15,7 @@
 #include "common/common.h"
 #include "common/rng.h"
 #include "config/config.h"
+#include "runs/trace.h"
 #include "scheduler/sched.h"
 
 typedef struct sw_sim sw_sim_t;
@@ -57,6 +58,12 @@ int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen) SW_MUST_USE;
 void sw_sim_summary(sw_sim_t *sim, sw_sched_summary_t *out);
 void sw_sim_stats(const sw_sim_t *sim, sw_sim_stats_t *out);
 void sw_sim_destroy(sw_sim_t *sim);
+
+/* The reader options a run of `cfg` replays cfg->trace.path with: the config's format,
+ * window and rate scale, and the trace's own random stream of cfg->seed (the one that
+ * spreads counts into arrivals). `spillway loadgen` opens its trace with them, so it sends
+ * the very arrivals a simulation of the same config and seed replays. Any thread. */
+void sw_sim_trace_opts(const sw_cfg_t *cfg, sw_trace_opts_t *out);
 
 /* One draw from a configured distribution. */
 double sw_sim_draw(const sw_cfg_dist_t *d, sw_rng_t *rng);

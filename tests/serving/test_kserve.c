@@ -459,6 +459,81 @@ Test(srv_kserve, numbers_are_read_bit_for_bit_as_jansson_reads_them)
     }
 }
 
+Test(srv_kserve, response_numbers_are_read_as_jansson_reads_them)
+{
+    uint64_t seed = (uint64_t)time(NULL);
+    sw_rng_t rng;
+    sw_rng_init(&rng, seed);
+    cr_log_info("seed %" PRIu64, seed);
+    for (int i = 0; i < 20000; i++) {
+        char tok[48], body[200];
+        random_token(&rng, tok, sizeof(tok));
+        snprintf(body, sizeof(body),
+                 "{\"model_name\":\"m\",\"model_version\":\"1\",\"outputs\":[{\"name\":"
+                 "\"output\",\"shape\":[1,1],\"datatype\":\"FP32\",\"data\":[%s]}]}",
+                 tok);
+        float got, want;
+        char e[256];
+        int rc = sw_srv_kserve_parse_response(body, strlen(body), 1, 1, &got, e, sizeof(e));
+        json_t *j = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
+        if (!j) {
+            cr_expect_eq(rc, SW_EPARSE, "seed %" PRIu64 ": accepted %s", seed, tok);
+            continue;
+        }
+        json_t *outputs = json_object_get(j, "outputs");
+        want = (float)json_number_value(
+            json_array_get(json_object_get(json_array_get(outputs, 0), "data"), 0));
+        json_decref(j);
+        cr_assert_eq(rc, 0, "seed %" PRIu64 ": %s: %s", seed, tok, e);
+        cr_assert(!memcmp(&got, &want, sizeof(float)),
+                  "seed %" PRIu64 ": %s read as %a, jansson says %a", seed, tok, (double)got,
+                  (double)want);
+    }
+}
+
+Test(srv_kserve, spellings_of_one_response_read_alike_and_wrong_ones_do_not)
+{
+    /* Key orders, whitespace, ids, parameters, a 1-D shape; the last needs jansson (an
+     * escape, and a key the fast reader does not know). */
+    const char *good[] = {
+        "{\"model_name\":\"m\",\"model_version\":\"1\",\"outputs\":[{\"name\":\"y\","
+        "\"shape\":[1,3],\"datatype\":\"FP32\",\"data\":[0.5,-2,3e0]}]}",
+        " { \"outputs\" : [ { \"data\" : [ 0.5 , -2.0 , 3 ] , \"shape\" : [ 3 ] } ] ,\r\n"
+        "\"id\" : \"r7\" , \"parameters\" : { \"a\" : 1 } } ",
+        "{\"model_name\":\"m\\u0031\",\"extra\":[1],\"outputs\":[{\"shape\":[1,3],"
+        "\"data\":[0.5,-2,3]}]}",
+    };
+    float got[3];
+    char e[256];
+    for (size_t b = 0; b < SW_ARRAY_LEN(good); b++) {
+        cr_assert_eq(sw_srv_kserve_parse_response(good[b], strlen(good[b]), 3, 1, got, e,
+                                                  sizeof(e)),
+                     0, "body %zu: %s", b, e);
+        cr_expect(got[0] == 0.5f && got[1] == -2.0f && got[2] == 3.0f, "body %zu", b);
+    }
+    static const struct {
+        const char *body, *says;
+    } bad[] = {
+        {"{\"outputs\":[{\"shape\":[1,3],\"data\":[[0.5,-2,3]]}]}", "expected 3 numbers"},
+        {"{\"outputs\":[{\"shape\":[1,3],\"data\":[0.5,-2,3,4]}]}", "expected 3 numbers"},
+        {"{\"outputs\":[{\"shape\":[1,3],\"data\":[0.5,-2]}]}", "expected 3 numbers"},
+        {"{\"outputs\":[{\"shape\":[1,2],\"data\":[0.5,-2]}]}", "expected [1, 3], got [1, 2]"},
+        {"{\"outputs\":[{\"shape\":[2,3],\"data\":[1,2,3,4,5,6]}]}", "expected [1, 3]"},
+        {"{\"outputs\":[{\"shape\":[1,3],\"data\":[1,2,3]}],\"outputs\":[]}", "not JSON"},
+        {"{\"outputs\":[{\"shape\":[1,3],\"data\":[1,2,3]}]} x", "not JSON"},
+        {"{\"outputs\":[{\"shape\":[1,3],\"data\":[1,2,3]},{\"shape\":[1,3],\"data\":[1,2,3]}]}",
+         "an array of one tensor"},
+        {"{\"error\":\"boom\",\"outputs\":[{\"shape\":[1,3],\"data\":[1,2,3]}]}",
+         "the server answered an error: boom"},
+    };
+    for (size_t b = 0; b < SW_ARRAY_LEN(bad); b++) {
+        cr_expect_eq(sw_srv_kserve_parse_response(bad[b].body, strlen(bad[b].body), 3, 1, got, e,
+                                                  sizeof(e)),
+                     SW_EPARSE, "case %zu accepted", b);
+        cr_expect(strstr(e, bad[b].says) != NULL, "case %zu: %s", b, e);
+    }
+}
+
 Test(srv_kserve, spellings_of_one_request_parse_alike)
 {
     /* Key orders, whitespace, parameters, nesting; the last two need jansson (an escape in
