@@ -216,7 +216,8 @@ static int dispatch(sw_be_faas_local_t *svc, fl_inv_t *inv)
 {
     fl_env_t *best = NULL, *victim = NULL;
     unsigned live = 0;
-    for (fl_env_t *e = svc->envs; e; e = e->next) {
+    fl_env_t *e;
+    SLIST_FOREACH(e, &svc->envs, link) {
         live += e->state != ENV_STOPPING;
         if (e->state != ENV_IDLE || e->inv)
             continue;
@@ -252,14 +253,12 @@ static void on_drained(evutil_socket_t fd, short what, void *arg)
 
 void sw__fl_capacity_freed(sw_be_faas_local_t *svc)
 {
-    while (!svc->draining && svc->queue_head) {
-        fl_inv_t *inv = svc->queue_head;
+    fl_inv_t *inv;
+    while (!svc->draining && (inv = STAILQ_FIRST(&svc->queue)) != NULL) {
         int rc = dispatch(svc, inv);
         if (rc == -EAGAIN)
             break;
-        svc->queue_head = inv->next;
-        if (!svc->queue_head)
-            svc->queue_tail = NULL;
+        STAILQ_REMOVE_HEAD(&svc->queue, link);
         if (rc < 0)
             inv_abort(inv, "the function could not be started");
     }
@@ -628,11 +627,7 @@ static void on_invoke(struct evhttp_request *req, void *arg)
     fl_inv_t *inv = inv_new(svc, &a, rid, in);
     if (a.is_event) {
         /* Lambda queues Event invocations; so do we, until an environment is free. */
-        if (svc->queue_tail)
-            svc->queue_tail->next = inv;
-        else
-            svc->queue_head = inv;
-        svc->queue_tail = inv;
+        STAILQ_INSERT_TAIL(&svc->queue, inv, link);
         evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", rid);
         evhttp_send_reply(req, 202, "Accepted", NULL);
         sw__fl_capacity_freed(svc);
@@ -714,6 +709,8 @@ int sw_be_faas_local_create(struct event_base *base, const sw_be_faas_local_opts
     if (rc < 0)
         return rc;
     sw_be_faas_local_t *svc = sw_calloc(1, sizeof(*svc));
+    SLIST_INIT(&svc->envs);
+    STAILQ_INIT(&svc->queue);
     svc->o = *opts;
     sw_be_faas_local_opts_t *o = &svc->o;
     if (!o->listen_host)
@@ -764,13 +761,13 @@ uint16_t sw_be_faas_local_port(const sw_be_faas_local_t *svc)
  * environment. */
 static void abort_all(sw_be_faas_local_t *svc, const char *why)
 {
-    while (svc->queue_head) {
-        fl_inv_t *inv = svc->queue_head;
-        svc->queue_head = inv->next;
+    fl_inv_t *inv;
+    while ((inv = STAILQ_FIRST(&svc->queue)) != NULL) {
+        STAILQ_REMOVE_HEAD(&svc->queue, link);
         inv_abort(inv, why);
     }
-    svc->queue_tail = NULL;
-    for (fl_env_t *e = svc->envs; e; e = e->next)
+    fl_env_t *e;
+    SLIST_FOREACH(e, &svc->envs, link)
         if (e->inv)
             inv_abort(e->inv, why);
 }
@@ -785,7 +782,8 @@ void sw_be_faas_local_drain(sw_be_faas_local_t *svc, sw_be_faas_local_drained_cb
         svc->sock = NULL;
     }
     abort_all(svc, "faas-local is stopping");
-    for (fl_env_t *e = svc->envs; e; e = e->next)
+    fl_env_t *e;
+    SLIST_FOREACH(e, &svc->envs, link)
         if (e->state != ENV_STOPPING)
             sw__fl_env_stop(e, false);
     sw__fl_env_reap(svc);

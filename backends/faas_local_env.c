@@ -352,8 +352,7 @@ fl_env_t *sw__fl_env_spawn(struct sw_be_faas_local *svc, const sw_be_faas_local_
     }
     env->state = ENV_STARTING;
     arm_timer(env, INIT_LIMIT_S);
-    env->next = svc->envs;
-    svc->envs = env;
+    SLIST_INSERT_HEAD(&svc->envs, env, link);
     svc->n_envs++;
     SW_LOG_DEBUG("started environment function=%s pid=%ld runtime_port=%u", fn->name,
                  (long)env->pid, (unsigned)env->port);
@@ -376,9 +375,11 @@ static void env_free(fl_env_t *env)
 
 static void env_unlink(struct sw_be_faas_local *svc, fl_env_t *env)
 {
-    for (fl_env_t **pp = &svc->envs; *pp; pp = &(*pp)->next) {
-        if (*pp == env) {
-            *pp = env->next;
+    /* Only an environment that is linked: SLIST_REMOVE would run off the end for another. */
+    fl_env_t *e;
+    SLIST_FOREACH(e, &svc->envs, link) {
+        if (e == env) {
+            SLIST_REMOVE(&svc->envs, env, fl_env, link);
             svc->n_envs--;
             return;
         }
@@ -411,15 +412,14 @@ static void env_exited(struct sw_be_faas_local *svc, fl_env_t *env, int status)
 void sw__fl_env_reap(struct sw_be_faas_local *svc)
 {
     bool any = false;
-    fl_env_t *env = svc->envs;
-    while (env) {
-        fl_env_t *next = env->next;
+    /* The next is taken first: an environment that exited is freed. */
+    for (fl_env_t *env = SLIST_FIRST(&svc->envs), *next; env; env = next) {
+        next = SLIST_NEXT(env, link);
         int status;
         if (sw__proc_try_reap(env->pid, &status)) {
             env_exited(svc, env, status);
             any = true;
         }
-        env = next;
     }
     if (any)
         sw__fl_capacity_freed(svc);
@@ -427,14 +427,14 @@ void sw__fl_env_reap(struct sw_be_faas_local *svc)
 
 void sw__fl_env_free_all(struct sw_be_faas_local *svc)
 {
-    for (fl_env_t *env = svc->envs; env; env = env->next)
+    fl_env_t *env;
+    SLIST_FOREACH(env, &svc->envs, link)
         sw__proc_signal(env->pid, SIGKILL);
-    while (svc->envs) {
-        fl_env_t *env = svc->envs;
+    while ((env = SLIST_FIRST(&svc->envs)) != NULL) {
         int status;
         while (waitpid(env->pid, &status, 0) < 0 && errno == EINTR)
             ;
-        svc->envs = env->next;
+        SLIST_REMOVE_HEAD(&svc->envs, link);
         svc->n_envs--;
         env_free(env);
     }

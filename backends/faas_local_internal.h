@@ -4,6 +4,7 @@
 #define SW_BACKENDS_FAAS_LOCAL_INTERNAL_H
 
 #include <stdbool.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include "backends/faas_local.h"
@@ -28,7 +29,7 @@ typedef enum {
 
 /* One invocation, from the accepted Invoke request until its one answer. */
 struct fl_inv {
-    fl_inv_t *next; /* in the service's async queue */
+    STAILQ_ENTRY(fl_inv) link; /* in the service's queue of Event invocations */
     struct sw_be_faas_local *svc;
     const sw_be_faas_local_fn_t *fn;
     fl_env_t *env;                 /* assigned environment, or NULL */
@@ -44,7 +45,7 @@ struct fl_inv {
 
 /* One execution environment: a process plus its Runtime API listener. */
 struct fl_env {
-    fl_env_t *next; /* in the service's list */
+    SLIST_ENTRY(fl_env) link; /* in the service's envs */
     struct sw_be_faas_local *svc;
     const sw_be_faas_local_fn_t *fn;
     fl_env_state_t state;
@@ -66,9 +67,9 @@ struct sw_be_faas_local {
     struct evhttp_bound_socket *sock;
     uint16_t port;
     struct event *sigchld_ev;
-    fl_env_t *envs;
+    SLIST_HEAD(, fl_env) envs;
     unsigned n_envs;
-    fl_inv_t *queue_head, *queue_tail; /* Event invocations waiting for capacity */
+    STAILQ_HEAD(, fl_inv) queue; /* Event invocations waiting for capacity */
     sw_rng_t rng;
     bool draining;
     sw_be_faas_local_drained_cb drained_cb;

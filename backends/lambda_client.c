@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -56,7 +57,7 @@ typedef enum {
 } call_state_t;
 
 typedef struct call {
-    struct call *prev, *next;
+    LIST_ENTRY(call) link; /* in the client's calls */
     sw_be_lambda_t *c;
     call_state_t state;
     sw_be_lambda_done_cb cb;
@@ -79,7 +80,7 @@ typedef struct call {
 
 /* A socket curl asked us to watch. */
 typedef struct sock {
-    struct sock *prev, *next;
+    LIST_ENTRY(sock) link; /* in the client's socks */
     sw_be_lambda_t *c;
     curl_socket_t fd;
     struct event *ev;
@@ -100,47 +101,14 @@ struct sw_be_lambda {
     uint8_t key[SW_BE_SIGV4_KEY_BYTES];
     bool key_valid;
     sw_time_t throttled_until;
-    call_t *calls;
-    sock_t *socks;
+    LIST_HEAD(, call) calls; /* accepted and not yet finished */
+    LIST_HEAD(, sock) socks; /* the sockets curl asked us to watch */
     CURL **pool;
     uint32_t n_pool;
     sw_be_lambda_stats_t stats;
 };
 
 /* ---- small helpers ---------------------------------------------------------------- */
-
-#define LIST_LINK(head, n)                                                                         \
-    do {                                                                                           \
-        (n)->prev = NULL;                                                                          \
-        (n)->next = (head);                                                                        \
-        if (head)                                                                                  \
-            (head)->prev = (n);                                                                    \
-        (head) = (n);                                                                              \
-    } while (0)
-#define LIST_UNLINK(head, n)                                                                       \
-    do {                                                                                           \
-        if ((n)->prev)                                                                             \
-            (n)->prev->next = (n)->next;                                                           \
-        else                                                                                       \
-            (head) = (n)->next;                                                                    \
-        if ((n)->next)                                                                             \
-            (n)->next->prev = (n)->prev;                                                           \
-        (n)->prev = (n)->next = NULL;                                                              \
-    } while (0)
-
-/* RFC 3986 percent-encoding of everything but the unreserved set, which is what AWS
- * expects on the wire for a path segment or a query value. */
-static void pct_encode(sw_strbuf_t *b, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '_' || ch == '.' || ch == '~')
-            sw_strbuf_putn(b, (const char *)&ch, 1);
-        else
-            sw_strbuf_printf(b, "%%%02X", ch);
-    }
-}
 
 static void free_str(char **s)
 {
@@ -228,13 +196,13 @@ static void build_target(sw_be_lambda_t *c, const sw_be_lambda_opts_t *o)
 {
     sw_strbuf_t p = {0};
     sw_strbuf_printf(&p, "/2015-03-31/functions/");
-    pct_encode(&p, o->function_name);
+    sw_strbuf_put_uri_encoded(&p, o->function_name, strlen(o->function_name), false);
     sw_strbuf_printf(&p, "/invocations");
     c->path = p.p;
     if (o->qualifier) {
         sw_strbuf_t q = {0};
         sw_strbuf_printf(&q, "Qualifier=");
-        pct_encode(&q, o->qualifier);
+        sw_strbuf_put_uri_encoded(&q, o->qualifier, strlen(o->qualifier), false);
         c->query = q.p;
     }
     sw_strbuf_t u = {0};
@@ -315,6 +283,8 @@ int sw_be_lambda_create(struct event_base *base, const sw_be_lambda_opts_t *opts
         return -ENOMEM;
     }
     sw_be_lambda_t *c = sw_calloc(1, sizeof(*c));
+    LIST_INIT(&c->calls);
+    LIST_INIT(&c->socks);
     c->base = base;
     copy_opts(c, opts);
     rc = parse_endpoint(c, opts->endpoint, errbuf, errlen);
@@ -347,9 +317,9 @@ static void on_sock_event(evutil_socket_t fd, short events, void *arg)
     check_multi_info(c);
 }
 
-static void sock_free(sw_be_lambda_t *c, sock_t *sk)
+static void sock_free(sock_t *sk)
 {
-    LIST_UNLINK(c->socks, sk);
+    LIST_REMOVE(sk, link);
     if (sk->ev)
         event_free(sk->ev);
     sw_free(sk);
@@ -362,14 +332,14 @@ static int on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp, void 
     sock_t *sk = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (sk)
-            sock_free(c, sk);
+            sock_free(sk);
         return 0;
     }
     if (!sk) {
         sk = sw_calloc(1, sizeof(*sk));
         sk->c = c;
         sk->fd = s;
-        LIST_LINK(c->socks, sk);
+        LIST_INSERT_HEAD(&c->socks, sk, link);
         curl_multi_assign(c->multi, s, sk);
     }
     if (sk->ev)
@@ -610,7 +580,7 @@ static void count_outcome(sw_be_lambda_t *c, sw_faas_status_t st)
 static void call_finish(call_t *k, sw_faas_status_t st, int http_status, const char *err)
 {
     sw_be_lambda_t *c = k->c;
-    LIST_UNLINK(c->calls, k);
+    LIST_REMOVE(k, link);
     c->in_flight--;
     count_outcome(c, st);
     sw_be_lambda_result_t r = {
@@ -949,7 +919,7 @@ int sw_be_lambda_invoke(sw_be_lambda_t *c, const void *payload, size_t len, sw_b
     k->timer = evtimer_new(c->base, on_call_timer, k);
     k->start = sw_clock_now();
     k->deadline = k->start + c->timeout_ms * SW_US_PER_MS;
-    LIST_LINK(c->calls, k);
+    LIST_INSERT_HEAD(&c->calls, k, link);
     c->in_flight++;
     c->stats.invoked++;
     k->state = CALL_WAITING;
@@ -1001,8 +971,8 @@ void sw_be_lambda_destroy(sw_be_lambda_t *c)
         return;
     assert(c->in_callback == 0 && "sw_be_lambda_destroy called from a callback");
     c->destroying = true;
-    while (c->calls) {
-        call_t *k = c->calls;
+    call_t *k;
+    while ((k = LIST_FIRST(&c->calls)) != NULL) {
         if (k->easy) {
             curl_multi_remove_handle(c->multi, k->easy);
             pool_put(c, k->easy);
@@ -1015,8 +985,8 @@ void sw_be_lambda_destroy(sw_be_lambda_t *c)
      * on_curl_socket and on_curl_timer_set. */
     if (c->multi)
         curl_multi_cleanup(c->multi);
-    while (c->socks)
-        sock_free(c, c->socks);
+    while (!LIST_EMPTY(&c->socks))
+        sock_free(LIST_FIRST(&c->socks));
     if (c->timer_ev)
         event_free(c->timer_ev);
     for (uint32_t i = 0; i < c->n_pool; i++)

@@ -160,8 +160,11 @@ void sw__proc_signal(pid_t pid, int sig)
 {
     if (pid <= 0)
         return; /* kill(0) or kill(-1) would reach far more than one child */
-    kill(-pid, sig);
-    kill(pid, sig);
+    /* The group when there is one, the pid alone only when there is none yet: sending to
+     * both gave the child two copies, and a worker that handled the first and put back
+     * the default disposition was killed by the second. */
+    if (kill(-pid, sig) < 0)
+        kill(pid, sig);
 }
 
 bool sw__proc_try_reap(pid_t pid, int *status)

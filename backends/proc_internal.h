@@ -50,9 +50,9 @@ int sw__proc_exec_error(int fd);
  * -errno. */
 SW_MUST_USE int sw__proc_pipe(int fds[2]);
 
-/* Sends sig to pid's process group (when pid leads one) and to pid itself, which covers a
- * child that has not reached setpgid yet. Only for pids not yet reaped, so never a reused
- * one. */
+/* Sends sig once: to pid's process group when pid leads one, else (a child that has not
+ * reached setpgid yet, or one started without new_group) to pid itself. Only for pids not
+ * yet reaped, so never a reused one. */
 void sw__proc_signal(pid_t pid, int sig);
 
 /* Non-blocking reap of one child of ours. Returns true when it is gone: *status is its wait

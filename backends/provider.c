@@ -33,7 +33,7 @@
 typedef enum { REPORT_LAUNCH_FAILED, REPORT_EXITED, REPORT_TERMINATE_FAILED } report_kind_t;
 
 struct sw__prov_report {
-    sw__prov_report_t *next;
+    STAILQ_ENTRY(sw__prov_report) link;
     report_kind_t kind;
     uint32_t worker_id;
     int wait_status;
@@ -72,11 +72,9 @@ static void on_report(evutil_socket_t fd, short what, void *arg)
     sw_be_provider_t *p = arg;
     (void)fd;
     (void)what;
-    for (int n = 0; n < REPORTS_PER_CALLBACK && p->reports_head; n++) {
-        sw__prov_report_t *r = p->reports_head;
-        p->reports_head = r->next;
-        if (!p->reports_head)
-            p->reports_tail = NULL;
+    sw__prov_report_t *r;
+    for (int n = 0; n < REPORTS_PER_CALLBACK && (r = STAILQ_FIRST(&p->reports)); n++) {
+        STAILQ_REMOVE_HEAD(&p->reports, link);
         const sw_be_provider_events_t *ev = &p->ev;
         switch (r->kind) {
         case REPORT_LAUNCH_FAILED:
@@ -95,7 +93,7 @@ static void on_report(evutil_socket_t fd, short what, void *arg)
         sw_free(r->why);
         sw_free(r);
     }
-    if (p->reports_head)
+    if (!STAILQ_EMPTY(&p->reports))
         event_active(p->report_ev, EV_TIMEOUT, 0);
 }
 
@@ -108,11 +106,7 @@ static void report_push(sw_be_provider_t *p, report_kind_t kind, uint32_t worker
                              .wait_status = wait_status,
                              .stop_requested = stop_requested,
                              .why = why};
-    if (p->reports_tail)
-        p->reports_tail->next = r;
-    else
-        p->reports_head = r;
-    p->reports_tail = r;
+    STAILQ_INSERT_TAIL(&p->reports, r, link);
     event_active(p->report_ev, EV_TIMEOUT, 0);
 }
 
@@ -158,7 +152,8 @@ void sw__prov_report_exited(sw_be_provider_t *p, uint32_t worker_id, int wait_st
 
 sw__prov_rec_t *sw__prov_find(const sw_be_provider_t *p, uint32_t id)
 {
-    for (sw__prov_rec_t *r = p->recs; r; r = r->next)
+    sw__prov_rec_t *r;
+    SLIST_FOREACH(r, &p->recs, link)
         if (r->id == id)
             return r;
     return NULL;
@@ -166,15 +161,16 @@ sw__prov_rec_t *sw__prov_find(const sw_be_provider_t *p, uint32_t id)
 
 void sw__prov_link(sw_be_provider_t *p, sw__prov_rec_t *r)
 {
-    r->next = p->recs;
-    p->recs = r;
+    SLIST_INSERT_HEAD(&p->recs, r, link);
 }
 
 void sw__prov_unlink(sw_be_provider_t *p, sw__prov_rec_t *r)
 {
-    for (sw__prov_rec_t **pp = &p->recs; *pp; pp = &(*pp)->next) {
-        if (*pp == r) {
-            *pp = r->next;
+    /* Only a record that is linked: SLIST_REMOVE would run off the end for another. */
+    sw__prov_rec_t *x;
+    SLIST_FOREACH(x, &p->recs, link) {
+        if (x == r) {
+            SLIST_REMOVE(&p->recs, r, sw__prov_rec, link);
             return;
         }
     }
@@ -359,9 +355,9 @@ static const sw__prov_ops_t *ops_of(sw_be_provider_kind_t kind)
 
 static void free_provider(sw_be_provider_t *p)
 {
-    while (p->reports_head) {
-        sw__prov_report_t *r = p->reports_head;
-        p->reports_head = r->next;
+    sw__prov_report_t *r;
+    while ((r = STAILQ_FIRST(&p->reports)) != NULL) {
+        STAILQ_REMOVE_HEAD(&p->reports, link);
         sw_free(r->why);
         sw_free(r);
     }
@@ -382,6 +378,8 @@ int sw_be_provider_create(struct event_base *base, const sw_be_provider_opts_t *
     if (rc < 0)
         return rc;
     sw_be_provider_t *p = sw_calloc(1, sizeof(*p));
+    STAILQ_INIT(&p->reports);
+    SLIST_INIT(&p->recs);
     copy_opts(&p->o, opts);
     p->ops = ops_of(opts->kind);
     if (ev)

@@ -422,7 +422,8 @@ static void command_terminate(sw_be_provider_t *p, uint32_t worker_id)
 static size_t command_pending(const sw_be_provider_t *p)
 {
     size_t n = 0;
-    for (sw__prov_rec_t *r = p->recs; r; r = r->next)
+    sw__prov_rec_t *r;
+    SLIST_FOREACH(r, &p->recs, link)
         n += worker_of(r)->run != NULL;
     return n;
 }
@@ -436,9 +437,9 @@ static pid_t command_pid(const sw_be_provider_t *p, uint32_t worker_id)
 
 static void command_reap(sw_be_provider_t *p)
 {
-    sw__prov_rec_t *r = p->recs;
-    while (r) {
-        sw__prov_rec_t *next = r->next;
+    /* The next is taken first: finishing a run may free r. */
+    for (sw__prov_rec_t *r = SLIST_FIRST(&p->recs), *next; r; r = next) {
+        next = SLIST_NEXT(r, link);
         cmd_worker_t *w = worker_of(r);
         int status;
         if (w->run && sw__proc_try_reap(w->run->pid, &status)) {
@@ -449,14 +450,14 @@ static void command_reap(sw_be_provider_t *p)
             else
                 terminate_finished(w, status);
         }
-        r = next;
     }
 }
 
 static void command_destroy(sw_be_provider_t *p)
 {
     if (sw__prov_wait(p, p->o.stop_grace_ms, command_pending) > 0) {
-        for (sw__prov_rec_t *r = p->recs; r; r = r->next) {
+        sw__prov_rec_t *r;
+        SLIST_FOREACH(r, &p->recs, link) {
             cmd_worker_t *w = worker_of(r);
             if (!w->run)
                 continue;
@@ -468,8 +469,8 @@ static void command_destroy(sw_be_provider_t *p)
         }
         sw__prov_wait(p, SW__PROV_KILL_WAIT_MS, command_pending);
     }
-    while (p->recs) {
-        cmd_worker_t *w = worker_of(p->recs);
+    while (!SLIST_EMPTY(&p->recs)) {
+        cmd_worker_t *w = worker_of(SLIST_FIRST(&p->recs));
         if (w->run)
             SW_LOG_ERROR("%s command not reaped after SIGKILL type=%s worker=%" PRIu32 " pid=%ld",
                          run_names[w->run->kind], p->o.type_name, w->id, (long)w->run->pid);

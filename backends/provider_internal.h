@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include "backends/provider.h"
@@ -33,7 +34,7 @@ typedef struct sw__prov_report sw__prov_report_t;
 /* The part of a kind's worker record that provider.c keeps: embedded first in the kind's
  * record, which SW_CONTAINER_OF recovers. */
 typedef struct sw__prov_rec {
-    struct sw__prov_rec *next;
+    SLIST_ENTRY(sw__prov_rec) link; /* in the provider's recs */
     uint32_t id;
 } sw__prov_rec_t;
 
@@ -44,8 +45,8 @@ struct sw_be_provider {
     struct event_base *base;
     struct event *sigchld_ev; /* local and command only */
     struct event *report_ev;  /* delivers the queued reports */
-    sw__prov_report_t *reports_head, *reports_tail;
-    sw__prov_rec_t *recs; /* the workers the provider knows, in no order */
+    STAILQ_HEAD(, sw__prov_report) reports; /* queued, delivered in order */
+    SLIST_HEAD(, sw__prov_rec) recs;        /* the workers the provider knows, in no order */
 };
 
 extern const sw__prov_ops_t sw__prov_local_ops;

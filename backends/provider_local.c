@@ -292,7 +292,8 @@ static void local_terminate(sw_be_provider_t *p, uint32_t worker_id)
 static size_t local_pending(const sw_be_provider_t *p)
 {
     size_t n = 0;
-    for (const sw__prov_rec_t *r = p->recs; r; r = r->next)
+    const sw__prov_rec_t *r;
+    SLIST_FOREACH(r, &p->recs, link)
         n++;
     return n;
 }
@@ -335,14 +336,13 @@ static void worker_ended(local_worker_t *w, int status)
 
 static void local_reap(sw_be_provider_t *p)
 {
-    sw__prov_rec_t *r = p->recs;
-    while (r) {
-        sw__prov_rec_t *next = r->next;
+    /* The next is taken first: a worker that ended may be freed. */
+    for (sw__prov_rec_t *r = SLIST_FIRST(&p->recs), *next; r; r = next) {
+        next = SLIST_NEXT(r, link);
         local_worker_t *w = worker_of(r);
         int status;
         if (w->pid > 0 && sw__proc_try_reap(w->pid, &status))
             worker_ended(w, status);
-        r = next;
     }
 }
 
@@ -350,7 +350,8 @@ static void local_reap(sw_be_provider_t *p)
 static size_t processes_left(const sw_be_provider_t *p)
 {
     size_t n = 0;
-    for (sw__prov_rec_t *r = p->recs; r; r = r->next)
+    sw__prov_rec_t *r;
+    SLIST_FOREACH(r, &p->recs, link)
         n += worker_of(r)->pid > 0;
     return n;
 }
@@ -358,7 +359,8 @@ static size_t processes_left(const sw_be_provider_t *p)
 /* Signals every process of p (that is not stopping already, for SIGTERM). */
 static void signal_all(sw_be_provider_t *p, int sig)
 {
-    for (sw__prov_rec_t *r = p->recs; r; r = r->next) {
+    sw__prov_rec_t *r;
+    SLIST_FOREACH(r, &p->recs, link) {
         local_worker_t *w = worker_of(r);
         if (w->pid > 0 && (sig != SIGTERM || !w->stop_requested))
             sw__proc_signal(w->pid, sig);
@@ -372,8 +374,8 @@ static void local_destroy(sw_be_provider_t *p)
         signal_all(p, SIGKILL);
         sw__prov_wait(p, SW__PROV_KILL_WAIT_MS, processes_left);
     }
-    while (p->recs) {
-        local_worker_t *w = worker_of(p->recs);
+    while (!SLIST_EMPTY(&p->recs)) {
+        local_worker_t *w = worker_of(SLIST_FIRST(&p->recs));
         if (w->pid > 0)
             SW_LOG_ERROR("worker not reaped after SIGKILL type=%s worker=%" PRIu32 " pid=%ld "
                          "(it is stuck in the kernel; it will stay a zombie until we exit)",

@@ -49,27 +49,6 @@ static void hmac(const uint8_t *key, size_t key_len, const char *msg, uint8_t ou
         abort();
 }
 
-static bool is_unreserved(unsigned char c)
-{
-    return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-/* Percent-encodes every byte outside RFC 3986's unreserved set (and '/' when keep_slash),
- * with upper-case hex as AWS requires. */
-static void uri_encode(sw_strbuf_t *b, const char *s, size_t n, bool keep_slash)
-{
-    static const char digits[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c) || (keep_slash && c == '/')) {
-            sw_strbuf_putc(b, (char)c);
-        } else {
-            char esc[3] = {'%', digits[c >> 4], digits[c & 15]};
-            sw_strbuf_putn(b, esc, 3);
-        }
-    }
-}
-
 static int hex_val(char c)
 {
     if (c >= '0' && c <= '9')
@@ -110,7 +89,7 @@ static void canonical_uri(sw_strbuf_t *b, const char *path, bool s3)
     if (s3) {
         sw_strbuf_t raw = {0};
         pct_decode(&raw, path, strlen(path));
-        uri_encode(b, raw.p, raw.len, true);
+        sw_strbuf_put_uri_encoded(b, raw.p, raw.len, true);
         sw_free(raw.p);
         return;
     }
@@ -131,7 +110,7 @@ static void canonical_uri(sw_strbuf_t *b, const char *path, bool s3)
     }
     for (size_t i = 0; i < nseg; i++) {
         sw_strbuf_putc(b, '/');
-        uri_encode(b, seg[i], seg_len[i], false);
+        sw_strbuf_put_uri_encoded(b, seg[i], seg_len[i], false);
     }
     if (nseg == 0 || path[n - 1] == '/')
         sw_strbuf_putc(b, '/');
@@ -158,7 +137,7 @@ static char *canonical_component(const char *s, size_t n)
 {
     sw_strbuf_t raw = {0}, enc = {0};
     pct_decode(&raw, s, n);
-    uri_encode(&enc, raw.p ? raw.p : "", raw.len, false);
+    sw_strbuf_put_uri_encoded(&enc, raw.p ? raw.p : "", raw.len, false);
     sw_free(raw.p);
     return sw_strbuf_take(&enc);
 }

@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,7 +45,7 @@
 
 /* One batch on its way through the compute thread. */
 typedef struct job {
-    struct job *next;
+    STAILQ_ENTRY(job) link;
     uint64_t gen;           /* connection generation the batch arrived on */
     Spillway__Frame *frame; /* the unpacked Batch frame, owned */
     float *out;             /* n_requests x output_size */
@@ -52,10 +53,8 @@ typedef struct job {
     double compute_ms;
 } job_t;
 
-/* A simple FIFO of jobs; callers hold the worker's lock. */
-typedef struct job_list {
-    job_t *head, *tail;
-} job_list_t;
+/* A FIFO of jobs; callers hold the worker's lock. */
+typedef STAILQ_HEAD(job_list, job) job_list_t;
 
 typedef enum {
     CONN_BACKOFF,    /* no connection; the reconnect timer is armed */
@@ -100,20 +99,12 @@ typedef struct worker {
     float *in_buf, *out_buf;
 } worker_t;
 
-static void list_push(job_list_t *l, job_t *j)
-{
-    j->next = NULL;
-    if (l->tail)
-        l->tail->next = j;
-    else
-        l->head = j;
-    l->tail = j;
-}
-
+/* Empties l and returns its first job; the rest follow by STAILQ_NEXT. The caller walks
+ * them outside the lock. */
 static job_t *list_take_all(job_list_t *l)
 {
-    job_t *h = l->head;
-    l->head = l->tail = NULL;
+    job_t *h = STAILQ_FIRST(l);
+    STAILQ_INIT(l);
     return h;
 }
 
@@ -134,7 +125,7 @@ static void job_free(job_t *j)
 static void job_list_free(job_t *j)
 {
     while (j) {
-        job_t *next = j->next;
+        job_t *next = STAILQ_NEXT(j, link);
         job_free(j);
         j = next;
     }
@@ -213,20 +204,18 @@ static void *compute_main(void *arg)
     worker_t *w = arg;
     pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (!w->stop && !w->pending.head)
+        while (!w->stop && STAILQ_EMPTY(&w->pending))
             pthread_cond_wait(&w->cond, &w->lock);
         if (w->stop)
             break;
-        job_t *j = w->pending.head;
-        w->pending.head = j->next;
-        if (!w->pending.head)
-            w->pending.tail = NULL;
+        job_t *j = STAILQ_FIRST(&w->pending);
+        STAILQ_REMOVE_HEAD(&w->pending, link);
         pthread_mutex_unlock(&w->lock);
 
         run_job(w, j);
 
         pthread_mutex_lock(&w->lock);
-        list_push(&w->done, j);
+        STAILQ_INSERT_TAIL(&w->done, j, link);
         /* A full pipe already holds a wake-up, so a failed write loses nothing. */
         ssize_t wr = write(w->wake_fd[1], "x", 1);
         (void)wr;
@@ -355,7 +344,7 @@ static void handle_batch(worker_t *w, Spillway__Frame *f)
     }
     w->in_hand++;
     pthread_mutex_lock(&w->lock);
-    list_push(&w->pending, j);
+    STAILQ_INSERT_TAIL(&w->pending, j, link);
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
 }
@@ -566,7 +555,7 @@ static void on_compute_wake(evutil_socket_t fd, short what, void *arg)
     job_t *j = list_take_all(&w->done);
     pthread_mutex_unlock(&w->lock);
     while (j) {
-        job_t *next = j->next;
+        job_t *next = STAILQ_NEXT(j, link);
         w->batches_done++;
         w->busy_ms += j->compute_ms;
         if (j->gen == w->gen && w->state == CONN_CONNECTED) {
@@ -643,6 +632,8 @@ static int worker_init(worker_t *w, const sw_be_worker_opts_t *o, char *errbuf, 
     w->wake_fd[0] = w->wake_fd[1] = -1;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    STAILQ_INIT(&w->pending);
+    STAILQ_INIT(&w->done);
     w->max_frame_bytes = o->max_frame_bytes ? o->max_frame_bytes : SW_FRAME_MAX_BYTES_DEFAULT;
     w->backoff_min_ms = o->backoff_min_ms > 0 ? o->backoff_min_ms : BACKOFF_MIN_MS_DEFAULT;
     w->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : BACKOFF_MAX_MS_DEFAULT;

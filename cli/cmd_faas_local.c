@@ -15,6 +15,7 @@
 #include "backends/faas_local.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "cli/cli.h"
 
 #define MAX_FUNCTIONS 64
@@ -217,21 +218,6 @@ static char *read_secret(const char *path)
     return secret;
 }
 
-static bool split_listen(const char *s, char *host, size_t host_len, uint16_t *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= host_len)
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || p > 65535)
-        return false;
-    snprintf(host, host_len, "%.*s", (int)(colon - s), s);
-    *port = (uint16_t)p;
-    return true;
-}
-
 typedef struct fl_run {
     struct event_base *base;
     sw_be_faas_local_t *svc;
@@ -273,7 +259,9 @@ static int serve(const sw_be_faas_local_opts_t *o)
     struct event *intr = evsignal_new(r.base, SIGINT, on_stop_signal, &r);
     evsignal_add(term, NULL);
     evsignal_add(intr, NULL);
-    printf("listening on %s:%u\n", o->listen_host, (unsigned)sw_be_faas_local_port(r.svc));
+    /* An IPv6 host is printed in brackets, as it is written in --listen. */
+    printf(strchr(o->listen_host, ':') ? "listening on [%s]:%u\n" : "listening on %s:%u\n",
+           o->listen_host, (unsigned)sw_be_faas_local_port(r.svc));
     fflush(stdout);
     rc = event_base_dispatch(r.base) < 0 ? SW_EXIT_FAILURE : SW_EXIT_OK;
     sw_be_faas_local_destroy(r.svc);
@@ -301,7 +289,7 @@ int sw_cli_cmd_faas_local(int argc, char **argv)
     a.region = a.region ? a.region : SW_BE_FAAS_LOCAL_REGION_DEFAULT;
     default_function(&a, cfg ? cfg->faas.invoke.function_name : "spillway-infer", self_cmd,
                      sizeof self_cmd);
-    if (!split_listen(a.listen, host, sizeof(host), &port)) {
+    if (sw_net_split_host_port(a.listen, host, sizeof(host), &port, true) < 0) {
         fprintf(stderr, "spillway faas-local: --listen %s: expected HOST:PORT\n", a.listen);
         goto out;
     }

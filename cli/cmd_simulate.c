@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "cli/cli.h"
 #include "cli/pred_file.h"
+#include "runs/rundir.h"
 #include "sim/sim.h"
 
 static void usage(FILE *f)
@@ -166,7 +167,7 @@ static void print_summary(const sw_cfg_t *cfg, const sw_sched_summary_t *s,
            (double)h->max_us / 1e3);
     printf("  cost         $%.2f = VMs $%.2f + functions $%.2f  ($%.3f per million requests)\n",
            s->cost.total_usd, s->cost.vm_usd, s->cost.faas_usd,
-           s->requests ? s->cost.total_usd / (double)s->requests * 1e6 : 0.0);
+           sw_run_cost_per_million(s));
     printf("  by type     ");
     for (unsigned t = 0; t < cfg->instance_types_count; t++)
         if (s->cost.vm_by_type_usd[t] > 0)

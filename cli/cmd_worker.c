@@ -20,6 +20,7 @@
 
 #include "backends/worker.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "model/model.h"
 #include "cli/cli.h"
 
@@ -152,32 +153,6 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
     return 0;
 }
 
-/* Splits HOST:PORT (the last colon separates; [v6]:port is accepted). */
-static int split_host_port(const char *s, char *host, size_t host_len, uint16_t *port)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || !colon[1])
-        return -EINVAL;
-    const char *h = s;
-    size_t n = (size_t)(colon - s);
-    if (h[0] == '[' && n >= 2 && h[n - 1] == ']') {
-        h++;
-        n -= 2;
-    }
-    if (n == 0 || n >= host_len)
-        return -EINVAL;
-    memcpy(host, h, n);
-    host[n] = '\0';
-    unsigned long long p;
-    char *end;
-    errno = 0;
-    p = strtoull(colon + 1, &end, 10);
-    if (errno || *end || p == 0 || p > 65535)
-        return -EINVAL;
-    *port = (uint16_t)p;
-    return 0;
-}
-
 static int infer_model(void *self, const float *in, size_t n, float *out)
 {
     return sw_model_infer(self, in, n, out);
@@ -191,7 +166,7 @@ int sw_cli_cmd_worker(int argc, char **argv)
         return rc < 0 ? SW_EXIT_OK : rc;
     char host[256];
     uint16_t port;
-    if (split_host_port(a.connect, host, sizeof(host), &port) < 0) {
+    if (sw_net_split_host_port(a.connect, host, sizeof(host), &port, false) < 0) {
         fprintf(stderr, "spillway worker: --connect %s: expected HOST:PORT\n", a.connect);
         return SW_EXIT_USAGE;
     }

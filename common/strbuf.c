@@ -34,6 +34,27 @@ void sw_strbuf_putc(sw_strbuf_t *b, char c)
     sw_strbuf_putn(b, &c, 1);
 }
 
+/* Not isalnum: that depends on the locale, and the set is fixed by RFC 3986. */
+static bool is_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+void sw_strbuf_put_uri_encoded(sw_strbuf_t *b, const char *s, size_t n, bool keep_slash)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_unreserved(c) || (keep_slash && c == '/')) {
+            sw_strbuf_putc(b, (char)c);
+        } else {
+            char esc[3] = {'%', digits[c >> 4], digits[c & 15]};
+            sw_strbuf_putn(b, esc, 3);
+        }
+    }
+}
+
 /* Formats into the room there is; only a string that does not fit is formatted twice. */
 void sw_strbuf_vprintf(sw_strbuf_t *b, const char *fmt, va_list ap)
 {

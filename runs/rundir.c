@@ -92,17 +92,21 @@ json_t *sw_run_latency_cdf_json(const sw_hist_t *h)
     return a;
 }
 
+double sw_run_cost_per_million(const sw_sched_summary_t *s)
+{
+    return s->requests ? s->cost.total_usd / (double)s->requests * 1e6 : 0.0;
+}
+
 static json_t *cost_json(const sw_cfg_t *cfg, const sw_sched_summary_t *s)
 {
     json_t *by_type = json_object();
     for (unsigned t = 0; t < cfg->instance_types_count; t++)
         json_object_set_new(by_type, cfg->instance_types[t].name,
                             json_real(s->cost.vm_by_type_usd[t]));
-    double per_million = s->requests ? s->cost.total_usd / (double)s->requests * 1e6 : 0.0;
     return json_pack("{s:f,s:f,s:f,s:o,s:f,s:f,s:f}", "total", s->cost.total_usd, "vm",
                      s->cost.vm_usd, "faas", s->cost.faas_usd, "by_type", by_type,
                      "faas_requests", s->cost.faas_request_usd, "faas_compute",
-                     s->cost.faas_compute_usd, "per_million_requests", per_million);
+                     s->cost.faas_compute_usd, "per_million_requests", sw_run_cost_per_million(s));
 }
 
 json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *s)

@@ -38,6 +38,10 @@ json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *sum);
 json_t *sw_run_latency_json(const sw_hist_t *h);
 json_t *sw_run_latency_cdf_json(const sw_hist_t *h);
 
+/* Total cost per million requests (0 with no request): the one place it is computed, for
+ * summary.json and simulate's printout alike. */
+double sw_run_cost_per_million(const sw_sched_summary_t *sum);
+
 /* Writes `root` (borrowed) to `path` as indented JSON. Returns 0, or -EIO with
  * "PATH: cannot write summary" in errbuf. */
 int sw_run_write_json(const char *path, const json_t *root, char *errbuf, size_t errlen)

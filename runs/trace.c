@@ -27,11 +27,6 @@
 #include "common/file.h"
 #include "runs/trace_internal.h"
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /* ---- arrival generation (the hot path) ---- */
 
 void sw__zig_init(sw__zig_t *z)
@@ -486,7 +481,7 @@ static int open_file(sw_trace_t *t)
 static int skip_blank(sw_trace_t *t, const char *what)
 {
     for (;;) {
-        for (; t->pos < t->len && is_space(t->buf[t->pos]); t->pos++)
+        for (; t->pos < t->len && sw__trace_is_space(t->buf[t->pos]); t->pos++)
             t->line += t->buf[t->pos] == '\n';
         if (t->pos < t->len)
             return 0;

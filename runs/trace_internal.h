@@ -1,5 +1,5 @@
 /* Shared between runs/trace.c (formats, arrival generation) and runs/trace_parse.c (block
- * reader, CSV splitting, number and date parsing, messages). Not for use outside sim/. */
+ * reader, CSV splitting, number and date parsing, messages). Not for use outside runs/. */
 #ifndef SW_RUNS_TRACE_INTERNAL_H
 #define SW_RUNS_TRACE_INTERNAL_H
 
@@ -24,6 +24,14 @@ typedef struct sw__zig {
     double w[256];
     double f[256];
 } sw__zig_t;
+
+/* The white space that separates the words of a counts-per-second file and ends a line:
+ * ASCII only, not isspace(), which follows the locale. Inline: the word reader calls it
+ * once per byte. */
+static inline bool sw__trace_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 void sw__zig_init(sw__zig_t *z);
 double sw__zig_exp_slow(const sw__zig_t *z, sw_rng_t *r, uint64_t u);

@@ -181,17 +181,12 @@ bool sw__parse_count(const char *s, const char *e, uint64_t *out)
     return true;
 }
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /* Reports a bad word of a counts-per-second file, naming its position: such a file may
  * be a single line of 86,400 words, so the line number alone does not find it. */
 static int word_error(sw_trace_t *t, const char *p)
 {
     const char *end = t->buf + t->len, *q = p;
-    while (q < end && !is_space(*q) && q - p <= SW__TRACE_QUOTE_MAX)
+    while (q < end && !sw__trace_is_space(*q) && q - p <= SW__TRACE_QUOTE_MAX)
         q++;
     bool digits = q > p;
     for (const char *d = p; d < q; d++)
@@ -212,7 +207,7 @@ int sw__trace_next_word(sw_trace_t *t, uint64_t *n)
             if (c == '\n') {
                 t->line++;
                 t->word_in_line = 0;
-            } else if (!is_space(c)) {
+            } else if (!sw__trace_is_space(c)) {
                 goto word;
             }
             t->pos++;
@@ -236,7 +231,7 @@ word:
     for (unsigned d; (d = (unsigned)(unsigned char)*q - '0') <= 9 && q - p < 16; q++)
         v = v * 10 + d;
     /* buf[len] is '\0', so q stops there at the latest. */
-    if (q == p || q - p > 15 || (q < t->buf + t->len && !is_space(*q)))
+    if (q == p || q - p > 15 || (q < t->buf + t->len && !sw__trace_is_space(*q)))
         return word_error(t, p);
     t->pos = (size_t)(q - t->buf);
     *n = v;

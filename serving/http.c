@@ -40,6 +40,7 @@
 
 #define SW_LOG_MODULE "http"
 #include "common/log.h"
+#include "common/net.h"
 
 /* After a refusal is sent, how long we drop what the client still sends before closing. */
 #define LINGER_MS 1000
@@ -1096,30 +1097,17 @@ static bool model_name_ok(const char *s)
     return true;
 }
 
-/* Splits "HOST:PORT", "[V6]:PORT" or ":PORT". */
+/* Splits "HOST:PORT" or "[V6]:PORT" with the parser every address goes through
+ * (common/net.h), and ":PORT", which this listener alone takes, as every IPv4 address. */
 static int parse_listen(const char *s, char *host, size_t host_len, uint16_t *port)
 {
-    const char *colon = strrchr(s, ':');
-    if (!colon || !colon[1])
-        return -EINVAL;
-    const char *hs = s;
-    size_t n = (size_t)(colon - s);
-    if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-        hs++;
-        n -= 2;
+    char any[32];
+    if (s[0] == ':') {
+        if ((size_t)snprintf(any, sizeof(any), "0.0.0.0%s", s) >= sizeof(any))
+            return -EINVAL;
+        s = any;
     }
-    if (n >= host_len)
-        return -EINVAL;
-    memcpy(host, hs, n);
-    host[n] = '\0';
-    if (!n)
-        snprintf(host, host_len, "0.0.0.0");
-    char *end;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (*end || p > 65535)
-        return -EINVAL;
-    *port = (uint16_t)p;
-    return 0;
+    return sw_net_split_host_port(s, host, host_len, port, true);
 }
 
 static int check_opts(const sw_srv_http_opts_t *o, const sw_srv_http_ops_t *ops, char *errbuf,

@@ -260,6 +260,9 @@ static void check_summary(const char *dir, json_int_t *requests)
     double total = num_member(s, "cost_usd/total");
     cr_expect(fabs(total - num_member(s, "cost_usd/vm") - num_member(s, "cost_usd/faas")) < 1e-9,
               "cost total %.12f != vm + faas", total);
+    double per_million = num_member(s, "cost_usd/per_million_requests");
+    cr_expect(fabs(per_million - total / (double)req * 1e6) < 1e-6 * per_million,
+              "per_million_requests %.9f is not the total per million requests", per_million);
     cr_expect_eq(num_member(s, "slo_ms"), 200.0);
     *requests = req;
     json_decref(s);

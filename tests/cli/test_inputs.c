@@ -282,3 +282,28 @@ Test(cli_inputs, simulate_window_without_requests_claims_no_attainment, .timeout
     free(se);
     cli_rm_dir(dir);
 }
+
+/* ---- HOST:PORT addresses ------------------------------------------------------------- */
+
+/* worker --connect and faas-local --listen read addresses with the one parser the
+ * frontend and the providers use (common/net.h): a signed, empty or out-of-range port
+ * and a missing host are refused the same way by both, before anything starts. */
+Test(cli_inputs, addresses_are_read_by_the_common_parser, .timeout = 60)
+{
+    const char *bad[] = {"127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:", ":80", "[]:80",
+                         "127.0.0.1:65536", "localhost"};
+    for (size_t i = 0; i < SW_ARRAY_LEN(bad); i++) {
+        char want[64];
+        snprintf(want, sizeof want, "--connect %s: expected HOST:PORT", bad[i]);
+        expect_exit((const char *const[]){SPILLWAY, "worker", "--connect", bad[i], "--type", "t",
+                                          "--model", "/nonexistent", NULL},
+                    2, (const char *const[]){want, NULL});
+        snprintf(want, sizeof want, "--listen %s: expected HOST:PORT", bad[i]);
+        expect_exit((const char *const[]){SPILLWAY, "faas-local", "--listen", bad[i], NULL}, 2,
+                    (const char *const[]){want, NULL});
+    }
+    /* A worker dials a port; port 0 is only for a listener asking for a free one. */
+    expect_exit((const char *const[]){SPILLWAY, "worker", "--connect", "127.0.0.1:0", "--type",
+                                      "t", "--model", "/nonexistent", NULL},
+                2, (const char *const[]){"expected HOST:PORT", NULL});
+}

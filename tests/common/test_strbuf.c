@@ -62,3 +62,17 @@ Test(strbuf, vprintf_grows_past_the_first_guess)
     cr_assert_eq(b.p[sizeof(big)], '>');
     sw_strbuf_free(&b, false);
 }
+
+/* RFC 3986's unreserved set stays; every other byte, NUL and bytes past 0x7f included,
+ * becomes %XX in upper case; '/' only when asked to stay. */
+Test(strbuf, uri_encoding_keeps_the_unreserved_set_only)
+{
+    sw_strbuf_t b = {0};
+    const char in[] = "AZaz09-._~ /:%+\x01\x7f\xc3\xa9";
+    sw_strbuf_put_uri_encoded(&b, in, sizeof in - 1, false);
+    cr_assert_str_eq(b.p, "AZaz09-._~%20%2F%3A%25%2B%01%7F%C3%A9");
+    sw_strbuf_free(&b, false);
+    sw_strbuf_put_uri_encoded(&b, "a/b\0c", 5, true);
+    cr_assert_str_eq(b.p, "a/b%00c", "the length is given, so a NUL is a byte like any");
+    sw_strbuf_free(&b, false);
+}
