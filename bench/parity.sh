@@ -103,10 +103,30 @@ if [ "$lg_status" -gt 1 ]; then
     exit 1
 fi
 
-# 3. Simulated: the same policy, profile, seed and window.
+# 3. Simulated: the same policy, profile, seed and window. Serve's clock starts when it
+# does, loadgen's first request comes a little later (its start-up): simulate is told that
+# lead, so that both cores see the arrivals at the same times of their intervals and their
+# first workers boot as far ahead of the load. The lead is the first arrival either side
+# logged (a spill or a rejection: the window opens with the first worker still booting).
+first_arrival() {
+    python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if "arrival_us" in d:
+        print(d["arrival_us"]); break
+else:
+    print(0)' "$1"
+}
 echo "parity: simulating ..." >&2
 "$spillway" simulate --config "$policy" "${sets[@]}" "${window[@]}" --decisions \
     --out "$out/sim" >"$out/sim.txt"
+lead_us=$(( $(first_arrival "$out/live/decisions.jsonl") - $(first_arrival "$out/sim/decisions.jsonl") ))
+[ "$lead_us" -gt 0 ] || lead_us=0
+lead=$(printf '%d.%06d' $((lead_us / 1000000)) $((lead_us % 1000000)))
+echo "parity: live load came ${lead} s after serve started; simulating with --lead $lead ..." >&2
+"$spillway" simulate --config "$policy" "${sets[@]}" "${window[@]}" --lead "$lead" \
+    --decisions --out "$out/sim" >"$out/sim.txt"
+echo "$lead" >"$out/lead.txt"
 
 # 4. The table.
 python3 "$src/bench/parity_table.py" "$out" "$bounds" | tee "$out/table.txt"
