@@ -71,6 +71,16 @@ if [ "$profile" = 1 ]; then
         sets+=(--set "instance_types[0].batch_latency_ms[$i]=$v")
         i=$((i + 1))
     done
+    # The service-time noise, from the same profile: the median over batch sizes of
+    # p99 / p50, read as a lognormal's (p99 / median = exp(2.326 sigma)).
+    cv=$(python3 -c 'import math, re, statistics, sys
+text = open(sys.argv[1]).read()
+p99 = [float(x) for x in re.search(r"p99s, as measured.*?\[([^]]*)\]", text, re.S).group(1).split(",")]
+p50 = [float(x) for x in re.search(r"^batch_latency_ms: *\[([^]]*)\]", text, re.M).group(1).split(",")]
+ratio = max(1.0001, statistics.median(b / a for a, b in zip(p50, p99)))
+sigma = math.log(ratio) / 2.326
+print("%.3f" % math.sqrt(math.exp(sigma * sigma) - 1))' "$out/profile.yaml")
+    sets+=(--set "instance_types[0].service_variation.cv=$cv")
 fi
 printf '%s\n' "${sets[@]}" >"$out/policy-set.txt"
 
