@@ -90,7 +90,7 @@ printf '%s\n' "${sets[@]}" >"$out/policy-set.txt"
 serve_pid=$!
 url=
 for _ in $(seq 300); do
-    url=$(sed -n 's/^spillway serve: listening on \(http:[^,]*\),.*/\1/p' "$out/serve.log")
+    url=$(sed -n 's/^spillway serve: listening on \(http:[^,]*\),.*/\1/p' "$out/serve.log" 2>/dev/null || true)
     [ -n "$url" ] && break
     kill -0 "$serve_pid" 2>/dev/null || break
     sleep 0.1
