@@ -119,7 +119,7 @@ const sw__cfg_row_t sw__cfg_rows[] = {
     UINT("seed", C, seed, 1, "", "seed of the simulator's random draws", ANY_UINT64),
 
     SECTION("slo", "the latency objective"),
-    NUM("slo.latency_ms", C, slo.latency_ms, 200, "ms", "end-to-end deadline of one request",
+    NUM("slo.latency_ms", C, slo.latency_ms, 600, "ms", "end-to-end deadline of one request",
         IN(1, 3600000)),
     NUM("slo.target", C, slo.target, 0.98, "", "fraction of requests that must meet latency_ms",
         IN_OC(0, 1)),
@@ -178,7 +178,7 @@ const sw__cfg_row_t sw__cfg_rows[] = {
         "USD per million requests", "request price", IN(0, 1000)),
     NUM("faas.billing_granularity_ms", C, faas.billing_granularity_ms, 1, "ms",
         "billed duration is rounded up to this", IN(1, 60000)),
-    DIST("faas.warm_latency_ms", C, faas.warm_latency_ms, LOGN(120, 0.2), "ms",
+    DIST("faas.warm_latency_ms", C, faas.warm_latency_ms, LOGN(380, 0.2), "ms",
          "run time of one request in a warm environment", 0.001, 900000),
     DIST("faas.cold_start_ms", C, faas.cold_start_ms, LOGN(2500, 0.3), "ms",
          "extra time when a new environment must start", 0, 900000),

@@ -263,7 +263,7 @@ static void check_summary(const char *dir, json_int_t *requests)
     double per_million = num_member(s, "cost_usd/per_million_requests");
     cr_expect(fabs(per_million - total / (double)req * 1e6) < 1e-6 * per_million,
               "per_million_requests %.9f is not the total per million requests", per_million);
-    cr_expect_eq(num_member(s, "slo_ms"), 200.0);
+    cr_expect_eq(num_member(s, "slo_ms"), 600.0);
     *requests = req;
     json_decref(s);
 }

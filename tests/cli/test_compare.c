@@ -118,14 +118,17 @@ Test(cli_compare, policies_on_a_small_slice, .timeout = 240)
     cr_assert_eq(cmp_run(argv, err), 0);
     json_t *rows = cmp_load_rows(out);
     cr_assert_eq(json_array_size(rows), 4);
-    double oracle_vm = json_real_value(json_object_get(cmp_row(rows, "oracle"), "vm_cost_usd"));
-    cr_assert_gt(oracle_vm, 0.0);
+    /* Total cost: where functions cost ~4x a VM's request, mark can spend less on VMs
+     * than the oracle (it spills its first minutes) but not less in all. */
+    json_t *oracle = cmp_row(rows, "oracle");
+    cr_assert_gt(json_real_value(json_object_get(oracle, "vm_cost_usd")), 0.0);
+    double oracle_cost = json_real_value(json_object_get(oracle, "cost_usd"));
     const char *vm_users[] = {"mark", "static"};
     for (size_t i = 0; i < 2; i++) {
         json_t *r = cmp_row(rows, vm_users[i]);
         cr_assert_eq(json_integer_value(json_object_get(r, "exit_status")), 0);
-        cr_assert_lt(oracle_vm, json_real_value(json_object_get(r, "vm_cost_usd")),
-                     "oracle VM cost is not below %s's", vm_users[i]);
+        cr_assert_lt(oracle_cost, json_real_value(json_object_get(r, "cost_usd")),
+                     "oracle cost is not below %s's", vm_users[i]);
     }
     json_decref(rows);
     snprintf(html, sizeof html, "%s/comparison.html", out);
