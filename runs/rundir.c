@@ -136,13 +136,15 @@ json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *s)
                                   (json_int_t)s->cold_starts, "throttled",
                                   (json_int_t)s->throttled, "errors",
                                   (json_int_t)s->faas_errors, "gb_s", s->cost.faas_gb_s));
+    /* Churn: launches per hour of the run, which a policy pays in boots and minimums. */
+    double per_hour = s->span_s > 0 ? (double)s->vm_launched * 3600.0 / s->span_s : 0.0;
     json_object_set_new(root, "vm",
-                        json_pack("{s:I,s:I,s:I,s:I,s:f,s:I}", "launched",
+                        json_pack("{s:I,s:I,s:I,s:I,s:f,s:I,s:f}", "launched",
                                   (json_int_t)s->vm_launched, "terminated",
                                   (json_int_t)s->vm_terminated, "lost", (json_int_t)s->vm_lost,
                                   "interrupted", (json_int_t)s->vm_interrupted,
                                   "billed_seconds", s->cost.vm_billed_s, "peak_running",
-                                  (json_int_t)s->peak_running));
+                                  (json_int_t)s->peak_running, "launches_per_hour", per_hour));
     return root;
 }
 

@@ -1,5 +1,5 @@
 /* `oracle`: the yardstick. It knows each interval's arrivals in advance (the simulator
- * hands it the trace's counts through sw_sched_set_foresight), its VMs are ready the
+ * hands it the trace's counts through sw_sched_create_foresight), its VMs are ready the
  * moment they are asked for, and it pays exactly for the time they run, with no minimum
  * and no rounding. Each interval it picks the cheapest mix serving the actual load: some
  * number of the best-value type, with the remainder on one more VM or on functions,
@@ -73,5 +73,6 @@ static void oracle_plan(sw_sched_t *s, sw_time_t now, const sw_sched_interval_t 
 const sw_sched_ops_t sw__policy_oracle = {
     .name = "oracle",
     .spills = true,
+    .foresight = true,
     .plan = oracle_plan,
 };

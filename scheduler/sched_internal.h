@@ -61,6 +61,7 @@ typedef struct sw_sched_ops {
     const char *name;
     bool spills;    /* sends predicted misses to FaaS */
     bool faas_only; /* sends everything to FaaS */
+    bool foresight; /* plans from the future: created only with sw_sched_create_foresight */
     int (*create)(sw_sched_t *s, char *errbuf, size_t errlen);
     void (*destroy)(sw_sched_t *s);
     void (*start)(sw_sched_t *s, sw_time_t now, sw_actions_t *out);
@@ -71,6 +72,9 @@ typedef struct sw_sched_ops {
     /* Every monitor period (a sixth of mark.violation_window_s). */
     void (*monitor)(sw_sched_t *s, sw_time_t now, sw_actions_t *out);
     void (*worker_lost)(sw_sched_t *s, sw_time_t now, int type, sw_actions_t *out);
+    /* At s->policy_wakeup, when the policy has set it: work due between interval
+     * boundaries (a launch timed to finish its boot by a boundary). It sets the next. */
+    void (*wake)(sw_sched_t *s, sw_time_t now, sw_actions_t *out);
 } sw_sched_ops_t;
 
 #define SW_MONITOR_SLOTS 6
@@ -105,6 +109,7 @@ struct sw_sched {
     size_t n_running;   /* running + draining (up and serving) */
     uint64_t next_batch_id;
     sw_time_t dispatch_timer; /* when a partial batch must go; NEVER when none */
+    sw_time_t policy_wakeup;  /* when ops->wake runs next; NEVER when none */
 
     uint64_t faas_inflight;
     uint64_t in_batches;    /* requests inside dispatched batches */
@@ -127,7 +132,7 @@ struct sw_sched {
     /* A fitted forecaster handed in by the driver (sw_sched_create_with), for mark. */
     sw_pred_t *given_pred;
 
-    /* Oracle foresight. */
+    /* Foresight (oracle, clairvoyant): arrivals per interval from the origin. */
     uint64_t *foresight;
     size_t n_foresight;
 

@@ -2,6 +2,7 @@
  * cooldowns, mark's billing-aware scale-in (per-second minimum and hourly billing), the
  * violation monitor and its cooldown, and the oracle's plan from foresight. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "scheduler/sched.h"
@@ -338,12 +339,12 @@ Test(sched_oracle, plans_each_interval_from_foresight_with_instant_vms)
     snprintf(yaml, sizeof(yaml), yaml_fmt, "100000000", "  name: oracle\n");
     cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "p.yaml", &f.cfg, err, sizeof(err)), 0,
                  "%s", err);
-    cr_assert_eq(sw_sched_create(&f.s, f.cfg, err, sizeof(err)), 0, "%s", err);
-    sw_actions_init(&f.out);
     /* 80 rps is one VM's planning capacity at 80 % utilisation = 64 rps: two VMs beat one
      * VM plus functions; then nothing. */
     const uint64_t counts[] = {4800 * 2, 0};
-    sw_sched_set_foresight(f.s, counts, 2);
+    cr_assert_eq(sw_sched_create_foresight(&f.s, f.cfg, NULL, counts, 2, err, sizeof(err)), 0,
+                 "%s", err);
+    sw_actions_init(&f.out);
     sw_sched_start(f.s, 0, &f.out);
     size_t launched = count(&f.out, SW_ACT_LAUNCH, SW_REASON_ORACLE);
     cr_assert_geq(launched, 2);
@@ -358,5 +359,48 @@ Test(sched_oracle, plans_each_interval_from_foresight_with_instant_vms)
     sw_sched_summary_t sum;
     sw_sched_summary(f.s, S(60), &sum);
     cr_assert_float_eq(sum.cost.vm_usd, launched * 0.9 / 60.0, 1e-9, "exactly one minute each");
+    teardown(&f);
+}
+
+/* The oracle reads the future: a live core (sw_sched_create, as serve uses) refuses it, so
+ * no live run can plan from a trace it does not have. */
+Test(sched_oracle, a_live_core_refuses_a_policy_that_plans_from_foresight)
+{
+    sw_cfg_t *cfg;
+    sw_sched_t *s = NULL;
+    char yaml[4096], err[4096];
+    snprintf(yaml, sizeof(yaml), yaml_fmt, "100000000", "  name: oracle\n");
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "p.yaml", &cfg, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_assert(sw_sched_policy_needs_foresight(SW_POLICY_ORACLE));
+    cr_assert_not(sw_sched_policy_needs_foresight(SW_POLICY_MARK));
+    cr_assert_eq(sw_sched_create(&s, cfg, err, sizeof(err)), -EINVAL);
+    cr_assert_null(s);
+    cr_assert_str_eq(err, "policy.name: oracle plans with foresight of the whole trace and "
+                          "exists only in simulate");
+    sw_cfg_destroy(cfg);
+}
+
+/* Churn is recorded: each timeline row counts the VMs launched inside it, and the summary
+ * has the run's span, so launches per hour can be reported. */
+Test(sched_reactive, rows_count_launches_and_the_summary_has_the_span)
+{
+    fixture_t f;
+    setup(&f, "  name: reactive\n"
+              "  reactive: {target_invocations_per_instance_per_minute: 60,\n"
+              "             scale_out_cooldown_s: 60, min_instances: 1}\n");
+    arrivals(&f, 0, 300);
+    sw_sched_on_tick(f.s, S(60), &f.out);
+    sw_sched_on_tick(f.s, S(120), &f.out);
+    const sw_sched_interval_t *row = sw_sched_take_interval(f.s);
+    cr_assert_not_null(row);
+    cr_assert_eq(row->launches, 1, "min_instances at the start");
+    row = sw_sched_take_interval(f.s);
+    cr_assert_not_null(row);
+    cr_assert_eq(row->launches, 4, "300/min -> 5 at the 60 s plan");
+    sw_sched_summary_t sum;
+    sw_sched_summary(f.s, S(120), &sum);
+    cr_assert_eq(sum.vm_launched, 5);
+    cr_assert_float_eq(sum.span_s, 120.0, 1e-9);
     teardown(&f);
 }
