@@ -29,7 +29,7 @@ static void usage(FILE *f)
             "  --trace FILE         trace to replay (overrides trace.path; its format is\n"
             "                       detected unless --trace-format is given)\n"
             "  --trace-format F     auto, timestamps, counts-per-second, counts-per-minute\n"
-            "  --policy NAME        static, reactive, faas-only, mark, oracle\n"
+            "  --policy NAME        static, reactive, faas-only, mark, oracle, clairvoyant\n"
             "  --seed N             random seed (same seed, same decisions)\n"
             "  --rate-scale K       multiply the trace's request rate by K\n"
             "  --start S            skip the first S seconds of the trace\n"

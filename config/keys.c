@@ -24,13 +24,14 @@
 /* ---- Enum names (index = the C enum's value) ---------------------------------------- */
 
 static const char *const dist_names[] = {"constant", "uniform", "exponential", "lognormal", NULL};
-static const char *const policy_names[] = {"static", "reactive", "faas-only",
-                                           "mark",   "oracle",   NULL};
+static const char *const policy_names[] = {"static", "reactive",    "faas-only", "mark",
+                                           "oracle", "clairvoyant", NULL};
 static const char *const trace_format_names[] = {"auto", "timestamps", "counts-per-second",
                                                  "counts-per-minute", NULL};
 static const char *const provider_names[] = {"local", "command", "static", NULL};
 
-_Static_assert(SW_DIST_LOGNORMAL == 3 && SW_POLICY_ORACLE == 4 && SW_TRACE_COUNTS_PER_MINUTE == 3,
+_Static_assert(SW_DIST_LOGNORMAL == 3 && SW_POLICY_CLAIRVOYANT == 5 &&
+                   SW_TRACE_COUNTS_PER_MINUTE == 3,
                "the name tables above follow the enums' order");
 
 /* ---- Row macros ------------------------------------------------------------------------ */

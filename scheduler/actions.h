@@ -31,6 +31,7 @@ typedef enum {
     X(TARGET_TRACKING, "target_tracking") /* launch/terminate: reactive autoscaler */        \
     X(SPOT_REPLACEMENT, "spot_replacement") /* launch: a spot instance got its notice */    \
     X(ORACLE, "oracle")                   /* launch/terminate: perfect-foresight plan */    \
+    X(CLAIRVOYANT, "clairvoyant")         /* launch/terminate: the clairvoyant bound's plan */\
     X(SCALE_IN, "scale_in")               /* terminate: forecast needs fewer */             \
     X(SPOT_NOTICE, "spot_notice")         /* terminate: drained after interruption notice */\
     X(END_OF_RUN, "end_of_run")           /* terminate, reject: the run is over */            \

@@ -15,7 +15,7 @@
 static const sw_sched_ops_t *const policies[] = {
     [SW_POLICY_STATIC] = &sw__policy_static,   [SW_POLICY_REACTIVE] = &sw__policy_reactive,
     [SW_POLICY_FAAS_ONLY] = &sw__policy_faas_only, [SW_POLICY_MARK] = &sw__policy_mark,
-    [SW_POLICY_ORACLE] = &sw__policy_oracle,
+    [SW_POLICY_ORACLE] = &sw__policy_oracle, [SW_POLICY_CLAIRVOYANT] = &sw__policy_clairvoyant,
 };
 
 /* ---- per-type derived figures ---- */

@@ -172,5 +172,6 @@ extern const sw_sched_ops_t sw__policy_reactive;
 extern const sw_sched_ops_t sw__policy_faas_only;
 extern const sw_sched_ops_t sw__policy_mark;
 extern const sw_sched_ops_t sw__policy_oracle;
+extern const sw_sched_ops_t sw__policy_clairvoyant;
 
 #endif

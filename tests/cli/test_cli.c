@@ -403,7 +403,8 @@ Test(cli, set_non_number_is_usage_error)
 
 Test(cli, unknown_policy_lists_valid_names)
 {
-    static const char *const names[] = {"static", "reactive", "faas-only", "mark", "oracle"};
+    static const char *const names[] = {"static", "reactive", "faas-only", "mark", "oracle",
+                                        "clairvoyant"};
     for (size_t i = 0; i < SW_ARRAY_LEN(names); i++)
         expect_usage_error("--policy", "nonsense", names[i]);
 }

@@ -629,7 +629,7 @@ Test(config_validate, bad_enum_lists_the_valid_names)
 {
     cr_assert_str_eq(load_bad("policy:\n  name: foo\n"),
                      "x.yaml:2: policy.name: unknown value \"foo\": expected one of static, "
-                     "reactive, faas-only, mark, oracle");
+                     "reactive, faas-only, mark, oracle, clairvoyant");
     cr_assert_str_eq(load_bad("trace:\n  format: csv\n"),
                      "x.yaml:2: trace.format: unknown value \"csv\": expected one of auto, "
                      "timestamps, counts-per-second, counts-per-minute");
@@ -718,7 +718,7 @@ Test(config_validate, set_unknown_key_and_bad_value)
     cr_assert_str_eq(err, "instance_types[9]: no such entry (the list has 5)");
     cr_assert_eq(sw_cfg_set(cfg, "policy.name", "foo", err, sizeof err), SW_ECONFIG);
     cr_assert_str_eq(err, "policy.name: unknown value \"foo\": expected one of static, reactive, "
-                          "faas-only, mark, oracle");
+                          "faas-only, mark, oracle, clairvoyant");
     cr_assert_eq(sw_cfg_set(cfg, "slo", "1", err, sizeof err), SW_ECONFIG);
     cr_assert_str_eq(err, "slo: is a section, not a value: set one of its keys, e.g. "
                           "slo.latency_ms");

@@ -404,3 +404,40 @@ Test(sched_reactive, rows_count_launches_and_the_summary_has_the_span)
     cr_assert_float_eq(sum.span_s, 120.0, 1e-9);
     teardown(&f);
 }
+
+/* The clairvoyant bound knows the load as the oracle does, but launches each VM its boot
+ * ahead, billed like any other, and only where the VM repays its launch: two busy minutes
+ * get two VMs from 10 s before they start (the boot lead), and a lone light minute is
+ * left to functions, which serve it for less than a VM's launch and minute. */
+Test(sched_clairvoyant, launches_its_boot_ahead_and_only_where_a_vm_repays_it)
+{
+    fixture_t f;
+    char yaml[4096], err[4096];
+    snprintf(yaml, sizeof(yaml), yaml_fmt, "100000000", "  name: clairvoyant\n");
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "p.yaml", &f.cfg, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_assert(sw_sched_policy_needs_foresight(SW_POLICY_CLAIRVOYANT));
+    /* 9600 a minute is 160 rps: two VMs at 64 rps each carry 128, the rest spills. */
+    const uint64_t counts[] = {0, 9600, 9600, 0, 600, 0};
+    cr_assert_eq(sw_sched_create_foresight(&f.s, f.cfg, NULL, counts, 6, err, sizeof(err)), 0,
+                 "%s", err);
+    sw_actions_init(&f.out);
+    sw_sched_start(f.s, 0, &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_CLAIRVOYANT), 0, "nothing to serve yet");
+    cr_assert_eq(sw_sched_next_wakeup(f.s), S(50), "its own timer: the boot lead before 60 s");
+    sw_sched_on_tick(f.s, S(50), &f.out);
+    size_t launched = count(&f.out, SW_ACT_LAUNCH, SW_REASON_CLAIRVOYANT);
+    cr_assert_geq(launched, 2, "enough for the busy minutes, booted by the time they start");
+    for (size_t i = 0; i < f.out.n; i++)
+        if (f.out.v[i].kind == SW_ACT_LAUNCH)
+            cr_assert_not(f.out.v[i].instant, "it boots like everyone's VMs");
+    ready_all(&f, S(60));
+    sw_actions_clear(&f.out);
+    for (int t = 60; t <= 300; t += 60)
+        sw_sched_on_tick(f.s, S(t), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_CLAIRVOYANT), 0,
+                 "600 requests cost less on functions than a VM's launch and minute");
+    cr_assert_eq(count(&f.out, SW_ACT_TERMINATE, SW_REASON_CLAIRVOYANT), launched,
+                 "retired once the busy minutes are over");
+    teardown(&f);
+}
