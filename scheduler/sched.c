@@ -442,22 +442,23 @@ void sw__sched_reconcile(sw_sched_t *s, sw_time_t now, const unsigned *target, s
 
 /* ---- SLO tracking ---- */
 
-static void monitor_count(sw_sched_t *s, bool miss)
+static void monitor_count(sw_sched_t *s, bool miss, bool faas)
 {
     s->mon_total[s->mon_slot]++;
     s->mon_miss[s->mon_slot] += miss;
+    s->mon_miss_faas[s->mon_slot] += miss && faas;
+    s->faas_missed += miss && faas;
 }
 
-double sw__sched_recent_miss_rate(const sw_sched_t *s, uint64_t *completions)
+sw_recent_t sw__sched_recent(const sw_sched_t *s)
 {
-    uint64_t total = 0, miss = 0;
+    sw_recent_t r = {0};
     for (unsigned i = 0; i < SW_MONITOR_SLOTS; i++) {
-        total += s->mon_total[i];
-        miss += s->mon_miss[i];
+        r.completions += s->mon_total[i];
+        r.misses += s->mon_miss[i];
+        r.faas_misses += s->mon_miss_faas[i];
     }
-    if (completions)
-        *completions = total;
-    return total ? (double)miss / (double)total : 0.0;
+    return r;
 }
 
 static void record_answer(sw_sched_t *s, sw_time_t now, sw_time_t arrival, bool faas)
@@ -468,7 +469,7 @@ static void record_answer(sw_sched_t *s, sw_time_t now, sw_time_t arrival, bool 
     bool miss = lat > s->slo_us;
     s->met_slo += !miss;
     s->cur.slo_misses += miss;
-    monitor_count(s, miss);
+    monitor_count(s, miss, faas);
     if (faas) {
         s->served_faas++;
         s->cur.served_faas++;
@@ -484,7 +485,7 @@ static void reject(sw_sched_t *s, sw_time_t now, uint64_t id, sw_time_t arrival,
     s->rejected++;
     s->cur.rejected++;
     s->cur.slo_misses++;
-    monitor_count(s, true);
+    monitor_count(s, true, false);
     sw_action_t *a = sw_actions_push(out, SW_ACT_REJECT, reason, now);
     a->req_id = id;
     a->arrival = arrival;
@@ -721,7 +722,7 @@ static void record_failure(sw_sched_t *s)
 {
     s->failed++;
     s->cur.slo_misses++;
-    monitor_count(s, true);
+    monitor_count(s, true, false);
 }
 
 void sw_sched_on_batch_result(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
@@ -958,6 +959,7 @@ static void roll(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
         s->mon_slot = (s->mon_slot + 1) % SW_MONITOR_SLOTS;
         s->mon_total[s->mon_slot] = 0;
         s->mon_miss[s->mon_slot] = 0;
+        s->mon_miss_faas[s->mon_slot] = 0;
         if (s->ops->monitor)
             s->ops->monitor(s, now, out);
     }

@@ -123,11 +123,14 @@ struct sw_sched {
     sw_interval_ring_t rows; /* closed, not yet taken by the driver */
     sw_sched_interval_t taken;
 
-    /* Violation monitor: completions and misses in SW_MONITOR_SLOTS sub-windows. */
+    /* Violation monitor: completions and misses in SW_MONITOR_SLOTS sub-windows, the
+     * misses of function answers apart, and the whole run's function misses. */
     sw_time_t monitor_period;
     sw_time_t next_monitor;
     uint64_t mon_total[SW_MONITOR_SLOTS], mon_miss[SW_MONITOR_SLOTS];
+    uint64_t mon_miss_faas[SW_MONITOR_SLOTS];
     unsigned mon_slot;
+    uint64_t faas_missed;
 
     /* A fitted forecaster handed in by the driver (sw_sched_create_with), for mark. */
     sw_pred_t *given_pred;
@@ -153,7 +156,11 @@ sw_worker_t *sw__sched_launch(sw_sched_t *s, sw_time_t now, int type, sw_reason_
 void sw__sched_retire(sw_sched_t *s, sw_time_t now, sw_worker_t *w, sw_reason_t reason,
                       sw_actions_t *out);
 /* Miss rate over the monitor window (0 when nothing completed). */
-double sw__sched_recent_miss_rate(const sw_sched_t *s, uint64_t *completions);
+/* The monitor's window: completions, misses, and the misses of function answers. */
+typedef struct sw_recent {
+    uint64_t completions, misses, faas_misses;
+} sw_recent_t;
+sw_recent_t sw__sched_recent(const sw_sched_t *s);
 /* Planned capacity (rps) of booting + running workers that are not draining. */
 double sw__sched_capacity_rps(const sw_sched_t *s);
 /* Whether retiring `w` now wastes no paid time: it is past the billing minimum and, with

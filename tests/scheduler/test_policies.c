@@ -441,3 +441,41 @@ Test(sched_clairvoyant, launches_its_boot_ahead_and_only_where_a_vm_repays_it)
                  "retired once the busy minutes are over");
     teardown(&f);
 }
+
+/* One arrival at `t`, spilled (no VM serves), answered by its function `ms` later. */
+static void spill_answered_after(fixture_t *f, sw_time_t t, int ms)
+{
+    size_t from = f->out.n;
+    sw_sched_on_arrival(f->s, t, next_id++, &f->out);
+    cr_assert_eq(f->out.n, from + 1);
+    const sw_action_t *a = &f->out.v[from];
+    cr_assert_eq(a->kind, SW_ACT_INVOKE);
+    sw_faas_result_t r = {.req_id = a->req_id, .arrival = a->arrival, .duration_ms = ms};
+    sw_sched_on_faas_done(f->s, t + (sw_time_t)ms * 1000, &r, &f->out);
+}
+
+/* Functions that miss now and then (a cold start, a slow tail) are the price of spilling,
+ * weighed by the planner: the monitor does not buy a VM for them, or at a light load it
+ * would buy one all day and retire it after its minimum. Only once the run has answers
+ * enough to show functions missing more than the budget do their misses count. */
+Test(sched_mark, monitor_buys_no_vm_for_function_misses_until_functions_fail_the_budget)
+{
+    fixture_t f;
+    setup_with_delay(&f, "100", "  name: mark\n"
+              "  mark: {min_instances: 0, violation_budget: 0.02, violation_window_s: 60,\n"
+              "         violation_cooldown_s: 0}\n");
+    sw_actions_clear(&f.out);
+    /* 40 answers in the first 10 s, one in ten late: 10 % of the window, over the budget
+     * by far, but 40 answers are too few to judge functions by (0.02 x 40 < 5). */
+    for (int i = 0; i < 40; i++)
+        spill_answered_after(&f, S(i) / 4, i % 10 == 0 ? 300 : 100);
+    sw_sched_on_tick(f.s, S(10), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_VIOLATION_MONITOR), 0);
+    /* 300 more the same way: 34 misses of 340 answers is a failing function, so its
+     * misses are now the pool's to fix. */
+    for (int i = 0; i < 300; i++)
+        spill_answered_after(&f, S(10) + S(i) / 10, i % 10 == 0 ? 300 : 100);
+    sw_sched_on_tick(f.s, S(40), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_VIOLATION_MONITOR), 1);
+    teardown(&f);
+}
