@@ -48,7 +48,7 @@ int sw_run_timeline_header(FILE *f, const sw_cfg_t *cfg)
     for (size_t s = 0; s < SW_ARRAY_LEN(states); s++)
         for (unsigned t = 0; t < cfg->instance_types_count; t++)
             fprintf(f, ",%s_%s", states[s], cfg->instance_types[t].name);
-    fputs(",faas_invocations,cold_starts,throttled,served_vm,served_faas,rejected,slo_misses,"
+    fputs(",vm_launches,faas_invocations,cold_starts,throttled,served_vm,served_faas,rejected,slo_misses,"
           "latency_p50_ms,latency_p99_ms,cum_cost_usd,cum_vm_usd,cum_faas_usd\n",
           f);
     return ferror(f) ? -EIO : 0;
@@ -63,6 +63,7 @@ int sw_run_timeline_row(FILE *f, const sw_cfg_t *cfg, const sw_sched_interval_t 
     for (size_t s = 0; s < SW_ARRAY_LEN(by_state); s++)
         for (unsigned t = 0; t < cfg->instance_types_count; t++)
             fprintf(f, ",%u", by_state[s][t]);
+    fprintf(f, ",%" PRIu64, r->launches); /* churn: VMs launched in the interval */
     fprintf(f,
             ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
             ",%.3f,%.3f,%.6f,%.6f,%.6f\n",

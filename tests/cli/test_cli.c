@@ -274,8 +274,8 @@ static void check_timeline(const char *dir, json_int_t requests)
 {
     char *csv = cli_read_output(dir, "timeline.csv");
     static const char *const cols[] = {"time_s", "arrivals", "forecast", "running_p2.xlarge",
-                                       "booting_p2.xlarge", "faas_invocations", "cold_starts",
-                                       "slo_misses", "cum_cost_usd"};
+                                       "booting_p2.xlarge", "vm_launches", "faas_invocations",
+                                       "cold_starts", "slo_misses", "cum_cost_usd"};
     for (size_t i = 0; i < SW_ARRAY_LEN(cols); i++)
         cr_expect_geq(csv_column(csv, cols[i]), 0, "timeline.csv has no column %s", cols[i]);
     int c_time = csv_column(csv, "time_s"), c_end = csv_column(csv, "end_s");
@@ -648,6 +648,7 @@ Test(cli, simulate_report_writes_a_self_contained_page, .timeout = 120)
                                          "chart-cost", "chart-latency", "chart-latency-cdf"};
     for (size_t i = 0; i < SW_ARRAY_LEN(charts); i++)
         cr_assert_not_null(strstr(html, charts[i]), "no %s", charts[i]);
+    cr_assert_not_null(strstr(html, "VM launches per hour"), "the churn is in the table");
     cr_assert_null(strstr(html, "http://"));
     cr_assert_null(strstr(html, "https://"));
     free(html);
