@@ -220,10 +220,10 @@ static void shed(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *ou
 /* The load (per interval) the VM pool is sized for. Where functions take what the pool
  * cannot, sizing VMs is a newsvendor problem: a VM pays for capacity whether used or not,
  * a spilled request costs more but only when it happens, so the cost-optimal level is the
- * critical fractile 1 - c_vm / c_faas of the forecast (about 0.6 for a p2.xlarge against
- * Lambda at 3 GB), near the point forecast of the max, not its 0.98 quantile, which on a
- * bursty trace is several times higher. Without spill, a miss has no cheap fallback and
- * the pool covers the upper quantile. */
+ * critical fractile 1 - c_vm / c_faas of the forecast (about 0.7 with the example's
+ * prices: $5.0 a million on a busy c5.large, $18.8 on Lambda), near the point forecast
+ * of the max, not its 0.98 quantile, which on a bursty trace is several times higher.
+ * Without spill, a miss has no cheap fallback and the pool covers the upper quantile. */
 static double plan_level(const sw_sched_t *s, const sw_forecast_t *f)
 {
     bool spill = s->cfg->faas.enabled && s->cfg->policy.mark.spill;
