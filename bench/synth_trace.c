@@ -29,8 +29,11 @@ int main(int argc, char **argv)
     sw_synth_t spec;
     if (bad || !(seconds >= 1 && seconds <= 400 * 86400.0) ||
         sw_synth_preset(argv[1], seconds, seed, &spec) < 0) {
-        fprintf(stderr, "synth_trace: unknown shape '%s', SECONDS not in [1, 400 days] or SEED not a number; "
-                        "names: %s\n", argv[1], sw_synth_preset_names());
+        fprintf(
+            stderr,
+            "synth_trace: unknown shape '%s', SECONDS not in [1, 400 days] or SEED not a number; "
+            "names: %s\n",
+            argv[1], sw_synth_preset_names());
         return 2;
     }
     if (sw_synth_write(stdout, &spec) < 0 || fflush(stdout) != 0) {

@@ -649,9 +649,8 @@ static json_t *row_json(const cmp_args_t *a, const row_t *rows, size_t i)
     json_object_set_new(o, "vm_hours", json_real(s->vm_billed_s / 3600.0));
     json_object_set_new(o, "cost_vs_oracle",
                         isnan(r->rel_oracle) ? json_null() : json_real(r->rel_oracle));
-    json_object_set_new(o, "cost_vs_clairvoyant", isnan(r->rel_clairvoyant)
-                                                      ? json_null()
-                                                      : json_real(r->rel_clairvoyant));
+    json_object_set_new(o, "cost_vs_clairvoyant",
+                        isnan(r->rel_clairvoyant) ? json_null() : json_real(r->rel_clairvoyant));
     return o;
 }
 

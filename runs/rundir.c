@@ -48,8 +48,8 @@ int sw_run_timeline_header(FILE *f, const sw_cfg_t *cfg)
     for (size_t s = 0; s < SW_ARRAY_LEN(states); s++)
         for (unsigned t = 0; t < cfg->instance_types_count; t++)
             fprintf(f, ",%s_%s", states[s], cfg->instance_types[t].name);
-    fputs(",vm_launches,faas_invocations,cold_starts,throttled,served_vm,served_faas,rejected,slo_misses,"
-          "latency_p50_ms,latency_p99_ms,cum_cost_usd,cum_vm_usd,cum_faas_usd\n",
+    fputs(",vm_launches,faas_invocations,cold_starts,throttled,served_vm,served_faas,rejected,"
+          "slo_misses,latency_p50_ms,latency_p99_ms,cum_cost_usd,cum_vm_usd,cum_faas_usd\n",
           f);
     return ferror(f) ? -EIO : 0;
 }

@@ -44,7 +44,7 @@ typedef struct ptype {
 } ptype_t;
 
 typedef struct clair {
-    unsigned n;         /* types in the plan: 0 (functions only), 1 or 2 */
+    unsigned n; /* types in the plan: 0 (functions only), 1 or 2 */
     ptype_t pt[2];
     uint16_t *count[2]; /* VMs of pt[i] serving each interval */
     size_t k_n;         /* intervals planned */
@@ -231,9 +231,11 @@ static int plan_all(sw_sched_t *s, clair_t *c, char *errbuf, size_t errlen)
     }
     if (planned)
         return 0;
-    snprintf(errbuf, errlen, "policy.name: clairvoyant: the plan of %zu intervals needs more "
+    snprintf(errbuf, errlen,
+             "policy.name: clairvoyant: the plan of %zu intervals needs more "
              "than %zu MB for any pair of instance types; replay a shorter window (--duration) "
-             "or raise policy.interval_s", c->k_n, CHOICE_BUDGET >> 20);
+             "or raise policy.interval_s",
+             c->k_n, CHOICE_BUDGET >> 20);
     return -EFBIG;
 }
 
@@ -312,7 +314,10 @@ static void clair_plan(sw_sched_t *s, sw_time_t now, const sw_sched_interval_t *
     follow(s, now, out);
 }
 
-static void clair_wake(sw_sched_t *s, sw_time_t now, sw_actions_t *out) { follow(s, now, out); }
+static void clair_wake(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
+{
+    follow(s, now, out);
+}
 
 static void clair_worker_lost(sw_sched_t *s, sw_time_t now, int type, sw_actions_t *out)
 {

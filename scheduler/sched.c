@@ -13,9 +13,12 @@
 #include "scheduler/sched_internal.h"
 
 static const sw_sched_ops_t *const policies[] = {
-    [SW_POLICY_STATIC] = &sw__policy_static,   [SW_POLICY_REACTIVE] = &sw__policy_reactive,
-    [SW_POLICY_FAAS_ONLY] = &sw__policy_faas_only, [SW_POLICY_MARK] = &sw__policy_mark,
-    [SW_POLICY_ORACLE] = &sw__policy_oracle, [SW_POLICY_CLAIRVOYANT] = &sw__policy_clairvoyant,
+    [SW_POLICY_STATIC] = &sw__policy_static,
+    [SW_POLICY_REACTIVE] = &sw__policy_reactive,
+    [SW_POLICY_FAAS_ONLY] = &sw__policy_faas_only,
+    [SW_POLICY_MARK] = &sw__policy_mark,
+    [SW_POLICY_ORACLE] = &sw__policy_oracle,
+    [SW_POLICY_CLAIRVOYANT] = &sw__policy_clairvoyant,
 };
 
 /* ---- per-type derived figures ---- */
@@ -97,8 +100,10 @@ static int create(sw_sched_t **out, const sw_cfg_t *cfg, sw_pred_t *pred, const 
         goto refuse;
     }
     if (ops->foresight && !counts) {
-        snprintf(errbuf, errlen, "policy.name: %s plans with foresight of the whole trace and "
-                 "exists only in simulate", ops->name);
+        snprintf(errbuf, errlen,
+                 "policy.name: %s plans with foresight of the whole trace and "
+                 "exists only in simulate",
+                 ops->name);
         goto refuse;
     }
     sw_sched_t *s = sw_calloc(1, sizeof(*s));

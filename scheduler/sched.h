@@ -59,7 +59,7 @@ typedef struct sw_sched_summary {
     uint64_t faas_invocations, cold_starts, throttled, faas_errors;
     uint64_t vm_launched, vm_terminated, vm_lost, peak_running;
     uint64_t vm_interrupted; /* spot interruption notices received */
-    double span_s;  /* from the start of the run to `now`: vm_launched / span is churn */
+    double span_s;           /* from the start of the run to `now`: vm_launched / span is churn */
     sw_cost_t cost; /* vm_by_type_usd borrowed until the next call */
 } sw_sched_summary_t;
 

@@ -95,9 +95,11 @@ static int count_foresight(const sw_cfg_t *cfg, uint64_t **out, size_t *n_out, c
         counts[k]++;
     }
     if (rc == -EFBIG)
-        snprintf(errbuf, errlen, "%s: the run would span more than %d intervals of "
+        snprintf(errbuf, errlen,
+                 "%s: the run would span more than %d intervals of "
                  "policy.interval_s (%g s): raise policy.interval_s or replay a shorter window "
-                 "(--duration)", cfg->trace.path, SW_SIM_MAX_INTERVALS, cfg->policy.interval_s);
+                 "(--duration)",
+                 cfg->trace.path, SW_SIM_MAX_INTERVALS, cfg->policy.interval_s);
     else if (rc < 0)
         snprintf(errbuf, errlen, "%s", sw_trace_error(t));
     sw_trace_close(t);

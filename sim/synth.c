@@ -20,8 +20,13 @@ static const struct {
     {"flat-low", {.base_rps = 0.5}},
     {"flat-high", {.base_rps = 150}},
     {"sine", {.base_rps = 60, .sine_amplitude = 0.8}},
-    {"sine-bursts", {.base_rps = 60, .sine_amplitude = 0.8, .burst_factor = 5,
-                     .burst_every_s = 7200, .burst_min_s = 180, .burst_max_s = 300}},
+    {"sine-bursts",
+     {.base_rps = 60,
+      .sine_amplitude = 0.8,
+      .burst_factor = 5,
+      .burst_every_s = 7200,
+      .burst_min_s = 180,
+      .burst_max_s = 300}},
     {"step", {.base_rps = 5, .step_rps = 100, .step_len_s = 3600}},
 };
 
@@ -40,7 +45,10 @@ int sw_synth_preset(const char *name, double seconds, uint64_t seed, sw_synth_t 
     return -EINVAL;
 }
 
-const char *sw_synth_preset_names(void) { return "flat-low, flat-high, sine, sine-bursts, step"; }
+const char *sw_synth_preset_names(void)
+{
+    return "flat-low, flat-high, sine, sine-bursts, step";
+}
 
 double sw_synth_rate(const sw_synth_t *spec, double t)
 {

@@ -21,8 +21,8 @@ typedef struct sw_synth {
     double sine_period_s;  /* the sine's period; its trough is at time 0 */
     double step_rps;       /* the rate inside the step; 0: no step */
     double step_at_s, step_len_s;
-    double burst_factor;   /* rate multiplier inside a burst; <= 1: no bursts */
-    double burst_every_s;  /* mean time between burst onsets (exponential gaps) */
+    double burst_factor;             /* rate multiplier inside a burst; <= 1: no bursts */
+    double burst_every_s;            /* mean time between burst onsets (exponential gaps) */
     double burst_min_s, burst_max_s; /* a burst lasts a uniform draw in [min, max] */
     uint64_t seed;
 } sw_synth_t;

@@ -273,9 +273,9 @@ static void check_summary(const char *dir, json_int_t *requests)
 static void check_timeline(const char *dir, json_int_t requests)
 {
     char *csv = cli_read_output(dir, "timeline.csv");
-    static const char *const cols[] = {"time_s", "arrivals", "forecast", "running_p2.xlarge",
-                                       "booting_p2.xlarge", "vm_launches", "faas_invocations",
-                                       "cold_starts", "slo_misses", "cum_cost_usd"};
+    static const char *const cols[] = {
+        "time_s",      "arrivals",         "forecast",    "running_p2.xlarge", "booting_p2.xlarge",
+        "vm_launches", "faas_invocations", "cold_starts", "slo_misses",        "cum_cost_usd"};
     for (size_t i = 0; i < SW_ARRAY_LEN(cols); i++)
         cr_expect_geq(csv_column(csv, cols[i]), 0, "timeline.csv has no column %s", cols[i]);
     int c_time = csv_column(csv, "time_s"), c_end = csv_column(csv, "end_s");
@@ -403,8 +403,8 @@ Test(cli, set_non_number_is_usage_error)
 
 Test(cli, unknown_policy_lists_valid_names)
 {
-    static const char *const names[] = {"static", "reactive", "faas-only", "mark", "oracle",
-                                        "clairvoyant"};
+    static const char *const names[] = {"static", "reactive", "faas-only",
+                                        "mark",   "oracle",   "clairvoyant"};
     for (size_t i = 0; i < SW_ARRAY_LEN(names); i++)
         expect_usage_error("--policy", "nonsense", names[i]);
 }

@@ -321,8 +321,8 @@ Test(cli_compare, given_runs_alone_are_tabulated, .timeout = 60)
     write_given(dir, "clair-run", "clairvoyant", "t.txt", 1.25, "\"sim\":{}");
     char *paths[4] = {cli_path_in(dir, "oracle-run/"), cli_path_in(dir, "mark-run"),
                       cli_path_in(dir, "live-run"), cli_path_in(dir, "clair-run")};
-    const char *argv[] = {SPILLWAY, "compare", "--run", paths[0], "--run", paths[1], "--live",
-                          paths[2], "--run",   paths[3], "--out", out,      NULL};
+    const char *argv[] = {SPILLWAY, "compare", "--run",  paths[0], "--run", paths[1], "--live",
+                          paths[2], "--run",   paths[3], "--out",  out,     NULL};
     char *so, *se;
     cr_assert_eq(cli_run(argv, &so, &se), 0, "%s", se);
     cr_assert_not_null(strstr(so, "4 runs, 0 failed"), "%s", so);
@@ -338,9 +338,9 @@ Test(cli_compare, given_runs_alone_are_tabulated, .timeout = 60)
         1e-9, "a trailing slash does not hide the folder's name");
     cr_assert(json_is_null(json_object_get(row_named(rows, "live-run"), "cost_vs_oracle")));
     cr_assert_float_eq(json_real_value(json_object_get(mark, "cost_vs_clairvoyant")), 1.2, 1e-9);
-    cr_assert_float_eq(json_real_value(json_object_get(row_named(rows, "oracle-run"),
-                                                       "cost_vs_clairvoyant")),
-                       0.96, 1e-9, "the oracle is below the clairvoyant bound");
+    cr_assert_float_eq(
+        json_real_value(json_object_get(row_named(rows, "oracle-run"), "cost_vs_clairvoyant")),
+        0.96, 1e-9, "the oracle is below the clairvoyant bound");
     cr_assert(json_is_null(json_object_get(row_named(rows, "live-run"), "cost_vs_clairvoyant")));
     json_decref(rows);
     char *run0 = cli_path_in(out, "run-000");

@@ -100,8 +100,8 @@ Test(config_load, example_resolves)
 Test(config_load, second_example_is_the_200ms_setting)
 {
     sw_cfg_t *cfg = NULL;
-    cr_assert_eq(sw_cfg_load(SW_SOURCE_DIR "/config/example-200ms.yaml", &cfg, err, sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(sw_cfg_load(SW_SOURCE_DIR "/config/example-200ms.yaml", &cfg, err, sizeof err), 0,
+                 "%s", err);
     cr_assert_float_eq(cfg->slo.latency_ms, 200.0, 1e-12);
     cr_assert_float_eq(cfg->faas.warm_latency_ms.mean, 120.0, 1e-12);
     cr_assert_eq(cfg->instance_types_count, 5);

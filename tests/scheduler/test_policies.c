@@ -342,8 +342,8 @@ Test(sched_oracle, plans_each_interval_from_foresight_with_instant_vms)
     /* 80 rps is one VM's planning capacity at 80 % utilisation = 64 rps: two VMs beat one
      * VM plus functions; then nothing. */
     const uint64_t counts[] = {4800 * 2, 0};
-    cr_assert_eq(sw_sched_create_foresight(&f.s, f.cfg, NULL, counts, 2, err, sizeof(err)), 0,
-                 "%s", err);
+    cr_assert_eq(sw_sched_create_foresight(&f.s, f.cfg, NULL, counts, 2, err, sizeof(err)), 0, "%s",
+                 err);
     sw_actions_init(&f.out);
     sw_sched_start(f.s, 0, &f.out);
     size_t launched = count(&f.out, SW_ACT_LAUNCH, SW_REASON_ORACLE);
@@ -370,8 +370,8 @@ Test(sched_oracle, a_live_core_refuses_a_policy_that_plans_from_foresight)
     sw_sched_t *s = NULL;
     char yaml[4096], err[4096];
     snprintf(yaml, sizeof(yaml), yaml_fmt, "100000000", "  name: oracle\n");
-    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "p.yaml", &cfg, err, sizeof(err)), 0,
-                 "%s", err);
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "p.yaml", &cfg, err, sizeof(err)), 0, "%s",
+                 err);
     cr_assert(sw_sched_policy_needs_foresight(SW_POLICY_ORACLE));
     cr_assert_not(sw_sched_policy_needs_foresight(SW_POLICY_MARK));
     cr_assert_eq(sw_sched_create(&s, cfg, err, sizeof(err)), -EINVAL);
@@ -419,8 +419,8 @@ Test(sched_clairvoyant, launches_its_boot_ahead_and_only_where_a_vm_repays_it)
     cr_assert(sw_sched_policy_needs_foresight(SW_POLICY_CLAIRVOYANT));
     /* 9600 a minute is 160 rps: two VMs at 64 rps each carry 128, the rest spills. */
     const uint64_t counts[] = {0, 9600, 9600, 0, 600, 0};
-    cr_assert_eq(sw_sched_create_foresight(&f.s, f.cfg, NULL, counts, 6, err, sizeof(err)), 0,
-                 "%s", err);
+    cr_assert_eq(sw_sched_create_foresight(&f.s, f.cfg, NULL, counts, 6, err, sizeof(err)), 0, "%s",
+                 err);
     sw_actions_init(&f.out);
     sw_sched_start(f.s, 0, &f.out);
     cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_CLAIRVOYANT), 0, "nothing to serve yet");
@@ -461,9 +461,10 @@ static void spill_answered_after(fixture_t *f, sw_time_t t, int ms)
 Test(sched_mark, monitor_buys_no_vm_for_function_misses_until_functions_fail_the_budget)
 {
     fixture_t f;
-    setup_with_delay(&f, "100", "  name: mark\n"
-              "  mark: {min_instances: 0, violation_budget: 0.02, violation_window_s: 60,\n"
-              "         violation_cooldown_s: 0}\n");
+    setup_with_delay(&f, "100",
+                     "  name: mark\n"
+                     "  mark: {min_instances: 0, violation_budget: 0.02, violation_window_s: 60,\n"
+                     "         violation_cooldown_s: 0}\n");
     sw_actions_clear(&f.out);
     /* 40 answers in the first 10 s, one in ten late: 10 % of the window, over the budget
      * by far, but 40 answers are too few to judge functions by (0.02 x 40 < 5). */

@@ -61,8 +61,8 @@ static sw_cfg_t *setup(const char *shape, char *dir, size_t dirlen)
     cr_assert_eq(fclose(f), 0);
     sw_cfg_t *cfg = NULL;
     char err[8192];
-    cr_assert_eq(sw_cfg_load(SW_SOURCE_DIR "/config/example.yaml", &cfg, err, sizeof(err)), 0,
-                 "%s", err);
+    cr_assert_eq(sw_cfg_load(SW_SOURCE_DIR "/config/example.yaml", &cfg, err, sizeof(err)), 0, "%s",
+                 err);
     set(cfg, "trace.path", path);
     set(cfg, "trace.format", "counts-per-second");
     return cfg;
@@ -108,8 +108,23 @@ static void mark_never_worse(const char *shape)
     teardown(dir, shape);
 }
 
-Test(sim_never_worse, flat_low, .timeout = 300) { mark_never_worse("flat-low"); }
-Test(sim_never_worse, flat_high, .timeout = 300) { mark_never_worse("flat-high"); }
-Test(sim_never_worse, sine, .timeout = 300) { mark_never_worse("sine"); }
-Test(sim_never_worse, sine_bursts, .timeout = 300) { mark_never_worse("sine-bursts"); }
-Test(sim_never_worse, step, .timeout = 300) { mark_never_worse("step"); }
+Test(sim_never_worse, flat_low, .timeout = 300)
+{
+    mark_never_worse("flat-low");
+}
+Test(sim_never_worse, flat_high, .timeout = 300)
+{
+    mark_never_worse("flat-high");
+}
+Test(sim_never_worse, sine, .timeout = 300)
+{
+    mark_never_worse("sine");
+}
+Test(sim_never_worse, sine_bursts, .timeout = 300)
+{
+    mark_never_worse("sine-bursts");
+}
+Test(sim_never_worse, step, .timeout = 300)
+{
+    mark_never_worse("step");
+}

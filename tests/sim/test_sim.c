@@ -201,7 +201,7 @@ static uint64_t count_trace_requests(void)
 
 Test(sim_engine, conservation_and_the_oracle_lower_bound, .timeout = 300)
 {
-    static const char *const policies[] = {"oracle", "clairvoyant", "mark",
+    static const char *const policies[] = {"oracle",   "clairvoyant", "mark",
                                            "reactive", "static",      "faas-only"};
     double oracle_cost = 0;
     int compared = 0;
