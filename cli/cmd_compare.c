@@ -66,7 +66,7 @@ typedef struct row {
     int status;
     char *error;
     sw_run_summary_t sum; /* read when error is NULL */
-    double rel_oracle;
+    double rel_oracle, rel_clairvoyant; /* cost / each bound's of the same point */
     char *report; /* its report.html, relative to --out, once written */
 } row_t;
 
@@ -251,7 +251,7 @@ static int validate_grid(const cmp_args_t *a)
         if (sw_policy_from_name(a->policies[i], &kind) < 0) {
             fprintf(stderr,
                     "spillway compare: --policies: unknown policy '%s' (expected "
-                    "static, reactive, faas-only, mark or oracle)\n",
+                    "static, reactive, faas-only, mark, oracle or clairvoyant)\n",
                     a->policies[i]);
             return SW_EXIT_USAGE;
         }
@@ -332,7 +332,7 @@ static row_t *make_rows(const cmp_args_t *a, size_t *n_grid, size_t *n_rows)
     row_t *rows = sw_calloc(*n_rows, sizeof(*rows));
     for (size_t i = 0; i < *n_rows; i++) {
         row_t *r = &rows[i];
-        r->rel_oracle = NAN;
+        r->rel_oracle = r->rel_clairvoyant = NAN;
         r->pid = -1;
         if (i >= *n_grid) {
             r->given = a->given[i - *n_grid];
@@ -481,17 +481,19 @@ static const char *row_policy(const cmp_args_t *a, const row_t *r)
     return r->given ? r->sum.policy : a->policies[r->policy];
 }
 
-/* The row that prices row i: the oracle run of the same grid point, or, for a given run,
- * an oracle run of the same trace and request count (as `spillway report --oracle`
- * demands). The oracle knows the future: cost relative to it is the price of not
- * knowing. NULL when there is none. */
-static const row_t *oracle_of(const cmp_args_t *a, const row_t *rows, size_t n_rows, size_t i)
+/* The row that prices row i against `bound` (oracle or clairvoyant): that policy's run of
+ * the same grid point, or, for a given run, its run of the same trace and request count
+ * (as `spillway report --oracle` demands). Both know the future; the clairvoyant also
+ * pays boots and minimums, so cost relative to it is the price of not knowing alone.
+ * NULL when there is none. */
+static const row_t *bound_of(const cmp_args_t *a, const row_t *rows, size_t n_rows, size_t i,
+                             const char *bound)
 {
     const row_t *r = &rows[i];
     for (size_t k = 0; k < n_rows && !r->error; k++) {
         const row_t *o = &rows[k];
         const char *policy = o->error ? NULL : row_policy(a, o);
-        if (!policy || strcmp(policy, "oracle") != 0 || !(o->sum.cost_usd > 0))
+        if (!policy || strcmp(policy, bound) != 0 || !(o->sum.cost_usd > 0))
             continue;
         if (!r->given && !o->given
                 ? o->combo == r->combo
@@ -515,9 +517,12 @@ static void collect(const cmp_args_t *a, row_t *rows, size_t n_rows)
             rows[i].status = SW_EXIT_FAILURE;
     }
     for (size_t i = 0; i < n_rows; i++) {
-        const row_t *o = oracle_of(a, rows, n_rows, i);
+        const row_t *o = bound_of(a, rows, n_rows, i, "oracle");
         if (o)
             rows[i].rel_oracle = rows[i].sum.cost_usd / o->sum.cost_usd;
+        const row_t *c = bound_of(a, rows, n_rows, i, "clairvoyant");
+        if (c)
+            rows[i].rel_clairvoyant = rows[i].sum.cost_usd / c->sum.cost_usd;
     }
 }
 
@@ -537,7 +542,7 @@ static void write_run_reports(const cmp_args_t *a, row_t *rows, size_t n_grid, s
             fprintf(stderr, "spillway compare: no report for %s: %s\n", dir, err);
             continue;
         }
-        const row_t *o = oracle_of(a, rows, n_rows, i);
+        const row_t *o = bound_of(a, rows, n_rows, i, "oracle");
         if (o && o != &rows[i]) {
             run_dir(a, rows, (size_t)(o - rows), oracle_dir, sizeof oracle_dir);
             if (sw_run_report_set_oracle(rep, oracle_dir, err, sizeof err) < 0)
@@ -644,6 +649,8 @@ static json_t *row_json(const cmp_args_t *a, const row_t *rows, size_t i)
     json_object_set_new(o, "vm_hours", json_real(s->vm_billed_s / 3600.0));
     json_object_set_new(o, "cost_vs_oracle",
                         isnan(r->rel_oracle) ? json_null() : json_real(r->rel_oracle));
+    json_object_set_new(o, "cost_vs_clairvoyant",
+                        isnan(r->rel_clairvoyant) ? json_null() : json_real(r->rel_clairvoyant));
     return o;
 }
 
@@ -683,13 +690,16 @@ static void csv_row(FILE *f, const cmp_args_t *a, const row_t *rows, size_t i)
     csv_field(f, name);
     fprintf(f, ",%s,%d", source ? source : "", r->status);
     if (r->error)
-        fputs(",,,,,,,,,,", f); /* the ten metric columns */
+        fputs(",,,,,,,,,,,", f); /* the eleven metric columns */
     else
         fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%s,%.3f,%.6f,%.4f,", s->cost_usd, s->vm_cost_usd,
                 s->faas_cost_usd, s->slo_attainment, s->slo_target, s->slo_met ? "true" : "false",
                 s->latency_p99_ms, sw_run_summary_spill_share(s), s->vm_billed_s / 3600.0);
     if (!r->error && !isnan(r->rel_oracle))
         fprintf(f, "%.4f", r->rel_oracle);
+    fputc(',', f);
+    if (!r->error && !isnan(r->rel_clairvoyant))
+        fprintf(f, "%.4f", r->rel_clairvoyant);
     fputc(',', f);
     csv_field(f, r->error ? r->error : "");
     fputc('\n', f);
@@ -708,7 +718,8 @@ static int write_csv(const cmp_args_t *a, const row_t *rows, size_t n_rows)
     for (size_t s = 0; s < a->n_sets; s++)
         fprintf(f, ",%s", a->sets[s].key);
     fputs(",run,source,exit_status,cost_usd,vm_cost_usd,faas_cost_usd,slo_attainment,"
-          "slo_target,slo_met,p99_ms,spill_share,vm_hours,cost_vs_oracle,error\n",
+          "slo_target,slo_met,p99_ms,spill_share,vm_hours,cost_vs_oracle,cost_vs_clairvoyant,"
+          "error\n",
           f);
     for (size_t i = 0; i < n_rows; i++)
         csv_row(f, a, rows, i);
@@ -724,7 +735,8 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
 {
     fputs("<table><tr><th>run</th><th>cost (USD)</th><th>VM cost (USD)</th>"
           "<th>SLO attainment</th><th>SLO met</th><th>p99 (ms)</th><th>spill share</th>"
-          "<th>VM-hours</th><th>cost vs oracle</th><th>status</th></tr>\n",
+          "<th>VM-hours</th><th>cost vs oracle</th><th>cost vs clairvoyant</th>"
+          "<th>status</th></tr>\n",
           f);
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
@@ -734,7 +746,7 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
         fputs("<tr><td>", f);
         sw_svg_escaped(f, label);
         if (r->error) {
-            fprintf(f, "</td><td colspan=8></td><td class=err>exit %d: ", r->status);
+            fprintf(f, "</td><td colspan=9></td><td class=err>exit %d: ", r->status);
             sw_svg_escaped(f, r->error);
             fputs("</td></tr>\n", f);
             continue;
@@ -746,6 +758,9 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
                 s->latency_p99_ms, sw_run_summary_spill_share(s) * 100, s->vm_billed_s / 3600.0);
         if (!isnan(r->rel_oracle))
             fprintf(f, "%.2f&times;", r->rel_oracle);
+        fputs("</td><td>", f);
+        if (!isnan(r->rel_clairvoyant))
+            fprintf(f, "%.2f&times;", r->rel_clairvoyant);
         fputs("</td><td>ok", f);
         if (r->report) {
             fputs(", <a href=\"", f);

@@ -376,11 +376,18 @@ static void teardown(serve_t *sv)
 static int run(serve_t *sv)
 {
     char err[4096];
-    /* One epoll_ctl per change instead of several: evhttp re-arms sockets often. Precise
-     * timers (timerfd): epoll's millisecond timeouts fire up to a millisecond late, which
-     * would turn the core's last-moment batch dispatches into late ones. */
+    /* One epoll_ctl per change instead of several: evhttp re-arms sockets often.
+     * epoll's millisecond timeouts fire up to a millisecond late; the core dispatches a
+     * partial batch policy.dispatch_margin_ms before its slack runs out, so a margin of
+     * 2 ms or more absorbs that. Below it, precise timers (timerfd) keep dispatches on
+     * time, at two timerfd_settime calls per loop iteration: four per call served, a
+     * fifth of the frontend's system calls (bench/README.md, the nginx comparison).
+     * Chosen at start: a reload that lowers the margin keeps the loop's timers. */
+    int flags = EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST;
+    if (sv->cfg->policy.dispatch_margin_ms < 2.0)
+        flags |= EVENT_BASE_FLAG_PRECISE_TIMER;
     struct event_config *ec = event_config_new();
-    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST | EVENT_BASE_FLAG_PRECISE_TIMER);
+    event_config_set_flag(ec, flags);
     sv->base = event_base_new_with_config(ec);
     event_config_free(ec);
     if (!sv->base) {

@@ -30,7 +30,7 @@ static void usage(FILE *f)
             "  --trace FILE         trace to replay (overrides trace.path; its format is\n"
             "                       detected unless --trace-format is given)\n"
             "  --trace-format F     auto, timestamps, counts-per-second, counts-per-minute\n"
-            "  --policy NAME        static, reactive, faas-only, mark, oracle\n"
+            "  --policy NAME        static, reactive, faas-only, mark, oracle, clairvoyant\n"
             "  --seed N             random seed (same seed, same decisions)\n"
             "  --rate-scale K       multiply the trace's request rate by K\n"
             "  --start S            skip the first S seconds of the trace\n"
@@ -192,8 +192,10 @@ static void print_summary(const sw_cfg_t *cfg, const sw_sched_summary_t *s,
     printf("\n  functions    %" PRIu64 " invocations, %" PRIu64 " cold starts, %" PRIu64
            " throttled, %.0f GB-s\n",
            s->faas_invocations, s->cold_starts, s->throttled, s->cost.faas_gb_s);
-    printf("  VMs          %" PRIu64 " launched, peak %" PRIu64 " running, %.1f billed hours\n",
-           s->vm_launched, s->peak_running, s->cost.vm_billed_s / 3600.0);
+    printf("  VMs          %" PRIu64 " launched (%.1f per hour), peak %" PRIu64
+           " running, %.1f billed hours\n",
+           s->vm_launched, s->span_s > 0 ? (double)s->vm_launched * 3600.0 / s->span_s : 0.0,
+           s->peak_running, s->cost.vm_billed_s / 3600.0);
     printf("  simulation   %.1f h simulated in %.2f s wall (%.2f M requests/s, %" PRIu64
            " events, peak RSS %.1f MB)\n",
            sw_time_to_s(st->end) / 3600.0, st->wall_s, st->requests_per_s / 1e6, st->events,

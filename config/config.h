@@ -140,6 +140,7 @@ typedef enum {
     SW_POLICY_FAAS_ONLY,
     SW_POLICY_MARK,
     SW_POLICY_ORACLE,
+    SW_POLICY_CLAIRVOYANT,
 } sw_policy_kind_t;
 
 typedef struct sw_cfg_pool_entry {

@@ -24,13 +24,14 @@
 /* ---- Enum names (index = the C enum's value) ---------------------------------------- */
 
 static const char *const dist_names[] = {"constant", "uniform", "exponential", "lognormal", NULL};
-static const char *const policy_names[] = {"static", "reactive", "faas-only",
-                                           "mark",   "oracle",   NULL};
+static const char *const policy_names[] = {"static", "reactive",    "faas-only", "mark",
+                                           "oracle", "clairvoyant", NULL};
 static const char *const trace_format_names[] = {"auto", "timestamps", "counts-per-second",
                                                  "counts-per-minute", NULL};
 static const char *const provider_names[] = {"local", "command", "static", NULL};
 
-_Static_assert(SW_DIST_LOGNORMAL == 3 && SW_POLICY_ORACLE == 4 && SW_TRACE_COUNTS_PER_MINUTE == 3,
+_Static_assert(SW_DIST_LOGNORMAL == 3 && SW_POLICY_CLAIRVOYANT == 5 &&
+                   SW_TRACE_COUNTS_PER_MINUTE == 3,
                "the name tables above follow the enums' order");
 
 /* ---- Row macros ------------------------------------------------------------------------ */
@@ -119,7 +120,7 @@ const sw__cfg_row_t sw__cfg_rows[] = {
     UINT("seed", C, seed, 1, "", "seed of the simulator's random draws", ANY_UINT64),
 
     SECTION("slo", "the latency objective"),
-    NUM("slo.latency_ms", C, slo.latency_ms, 200, "ms", "end-to-end deadline of one request",
+    NUM("slo.latency_ms", C, slo.latency_ms, 600, "ms", "end-to-end deadline of one request",
         IN(1, 3600000)),
     NUM("slo.target", C, slo.target, 0.98, "", "fraction of requests that must meet latency_ms",
         IN_OC(0, 1)),
@@ -178,7 +179,7 @@ const sw__cfg_row_t sw__cfg_rows[] = {
         "USD per million requests", "request price", IN(0, 1000)),
     NUM("faas.billing_granularity_ms", C, faas.billing_granularity_ms, 1, "ms",
         "billed duration is rounded up to this", IN(1, 60000)),
-    DIST("faas.warm_latency_ms", C, faas.warm_latency_ms, LOGN(120, 0.2), "ms",
+    DIST("faas.warm_latency_ms", C, faas.warm_latency_ms, LOGN(380, 0.2), "ms",
          "run time of one request in a warm environment", 0.001, 900000),
     DIST("faas.cold_start_ms", C, faas.cold_start_ms, LOGN(2500, 0.3), "ms",
          "extra time when a new environment must start", 0, 900000),

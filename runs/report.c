@@ -67,7 +67,7 @@ static const col_kind_t col_kind[N_COLS] = {
 /* Columns runs/rundir.c writes that no chart draws: known, so not refused as unknown. */
 static const char *const unused_cols[] = {"forecast_upper", "forecast_max", "forecast_max_upper",
                                           "served_vm",      "served_faas",  "rejected",
-                                          "slo_misses"};
+                                          "slo_misses",     "vm_launches"};
 
 /* Bounds on what a report reads: a run of 400 days at 60 s intervals is 576,000 rows of
  * a few hundred bytes; the arrays it fills are 8 bytes per column per row. */
@@ -887,6 +887,8 @@ static void put_summary(FILE *f, const sw_run_report_t *rep)
     put_row(f, "cost per million requests", "$%.3f", s->cost_per_million_usd);
     put_row(f, "spill share (served by functions)", "%.2f %%", 100 * sw_run_summary_spill_share(s));
     put_row(f, "VM-hours (billed)", "%.1f", s->vm_billed_s / 3600);
+    if (isfinite(s->vm_launches_per_hour))
+        put_row(f, "VM launches per hour", "%.1f", s->vm_launches_per_hour);
     put_oracle_row(f, rep);
     if (s->source == SW_RUN_LIVE)
         put_serve_rows(f, &s->serve);

@@ -48,8 +48,8 @@ int sw_run_timeline_header(FILE *f, const sw_cfg_t *cfg)
     for (size_t s = 0; s < SW_ARRAY_LEN(states); s++)
         for (unsigned t = 0; t < cfg->instance_types_count; t++)
             fprintf(f, ",%s_%s", states[s], cfg->instance_types[t].name);
-    fputs(",faas_invocations,cold_starts,throttled,served_vm,served_faas,rejected,slo_misses,"
-          "latency_p50_ms,latency_p99_ms,cum_cost_usd,cum_vm_usd,cum_faas_usd\n",
+    fputs(",vm_launches,faas_invocations,cold_starts,throttled,served_vm,served_faas,rejected,"
+          "slo_misses,latency_p50_ms,latency_p99_ms,cum_cost_usd,cum_vm_usd,cum_faas_usd\n",
           f);
     return ferror(f) ? -EIO : 0;
 }
@@ -63,6 +63,7 @@ int sw_run_timeline_row(FILE *f, const sw_cfg_t *cfg, const sw_sched_interval_t 
     for (size_t s = 0; s < SW_ARRAY_LEN(by_state); s++)
         for (unsigned t = 0; t < cfg->instance_types_count; t++)
             fprintf(f, ",%u", by_state[s][t]);
+    fprintf(f, ",%" PRIu64, r->launches); /* churn: VMs launched in the interval */
     fprintf(f,
             ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
             ",%.3f,%.3f,%.6f,%.6f,%.6f\n",
@@ -136,13 +137,15 @@ json_t *sw_run_summary_json(const sw_cfg_t *cfg, const sw_sched_summary_t *s)
                                   (json_int_t)s->cold_starts, "throttled",
                                   (json_int_t)s->throttled, "errors",
                                   (json_int_t)s->faas_errors, "gb_s", s->cost.faas_gb_s));
+    /* Churn: launches per hour of the run, which a policy pays in boots and minimums. */
+    double per_hour = s->span_s > 0 ? (double)s->vm_launched * 3600.0 / s->span_s : 0.0;
     json_object_set_new(root, "vm",
-                        json_pack("{s:I,s:I,s:I,s:I,s:f,s:I}", "launched",
+                        json_pack("{s:I,s:I,s:I,s:I,s:f,s:I,s:f}", "launched",
                                   (json_int_t)s->vm_launched, "terminated",
                                   (json_int_t)s->vm_terminated, "lost", (json_int_t)s->vm_lost,
                                   "interrupted", (json_int_t)s->vm_interrupted,
                                   "billed_seconds", s->cost.vm_billed_s, "peak_running",
-                                  (json_int_t)s->peak_running));
+                                  (json_int_t)s->peak_running, "launches_per_hour", per_hour));
     return root;
 }
 

@@ -55,6 +55,7 @@ static const field_t summary_fields[] = {
     TOP("cost_usd.faas", F_NONNEG, false, faas_cost_usd),
     TOP("cost_usd.per_million_requests", F_NONNEG, false, cost_per_million_usd),
     TOP("vm.billed_seconds", F_NONNEG, false, vm_billed_s),
+    TOP("vm.launches_per_hour", F_NONNEG, true, vm_launches_per_hour),
 };
 
 static const field_t sim_fields[] = {SIM("wall_s", wall_s), SIM("simulated_s", simulated_s)};
@@ -291,6 +292,7 @@ static int read_summary(sw_run_summary_t *s, const json_t *root, const char *pat
 int sw_run_summary_load(sw_run_summary_t *out, const char *path, char *errbuf, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
+    out->vm_launches_per_hour = NAN; /* absent in run directories older than the field */
     char *data;
     size_t len;
     int rc = sw_file_read_all(path, SW_FILE_MAX_SUMMARY_BYTES, "summary.json", &data, &len, errbuf,

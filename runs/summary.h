@@ -64,6 +64,7 @@ typedef struct sw_run_summary {
     sw_run_type_cost_t *cost_by_type; /* cost_usd.by_type, in file order; may be empty */
     size_t n_cost_by_type;
     double vm_billed_s;
+    double vm_launches_per_hour; /* churn; NaN when absent (older run directories) */
     sw_run_cdf_point_t *cdf; /* latency_cdf_ms; empty in older run directories */
     size_t n_cdf;
     sw_run_sim_t sim;     /* source == SW_RUN_SIMULATED */

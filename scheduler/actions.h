@@ -15,31 +15,32 @@ typedef enum {
     SW_ACT__COUNT
 } sw_action_kind_t;
 
-#define SW_REASONS(X)                                                                       \
-    X(BATCH_FULL, "batch_full")           /* dispatch: max batch reached */                 \
-    X(SLACK_EXPIRED, "slack_expired")     /* dispatch: oldest request cannot wait longer */ \
-    X(LATE, "late")                       /* dispatch: already past the deadline */        \
-    X(NO_BATCH_GAIN, "no_batch_gain")     /* dispatch: a bigger batch is not cheaper */     \
-    X(SPILL_PREDICTED_MISS, "spill_predicted_miss") /* invoke: VM pool would miss */        \
-    X(SPILL_NO_VM, "spill_no_vm")         /* invoke: no worker running or booting */        \
-    X(FAAS_ONLY, "faas_only")             /* invoke: policy sends everything */             \
-    X(REQUEUE_WORKER_LOST, "requeue_worker_lost") /* invoke: its worker disappeared */      \
-    X(STATIC_POOL, "static_pool")         /* launch: fixed pool (re)filled */               \
-    X(FORECAST, "forecast")               /* launch: planner covers the forecast */         \
-    X(MIN_INSTANCES, "min_instances")     /* launch: floor of the pool */                   \
-    X(VIOLATION_MONITOR, "violation_monitor") /* launch: recent miss rate over budget */    \
-    X(TARGET_TRACKING, "target_tracking") /* launch/terminate: reactive autoscaler */        \
-    X(SPOT_REPLACEMENT, "spot_replacement") /* launch: a spot instance got its notice */    \
-    X(ORACLE, "oracle")                   /* launch/terminate: perfect-foresight plan */    \
-    X(SCALE_IN, "scale_in")               /* terminate: forecast needs fewer */             \
-    X(SPOT_NOTICE, "spot_notice")         /* terminate: drained after interruption notice */\
-    X(END_OF_RUN, "end_of_run")           /* terminate, reject: the run is over */            \
-    X(QUEUE_DELAY, "queue_delay")         /* reject: predicted wait over max_queue_delay */ \
-    X(NO_CAPACITY, "no_capacity")         /* reject: no worker and no FaaS */               \
-    X(FAAS_THROTTLED, "faas_throttled")   /* reject: function throttled, no VM to fall back */\
-    X(FAAS_ERROR, "faas_error")           /* reject: function failed, no VM to fall back */  \
-    X(ADOPTED, "adopted")                 /* launch: a worker started by hand joined */     \
-    X(WORKER_DRAIN, "worker_drain")       /* terminate: the worker said it is going away */
+#define SW_REASONS(X)                                                                              \
+    X(BATCH_FULL, "batch_full")       /* dispatch: max batch reached */                            \
+    X(SLACK_EXPIRED, "slack_expired") /* dispatch: oldest request cannot wait longer */            \
+    X(LATE, "late")                   /* dispatch: already past the deadline */                    \
+    X(NO_BATCH_GAIN, "no_batch_gain") /* dispatch: a bigger batch is not cheaper */                \
+    X(SPILL_PREDICTED_MISS, "spill_predicted_miss") /* invoke: VM pool would miss */               \
+    X(SPILL_NO_VM, "spill_no_vm")                   /* invoke: no worker running or booting */     \
+    X(FAAS_ONLY, "faas_only")                       /* invoke: policy sends everything */          \
+    X(REQUEUE_WORKER_LOST, "requeue_worker_lost")   /* invoke: its worker disappeared */           \
+    X(STATIC_POOL, "static_pool")                   /* launch: fixed pool (re)filled */            \
+    X(FORECAST, "forecast")                         /* launch: planner covers the forecast */      \
+    X(MIN_INSTANCES, "min_instances")               /* launch: floor of the pool */                \
+    X(VIOLATION_MONITOR, "violation_monitor")       /* launch: recent miss rate over budget */     \
+    X(TARGET_TRACKING, "target_tracking")           /* launch/terminate: reactive autoscaler */    \
+    X(SPOT_REPLACEMENT, "spot_replacement")         /* launch: a spot instance got its notice */   \
+    X(ORACLE, "oracle")                             /* launch/terminate: perfect-foresight plan */ \
+    X(CLAIRVOYANT, "clairvoyant")       /* launch/terminate: the clairvoyant bound's plan */       \
+    X(SCALE_IN, "scale_in")             /* terminate: forecast needs fewer */                      \
+    X(SPOT_NOTICE, "spot_notice")       /* terminate: drained after interruption notice */         \
+    X(END_OF_RUN, "end_of_run")         /* terminate, reject: the run is over */                   \
+    X(QUEUE_DELAY, "queue_delay")       /* reject: predicted wait over max_queue_delay */          \
+    X(NO_CAPACITY, "no_capacity")       /* reject: no worker and no FaaS */                        \
+    X(FAAS_THROTTLED, "faas_throttled") /* reject: function throttled, no VM to fall back */       \
+    X(FAAS_ERROR, "faas_error")         /* reject: function failed, no VM to fall back */          \
+    X(ADOPTED, "adopted")               /* launch: a worker started by hand joined */              \
+    X(WORKER_DRAIN, "worker_drain")     /* terminate: the worker said it is going away */
 
 typedef enum {
 #define SW__REASON_ENUM(id, str) SW_REASON_##id,

@@ -220,10 +220,10 @@ static void shed(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *ou
 /* The load (per interval) the VM pool is sized for. Where functions take what the pool
  * cannot, sizing VMs is a newsvendor problem: a VM pays for capacity whether used or not,
  * a spilled request costs more but only when it happens, so the cost-optimal level is the
- * critical fractile 1 - c_vm / c_faas of the forecast (about 0.6 for a p2.xlarge against
- * Lambda at 3 GB), near the point forecast of the max, not its 0.98 quantile, which on a
- * bursty trace is several times higher. Without spill, a miss has no cheap fallback and
- * the pool covers the upper quantile. */
+ * critical fractile 1 - c_vm / c_faas of the forecast (about 0.7 with the example's
+ * prices: $5.0 a million on a busy c5.large, $18.8 on Lambda), near the point forecast
+ * of the max, not its 0.98 quantile, which on a bursty trace is several times higher.
+ * Without spill, a miss has no cheap fallback and the pool covers the upper quantile. */
 static double plan_level(const sw_sched_t *s, const sw_forecast_t *f)
 {
     bool spill = s->cfg->faas.enabled && s->cfg->policy.mark.spill;
@@ -252,14 +252,39 @@ static void mark_plan(sw_sched_t *s, sw_time_t now, const sw_sched_interval_t *c
     shed(s, now, need_rps, out);
 }
 
+/* Whether `misses` of `n` answers pass a miss budget `p` by more than chance: by two
+ * standard deviations of a binomial count at rate p (one-sided, about 98 %). One chance
+ * miss in a window of 30 is already over a 2 % budget; in a busy window of thousands the
+ * margin is a fraction of a percent. */
+static bool over_budget(double misses, double n, double p)
+{
+    return misses > n * p + 2.0 * sqrt(n * p * (1.0 - p));
+}
+
+/* Whether the recent misses call for one more VM. A handful of completions is no
+ * evidence of anything. Misses of function answers (cold starts, a slow tail) count only
+ * while functions miss more than the budget over the whole run, judged once the run has
+ * enough function answers for the test to hold (n p >= 5; the first answers are the
+ * cold starts of a fresh pool of containers): below it they are the
+ * price of spilling, which the planner already weighs against a VM's cost, and a VM
+ * launched for each of them at a light load is bought for nothing and retired after its
+ * minimum, all day long. */
+static bool monitor_has_evidence(const sw_sched_t *s, sw_recent_t r)
+{
+    double p = s->cfg->policy.mark.violation_budget;
+    if (r.completions < 20)
+        return false;
+    bool faas_over = (double)s->served_faas * p >= 5.0 && /* where the test is valid */
+                     over_budget((double)s->faas_missed, (double)s->served_faas, p);
+    uint64_t misses = r.misses - (faas_over ? 0 : r.faas_misses);
+    return over_budget((double)misses, (double)r.completions, p);
+}
+
 static void mark_monitor(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
 {
     const sw_cfg_mark_t *mc = &s->cfg->policy.mark;
     mark_t *m = s->policy_state;
-    uint64_t completions;
-    double miss_rate = sw__sched_recent_miss_rate(s, &completions);
-    /* A handful of completions is no evidence of anything. */
-    if (completions < 20 || miss_rate <= mc->violation_budget)
+    if (!monitor_has_evidence(s, sw__sched_recent(s)))
         return;
     if (now - m->last_monitor_launch < sw_s_to_time(mc->violation_cooldown_s))
         return;

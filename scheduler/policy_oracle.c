@@ -1,58 +1,82 @@
 /* `oracle`: the yardstick. It knows each interval's arrivals in advance (the simulator
- * hands it the trace's counts through sw_sched_set_foresight), its VMs are ready the
+ * hands it the trace's counts through sw_sched_create_foresight), its VMs are ready the
  * moment they are asked for, and it pays exactly for the time they run, with no minimum
- * and no rounding. Each interval it picks the cheapest mix serving the actual load: some
- * number of the best-value type, with the remainder on one more VM or on functions,
- * whichever costs less. No policy that has to forecast, wait for boots and pay billing
- * minimums can serve the same load within the SLO for less, so cost / oracle cost measures
- * what a policy's ignorance of the future costs. */
+ * and no rounding. Each interval it picks the cheapest mix serving the actual load: VMs of
+ * at most two types at their planning capacity, the rest on functions, the fluid model the
+ * clairvoyant bound plans with (policy_clairvoyant.c), optimal interval by interval since
+ * nothing ties one interval to the next. A policy that has to forecast, wait for boots and
+ * pay billing minimums cannot plan below it in that model, so cost / oracle cost measures
+ * ignorance of the future and the cloud's rules together; cost / clairvoyant cost, the
+ * first alone. */
 #include <math.h>
 #include <string.h>
 
 #include "scheduler/sched_internal.h"
 
-/* Fills target[] with the cheapest VM mix for `rps` actual requests per second over an
- * interval of `len_s` seconds; the rest is left to functions. */
-static void cheapest_mix(const sw_sched_t *s, double rps, double len_s, unsigned *target)
+/* One type as a mix sees it: capacity at the planning utilisation and price, per second. */
+typedef struct mixtype {
+    double cap, price;
+    unsigned max; /* 0: no limit */
+} mixtype_t;
+
+/* The cheapest count of type b for `resid` rps left over, the rest on functions: the cost
+ * nb x price + (resid - nb x cap)^+ x faas is convex in nb, so its minimum is at none or
+ * at the floor or ceiling of resid / cap. Returns the cost and leaves the count in *nb. */
+static double best_remainder(const mixtype_t *b, double resid, double faas, unsigned *nb)
+{
+    double whole = resid / b->cap;
+    double tries[3] = {0, floor(whole), ceil(whole)};
+    double best = INFINITY;
+    for (int i = 0; i < 3; i++) {
+        double n = b->max ? SW_MIN(tries[i], (double)b->max) : tries[i];
+        double c = n * b->price + SW_MAX(0.0, resid - n * b->cap) * faas;
+        if (c < best) {
+            best = c;
+            *nb = (unsigned)n;
+        }
+    }
+    return best;
+}
+
+/* Fills target[] with the cheapest mix of at most two types for `rps` actual requests
+ * per second, the rest on functions: exact for that model (every pair, every count of
+ * the first, the best count of the second), the same model the clairvoyant bound plans
+ * with, so the oracle is never above it in the model's terms. */
+static void cheapest_mix(const sw_sched_t *s, double rps, unsigned *target)
 {
     unsigned n_types = s->cfg->instance_types_count;
     double util = s->cfg->policy.mark.target_utilization;
-    double faas_per_req = s->cfg->faas.enabled ? sw__sched_faas_cost_per_request(s) : INFINITY;
-    double best = rps > 0 ? rps * len_s * faas_per_req : 0.0;
+    double faas = s->cfg->faas.enabled ? sw__sched_faas_cost_per_request(s) : 1e3;
+    mixtype_t mt[SW_SCHED_MAX_TYPES];
+    for (unsigned t = 0; t < n_types; t++)
+        mt[t] = (mixtype_t){.cap = s->types[t].cap_rps * util,
+                            .price = s->types[t].price_per_s,
+                            .max = s->cfg->instance_types[t].max_instances};
+    double best = rps * faas;
     memset(target, 0, n_types * sizeof(*target));
-    for (unsigned b = 0; b < n_types; b++) {
-        const sw_type_info_t *bulk = &s->types[b];
-        if (!bulk->usable)
+    for (unsigned a = 0; a < n_types; a++) {
+        if (!s->types[a].usable)
             continue;
-        double cap = bulk->cap_rps * util;
-        double full = floor(rps / cap);
-        unsigned max = s->cfg->instance_types[b].max_instances;
-        if (max && full > max)
-            full = max; /* the rest goes to the remainder: one more VM or functions */
-        double resid = rps - full * cap;
-        double base = full * bulk->price_per_s * len_s;
-        /* The remainder: on functions, or on the cheapest single VM that holds it. */
-        double on_faas = resid * len_s * faas_per_req;
-        int extra = -1;
-        double on_vm = INFINITY;
-        for (unsigned v = 0; v < n_types && resid > 0; v++) {
-            double c = s->types[v].price_per_s * len_s;
-            unsigned vmax = s->cfg->instance_types[v].max_instances;
-            unsigned used = v == b ? (unsigned)full : 0;
-            if ((vmax && used + 1 > vmax) || !s->types[v].usable)
+        double most = ceil(rps / mt[a].cap);
+        if (mt[a].max)
+            most = SW_MIN(most, (double)mt[a].max);
+        for (unsigned b = a + 1; b <= n_types; b++) {
+            bool alone = b == n_types;
+            if (!alone && !s->types[b].usable)
                 continue;
-            if (s->types[v].cap_rps * util >= resid && c < on_vm) {
-                on_vm = c;
-                extra = (int)v;
+            for (unsigned na = 1; na <= (unsigned)most; na++) {
+                double resid = SW_MAX(0.0, rps - na * mt[a].cap);
+                unsigned nb = 0;
+                double c = na * mt[a].price +
+                           (alone ? resid * faas : best_remainder(&mt[b], resid, faas, &nb));
+                if (c < best) {
+                    best = c;
+                    memset(target, 0, n_types * sizeof(*target));
+                    target[a] = na;
+                    if (!alone)
+                        target[b] = nb;
+                }
             }
-        }
-        double total = base + SW_MIN(on_faas, on_vm);
-        if (total < best) {
-            best = total;
-            memset(target, 0, n_types * sizeof(*target));
-            target[b] = (unsigned)full;
-            if (on_vm < on_faas && extra >= 0)
-                target[extra]++;
         }
     }
 }
@@ -66,12 +90,13 @@ static void oracle_plan(sw_sched_t *s, sw_time_t now, const sw_sched_interval_t 
     opening->forecast = opening->forecast_upper = count;
     opening->forecast_max = opening->forecast_max_upper = count;
     unsigned target[SW_SCHED_MAX_TYPES];
-    cheapest_mix(s, count / s->cfg->policy.interval_s, s->cfg->policy.interval_s, target);
+    cheapest_mix(s, count / s->cfg->policy.interval_s, target);
     sw__sched_reconcile(s, now, target, SW_REASON_ORACLE, SW_REASON_ORACLE, true, out);
 }
 
 const sw_sched_ops_t sw__policy_oracle = {
     .name = "oracle",
     .spills = true,
+    .foresight = true,
     .plan = oracle_plan,
 };

@@ -13,9 +13,12 @@
 #include "scheduler/sched_internal.h"
 
 static const sw_sched_ops_t *const policies[] = {
-    [SW_POLICY_STATIC] = &sw__policy_static,   [SW_POLICY_REACTIVE] = &sw__policy_reactive,
-    [SW_POLICY_FAAS_ONLY] = &sw__policy_faas_only, [SW_POLICY_MARK] = &sw__policy_mark,
+    [SW_POLICY_STATIC] = &sw__policy_static,
+    [SW_POLICY_REACTIVE] = &sw__policy_reactive,
+    [SW_POLICY_FAAS_ONLY] = &sw__policy_faas_only,
+    [SW_POLICY_MARK] = &sw__policy_mark,
     [SW_POLICY_ORACLE] = &sw__policy_oracle,
+    [SW_POLICY_CLAIRVOYANT] = &sw__policy_clairvoyant,
 };
 
 /* ---- per-type derived figures ---- */
@@ -80,19 +83,33 @@ int sw_sched_create(sw_sched_t **out, const sw_cfg_t *cfg, char *errbuf, size_t 
     return sw_sched_create_with(out, cfg, NULL, errbuf, errlen);
 }
 
-int sw_sched_create_with(sw_sched_t **out, const sw_cfg_t *cfg, sw_pred_t *pred, char *errbuf,
-                         size_t errlen)
+bool sw_sched_policy_needs_foresight(sw_policy_kind_t policy)
 {
+    return policies[policy]->foresight;
+}
+
+/* The core for cfg; counts is NULL for a live core, which no foresight policy may drive. */
+static int create(sw_sched_t **out, const sw_cfg_t *cfg, sw_pred_t *pred, const uint64_t *counts,
+                  size_t n, char *errbuf, size_t errlen)
+{
+    const sw_sched_ops_t *ops = policies[cfg->policy.name];
+    int rc = -EINVAL;
     if (cfg->instance_types_count > SW_SCHED_MAX_TYPES) {
         snprintf(errbuf, errlen, "instance_types: %u types, at most %d are supported",
                  cfg->instance_types_count, SW_SCHED_MAX_TYPES);
-        sw_pred_destroy(pred);
-        return -EINVAL;
+        goto refuse;
+    }
+    if (ops->foresight && !counts) {
+        snprintf(errbuf, errlen,
+                 "policy.name: %s plans with foresight of the whole trace and "
+                 "exists only in simulate",
+                 ops->name);
+        goto refuse;
     }
     sw_sched_t *s = sw_calloc(1, sizeof(*s));
     s->cfg = cfg;
     s->given_pred = pred;
-    s->ops = policies[cfg->policy.name];
+    s->ops = ops;
     s->slo_us = sw_ms_to_time(cfg->slo.latency_ms);
     s->margin_us = sw_ms_to_time(cfg->policy.dispatch_margin_ms);
     s->max_queue_delay_us = sw_ms_to_time(cfg->policy.max_queue_delay_ms);
@@ -100,24 +117,42 @@ int sw_sched_create_with(sw_sched_t **out, const sw_cfg_t *cfg, sw_pred_t *pred,
     s->monitor_period = SW_MAX(sw_s_to_time(cfg->policy.mark.violation_window_s) /
                                    SW_MONITOR_SLOTS, 1);
     s->dispatch_timer = SW_TIME_NEVER;
+    s->policy_wakeup = SW_TIME_NEVER;
     s->next_interval = SW_TIME_NEVER;
     s->next_monitor = SW_TIME_NEVER;
     s->next_worker_id = 1;
+    s->foresight = sw_malloc(n * sizeof(*counts) + 1);
+    if (n)
+        memcpy(s->foresight, counts, n * sizeof(*counts));
+    s->n_foresight = n;
     for (unsigned i = 0; i < cfg->instance_types_count; i++)
         type_info_init(s, (int)i);
     sw_hist_init(&s->hist);
     sw_hist_init(&s->cur_hist);
     sw_ledger_init(&s->ledger, cfg);
-    if (s->ops->create) {
-        int rc = s->ops->create(s, errbuf, errlen);
-        if (rc < 0) {
-            s->ops = &sw__policy_static; /* nothing of the failed policy to destroy */
-            sw_sched_destroy(s);
-            return rc;
-        }
+    if (s->ops->create && (rc = s->ops->create(s, errbuf, errlen)) < 0) {
+        s->ops = &sw__policy_static; /* nothing of the failed policy to destroy */
+        sw_sched_destroy(s);
+        return rc;
     }
     *out = s;
     return 0;
+refuse:
+    sw_pred_destroy(pred);
+    return rc;
+}
+
+int sw_sched_create_with(sw_sched_t **out, const sw_cfg_t *cfg, sw_pred_t *pred, char *errbuf,
+                         size_t errlen)
+{
+    return create(out, cfg, pred, NULL, 0, errbuf, errlen);
+}
+
+int sw_sched_create_foresight(sw_sched_t **out, const sw_cfg_t *cfg, sw_pred_t *pred,
+                              const uint64_t *counts, size_t n, char *errbuf, size_t errlen)
+{
+    static const uint64_t none[1];
+    return create(out, cfg, pred, counts ? counts : none, counts ? n : 0, errbuf, errlen);
 }
 
 void sw_sched_destroy(sw_sched_t *s)
@@ -143,14 +178,6 @@ void sw_sched_destroy(sw_sched_t *s)
     sw_free(s->foresight);
     sw_ledger_deinit(&s->ledger);
     sw_free(s);
-}
-
-void sw_sched_set_foresight(sw_sched_t *s, const uint64_t *counts, size_t n)
-{
-    sw_free(s->foresight);
-    s->foresight = sw_malloc(n * sizeof(*counts) + 1);
-    memcpy(s->foresight, counts, n * sizeof(*counts));
-    s->n_foresight = n;
 }
 
 const sw_cfg_t *sw_sched_cfg(const sw_sched_t *s) { return s->cfg; }
@@ -278,6 +305,7 @@ sw_worker_t *sw__sched_launch(sw_sched_t *s, sw_time_t now, int type, sw_reason_
     s->active[s->n_active++] = w;
     s->types[type].count++;
     s->vm_launched++;
+    s->cur.launches++;
 
     sw_action_t *a = sw_actions_push(out, SW_ACT_LAUNCH, reason, now);
     a->worker_id = w->id;
@@ -419,22 +447,23 @@ void sw__sched_reconcile(sw_sched_t *s, sw_time_t now, const unsigned *target, s
 
 /* ---- SLO tracking ---- */
 
-static void monitor_count(sw_sched_t *s, bool miss)
+static void monitor_count(sw_sched_t *s, bool miss, bool faas)
 {
     s->mon_total[s->mon_slot]++;
     s->mon_miss[s->mon_slot] += miss;
+    s->mon_miss_faas[s->mon_slot] += miss && faas;
+    s->faas_missed += miss && faas;
 }
 
-double sw__sched_recent_miss_rate(const sw_sched_t *s, uint64_t *completions)
+sw_recent_t sw__sched_recent(const sw_sched_t *s)
 {
-    uint64_t total = 0, miss = 0;
+    sw_recent_t r = {0};
     for (unsigned i = 0; i < SW_MONITOR_SLOTS; i++) {
-        total += s->mon_total[i];
-        miss += s->mon_miss[i];
+        r.completions += s->mon_total[i];
+        r.misses += s->mon_miss[i];
+        r.faas_misses += s->mon_miss_faas[i];
     }
-    if (completions)
-        *completions = total;
-    return total ? (double)miss / (double)total : 0.0;
+    return r;
 }
 
 static void record_answer(sw_sched_t *s, sw_time_t now, sw_time_t arrival, bool faas)
@@ -445,7 +474,7 @@ static void record_answer(sw_sched_t *s, sw_time_t now, sw_time_t arrival, bool 
     bool miss = lat > s->slo_us;
     s->met_slo += !miss;
     s->cur.slo_misses += miss;
-    monitor_count(s, miss);
+    monitor_count(s, miss, faas);
     if (faas) {
         s->served_faas++;
         s->cur.served_faas++;
@@ -461,7 +490,7 @@ static void reject(sw_sched_t *s, sw_time_t now, uint64_t id, sw_time_t arrival,
     s->rejected++;
     s->cur.rejected++;
     s->cur.slo_misses++;
-    monitor_count(s, true);
+    monitor_count(s, true, false);
     sw_action_t *a = sw_actions_push(out, SW_ACT_REJECT, reason, now);
     a->req_id = id;
     a->arrival = arrival;
@@ -698,7 +727,7 @@ static void record_failure(sw_sched_t *s)
 {
     s->failed++;
     s->cur.slo_misses++;
-    monitor_count(s, true);
+    monitor_count(s, true, false);
 }
 
 void sw_sched_on_batch_result(sw_sched_t *s, sw_time_t now, uint32_t worker_id,
@@ -901,26 +930,41 @@ static void open_interval(sw_sched_t *s, sw_time_t start)
     sw_hist_init(&s->cur_hist);
 }
 
+/* Closes the interval ending at the next boundary and plans the one it opens. */
+static void cross_boundary(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
+{
+    sw_time_t boundary = s->next_interval;
+    close_interval(s, boundary);
+    sw_sched_interval_t closed = *sw_interval_ring_at(&s->rows, s->rows.len - 1);
+    s->interval_idx++;
+    s->next_interval = boundary + s->interval_us;
+    open_interval(s, boundary);
+    if (s->ops->plan)
+        s->ops->plan(s, now, &closed, &s->cur, out);
+}
+
 /* Brings time-driven state up to `now`: every interval boundary passed is closed and
- * planned, and the monitor window slides. Every entry point calls it first, so a driver
- * that calls late still sees intervals in order. */
+ * planned, the policy's own timer runs (in time order with the boundaries, a boundary
+ * first at a tie, so the plan made there is already in place), and the monitor window
+ * slides. Every entry point calls it first, so a driver that calls late still sees
+ * intervals in order. */
 static void roll(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
 {
-    while (now >= s->next_interval) {
-        sw_time_t boundary = s->next_interval;
-        close_interval(s, boundary);
-        sw_sched_interval_t closed = *sw_interval_ring_at(&s->rows, s->rows.len - 1);
-        s->interval_idx++;
-        s->next_interval = boundary + s->interval_us;
-        open_interval(s, boundary);
-        if (s->ops->plan)
-            s->ops->plan(s, now, &closed, &s->cur, out);
+    while (now >= s->next_interval || now >= s->policy_wakeup) {
+        if (s->next_interval <= s->policy_wakeup) {
+            cross_boundary(s, now, out);
+        } else {
+            sw_time_t due = s->policy_wakeup;
+            s->ops->wake(s, now, out);
+            SW_ASSERT(s->policy_wakeup > due);
+        }
     }
     while (now >= s->next_monitor) {
         s->next_monitor += s->monitor_period;
         s->mon_slot = (s->mon_slot + 1) % SW_MONITOR_SLOTS;
         s->mon_total[s->mon_slot] = 0;
         s->mon_miss[s->mon_slot] = 0;
+        s->mon_miss_faas[s->mon_slot] = 0;
         if (s->ops->monitor)
             s->ops->monitor(s, now, out);
     }
@@ -953,7 +997,7 @@ sw_time_t sw_sched_next_wakeup(const sw_sched_t *s)
     if (s->finished || !s->started)
         return SW_TIME_NEVER;
     sw_time_t t = SW_MIN(s->next_interval, s->dispatch_timer);
-    return SW_MIN(t, s->next_monitor);
+    return SW_MIN(SW_MIN(t, s->next_monitor), s->policy_wakeup);
 }
 
 bool sw_sched_is_idle(const sw_sched_t *s)
@@ -1019,6 +1063,7 @@ void sw_sched_summary(sw_sched_t *s, sw_time_t now, sw_sched_summary_t *out)
     out->vm_lost = s->vm_lost;
     out->vm_interrupted = s->vm_interrupted;
     out->peak_running = s->peak_running;
+    out->span_s = s->started ? sw_time_to_s(now - s->origin) : 0.0;
     double billed;
     open_vm_costs(s, now, s->open_scratch, &billed);
     sw_ledger_totals(&s->ledger, s->open_scratch, billed, s->cost_scratch, &out->cost);

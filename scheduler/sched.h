@@ -46,6 +46,7 @@ typedef struct sw_sched_interval {
     unsigned draining_by_type[SW_SCHED_MAX_TYPES];
     double cum_cost_usd; /* the whole bill so far, as if every VM stopped now */
     double cum_vm_usd, cum_faas_usd;
+    uint64_t launches; /* VMs launched inside this interval (churn: launches per hour) */
 } sw_sched_interval_t;
 
 typedef struct sw_sched_summary {
@@ -58,6 +59,7 @@ typedef struct sw_sched_summary {
     uint64_t faas_invocations, cold_starts, throttled, faas_errors;
     uint64_t vm_launched, vm_terminated, vm_lost, peak_running;
     uint64_t vm_interrupted; /* spot interruption notices received */
+    double span_s;           /* from the start of the run to `now`: vm_launched / span is churn */
     sw_cost_t cost; /* vm_by_type_usd borrowed until the next call */
 } sw_sched_summary_t;
 
@@ -67,14 +69,22 @@ int sw_sched_create(sw_sched_t **out, const sw_cfg_t *cfg, char *errbuf, size_t 
     SW_MUST_USE;
 /* The same, with a fitted forecaster for the `mark` policy (e.g. loaded from
  * predictor.model_path by the driver, since the core does no I/O). Takes ownership of
- * `pred` (NULL: built from cfg->predictor), also on failure. */
+ * `pred` (NULL: built from cfg->predictor), also on failure. A policy that plans with
+ * foresight (sw_sched_policy_needs_foresight) is refused here with -EINVAL: it needs the
+ * future, which only a replay has. */
 int sw_sched_create_with(sw_sched_t **out, const sw_cfg_t *cfg, sw_pred_t *pred, char *errbuf,
                          size_t errlen) SW_MUST_USE;
+/* The same for a replay, with perfect foresight: the arrivals of each policy interval from
+ * time 0, counts[0..n) (copied; n may be 0). The oracle and the clairvoyant bound read it,
+ * other policies ignore it. */
+int sw_sched_create_foresight(sw_sched_t **out, const sw_cfg_t *cfg, sw_pred_t *pred,
+                              const uint64_t *counts, size_t n, char *errbuf,
+                              size_t errlen) SW_MUST_USE;
 void sw_sched_destroy(sw_sched_t *s);
 
-/* Perfect foresight for the oracle: arrivals per policy interval from time 0, copied.
- * Other policies ignore it. */
-void sw_sched_set_foresight(sw_sched_t *s, const uint64_t *counts, size_t n);
+/* Whether the policy plans from the future (oracle, clairvoyant): such a policy exists
+ * only in a replay, and sw_sched_create_with refuses it. */
+bool sw_sched_policy_needs_foresight(sw_policy_kind_t policy);
 
 /* Starts the run at `now` (the origin of interval 0): launches the initial pool. */
 void sw_sched_start(sw_sched_t *s, sw_time_t now, sw_actions_t *out);

@@ -61,6 +61,7 @@ typedef struct sw_sched_ops {
     const char *name;
     bool spills;    /* sends predicted misses to FaaS */
     bool faas_only; /* sends everything to FaaS */
+    bool foresight; /* plans from the future: created only with sw_sched_create_foresight */
     int (*create)(sw_sched_t *s, char *errbuf, size_t errlen);
     void (*destroy)(sw_sched_t *s);
     void (*start)(sw_sched_t *s, sw_time_t now, sw_actions_t *out);
@@ -71,6 +72,9 @@ typedef struct sw_sched_ops {
     /* Every monitor period (a sixth of mark.violation_window_s). */
     void (*monitor)(sw_sched_t *s, sw_time_t now, sw_actions_t *out);
     void (*worker_lost)(sw_sched_t *s, sw_time_t now, int type, sw_actions_t *out);
+    /* At s->policy_wakeup, when the policy has set it: work due between interval
+     * boundaries (a launch timed to finish its boot by a boundary). It sets the next. */
+    void (*wake)(sw_sched_t *s, sw_time_t now, sw_actions_t *out);
 } sw_sched_ops_t;
 
 #define SW_MONITOR_SLOTS 6
@@ -105,6 +109,7 @@ struct sw_sched {
     size_t n_running;   /* running + draining (up and serving) */
     uint64_t next_batch_id;
     sw_time_t dispatch_timer; /* when a partial batch must go; NEVER when none */
+    sw_time_t policy_wakeup;  /* when ops->wake runs next; NEVER when none */
 
     uint64_t faas_inflight;
     uint64_t in_batches;    /* requests inside dispatched batches */
@@ -118,16 +123,19 @@ struct sw_sched {
     sw_interval_ring_t rows; /* closed, not yet taken by the driver */
     sw_sched_interval_t taken;
 
-    /* Violation monitor: completions and misses in SW_MONITOR_SLOTS sub-windows. */
+    /* Violation monitor: completions and misses in SW_MONITOR_SLOTS sub-windows, the
+     * misses of function answers apart, and the whole run's function misses. */
     sw_time_t monitor_period;
     sw_time_t next_monitor;
     uint64_t mon_total[SW_MONITOR_SLOTS], mon_miss[SW_MONITOR_SLOTS];
+    uint64_t mon_miss_faas[SW_MONITOR_SLOTS];
     unsigned mon_slot;
+    uint64_t faas_missed;
 
     /* A fitted forecaster handed in by the driver (sw_sched_create_with), for mark. */
     sw_pred_t *given_pred;
 
-    /* Oracle foresight. */
+    /* Foresight (oracle, clairvoyant): arrivals per interval from the origin. */
     uint64_t *foresight;
     size_t n_foresight;
 
@@ -148,7 +156,11 @@ sw_worker_t *sw__sched_launch(sw_sched_t *s, sw_time_t now, int type, sw_reason_
 void sw__sched_retire(sw_sched_t *s, sw_time_t now, sw_worker_t *w, sw_reason_t reason,
                       sw_actions_t *out);
 /* Miss rate over the monitor window (0 when nothing completed). */
-double sw__sched_recent_miss_rate(const sw_sched_t *s, uint64_t *completions);
+/* The monitor's window: completions, misses, and the misses of function answers. */
+typedef struct sw_recent {
+    uint64_t completions, misses, faas_misses;
+} sw_recent_t;
+sw_recent_t sw__sched_recent(const sw_sched_t *s);
 /* Planned capacity (rps) of booting + running workers that are not draining. */
 double sw__sched_capacity_rps(const sw_sched_t *s);
 /* Whether retiring `w` now wastes no paid time: it is past the billing minimum and, with
@@ -167,5 +179,6 @@ extern const sw_sched_ops_t sw__policy_reactive;
 extern const sw_sched_ops_t sw__policy_faas_only;
 extern const sw_sched_ops_t sw__policy_mark;
 extern const sw_sched_ops_t sw__policy_oracle;
+extern const sw_sched_ops_t sw__policy_clairvoyant;
 
 #endif

@@ -66,15 +66,17 @@ static int open_trace(sw_trace_t **out, const sw_cfg_t *cfg, char *errbuf, size_
     return sw_trace_open(out, cfg->trace.path, &o, errbuf, errlen);
 }
 
-/* The oracle's foresight: the arrivals per interval of the very stream the run will
- * replay (same file, same seed), counted in a first streaming pass. */
-static int count_foresight(sw_sim_t *sim, char *errbuf, size_t errlen)
+/* Foresight for the oracle and the clairvoyant bound: the arrivals per interval of the
+ * very stream the run will replay (same file, same seed), counted in a first streaming
+ * pass into *counts (sw_free) and *n. */
+static int count_foresight(const sw_cfg_t *cfg, uint64_t **out, size_t *n_out, char *errbuf,
+                           size_t errlen)
 {
     sw_trace_t *t;
-    int rc = open_trace(&t, sim->cfg, errbuf, errlen);
+    int rc = open_trace(&t, cfg, errbuf, errlen);
     if (rc < 0)
         return rc;
-    sw_time_t interval = sw_s_to_time(sim->cfg->policy.interval_s);
+    sw_time_t interval = sw_s_to_time(cfg->policy.interval_s);
     uint64_t *counts = NULL;
     size_t n = 0;
     sw_time_t at;
@@ -93,17 +95,38 @@ static int count_foresight(sw_sim_t *sim, char *errbuf, size_t errlen)
         counts[k]++;
     }
     if (rc == -EFBIG)
-        snprintf(errbuf, errlen, "%s: the run would span more than %d intervals of "
+        snprintf(errbuf, errlen,
+                 "%s: the run would span more than %d intervals of "
                  "policy.interval_s (%g s): raise policy.interval_s or replay a shorter window "
-                 "(--duration)", sim->cfg->trace.path, SW_SIM_MAX_INTERVALS,
-                 sim->cfg->policy.interval_s);
+                 "(--duration)",
+                 cfg->trace.path, SW_SIM_MAX_INTERVALS, cfg->policy.interval_s);
     else if (rc < 0)
         snprintf(errbuf, errlen, "%s", sw_trace_error(t));
-    else
-        sw_sched_set_foresight(sim->sched, counts, n);
-    sw_free(counts);
     sw_trace_close(t);
-    return rc < 0 ? rc : 0;
+    if (rc < 0) {
+        sw_free(counts);
+        return rc;
+    }
+    *out = counts;
+    *n_out = n;
+    return 0;
+}
+
+/* The core, handed the trace's future when its policy plans from it. */
+static int create_core(sw_sim_t *sim, sw_pred_t *pred, char *errbuf, size_t errlen)
+{
+    if (!sw_sched_policy_needs_foresight(sim->cfg->policy.name))
+        return sw_sched_create_with(&sim->sched, sim->cfg, pred, errbuf, errlen);
+    uint64_t *counts = NULL;
+    size_t n = 0;
+    int rc = count_foresight(sim->cfg, &counts, &n, errbuf, errlen);
+    if (rc < 0) {
+        sw_pred_destroy(pred);
+        return rc;
+    }
+    rc = sw_sched_create_foresight(&sim->sched, sim->cfg, pred, counts, n, errbuf, errlen);
+    sw_free(counts);
+    return rc;
 }
 
 static int open_output(sw_sim_t *sim, FILE **f, const char *name, char *errbuf, size_t errlen)
@@ -144,7 +167,7 @@ int sw_sim_create(sw_sim_t **out, const sw_cfg_t *cfg, const sw_sim_opts_t *opts
     sim->opts = *opts;
     sim->opts.predictor = NULL; /* ownership passes to the core below */
     sw_actions_init(&sim->acts);
-    int rc = sw_sched_create_with(&sim->sched, cfg, opts->predictor, errbuf, errlen);
+    int rc = create_core(sim, opts->predictor, errbuf, errlen);
     if (rc < 0)
         goto fail;
     if (opts->out_dir && mkdir(opts->out_dir, 0777) < 0 && errno != EEXIST) {
@@ -152,8 +175,6 @@ int sw_sim_create(sw_sim_t **out, const sw_cfg_t *cfg, const sw_sim_opts_t *opts
         snprintf(errbuf, errlen, "%s: cannot create directory: %s", opts->out_dir, strerror(-rc));
         goto fail;
     }
-    if (cfg->policy.name == SW_POLICY_ORACLE && (rc = count_foresight(sim, errbuf, errlen)) < 0)
-        goto fail;
     if ((rc = open_trace(&sim->trace, cfg, errbuf, errlen)) < 0)
         goto fail;
     if ((rc = open_outputs(sim, errbuf, errlen)) < 0)

@@ -263,7 +263,7 @@ static void check_summary(const char *dir, json_int_t *requests)
     double per_million = num_member(s, "cost_usd/per_million_requests");
     cr_expect(fabs(per_million - total / (double)req * 1e6) < 1e-6 * per_million,
               "per_million_requests %.9f is not the total per million requests", per_million);
-    cr_expect_eq(num_member(s, "slo_ms"), 200.0);
+    cr_expect_eq(num_member(s, "slo_ms"), 600.0);
     *requests = req;
     json_decref(s);
 }
@@ -273,9 +273,9 @@ static void check_summary(const char *dir, json_int_t *requests)
 static void check_timeline(const char *dir, json_int_t requests)
 {
     char *csv = cli_read_output(dir, "timeline.csv");
-    static const char *const cols[] = {"time_s", "arrivals", "forecast", "running_p2.xlarge",
-                                       "booting_p2.xlarge", "faas_invocations", "cold_starts",
-                                       "slo_misses", "cum_cost_usd"};
+    static const char *const cols[] = {
+        "time_s",      "arrivals",         "forecast",    "running_p2.xlarge", "booting_p2.xlarge",
+        "vm_launches", "faas_invocations", "cold_starts", "slo_misses",        "cum_cost_usd"};
     for (size_t i = 0; i < SW_ARRAY_LEN(cols); i++)
         cr_expect_geq(csv_column(csv, cols[i]), 0, "timeline.csv has no column %s", cols[i]);
     int c_time = csv_column(csv, "time_s"), c_end = csv_column(csv, "end_s");
@@ -403,7 +403,8 @@ Test(cli, set_non_number_is_usage_error)
 
 Test(cli, unknown_policy_lists_valid_names)
 {
-    static const char *const names[] = {"static", "reactive", "faas-only", "mark", "oracle"};
+    static const char *const names[] = {"static", "reactive", "faas-only",
+                                        "mark",   "oracle",   "clairvoyant"};
     for (size_t i = 0; i < SW_ARRAY_LEN(names); i++)
         expect_usage_error("--policy", "nonsense", names[i]);
 }
@@ -647,6 +648,7 @@ Test(cli, simulate_report_writes_a_self_contained_page, .timeout = 120)
                                          "chart-cost", "chart-latency", "chart-latency-cdf"};
     for (size_t i = 0; i < SW_ARRAY_LEN(charts); i++)
         cr_assert_not_null(strstr(html, charts[i]), "no %s", charts[i]);
+    cr_assert_not_null(strstr(html, "VM launches per hour"), "the churn is in the table");
     cr_assert_null(strstr(html, "http://"));
     cr_assert_null(strstr(html, "https://"));
     free(html);

@@ -67,7 +67,7 @@ Test(config_load, example_resolves)
     const sw_cfg_instance_type_t *t = &cfg->instance_types[p2];
     cr_assert_eq(t->max_batch, 16);
     cr_assert_eq(t->batch_latency_ms_count, 16);
-    cr_assert_float_eq(t->batch_latency_ms[15], 120.0, 1e-9);
+    cr_assert_float_eq(t->batch_latency_ms[15], 240.0, 1e-9);
     cr_assert_float_eq(t->price_per_hour_usd, 0.90, 1e-12);
     cr_assert_eq(t->boot_s.dist, SW_DIST_LOGNORMAL);
     cr_assert_float_eq(t->boot_s.mean, 90.0, 1e-12);
@@ -76,8 +76,9 @@ Test(config_load, example_resolves)
 
     cr_assert_eq(cfg->faas.memory_mb, 3008);
     cr_assert_float_eq(cfg->faas.price_per_gb_s_usd, 0.0000166667, 1e-15);
-    cr_assert_float_eq(cfg->slo.latency_ms, 200.0, 1e-12);
+    cr_assert_float_eq(cfg->slo.latency_ms, 600.0, 1e-12);
     cr_assert_float_eq(cfg->slo.target, 0.98, 1e-12);
+    cr_assert_float_eq(cfg->faas.warm_latency_ms.mean, 380.0, 1e-12);
     cr_assert_eq(cfg->policy.name, SW_POLICY_MARK);
     cr_assert_str_eq(cfg->predictor.name, "recent-max");
     cr_assert_null(cfg->predictor.model_path);
@@ -94,11 +95,27 @@ Test(config_load, example_resolves)
     sw_cfg_destroy(cfg);
 }
 
+/* The second example keeps the pre-issue-14 setting: a 200 ms SLO with the 120 ms function
+ * and the halved batch profiles it needs, all assumptions (its header says so). */
+Test(config_load, second_example_is_the_200ms_setting)
+{
+    sw_cfg_t *cfg = NULL;
+    cr_assert_eq(sw_cfg_load(SW_SOURCE_DIR "/config/example-200ms.yaml", &cfg, err, sizeof err), 0,
+                 "%s", err);
+    cr_assert_float_eq(cfg->slo.latency_ms, 200.0, 1e-12);
+    cr_assert_float_eq(cfg->faas.warm_latency_ms.mean, 120.0, 1e-12);
+    cr_assert_eq(cfg->instance_types_count, 5);
+    cr_assert_float_eq(cfg->instance_types[0].batch_latency_ms[0], 105.0, 1e-12);
+    cr_assert_float_eq(cfg->instance_types[4].batch_latency_ms[15], 120.0, 1e-12);
+    cr_assert_str_eq(cfg->policy.static_pool.pool[0].type, "p2.xlarge");
+    sw_cfg_destroy(cfg);
+}
+
 Test(config_load, minimal_yaml_gets_all_defaults)
 {
     sw_cfg_t *cfg = load_ok("seed: 7\n");
     cr_assert_eq(cfg->seed, 7);
-    cr_assert_float_eq(cfg->slo.latency_ms, 200.0, 1e-12);
+    cr_assert_float_eq(cfg->slo.latency_ms, 600.0, 1e-12);
     cr_assert_float_eq(cfg->slo.target, 0.98, 1e-12);
     cr_assert_float_eq(cfg->billing.vm_granularity_s, 1.0, 1e-12);
     cr_assert_float_eq(cfg->billing.vm_minimum_s, 60.0, 1e-12);
@@ -107,7 +124,7 @@ Test(config_load, minimal_yaml_gets_all_defaults)
     cr_assert_eq(cfg->instance_types_count, 5);
     cr_assert_str_eq(cfg->instance_types[0].name, "c5.large");
     cr_assert_str_eq(cfg->instance_types[4].name, "p2.xlarge");
-    cr_assert_float_eq(cfg->instance_types[4].batch_latency_ms[0], 30.0, 1e-12);
+    cr_assert_float_eq(cfg->instance_types[4].batch_latency_ms[0], 60.0, 1e-12);
     cr_assert_eq(cfg->instance_types[1].spot.enabled, false);
     cr_assert_float_eq(cfg->instance_types[1].spot.price_factor, 0.35, 1e-12);
     cr_assert_float_eq(cfg->instance_types[1].spot.notice_s, 120.0, 1e-12);
@@ -119,7 +136,7 @@ Test(config_load, minimal_yaml_gets_all_defaults)
     cr_assert_float_eq(f->price_per_million_requests_usd, 0.20, 1e-12);
     cr_assert_float_eq(f->billing_granularity_ms, 1.0, 1e-12);
     cr_assert_eq(f->warm_latency_ms.dist, SW_DIST_LOGNORMAL);
-    cr_assert_float_eq(f->warm_latency_ms.mean, 120.0, 1e-12);
+    cr_assert_float_eq(f->warm_latency_ms.mean, 380.0, 1e-12);
     cr_assert_float_eq(f->cold_start_ms.mean, 2500.0, 1e-12);
     cr_assert_float_eq(f->cold_start_ms.cv, 0.3, 1e-12);
     cr_assert(f->bill_cold_start);
@@ -342,7 +359,7 @@ Test(config_load, print_then_load_gives_an_equal_config)
     cr_assert_str_eq(body_a, body_b);
 
     /* A change is seen by sw_cfg_equal. */
-    cr_assert_eq(sw_cfg_set(b, "instance_types[4].batch_latency_ms[15]", "121", err, sizeof err), 0,
+    cr_assert_eq(sw_cfg_set(b, "instance_types[4].batch_latency_ms[15]", "241", err, sizeof err), 0,
                  "%s", err);
     cr_assert_not(sw_cfg_equal(a, b));
     free(text);
@@ -372,8 +389,8 @@ Test(config_load, set_overrides_values)
     sw_cfg_t *cfg = load_ok("");
     cr_assert_eq(sw_cfg_set(cfg, "seed", "18446744073709551615", err, sizeof err), 0, "%s", err);
     cr_assert_eq(cfg->seed, UINT64_MAX);
-    cr_assert_eq(sw_cfg_set(cfg, "slo.latency_ms", "150", err, sizeof err), 0, "%s", err);
-    cr_assert_float_eq(cfg->slo.latency_ms, 150.0, 1e-12);
+    cr_assert_eq(sw_cfg_set(cfg, "slo.latency_ms", "500", err, sizeof err), 0, "%s", err);
+    cr_assert_float_eq(cfg->slo.latency_ms, 500.0, 1e-12);
     cr_assert_eq(sw_cfg_set(cfg, "instance_types[1].price_per_hour_usd", "0.2", err, sizeof err), 0,
                  "%s", err);
     cr_assert_float_eq(cfg->instance_types[1].price_per_hour_usd, 0.2, 1e-12);
@@ -500,19 +517,19 @@ Test(config_validate, slo_shorter_than_fastest_batch)
 }
 
 /* Issue 10: README's --set slo.latency_ms=100 failed on the example policy because one
- * type (c5.large, 105 ms) cannot meet it. Other types can: the config is valid, the
+ * type (c5.large, then 105 ms) cannot meet it. Other types can: the config is valid, the
  * planners skip that type, and a note says so. */
 Test(config_validate, a_type_that_cannot_meet_the_slo_is_noted_not_refused)
 {
-    sw_cfg_t *cfg = load_ok("slo:\n  latency_ms: 200\n");
-    cr_assert_eq(sw_cfg_set(cfg, "slo.latency_ms", "100", err, sizeof err), 0, "%s", err);
+    sw_cfg_t *cfg = load_ok("slo:\n  latency_ms: 600\n");
+    cr_assert_eq(sw_cfg_set(cfg, "slo.latency_ms", "200", err, sizeof err), 0, "%s", err);
     char notes[1024];
     cr_assert_eq(sw_cfg_notes(cfg, notes, sizeof notes), 1);
-    cr_assert_str_eq(notes, "note: instance type c5.large cannot meet slo.latency_ms 100 (a batch "
-                            "of 1 takes 105 ms): no policy will launch it");
+    cr_assert_str_eq(notes, "note: instance type c5.large cannot meet slo.latency_ms 200 (a batch "
+                            "of 1 takes 210 ms): no policy will launch it");
     /* A static pool of it would miss every request: refused where the pool names it. */
     cr_assert_eq(sw_cfg_set(cfg, "policy.name", "static", err, sizeof err), SW_ECONFIG);
-    cr_assert(strstr(err, "policy.static.pool[0].type: c5.large takes 105 ms for a batch of 1"),
+    cr_assert(strstr(err, "policy.static.pool[0].type: c5.large takes 210 ms for a batch of 1"),
               "%s", err);
     sw_cfg_destroy(cfg);
 }
@@ -612,7 +629,7 @@ Test(config_validate, bad_enum_lists_the_valid_names)
 {
     cr_assert_str_eq(load_bad("policy:\n  name: foo\n"),
                      "x.yaml:2: policy.name: unknown value \"foo\": expected one of static, "
-                     "reactive, faas-only, mark, oracle");
+                     "reactive, faas-only, mark, oracle, clairvoyant");
     cr_assert_str_eq(load_bad("trace:\n  format: csv\n"),
                      "x.yaml:2: trace.format: unknown value \"csv\": expected one of auto, "
                      "timestamps, counts-per-second, counts-per-minute");
@@ -701,11 +718,11 @@ Test(config_validate, set_unknown_key_and_bad_value)
     cr_assert_str_eq(err, "instance_types[9]: no such entry (the list has 5)");
     cr_assert_eq(sw_cfg_set(cfg, "policy.name", "foo", err, sizeof err), SW_ECONFIG);
     cr_assert_str_eq(err, "policy.name: unknown value \"foo\": expected one of static, reactive, "
-                          "faas-only, mark, oracle");
+                          "faas-only, mark, oracle, clairvoyant");
     cr_assert_eq(sw_cfg_set(cfg, "slo", "1", err, sizeof err), SW_ECONFIG);
     cr_assert_str_eq(err, "slo: is a section, not a value: set one of its keys, e.g. "
                           "slo.latency_ms");
-    cr_assert_float_eq(cfg->slo.latency_ms, 200.0, 1e-12);
+    cr_assert_float_eq(cfg->slo.latency_ms, 600.0, 1e-12);
     sw_cfg_destroy(cfg);
 }
 
@@ -713,9 +730,9 @@ Test(config_validate, set_that_breaks_validation_is_undone)
 {
     /* The types are defaulted (no line); slo.latency_ms was overridden (no line). */
     sw_cfg_t *cfg = load_ok("slo:\n  latency_ms: 200\n");
-    /* 25 ms: no default type can meet it (the fastest, p2.xlarge, takes 30 ms). */
+    /* 25 ms: no default type can meet it (the fastest, p2.xlarge, takes 60 ms). */
     cr_assert_eq(sw_cfg_set(cfg, "slo.latency_ms", "25", err, sizeof err), SW_ECONFIG);
-    cr_assert(strstr(err, "x.yaml: instance_types[0].batch_latency_ms[0]: a batch of 1 takes 105 "
+    cr_assert(strstr(err, "x.yaml: instance_types[0].batch_latency_ms[0]: a batch of 1 takes 210 "
                           "ms, longer than slo.latency_ms 25: this type can never meet the SLO"),
               "%s", err);
     cr_assert_float_eq(cfg->slo.latency_ms, 200.0, 1e-12);

@@ -2,6 +2,7 @@
  * cooldowns, mark's billing-aware scale-in (per-second minimum and hourly billing), the
  * violation monitor and its cooldown, and the oracle's plan from foresight. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <string.h>
 
 #include "scheduler/sched.h"
@@ -338,12 +339,12 @@ Test(sched_oracle, plans_each_interval_from_foresight_with_instant_vms)
     snprintf(yaml, sizeof(yaml), yaml_fmt, "100000000", "  name: oracle\n");
     cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "p.yaml", &f.cfg, err, sizeof(err)), 0,
                  "%s", err);
-    cr_assert_eq(sw_sched_create(&f.s, f.cfg, err, sizeof(err)), 0, "%s", err);
-    sw_actions_init(&f.out);
     /* 80 rps is one VM's planning capacity at 80 % utilisation = 64 rps: two VMs beat one
      * VM plus functions; then nothing. */
     const uint64_t counts[] = {4800 * 2, 0};
-    sw_sched_set_foresight(f.s, counts, 2);
+    cr_assert_eq(sw_sched_create_foresight(&f.s, f.cfg, NULL, counts, 2, err, sizeof(err)), 0, "%s",
+                 err);
+    sw_actions_init(&f.out);
     sw_sched_start(f.s, 0, &f.out);
     size_t launched = count(&f.out, SW_ACT_LAUNCH, SW_REASON_ORACLE);
     cr_assert_geq(launched, 2);
@@ -358,5 +359,124 @@ Test(sched_oracle, plans_each_interval_from_foresight_with_instant_vms)
     sw_sched_summary_t sum;
     sw_sched_summary(f.s, S(60), &sum);
     cr_assert_float_eq(sum.cost.vm_usd, launched * 0.9 / 60.0, 1e-9, "exactly one minute each");
+    teardown(&f);
+}
+
+/* The oracle reads the future: a live core (sw_sched_create, as serve uses) refuses it, so
+ * no live run can plan from a trace it does not have. */
+Test(sched_oracle, a_live_core_refuses_a_policy_that_plans_from_foresight)
+{
+    sw_cfg_t *cfg;
+    sw_sched_t *s = NULL;
+    char yaml[4096], err[4096];
+    snprintf(yaml, sizeof(yaml), yaml_fmt, "100000000", "  name: oracle\n");
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "p.yaml", &cfg, err, sizeof(err)), 0, "%s",
+                 err);
+    cr_assert(sw_sched_policy_needs_foresight(SW_POLICY_ORACLE));
+    cr_assert_not(sw_sched_policy_needs_foresight(SW_POLICY_MARK));
+    cr_assert_eq(sw_sched_create(&s, cfg, err, sizeof(err)), -EINVAL);
+    cr_assert_null(s);
+    cr_assert_str_eq(err, "policy.name: oracle plans with foresight of the whole trace and "
+                          "exists only in simulate");
+    sw_cfg_destroy(cfg);
+}
+
+/* Churn is recorded: each timeline row counts the VMs launched inside it, and the summary
+ * has the run's span, so launches per hour can be reported. */
+Test(sched_reactive, rows_count_launches_and_the_summary_has_the_span)
+{
+    fixture_t f;
+    setup(&f, "  name: reactive\n"
+              "  reactive: {target_invocations_per_instance_per_minute: 60,\n"
+              "             scale_out_cooldown_s: 60, min_instances: 1}\n");
+    arrivals(&f, 0, 300);
+    sw_sched_on_tick(f.s, S(60), &f.out);
+    sw_sched_on_tick(f.s, S(120), &f.out);
+    const sw_sched_interval_t *row = sw_sched_take_interval(f.s);
+    cr_assert_not_null(row);
+    cr_assert_eq(row->launches, 1, "min_instances at the start");
+    row = sw_sched_take_interval(f.s);
+    cr_assert_not_null(row);
+    cr_assert_eq(row->launches, 4, "300/min -> 5 at the 60 s plan");
+    sw_sched_summary_t sum;
+    sw_sched_summary(f.s, S(120), &sum);
+    cr_assert_eq(sum.vm_launched, 5);
+    cr_assert_float_eq(sum.span_s, 120.0, 1e-9);
+    teardown(&f);
+}
+
+/* The clairvoyant bound knows the load as the oracle does, but launches each VM its boot
+ * ahead, billed like any other, and only where the VM repays its launch: two busy minutes
+ * get two VMs from 10 s before they start (the boot lead), and a lone light minute is
+ * left to functions, which serve it for less than a VM's launch and minute. */
+Test(sched_clairvoyant, launches_its_boot_ahead_and_only_where_a_vm_repays_it)
+{
+    fixture_t f;
+    char yaml[4096], err[4096];
+    snprintf(yaml, sizeof(yaml), yaml_fmt, "100000000", "  name: clairvoyant\n");
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "p.yaml", &f.cfg, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_assert(sw_sched_policy_needs_foresight(SW_POLICY_CLAIRVOYANT));
+    /* 9600 a minute is 160 rps: two VMs at 64 rps each carry 128, the rest spills. */
+    const uint64_t counts[] = {0, 9600, 9600, 0, 600, 0};
+    cr_assert_eq(sw_sched_create_foresight(&f.s, f.cfg, NULL, counts, 6, err, sizeof(err)), 0, "%s",
+                 err);
+    sw_actions_init(&f.out);
+    sw_sched_start(f.s, 0, &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_CLAIRVOYANT), 0, "nothing to serve yet");
+    cr_assert_eq(sw_sched_next_wakeup(f.s), S(50), "its own timer: the boot lead before 60 s");
+    sw_sched_on_tick(f.s, S(50), &f.out);
+    size_t launched = count(&f.out, SW_ACT_LAUNCH, SW_REASON_CLAIRVOYANT);
+    cr_assert_geq(launched, 2, "enough for the busy minutes, booted by the time they start");
+    for (size_t i = 0; i < f.out.n; i++)
+        if (f.out.v[i].kind == SW_ACT_LAUNCH)
+            cr_assert_not(f.out.v[i].instant, "it boots like everyone's VMs");
+    ready_all(&f, S(60));
+    sw_actions_clear(&f.out);
+    for (int t = 60; t <= 300; t += 60)
+        sw_sched_on_tick(f.s, S(t), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_CLAIRVOYANT), 0,
+                 "600 requests cost less on functions than a VM's launch and minute");
+    cr_assert_eq(count(&f.out, SW_ACT_TERMINATE, SW_REASON_CLAIRVOYANT), launched,
+                 "retired once the busy minutes are over");
+    teardown(&f);
+}
+
+/* One arrival at `t`, spilled (no VM serves), answered by its function `ms` later. */
+static void spill_answered_after(fixture_t *f, sw_time_t t, int ms)
+{
+    size_t from = f->out.n;
+    sw_sched_on_arrival(f->s, t, next_id++, &f->out);
+    cr_assert_eq(f->out.n, from + 1);
+    const sw_action_t *a = &f->out.v[from];
+    cr_assert_eq(a->kind, SW_ACT_INVOKE);
+    sw_faas_result_t r = {.req_id = a->req_id, .arrival = a->arrival, .duration_ms = ms};
+    sw_sched_on_faas_done(f->s, t + (sw_time_t)ms * 1000, &r, &f->out);
+}
+
+/* Functions that miss now and then (a cold start, a slow tail) are the price of spilling,
+ * weighed by the planner: the monitor does not buy a VM for them, or at a light load it
+ * would buy one all day and retire it after its minimum. Only once the run has answers
+ * enough to show functions missing more than the budget do their misses count. */
+Test(sched_mark, monitor_buys_no_vm_for_function_misses_until_functions_fail_the_budget)
+{
+    fixture_t f;
+    setup_with_delay(&f, "100",
+                     "  name: mark\n"
+                     "  mark: {min_instances: 0, violation_budget: 0.02, violation_window_s: 60,\n"
+                     "         violation_cooldown_s: 0}\n");
+    sw_actions_clear(&f.out);
+    /* 40 answers in the first 10 s, one in ten late: 10 % of the window, over the budget
+     * by far, but 40 answers are too few to judge functions by (0.02 x 40 < 5). */
+    for (int i = 0; i < 40; i++)
+        spill_answered_after(&f, S(i) / 4, i % 10 == 0 ? 300 : 100);
+    sw_sched_on_tick(f.s, S(10), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_VIOLATION_MONITOR), 0);
+    /* 300 more the same way: 34 misses of 340 answers is a failing function, so its
+     * misses are now the pool's to fix. */
+    for (int i = 0; i < 300; i++)
+        spill_answered_after(&f, S(10) + S(i) / 10, i % 10 == 0 ? 300 : 100);
+    sw_sched_on_tick(f.s, S(40), &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_VIOLATION_MONITOR), 1);
     teardown(&f);
 }
