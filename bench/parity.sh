@@ -100,6 +100,14 @@ if [ -z "$url" ]; then
     cat "$out/serve.log" >&2
     exit 1
 fi
+# The window opens with the first worker ready, as simulate's does when given the same
+# lead: otherwise both start by spilling to cold functions while it boots, and how fast
+# 16 cold starts at once go on a shared machine decides the first launches (see
+# bench/README.md).
+until grep -q 'serve: ready worker=' "$out/serve.log" 2>/dev/null; do
+    kill -0 "$serve_pid" 2>/dev/null || { echo "parity: serve exited:" >&2; cat "$out/serve.log" >&2; exit 1; }
+    sleep 0.1
+done
 echo "parity: live run on $url ..." >&2
 lg_status=0
 "$spillway" loadgen --url "$url" --config "$policy" "${window[@]}" --check-model "$model" \
@@ -114,26 +122,12 @@ if [ "$lg_status" -gt 1 ]; then
 fi
 
 # 3. Simulated: the same policy, profile, seed and window. Serve's clock starts when it
-# does, loadgen's first request comes a little later (its start-up): simulate is told that
-# lead, so that both cores see the arrivals at the same times of their intervals and their
-# first workers boot as far ahead of the load. The lead is the first arrival either side
-# logged (a spill or a rejection: the window opens with the first worker still booting).
-first_arrival() {
-    python3 -c 'import json, sys
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    if "arrival_us" in d:
-        print(d["arrival_us"]); break
-else:
-    print(0)' "$1"
-}
-echo "parity: simulating ..." >&2
-"$spillway" simulate --config "$policy" "${sets[@]}" "${window[@]}" --decisions \
-    --out "$out/sim" >"$out/sim.txt"
-lead_us=$(( $(first_arrival "$out/live/decisions.jsonl") - $(first_arrival "$out/sim/decisions.jsonl") ))
-[ "$lead_us" -gt 0 ] || lead_us=0
-lead=$(printf '%d.%06d' $((lead_us / 1000000)) $((lead_us % 1000000)))
-echo "parity: live load came ${lead} s after serve started; simulating with --lead $lead ..." >&2
+# does and the load came later (its first worker's boot, loadgen's start-up): simulate is
+# told that lead, so both cores see the arrivals at the same times of their intervals,
+# with their first workers booted as long before.
+lead=$(sed -n 's/.*serve: first call core_time_s=\([0-9.]*\).*/\1/p' "$out/serve.log" | head -1)
+lead=${lead:-0}
+echo "parity: the load came ${lead} s after serve started; simulating with --lead $lead ..." >&2
 "$spillway" simulate --config "$policy" "${sets[@]}" "${window[@]}" --lead "$lead" \
     --decisions --out "$out/sim" >"$out/sim.txt"
 echo "$lead" >"$out/lead.txt"
