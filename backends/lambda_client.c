@@ -49,6 +49,8 @@
 /* Lambda returns at most 6 MB from a synchronous call; more means something is wrong. */
 #define BODY_MAX_BYTES (8u << 20)
 #define BODY_SNIPPET_CHARS 200
+/* Lambda's longest invocation, 15 minutes: no REPORT duration can be longer. */
+#define LOG_MS_MAX 900000.0
 
 
 typedef enum {
@@ -550,6 +552,20 @@ char *sw__be_lambda_service_error(const char *error_type, const char *body, size
     return b.p;
 }
 
+/* A REPORT line's duration, "12.34 ms": true and *ms when it is a number of milliseconds a
+ * bill can be made of. The tail is the endpoint's text, and the ledger adds these up for
+ * the whole run, so a "nan", "inf" or negative value (or one past Lambda's 15-minute
+ * limit) would poison every cost after it: such a field is read as absent. */
+static bool log_ms(const char *text, double *ms)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || !(v >= 0 && v <= LOG_MS_MAX))
+        return false;
+    *ms = v;
+    return true;
+}
+
 /* Finds "Duration: X ms" and "Init Duration: Y ms" in the last REPORT line of the base64
  * log tail, the only place Lambda states execution time and cold starts. */
 void sw__be_lambda_parse_log_tail(const char *b64, sw_be_lambda_result_t *r)
@@ -570,10 +586,11 @@ void sw__be_lambda_parse_log_tail(const char *b64, sw_be_lambda_result_t *r)
             char *save = NULL;
             for (char *f = strtok_r(rep, "\t", &save); f; f = strtok_r(NULL, "\t", &save)) {
                 f += strspn(f, " ");
-                if (strncmp(f, "Duration: ", 10) == 0) {
-                    r->duration_ms = strtod(f + 10, NULL);
-                } else if (strncmp(f, "Init Duration: ", 15) == 0) {
-                    r->init_ms = strtod(f + 15, NULL);
+                double ms;
+                if (strncmp(f, "Duration: ", 10) == 0 && log_ms(f + 10, &ms)) {
+                    r->duration_ms = ms;
+                } else if (strncmp(f, "Init Duration: ", 15) == 0 && log_ms(f + 15, &ms)) {
+                    r->init_ms = ms;
                     r->cold_start = true;
                 }
             }
