@@ -22,14 +22,6 @@ static char *printed(const sw_cfg_t *cfg, size_t *len)
     return text;
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    sw_fuzz_quiet();
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* A fresh config per input, so that each input alone reproduces what it found. The

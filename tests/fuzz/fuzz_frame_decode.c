@@ -16,14 +16,6 @@
 
 #define MAX_FRAME_BYTES (1u << 16)
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    sw_fuzz_quiet();
-    return 0;
-}
-
 static void reencode(const Spillway__Frame *f)
 {
     size_t n = sw_frame_encoded_bytes(f), len = 0, len2 = 0;

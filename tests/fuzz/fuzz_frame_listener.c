@@ -4,7 +4,6 @@
  * BatchResult, Drain, Heartbeat, anything unexpected) until the stream ends or breaks.
  * One listener serves every input on one event_base; each input is a new connection over
  * loopback, closed by its end. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,12 +63,8 @@ static void on_lost(void *self, uint32_t id, const char *why)
     (void)strlen(why);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+void sw_fuzz_setup(void)
 {
-    (void)argc;
-    (void)argv;
-    sw_fuzz_quiet();
-    signal(SIGPIPE, SIG_IGN);
     base = event_base_new();
     /* A small frame limit, so that the fuzzer reaches the oversized-frame path too. */
     sw_srv_workers_opts_t o = {.listen = "127.0.0.1:0", .max_frame_bytes = 1u << 16};
@@ -85,7 +80,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (sw_net_split_host_port(sw_srv_workers_address(workers), host, sizeof(host), &p, false) < 0)
         abort();
     port = p;
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,12 +59,8 @@ static void start_worker(void)
         abort();
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+void sw_fuzz_setup(void)
 {
-    (void)argc;
-    (void)argv;
-    sw_fuzz_quiet();
-    signal(SIGPIPE, SIG_IGN);
     char err[256];
     if (sw_model_create(&tiny, 2, "tiny", &model, err, sizeof(err)) != 0)
         abort();
@@ -100,7 +95,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!base)
         abort();
     start_worker();
-    return 0;
 }
 
 /* Waits for the worker to dial in; restarts it when the last input drained it. */

@@ -7,7 +7,6 @@
  * when a batch comes back, so that a client leaving while its call is held is exercised
  * too. Each input ends when the frontend closes the connection; one that does not within
  * SW_FUZZ_EXCHANGE_MS is reported as a hang. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,12 +104,8 @@ static void metrics(void *self, struct evbuffer *out)
     evbuffer_add_printf(out, "fuzz_driver_held %zu\n", n_held);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+void sw_fuzz_setup(void)
 {
-    (void)argc;
-    (void)argv;
-    sw_fuzz_quiet();
-    signal(SIGPIPE, SIG_IGN);
     base = event_base_new();
     if (!base)
         abort();
@@ -137,7 +132,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz: cannot start the frontend: %s\n", err);
         abort();
     }
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -22,11 +22,8 @@ static sw_srv_kserve_req_t req;
 static sw_srv_kserve_buf_t resp;
 static float out[MAX_BATCH * OUTPUTS], back[MAX_BATCH * OUTPUTS];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+void sw_fuzz_setup(void)
 {
-    (void)argc;
-    (void)argv;
-    sw_fuzz_quiet();
     /* One softmax layer with small distinct weights: cheap, and every output depends on
      * every input. */
     static float w[OUTPUTS * INPUTS], b[OUTPUTS];
@@ -45,7 +42,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     sw_srv_kserve_req_init(&req);
     sw_srv_kserve_buf_init(&resp);
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,13 +12,9 @@
 
 static sw_srv_kserve_req_t req;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+void sw_fuzz_setup(void)
 {
-    (void)argc;
-    (void)argv;
-    sw_fuzz_quiet();
     sw_srv_kserve_req_init(&req);
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -29,8 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t input_size = input_sizes[data[0] & 3];
     unsigned max_batch = 1u + ((data[0] >> 2) & 7);
     size_t len = size - 1;
-    char *body = sw_malloc(len ? len : 1);
-    memcpy(body, data + 1, len);
+    char *body = sw_fuzz_exact_copy(data + 1, len);
     char err[512];
     int rc = sw_srv_kserve_parse_request(body, len, input_size, max_batch, &req, err, sizeof(err));
     if (rc == 0) {

@@ -7,14 +7,6 @@
 #include "serving/kserve.h"
 #include "tests/fuzz/fuzz_util.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    sw_fuzz_quiet();
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -23,8 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t output_size = output_sizes[data[0] & 3];
     size_t n = 1u + ((data[0] >> 2) & 7);
     size_t len = size - 1;
-    char *body = sw_malloc(len ? len : 1);
-    memcpy(body, data + 1, len);
+    char *body = sw_fuzz_exact_copy(data + 1, len);
     float *out = sw_malloc(n * output_size * sizeof(float));
     char err[512];
     if (sw_srv_kserve_parse_response(body, len, output_size, n, out, err, sizeof(err)) != 0 &&

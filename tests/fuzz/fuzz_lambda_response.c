@@ -12,14 +12,6 @@
 #include "backends/lambda_client_internal.h"
 #include "tests/fuzz/fuzz_util.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    sw_fuzz_quiet();
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sw__be_lambda_hdrs_t h = {0};
@@ -31,8 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len = nl ? (size_t)(nl - (data + off)) + 1 : size - off;
         /* Each line in its own allocation of its exact length, as curl's buffer is not
          * NUL-terminated: ASan then sees any read past it. */
-        char *line = sw_malloc(len);
-        memcpy(line, data + off, len);
+        char *line = sw_fuzz_exact_copy(data + off, len);
         off += len;
         bool blank = len <= 2 && (line[0] == '\n' || line[0] == '\r');
         if (first && len > 9 && memcmp(line, "HTTP/", 5) == 0) {
@@ -51,9 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* The rest is the body, again in an allocation of its own exact size. */
     size_t body_len = size - off;
-    char *body = sw_malloc(body_len ? body_len : 1);
-    if (body_len)
-        memcpy(body, data + off, body_len);
+    char *body = sw_fuzz_exact_copy(data + off, body_len);
     char *err = sw__be_lambda_service_error(h.error_type, body, body_len, status);
     if (!err || strncmp(err, "HTTP ", 5) != 0)
         abort();

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -44,11 +45,25 @@ void sw_fuzz_file_close(sw_fuzz_file_t *f)
     f->fd = -1;
 }
 
-void sw_fuzz_quiet(void)
+int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    (void)argc;
+    (void)argv;
     /* Warnings are the normal answer to hostile input (a bad frame closes a connection
      * with one); errors, which should not happen, still show. */
     sw_log_set_level(getenv("SW_FUZZ_LOG") ? SW_LOG_LVL_DEBUG : SW_LOG_LVL_ERROR);
+    signal(SIGPIPE, SIG_IGN);
+    if (sw_fuzz_setup)
+        sw_fuzz_setup();
+    return 0;
+}
+
+void *sw_fuzz_exact_copy(const uint8_t *data, size_t size)
+{
+    void *p = sw_malloc(size ? size : 1);
+    if (size)
+        memcpy(p, data, size);
+    return p;
 }
 
 char *sw_fuzz_strndup(const uint8_t *data, size_t size)

@@ -9,9 +9,14 @@
 
 #include "common/common.h"
 
-/* The libFuzzer entry points every target defines. */
+/* The libFuzzer entry point every target defines. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* Defined here for every target: logs errors only (DEBUG when SW_FUZZ_LOG is set), so
+ * that a million rejected inputs do not each print a warning; ignores SIGPIPE, as a
+ * process serving sockets must; then calls the target's sw_fuzz_setup, if it has one. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+/* A target's one-time set-up (servers, models), run before the first input. Optional. */
+void sw_fuzz_setup(void) __attribute__((weak));
 
 /* A file holding exactly data[0..size), open until sw_fuzz_file_close(). */
 typedef struct sw_fuzz_file {
@@ -24,13 +29,12 @@ typedef struct sw_fuzz_file {
 void sw_fuzz_file_open(sw_fuzz_file_t *f, const uint8_t *data, size_t size);
 void sw_fuzz_file_close(sw_fuzz_file_t *f);
 
-/* Logs errors only (DEBUG when SW_FUZZ_LOG is set in the environment), so that a million
- * rejected inputs do not each print a warning. Call from LLVMFuzzerInitialize. */
-void sw_fuzz_quiet(void);
-
 /* A NUL-terminated copy of data[0..size) (free with sw_free), for entry points that take
  * a C string. */
 char *sw_fuzz_strndup(const uint8_t *data, size_t size);
+/* A copy of data[0..size) in an allocation of exactly that size (1 byte when empty; free
+ * with sw_free), for entry points that take a length: ASan then sees a read past it. */
+void *sw_fuzz_exact_copy(const uint8_t *data, size_t size);
 
 /* Runs the trace reader in `format` (an sw_trace_format_t) over the bytes, draining at
  * most a bounded number of arrivals (a valid trace may legitimately ask for billions;
