@@ -27,7 +27,7 @@ static const command_t commands[] = {
      "measure a model's batch latency profile T_b on this machine, as config YAML"},
     {"predict", sw_cli_cmd_predict,
      "fit and score load forecasters on a trace; save one for a policy to use"},
-    {"model", sw_cli_cmd_model, "train or evaluate the demo Fashion-MNIST model"},
+    {"model", sw_cli_cmd_model, "train, evaluate or sample the demo Fashion-MNIST model"},
     {"worker", sw_cli_cmd_worker, "serve a model file to a frontend that this process dials"},
     {"function", sw_cli_cmd_function,
      "run a model as an AWS Lambda custom runtime (the function's bootstrap)"},

@@ -1,8 +1,10 @@
-/* `spillway model`: train the demo Fashion-MNIST classifier, or score a model file on the
- * 10,000 test images.
+/* `spillway model`: train the demo Fashion-MNIST classifier, score a model file on the
+ * 10,000 test images, or print test images as a KServe v2 request to send to serve.
  *
  *   spillway model train --data DIR --out FILE [--seed N] [--epochs N] [--limit N]
- *   spillway model eval  --model FILE --data DIR */
+ *   spillway model eval  --model FILE --data DIR
+ *   spillway model sample [--data DIR] [--index N] [--rows K] */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -12,32 +14,40 @@
 #include "model/idx.h"
 #include "model/model.h"
 #include "model/train.h"
+#include "serving/kserve.h"
 #include "cli/cli.h"
+#include "cli/fashion.h"
 
-#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define DEFAULT_EPOCHS 10
+/* A sample is for trying serve by hand; a larger one is a load test (spillway loadgen). */
+#define SAMPLE_MAX_ROWS 64
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: spillway model train [--data DIR] --out FILE [--seed N] [--epochs N]\n"
-            "       spillway model eval  --model FILE [--data DIR]\n\n"
+            "       spillway model eval  --model FILE [--data DIR]\n"
+            "       spillway model sample [--data DIR] [--index N] [--rows K]\n\n"
             "train fits a 784-256-128-10 MLP with Adam on Fashion-MNIST and writes a model\n"
-            "file; eval prints a model's accuracy on the 10,000 test images.\n\n"
+            "file; eval prints a model's accuracy on the 10,000 test images; sample prints\n"
+            "test images N..N+K-1 as a KServe v2 inference request body (pixels / 255,\n"
+            "FP32, shape [K, 784]) to stdout, and their labels to stderr.\n\n"
             "  --data DIR     folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz\n"
-            "                 (default: " DEFAULT_DATA_DIR ")\n"
+            "                 (default: " SW_CLI_FASHION_DIR ")\n"
             "  --out FILE     train: where to write the model file\n"
             "  --model FILE   eval: the model file to score\n"
             "  --seed N       train: initialisation and shuffling seed (default 1)\n"
             "  --epochs N     train: passes over the training set (default %d)\n"
-            "  --limit N      train: use only the first N training images\n\n"
+            "  --limit N      train: use only the first N training images\n"
+            "  --index N      sample: the first test image (default 0)\n"
+            "  --rows K       sample: how many images, 1 to %d (default 1)\n\n"
             "Exit status: 0 done, 2 usage error or a bad model or data file, 1 failure.\n",
-            DEFAULT_EPOCHS);
+            DEFAULT_EPOCHS, SAMPLE_MAX_ROWS);
 }
 
 typedef struct model_args {
     const char *data, *out, *model;
-    unsigned long long seed, epochs, limit;
+    unsigned long long seed, epochs, limit, index, rows;
 } model_args_t;
 
 static int parse_args(int argc, char **argv, model_args_t *a)
@@ -46,8 +56,9 @@ static int parse_args(int argc, char **argv, model_args_t *a)
         {"data", required_argument, NULL, 'd'},   {"out", required_argument, NULL, 'o'},
         {"model", required_argument, NULL, 'm'},  {"seed", required_argument, NULL, 's'},
         {"epochs", required_argument, NULL, 'e'}, {"limit", required_argument, NULL, 'l'},
+        {"index", required_argument, NULL, 'i'},  {"rows", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    *a = (model_args_t){.data = DEFAULT_DATA_DIR, .seed = 1, .epochs = DEFAULT_EPOCHS};
+    *a = (model_args_t){.data = SW_CLI_FASHION_DIR, .seed = 1, .epochs = DEFAULT_EPOCHS, .rows = 1};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -59,6 +70,12 @@ static int parse_args(int argc, char **argv, model_args_t *a)
         case 's': ok = sw__cli_parse_uint("model", "--seed", optarg, 0, UINT64_MAX, &a->seed); break;
         case 'e': ok = sw__cli_parse_uint("model", "--epochs", optarg, 0, 10000, &a->epochs); break;
         case 'l': ok = sw__cli_parse_uint("model", "--limit", optarg, 0, SIZE_MAX, &a->limit); break;
+        case 'i':
+            ok = sw__cli_parse_uint("model", "--index", optarg, 0, SIZE_MAX, &a->index);
+            break;
+        case 'r':
+            ok = sw__cli_parse_uint("model", "--rows", optarg, 1, SAMPLE_MAX_ROWS, &a->rows);
+            break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;
         }
@@ -68,19 +85,6 @@ static int parse_args(int argc, char **argv, model_args_t *a)
     if (optind != argc) {
         fprintf(stderr, "spillway model: unexpected argument '%s'\n", argv[optind]);
         return SW_EXIT_USAGE;
-    }
-    return 0;
-}
-
-/* A data folder that is missing, or holds no IDX files fit to read, is the caller's to
- * fix: exit 2, as for any input file. */
-static int load_split(const char *dir, bool train, sw_idx_set_t *set)
-{
-    char err[8192];
-    int rc = sw_idx_load_split(set, dir, train, err, sizeof(err));
-    if (rc < 0) {
-        fprintf(stderr, "spillway model: %s\n", err);
-        return sw__cli_file_status(rc);
     }
     return 0;
 }
@@ -125,10 +129,10 @@ static int cmd_train(const model_args_t *a)
         return SW_EXIT_USAGE;
     }
     sw_idx_set_t train, test;
-    int rc = load_split(a->data, true, &train);
+    int rc = sw__cli_fashion_load("model", a->data, true, &train);
     if (rc != 0)
         return rc;
-    if ((rc = load_split(a->data, false, &test)) != 0)
+    if ((rc = sw__cli_fashion_load("model", a->data, false, &test)) != 0)
         goto out_train;
     rc = SW_EXIT_FAILURE;
     sw_train_opts_t o = sw_train_default_opts();
@@ -169,7 +173,7 @@ static int cmd_eval(const model_args_t *a)
         return sw__cli_file_status(rc); /* as profile and worker say of the same file */
     }
     sw_idx_set_t test;
-    if ((rc = load_split(a->data, false, &test)) != 0)
+    if ((rc = sw__cli_fashion_load("model", a->data, false, &test)) != 0)
         goto out;
     rc = SW_EXIT_FAILURE;
     double acc = sw_model_accuracy(m, &test);
@@ -187,14 +191,64 @@ out:
     return rc;
 }
 
+/* Prints the request body: serving/kserve.h's, with the images' "id" in front, so that
+ * serve echoes it and a reply can be told from another. */
+static void print_sample(const model_args_t *a, const sw_idx_set_t *test)
+{
+    size_t in_n = test->rows * test->cols, k = (size_t)a->rows;
+    float *rows = sw_malloc(k * in_n * sizeof(float));
+    sw__cli_fashion_pixels(test, (size_t)a->index, k, rows);
+    sw_srv_kserve_buf_t body;
+    sw_srv_kserve_buf_init(&body);
+    sw_srv_kserve_format_request(rows, k, in_n, &body);
+    assert(body.len > 0 && body.data[0] == '{');
+    printf("{\"id\":\"fashion-mnist-test-%llu\",%s\n", a->index, body.data + 1);
+    sw_srv_kserve_buf_deinit(&body);
+    sw_free(rows);
+    fprintf(stderr, "labels:");
+    for (size_t i = 0; i < k; i++) {
+        unsigned label = test->labels[a->index + i];
+        fprintf(stderr, "%s %u %s", i ? "," : "", label, sw__cli_fashion_class(label));
+    }
+    fprintf(stderr, "\n");
+}
+
+static int cmd_sample(const model_args_t *a)
+{
+    sw_idx_set_t test;
+    int rc = sw__cli_fashion_load("model", a->data, false, &test);
+    if (rc != 0)
+        return rc;
+    if (a->index >= test.n || a->rows > test.n - a->index) {
+        fprintf(stderr,
+                "spillway model sample: --index %llu --rows %llu: the test set has %zu images, "
+                "0 to %zu\n",
+                a->index, a->rows, test.n, test.n ? test.n - 1 : 0);
+        rc = SW_EXIT_USAGE;
+    } else {
+        print_sample(a, &test);
+        rc = fflush(stdout) == 0 && !ferror(stdout) ? SW_EXIT_OK : SW_EXIT_FAILURE;
+        if (rc != SW_EXIT_OK)
+            fprintf(stderr, "spillway model sample: cannot write the request to stdout\n");
+    }
+    sw_idx_deinit(&test);
+    return rc;
+}
+
 int sw_cli_cmd_model(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? SW_EXIT_USAGE : SW_EXIT_OK;
     }
-    bool train = strcmp(argv[1], "train") == 0;
-    if (!train && strcmp(argv[1], "eval") != 0) {
+    static const struct {
+        const char *name;
+        int (*run)(const model_args_t *a);
+    } subs[] = {{"train", cmd_train}, {"eval", cmd_eval}, {"sample", cmd_sample}};
+    size_t i = 0;
+    while (i < SW_ARRAY_LEN(subs) && strcmp(argv[1], subs[i].name) != 0)
+        i++;
+    if (i == SW_ARRAY_LEN(subs)) {
         fprintf(stderr, "spillway model: unknown subcommand '%s'\n\n", argv[1]);
         usage(stderr);
         return SW_EXIT_USAGE;
@@ -203,5 +257,5 @@ int sw_cli_cmd_model(int argc, char **argv)
     int rc = parse_args(argc - 1, argv + 1, &a);
     if (rc != 0)
         return rc < 0 ? SW_EXIT_OK : rc;
-    return train ? cmd_train(&a) : cmd_eval(&a);
+    return subs[i].run(&a);
 }
