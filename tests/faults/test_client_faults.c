@@ -199,8 +199,7 @@ Test(faults_clients, thousands_of_idle_connections_leave_serve_answering)
             usleep(20000);
         }
     }
-    cr_assert_eq(retransmitted, 0, "%zu connects waited for a SYN retransmission",
-                 retransmitted);
+    cr_assert_eq(retransmitted, 0, "%zu connects waited for a SYN retransmission", retransmitted);
     /* Under ASan an idle connection costs about 50 KiB (evhttp's connection, its
      * bufferevent and their redzones); the bound allows 64 KiB each. */
     ft_load_t load;
