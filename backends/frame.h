@@ -45,8 +45,9 @@ SW_MUST_USE int sw_frame_write(struct evbuffer *out, const Spillway__Frame *f);
  *      consumed and *out is NULL.
  *   <0 the stream is broken and the connection should be closed: -EMSGSIZE when the prefix
  *      is 0 or larger than max_frame_bytes (detected from the prefix alone, before the body
- *      is buffered), SW_EPARSE when the body does not decode or its body is unset or of a
- *      type this build does not know. *out is NULL, nothing is consumed, and when errbuf is
+ *      is buffered), SW_EPARSE when the body does not decode, would take more than 8 times
+ *      its size plus 1 MiB of memory decoded, or its body is unset or of a type this build
+ *      does not know. *out is NULL, nothing is consumed, and when errbuf is
  *      not NULL it receives a one-line reason of at most errlen bytes (NUL included).
  * max_frame_bytes limits the body, prefix excluded. in and errbuf are borrowed. */
 SW_MUST_USE int sw_frame_read(struct evbuffer *in, size_t max_frame_bytes, Spillway__Frame **out,

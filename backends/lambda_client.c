@@ -34,6 +34,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "backends/lambda_client_internal.h"
 #include "backends/sigv4.h"
 #include "common/rng.h"
 #include "common/strbuf.h"
@@ -49,6 +50,8 @@
 /* Lambda returns at most 6 MB from a synchronous call; more means something is wrong. */
 #define BODY_MAX_BYTES (8u << 20)
 #define BODY_SNIPPET_CHARS 200
+/* Lambda's longest invocation, 15 minutes: no REPORT duration can be longer. */
+#define LOG_MS_MAX 900000.0
 
 
 typedef enum {
@@ -73,8 +76,7 @@ typedef struct call {
     /* The response to the current attempt. */
     sw_strbuf_t body;
     bool body_overflow;
-    char *function_error, *log_result, *error_type, *executed_version;
-    uint32_t retry_after_s;
+    sw__be_lambda_hdrs_t hdr;
     char curl_err[CURL_ERROR_SIZE];
 } call_t;
 
@@ -377,7 +379,6 @@ static void on_curl_timer(evutil_socket_t fd, short events, void *arg)
 }
 
 static size_t on_curl_write(char *buf, size_t size, size_t n, void *arg);
-static size_t on_curl_header(char *buf, size_t size, size_t n, void *arg);
 
 /* A pooled handle keeps the options every call shares, set once here: resetting and
  * setting fifteen options per call was a measurable part of the client's CPU per call.
@@ -393,7 +394,7 @@ static CURL *pool_get(sw_be_lambda_t *c)
     curl_easy_setopt(e, CURLOPT_URL, c->url);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_curl_write);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_curl_header);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, sw__be_lambda_on_header);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -416,11 +417,7 @@ static void response_reset(call_t *k)
     if (k->body.p)
         k->body.p[0] = '\0';
     k->body_overflow = false;
-    free_str(&k->function_error);
-    free_str(&k->log_result);
-    free_str(&k->error_type);
-    free_str(&k->executed_version);
-    k->retry_after_s = 0;
+    sw__be_lambda_hdrs_clear(&k->hdr);
     k->curl_err[0] = '\0';
 }
 
@@ -436,29 +433,34 @@ static size_t on_curl_write(char *buf, size_t size, size_t n, void *arg)
     return len;
 }
 
+void sw__be_lambda_hdrs_clear(sw__be_lambda_hdrs_t *h)
+{
+    free_str(&h->function_error);
+    free_str(&h->log_result);
+    free_str(&h->error_type);
+    free_str(&h->executed_version);
+    h->retry_after_s = 0;
+}
+
 /* Keeps the response headers we act on. A new status line starts a new response (an
  * interim 1xx), so it clears what an earlier one set. */
-static size_t on_curl_header(char *buf, size_t size, size_t n, void *arg)
+size_t sw__be_lambda_on_header(char *buf, size_t size, size_t n, void *arg)
 {
-    call_t *k = arg;
+    sw__be_lambda_hdrs_t *h = arg;
     size_t len = size * n;
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
-        free_str(&k->function_error);
-        free_str(&k->log_result);
-        free_str(&k->error_type);
-        free_str(&k->executed_version);
-        k->retry_after_s = 0;
+        sw__be_lambda_hdrs_clear(h);
         return len;
     }
     const char *colon = memchr(buf, ':', len);
     if (!colon)
         return len;
     size_t name_len = (size_t)(colon - buf);
-#define IS(h) (name_len == sizeof(h) - 1 && strncasecmp(buf, h, name_len) == 0)
-    char **slot = IS("x-amz-function-error")     ? &k->function_error
-                  : IS("x-amz-log-result")       ? &k->log_result
-                  : IS("x-amzn-errortype")       ? &k->error_type
-                  : IS("x-amz-executed-version") ? &k->executed_version
+#define IS(hn) (name_len == sizeof(hn) - 1 && strncasecmp(buf, hn, name_len) == 0)
+    char **slot = IS("x-amz-function-error")     ? &h->function_error
+                  : IS("x-amz-log-result")       ? &h->log_result
+                  : IS("x-amzn-errortype")       ? &h->error_type
+                  : IS("x-amz-executed-version") ? &h->executed_version
                                                  : NULL;
     bool retry_after = IS("retry-after");
 #undef IS
@@ -474,7 +476,7 @@ static size_t on_curl_header(char *buf, size_t size, size_t n, void *arg)
     val[end - v] = '\0';
     /* Lambda sends delay-seconds; the HTTP-date form would parse as 0, i.e. no window. */
     if (retry_after)
-        k->retry_after_s = (uint32_t)strtoul(val, NULL, 10);
+        h->retry_after_s = (uint32_t)strtoul(val, NULL, 10);
     if (slot) {
         sw_free(*slot);
         *slot = val;
@@ -486,11 +488,12 @@ static size_t on_curl_header(char *buf, size_t size, size_t n, void *arg)
 
 /* "HTTP 404 ResourceNotFoundException [User]: Function not found: ..." from the error
  * type header or "__type", the body's "Type", and its "message" in any case. */
-static char *service_error(const call_t *k, int http_status)
+char *sw__be_lambda_service_error(const char *error_type, const char *body, size_t body_len,
+                                  int http_status)
 {
     sw_strbuf_t b = {0};
     sw_strbuf_printf(&b, "HTTP %d", http_status);
-    json_t *j = k->body.len ? json_loadb(k->body.p, k->body.len, 0, NULL) : NULL;
+    json_t *j = body_len ? json_loadb(body, body_len, 0, NULL) : NULL;
     const char *msg = NULL, *type = NULL, *dunder = NULL, *key;
     json_t *v;
     if (json_is_object(j)) {
@@ -506,22 +509,36 @@ static char *service_error(const call_t *k, int http_status)
                 dunder = json_string_value(v);
         }
     }
-    const char *name = k->error_type ? k->error_type : dunder;
+    const char *name = error_type ? error_type : dunder;
     if (name) /* "Name:http://internal.amazon.com/coral/..." carries a namespace after ':' */
         sw_strbuf_printf(&b, " %.*s", (int)strcspn(name, ":"), name);
     if (type)
         sw_strbuf_printf(&b, " [%s]", type);
     if (msg)
         sw_strbuf_printf(&b, ": %s", msg);
-    else if (!j && k->body.len)
-        sw_strbuf_printf(&b, ": %.*s", (int)SW_MIN(k->body.len, (size_t)BODY_SNIPPET_CHARS), k->body.p);
+    else if (!j && body_len)
+        sw_strbuf_printf(&b, ": %.*s", (int)SW_MIN(body_len, (size_t)BODY_SNIPPET_CHARS), body);
     json_decref(j);
     return b.p;
 }
 
+/* A REPORT line's duration, "12.34 ms": true and *ms when it is a number of milliseconds a
+ * bill can be made of. The tail is the endpoint's text, and the ledger adds these up for
+ * the whole run, so a "nan", "inf" or negative value (or one past Lambda's 15-minute
+ * limit) would poison every cost after it: such a field is read as absent. */
+static bool log_ms(const char *text, double *ms)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || !(v >= 0 && v <= LOG_MS_MAX))
+        return false;
+    *ms = v;
+    return true;
+}
+
 /* Finds "Duration: X ms" and "Init Duration: Y ms" in the last REPORT line of the base64
  * log tail, the only place Lambda states execution time and cold starts. */
-static void parse_log_tail(const char *b64, sw_be_lambda_result_t *r)
+void sw__be_lambda_parse_log_tail(const char *b64, sw_be_lambda_result_t *r)
 {
     size_t n = strlen(b64);
     if (n == 0 || n % 4 != 0)
@@ -539,10 +556,11 @@ static void parse_log_tail(const char *b64, sw_be_lambda_result_t *r)
             char *save = NULL;
             for (char *f = strtok_r(rep, "\t", &save); f; f = strtok_r(NULL, "\t", &save)) {
                 f += strspn(f, " ");
-                if (strncmp(f, "Duration: ", 10) == 0) {
-                    r->duration_ms = strtod(f + 10, NULL);
-                } else if (strncmp(f, "Init Duration: ", 15) == 0) {
-                    r->init_ms = strtod(f + 15, NULL);
+                double ms;
+                if (strncmp(f, "Duration: ", 10) == 0 && log_ms(f + 10, &ms)) {
+                    r->duration_ms = ms;
+                } else if (strncmp(f, "Init Duration: ", 15) == 0 && log_ms(f + 15, &ms)) {
+                    r->init_ms = ms;
                     r->cold_start = true;
                 }
             }
@@ -588,15 +606,15 @@ static void call_finish(call_t *k, sw_faas_status_t st, int http_status, const c
         .http_status = http_status,
         .body = k->body.len ? k->body.p : NULL,
         .body_len = k->body.len,
-        .function_error = k->function_error,
-        .executed_version = k->executed_version,
+        .function_error = k->hdr.function_error,
+        .executed_version = k->hdr.executed_version,
         .error = err,
         .attempts = k->attempts,
-        .retry_after_s = k->retry_after_s,
+        .retry_after_s = k->hdr.retry_after_s,
         .latency = sw_clock_now() - k->start,
     };
-    if (k->log_result && (st == SW_FAAS_OK || st == SW_FAAS_FUNCTION_ERROR))
-        parse_log_tail(k->log_result, &r);
+    if (k->hdr.log_result && (st == SW_FAAS_OK || st == SW_FAAS_FUNCTION_ERROR))
+        sw__be_lambda_parse_log_tail(k->hdr.log_result, &r);
     c->in_callback++;
     k->cb(k->arg, &r);
     c->in_callback--;
@@ -658,18 +676,19 @@ static void on_http_done(call_t *k, sw_time_t now, int http_status)
 {
     sw_be_lambda_t *c = k->c;
     if (http_status >= 200 && http_status < 300) {
-        call_finish(k, k->function_error ? SW_FAAS_FUNCTION_ERROR : SW_FAAS_OK, http_status, NULL);
+        call_finish(k, k->hdr.function_error ? SW_FAAS_FUNCTION_ERROR : SW_FAAS_OK, http_status,
+                    NULL);
         return;
     }
-    char *err = service_error(k, http_status);
+    char *err = sw__be_lambda_service_error(k->hdr.error_type, k->body.p, k->body.len, http_status);
     if (http_status == 429) {
-        sw_time_t until = now + (sw_time_t)k->retry_after_s * SW_US_PER_S;
+        sw_time_t until = now + (sw_time_t)k->hdr.retry_after_s * SW_US_PER_S;
         /* One line per throttle window, not per call: a burst of 429s is one event for an
          * operator, and the stats count every call. */
         if (now >= c->throttled_until)
             SW_LOG_WARN("invoke throttled, holding calls for Retry-After function=%s "
                         "endpoint=%s retry_after_s=%" PRIu32 " error=\"%s\"",
-                        c->function_name, c->endpoint, k->retry_after_s, err);
+                        c->function_name, c->endpoint, k->hdr.retry_after_s, err);
         c->throttled_until = SW_MAX(c->throttled_until, until);
         call_finish(k, SW_FAAS_THROTTLED, http_status, err);
     } else if (http_status >= 500) {
@@ -822,7 +841,7 @@ static void set_easy_opts(call_t *k, CURL *e, long timeout_ms)
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, k->payload);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, k->hdrs);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, k);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, k);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &k->hdr);
     curl_easy_setopt(e, CURLOPT_PRIVATE, k);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, k->curl_err);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -888,11 +907,11 @@ static void on_call_timer(evutil_socket_t fd, short events, void *arg)
         return;
     }
     sw_time_t left = c->throttled_until - now;
-    k->retry_after_s = left > 0 ? (uint32_t)((left + SW_US_PER_S - 1) / SW_US_PER_S) : 0;
+    k->hdr.retry_after_s = left > 0 ? (uint32_t)((left + SW_US_PER_S - 1) / SW_US_PER_S) : 0;
     char msg[160];
     snprintf(msg, sizeof(msg),
              "throttled locally: a 429 asked to wait, %" PRIu32 " s of its Retry-After left",
-             k->retry_after_s);
+             k->hdr.retry_after_s);
     call_finish(k, SW_FAAS_THROTTLED, 0, msg);
 }
 

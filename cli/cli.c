@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "common/log.h"
 
@@ -187,4 +188,11 @@ bool sw__cli_parse_uint(const char *cmd, const char *opt, const char *text,
     }
     *out = v;
     return true;
+}
+
+void sw__cli_protect_secrets(void)
+{
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        SW_LOG_WARN("cannot mark the process undumpable: %s; a core dump may hold credentials",
+                    strerror(errno));
 }

@@ -52,6 +52,10 @@ bool sw__cli_parse_delay(const char *cmd, const char *opt, const char *text, dou
 bool sw__cli_set_log_level(const char *cmd, const char *opt, const char *text);
 /* Prints the config's notes ("note: ...", sw_cfg_notes) to stderr, if any. */
 void sw__cli_print_notes(const sw_cfg_t *cfg);
+/* Marks this process as holding credentials (AWS keys, worker tokens): no core dump,
+ * and other processes of the same user may not ptrace it or read its /proc memory and
+ * environment. Programs it starts are not marked (execve resets it). */
+void sw__cli_protect_secrets(void);
 /* Applies one `key=value` override, printing any error. Returns 0 or SW_EXIT_USAGE. */
 int sw__cli_apply_set(sw_cfg_t *cfg, const char *assignment);
 

@@ -293,6 +293,7 @@ int sw_cli_cmd_faas_local(int argc, char **argv)
         fprintf(stderr, "spillway faas-local: --listen %s: expected HOST:PORT\n", a.listen);
         goto out;
     }
+    sw__cli_protect_secrets(); /* the secret key, from the next line on */
     const char *ak = a.access_key_id ? a.access_key_id : getenv("AWS_ACCESS_KEY_ID");
     if (a.secret_file) {
         if (!(secret = read_secret(a.secret_file)))

@@ -211,6 +211,7 @@ static int setup_functions(serve_t *sv)
     const sw_cfg_t *cfg = sv->cfg;
     if (!cfg->faas.enabled)
         return 0;
+    sw__cli_protect_secrets(); /* AWS credentials, or faas-local's, from here on */
     char err[1024];
     const char *endpoint = cfg->faas.invoke.endpoint;
     if (endpoint && strcmp(endpoint, "local") == 0) {

@@ -772,6 +772,38 @@ static int parse_enum(const sw__cfg_row_t *r, const char *text, void *data, char
     return -EINVAL;
 }
 
+/* Whether s is well-formed UTF-8: no stray continuation byte, overlong form, surrogate or
+ * code point past U+10FFFF. libyaml reads nothing else, so the loader never sees such a
+ * string; --set must refuse one too, or check-config would print a policy file that does
+ * not load. */
+static bool is_utf8(const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    while (*s) {
+        unsigned c = *s++, n, cp;
+        if (c < 0x80)
+            continue;
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            n = 2, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            n = 3, cp = c & 0x07;
+        else
+            return false;
+        /* A NUL is no continuation byte, so this never reads past the string. */
+        for (unsigned i = 0; i < n; i++, s++) {
+            if ((*s & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (*s & 0x3Fu);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+    }
+    return true;
+}
+
 int sw__cfg_parse_store(const sw__cfg_row_t *r, const char *text, void *data, char *msg,
                         size_t msglen)
 {
@@ -792,6 +824,10 @@ int sw__cfg_parse_store(const sw__cfg_row_t *r, const char *text, void *data, ch
     }
     case SW_CFG_KEY_ENUM: return parse_enum(r, text, data, msg, msglen);
     case SW_CFG_KEY_STRING: {
+        if (!is_utf8(text)) {
+            snprintf(msg, msglen, "is not valid UTF-8");
+            return -EINVAL;
+        }
         bool is_null = !*text || !strcmp(text, "null") || !strcmp(text, "~");
         *(char **)data = (r->flags & SW__CFG_NULLABLE) && is_null ? NULL : sw_strdup(text);
         return 0;

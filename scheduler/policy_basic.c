@@ -20,9 +20,18 @@ static void static_start(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
     }
 }
 
+/* Refills the pool to its configured size, and no further: a worker the operator
+ * started (adopted) is not the policy's to replace, and launching one for a static
+ * provider, which cannot launch, only fails. */
 static void static_worker_lost(sw_sched_t *s, sw_time_t now, int type, sw_actions_t *out)
 {
-    sw__sched_launch(s, now, type, SW_REASON_STATIC_POOL, false, out);
+    const sw_cfg_static_t *st = &s->cfg->policy.static_pool;
+    unsigned want = 0;
+    for (unsigned i = 0; i < st->pool_count; i++)
+        if (sw_cfg_find_type(s->cfg, st->pool[i].type) == type)
+            want += st->pool[i].count;
+    if (s->types[type].count < want)
+        sw__sched_launch(s, now, type, SW_REASON_STATIC_POOL, false, out);
 }
 
 const sw_sched_ops_t sw__policy_static = {

@@ -10,6 +10,7 @@ packages=(
   libssl-dev zlib1g-dev libcriterion-dev python3 python3-botocore python3-yaml prometheus
   dataset-fashion-mnist
   chromium
+  clang libclang-rt-14-dev libfuzzer-14-dev llvm-14
 )
 
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -1209,6 +1209,11 @@ static int bind_listener(sw_srv_http_t *h, char *errbuf, size_t errlen)
     }
     h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                              : ((struct sockaddr_in *)&ss)->sin_port);
+    /* evhttp listens with a backlog of 128: a burst of new connections larger than that,
+     * arriving faster than the loop accepts them, has its SYNs dropped and each client
+     * waits a 1 s retransmission. Listening again sets the system's maximum instead
+     * (the kernel caps it at net.core.somaxconn; glibc's SOMAXCONN is only 128). */
+    (void)listen(evhttp_bound_socket_get_fd(h->sock), 65535);
     return 0;
 }
 

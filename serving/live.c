@@ -122,8 +122,20 @@ static uint32_t on_worker_hello(void *self, const Spillway__Hello *h, const char
         return 0;
     }
     uint32_t id = admit(l, h, type, why);
-    sw__live_flush(l);
+    /* Not flushed here: the listener registers the connection only once this returns,
+     * and the core's first batch for the new worker would find none, lose the worker and
+     * do the same to its replacement for as long as calls wait. */
+    event_active(l->flush_ev, EV_TIMEOUT, 1);
     return id;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sw_srv_live_t *l = arg;
+    sw__live_tick(l);
+    sw__live_flush(l);
 }
 
 /* Checks a BatchResult against the batch in hand: same id, one answer per request, in
@@ -290,12 +302,14 @@ static void check_boot_timeouts(sw_srv_live_t *l)
     sw_time_t limit = l->o.boot_timeout_ms * SW_US_PER_MS;
     for (size_t i = 0; i < l->wk_cap; i++) {
         live_worker_t *w = l->wk[i];
-        if (!w || w->state != LW_LAUNCHING || l->now - w->launched_at <= limit)
+        /* A launch that failed during this very sweep waits for the next one. */
+        bool failed = w && w->launch_failed && w->launched_at < l->now;
+        if (!w || w->state != LW_LAUNCHING || (!failed && l->now - w->launched_at <= limit))
             continue;
         char msg[128];
         snprintf(msg, sizeof(msg), "did not dial in within serve.boot_timeout_s (%.0f s)",
                  (double)l->o.boot_timeout_ms / 1e3);
-        worker_lost(l, w->id, msg);
+        worker_lost(l, w->id, w->launch_failed ? "its launch failed" : msg);
     }
 }
 
@@ -490,6 +504,7 @@ int sw_srv_live_create(struct event_base *base, const sw_srv_live_opts_t *opts,
     l->wake_ev = evtimer_new(base, on_wake, l);
     l->deadline_ev = evtimer_new(base, on_deadline, l);
     l->sweep_ev = event_new(base, -1, EV_PERSIST, on_sweep, l);
+    l->flush_ev = event_new(base, -1, 0, on_flush, l);
     int rc = sw_sched_create_with(&l->sched, l->cfg, opts->predictor, errbuf, errlen);
     if (rc < 0)
         goto fail;
@@ -545,6 +560,8 @@ void sw_srv_live_destroy(sw_srv_live_t *l)
         event_free(l->deadline_ev);
     if (l->sweep_ev)
         event_free(l->sweep_ev);
+    if (l->flush_ev)
+        event_free(l->flush_ev);
     if (l->timeline_f)
         fclose(l->timeline_f);
     if (l->decisions_f)

@@ -279,7 +279,11 @@ static void exec_launch(sw_srv_live_t *l, const sw_action_t *a)
     if (rc < 0) {
         SW_LOG_ERROR("launch failed worker=%" PRIu32 " type=%s reason=\"%s\"; check the "
                      "provider of instance type %s", a->worker_id, type, sw_strerror(rc), type);
-        lose_worker(l, a->worker_id);
+        /* Lost at the next sweep, not now: a policy that replaces a lost worker would
+         * launch again within this flush, and a provider that always refuses would hold
+         * serve in that loop for good. */
+        w->launch_failed = true;
+        w->launched = false; /* nothing to terminate, and no Hello may claim it */
         return;
     }
     SW_LOG_INFO("launch worker=%" PRIu32 " type=%s reason=%s", a->worker_id, type,

@@ -56,6 +56,7 @@ typedef struct live_worker {
     int type;
     live_wstate_t state;
     bool launched;        /* by a provider (else adopted) */
+    bool launch_failed;   /* the provider refused at once: lost at the next sweep */
     char token[33];       /* 128 random bits, hex; empty for adopted workers */
     sw_time_t launched_at, ready_at;
     /* The batch in hand, as dispatched, to check the result against. */
@@ -142,6 +143,7 @@ struct sw_srv_live {
     sw_time_t wake_armed;
     struct event *deadline_ev; /* the oldest unanswered call's deadline */
     struct event *sweep_ev;    /* boot timeouts, drift checks, drain progress */
+    struct event *flush_ev;    /* the core's actions on a Hello, once it is registered */
 
     /* Scratch reused across calls: no allocation per batch or per function call. */
     Spillway__Request *batch_reqs;

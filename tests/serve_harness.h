@@ -2,12 +2,14 @@
  * binary on 127.0.0.1 with ports chosen by the kernel, waits for its "listening on" line,
  * sends KServe calls with libcurl (one at a time, or many at once through the multi
  * interface), reads /metrics and the run directory, and stops it by its PID. Header-only,
- * like tiny_model.h: each test binary gets its own copy. */
+ * like tiny_model.h: each test binary gets its own copy, inline so that a file may use
+ * only some of it. */
 #ifndef SW_TESTS_SERVE_HARNESS_H
 #define SW_TESTS_SERVE_HARNESS_H
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -35,10 +37,11 @@ typedef struct sh_server {
     char workers[128];  /* HOST:PORT workers dial */
     pid_t pid;
     int out_fd;
+    const char *extra_args[4]; /* more of serve's options, NULL-terminated */
 } sh_server_t;
 
 /* The first n Fashion-MNIST test images as floats in [0, 1], and their labels. */
-static float *sh_images(size_t n, uint8_t *labels)
+static inline float *sh_images(size_t n, uint8_t *labels)
 {
     sw_idx_set_t set;
     char err[512];
@@ -57,7 +60,7 @@ static float *sh_images(size_t n, uint8_t *labels)
 }
 
 /* What the model itself answers for those rows, in process. */
-static float *sh_expected(const float *x, size_t n)
+static inline float *sh_expected(const float *x, size_t n)
 {
     sw_model_t *m;
     char err[512];
@@ -71,7 +74,7 @@ static float *sh_expected(const float *x, size_t n)
     return y;
 }
 
-static void sh_write(const char *path, const char *text)
+static inline void sh_write(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f, "%s: %s", path, strerror(errno));
@@ -79,14 +82,14 @@ static void sh_write(const char *path, const char *text)
     fclose(f);
 }
 
-static void sh_path(const sh_server_t *s, const char *name, char *out, size_t len)
+static inline void sh_path(const sh_server_t *s, const char *name, char *out, size_t len)
 {
     snprintf(out, len, "%s/%s", s->dir, name);
 }
 
 /* Makes the server's folder (policy, outputs, log), so that a test can put files beside
  * the policy before starting; sh_start calls it when the test did not. */
-static void sh_prepare(sh_server_t *s)
+static inline void sh_prepare(sh_server_t *s)
 {
     memset(s, 0, sizeof(*s));
     s->pid = -1;
@@ -96,7 +99,7 @@ static void sh_prepare(sh_server_t *s)
 
 /* Starts serve on `policy` (YAML text) with extra environment entries (NULL-terminated,
  * may be NULL). Fails the test if it does not listen within 60 s. */
-static void sh_start(sh_server_t *s, const char *policy, const char *const *env_extra)
+static inline void sh_start(sh_server_t *s, const char *policy, const char *const *env_extra)
 {
     if (!s->dir[0])
         sh_prepare(s);
@@ -105,9 +108,13 @@ static void sh_start(sh_server_t *s, const char *policy, const char *const *env_
     sh_path(s, "out", out, sizeof(out));
     sh_path(s, "stderr.log", log, sizeof(log));
     sh_write(cfg, policy);
-    char *argv[] = {SW_BINARY_DIR "/spillway", "serve", "--config", cfg, "--listen",
-                    "127.0.0.1:0", "--worker-listen", "127.0.0.1:0", "--out", out,
-                    "--decisions", "--model", SH_MODEL, NULL};
+    /* clang-format off */
+    char *argv[20] = {SW_BINARY_DIR "/spillway", "serve", "--config", cfg, "--listen",
+                      "127.0.0.1:0", "--worker-listen", "127.0.0.1:0", "--out", out,
+                      "--decisions", "--model", SH_MODEL, NULL};
+    /* clang-format on */
+    for (size_t i = 0, n = 13; i < SW_ARRAY_LEN(s->extra_args) && s->extra_args[i]; i++)
+        argv[n++] = (char *)s->extra_args[i];
     size_t n_env = 0, n_extra = 0;
     while (environ[n_env])
         n_env++;
@@ -154,7 +161,7 @@ static void sh_start(sh_server_t *s, const char *policy, const char *const *env_
 }
 
 /* Sends a signal and waits for the exit status (fails after timeout_s). */
-static int sh_stop(sh_server_t *s, int sig, int timeout_s)
+static inline int sh_stop(sh_server_t *s, int sig, int timeout_s)
 {
     if (s->pid <= 0)
         return 0;
@@ -174,7 +181,7 @@ static int sh_stop(sh_server_t *s, int sig, int timeout_s)
     return status;
 }
 
-static void sh_cleanup(sh_server_t *s)
+static inline void sh_cleanup(sh_server_t *s)
 {
     if (s->pid > 0) {
         kill(s->pid, SIGKILL);
@@ -197,7 +204,7 @@ typedef struct sh_resp {
     char retry_after[32];
 } sh_resp_t;
 
-static size_t sh_on_body(char *p, size_t size, size_t n, void *arg)
+static inline size_t sh_on_body(char *p, size_t size, size_t n, void *arg)
 {
     sh_resp_t *r = arg;
     r->body = sw_realloc(r->body, r->len + size * n + 1);
@@ -207,7 +214,7 @@ static size_t sh_on_body(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-static size_t sh_on_header(char *p, size_t size, size_t n, void *arg)
+static inline size_t sh_on_header(char *p, size_t size, size_t n, void *arg)
 {
     sh_resp_t *r = arg;
     if (size * n > 13 && strncasecmp(p, "Retry-After:", 12) == 0)
@@ -215,8 +222,8 @@ static size_t sh_on_header(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-static CURL *sh_easy(const char *url, const char *method, const char *body, size_t len,
-                     sh_resp_t *r)
+static inline CURL *sh_easy(const char *url, const char *method, const char *body, size_t len,
+                            sh_resp_t *r)
 {
     memset(r, 0, sizeof(*r));
     CURL *h = curl_easy_init();
@@ -237,8 +244,8 @@ static CURL *sh_easy(const char *url, const char *method, const char *body, size
 }
 
 /* One call; the answer in *r (free r->body). */
-static void sh_http(const sh_server_t *s, const char *method, const char *path,
-                    const char *body, sh_resp_t *r)
+static inline void sh_http(const sh_server_t *s, const char *method, const char *path,
+                           const char *body, sh_resp_t *r)
 {
     char url[256];
     snprintf(url, sizeof(url), "%s%s", s->url, path);
@@ -250,7 +257,7 @@ static void sh_http(const sh_server_t *s, const char *method, const char *path,
 }
 
 /* A KServe request body for rows [first, first + n) of x. */
-static char *sh_infer_body(const float *x, size_t first, size_t n)
+static inline char *sh_infer_body(const float *x, size_t first, size_t n)
 {
     sw_srv_kserve_buf_t b;
     sw_srv_kserve_buf_init(&b);
@@ -259,7 +266,7 @@ static char *sh_infer_body(const float *x, size_t first, size_t n)
 }
 
 /* Checks an answer's outputs against the model's, row by row. */
-static void sh_check_outputs(const sh_resp_t *r, const float *want, size_t n)
+static inline void sh_check_outputs(const sh_resp_t *r, const float *want, size_t n)
 {
     cr_assert_eq(r->status, 200, "status %ld: %s", r->status, r->body ? r->body : "");
     float *got = sw_malloc(n * 10 * sizeof(float));
@@ -273,7 +280,7 @@ static void sh_check_outputs(const sh_resp_t *r, const float *want, size_t n)
 
 /* n single-row calls of rows [0, n), all sent at once on their own connections, each
  * answered exactly once; statuses and answers land in r[0..n). */
-static void sh_burst(const sh_server_t *s, const float *x, size_t n, sh_resp_t *r)
+static inline void sh_burst(const sh_server_t *s, const float *x, size_t n, sh_resp_t *r)
 {
     char url[256];
     snprintf(url, sizeof(url), "%s/v2/models/fashion-mlp/infer", s->url);
@@ -312,7 +319,7 @@ static void sh_burst(const sh_server_t *s, const float *x, size_t n, sh_resp_t *
 }
 
 /* The value of a metric line "name{...} value" or "name value" in /metrics, or -1. */
-static double sh_metric(const sh_server_t *s, const char *name_and_labels)
+static inline double sh_metric(const sh_server_t *s, const char *name_and_labels)
 {
     sh_resp_t r;
     sh_http(s, NULL, "/metrics", NULL, &r);
@@ -333,7 +340,7 @@ static double sh_metric(const sh_server_t *s, const char *name_and_labels)
 }
 
 /* The whole of a file in the server's dir, or NULL. */
-static char *sh_read(const sh_server_t *s, const char *name)
+static inline char *sh_read(const sh_server_t *s, const char *name)
 {
     char path[256];
     sh_path(s, name, path, sizeof(path));
@@ -345,6 +352,54 @@ static char *sh_read(const sh_server_t *s, const char *name)
     buf[n] = '\0';
     fclose(f);
     return buf;
+}
+
+/* ---- processes ---- */
+
+/* The children of parent (all, or those running `spillway ARGV1`: worker, faas-local,
+ * function), at most cap of them, zombies left out. */
+static inline size_t sh_children(pid_t parent, const char *argv1, pid_t *out, size_t cap)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    size_t found = 0;
+    while (d && (e = readdir(d)) != NULL && found < cap) {
+        char path[300], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int pid, ppid;
+        char comm[256], state;
+        bool child = fscanf(f, "%d %255s %c %d", &pid, comm, &state, &ppid) == 4 &&
+                     ppid == parent && state != 'Z';
+        fclose(f);
+        if (!child)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+        f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        /* argv is NUL-separated: argv[1] follows the first NUL. */
+        if (!argv1 || (n > 0 && strlen(buf) + 1 < n && strcmp(buf + strlen(buf) + 1, argv1) == 0))
+            out[found++] = pid;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* The pid of the first such child other than skip_pid, or -1. */
+static inline pid_t sh_find_child(pid_t parent, const char *argv1, pid_t skip_pid)
+{
+    pid_t kids[64];
+    size_t n = sh_children(parent, argv1, kids, SW_ARRAY_LEN(kids));
+    for (size_t i = 0; i < n; i++)
+        if (kids[i] != skip_pid)
+            return kids[i];
+    return -1;
 }
 
 #endif

@@ -56,6 +56,7 @@ typedef struct call {
     bool no_auth;
     long date_offset_s;
     long client_timeout_ms; /* give up early, like a caller that disconnects */
+    const char *sent_body;  /* sent instead of the signed body (a tampered request) */
 } call_t;
 
 /* Stops the service by pid. Returns its wait status (-1 if it had to be killed). */
@@ -243,8 +244,10 @@ static resp_t invoke(const call_t *c)
     CURL *h = curl_easy_init();
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    const char *sent = c->sent_body ? c->sent_body : body;
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, sent);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                     (curl_off_t)(c->sent_body ? strlen(sent) : body_len));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -519,6 +522,30 @@ Test(faas_local, rejects_expired_signature)
     start_service(NULL);
     resp_t r = invoke(&(call_t){.path_fn = "echo", .date_offset_s = -600});
     assert_error(&r, 403, "InvalidSignatureException", "Signature expired: ");
+    sw_free(r.body);
+}
+
+/* SigV4 allows 5 minutes of skew each way: a request replayed later, or dated ahead, is
+ * refused; one within the window is served. */
+Test(faas_local, the_skew_window_is_five_minutes_each_way)
+{
+    start_service(NULL);
+    resp_t r = invoke(&(call_t){.path_fn = "echo", .date_offset_s = 600});
+    assert_error(&r, 403, "InvalidSignatureException", "Signature not yet current: ");
+    sw_free(r.body);
+    r = invoke(&(call_t){.path_fn = "echo", .date_offset_s = -240});
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    sw_free(r.body);
+}
+
+Test(faas_local, rejects_a_signature_over_another_body)
+{
+    start_service(NULL);
+    resp_t r =
+        invoke(&(call_t){.path_fn = "echo", .body = "{\"x\": 1}", .sent_body = "{\"x\": 2}"});
+    assert_error(&r, 403, "InvalidSignatureException",
+                 "The request signature we calculated does not match the signature you "
+                 "provided.");
     sw_free(r.body);
 }
 

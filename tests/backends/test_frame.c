@@ -331,6 +331,83 @@ Test(be_frame, garbage_body_is_parse_error)
     evbuffer_free(b);
 }
 
+/* Found while fuzzing the worker protocol (bench/README.md, Fuzzing): protobuf-c gives every
+ * submessage its own struct, so a frame of empty Requests asked for about 50 times its
+ * size; a 32 MB frame, within the 64 MiB default, took 1.6 GB before any Hello. */
+Test(be_frame, a_frame_that_decodes_to_far_more_than_its_size_is_refused)
+{
+    size_t k = 4000000, inner = 2 * k; /* 4 M empty Requests, 8 MB on the wire */
+    uint8_t head[8] = {0x12};          /* Frame.batch, then its varint length */
+    size_t h = 1;
+    for (size_t v = inner;; v >>= 7) {
+        head[h++] = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+        if (v < 0x80)
+            break;
+    }
+    uint8_t *body = sw_malloc(inner);
+    for (size_t i = 0; i < inner; i += 2)
+        body[i] = 0x12, body[i + 1] = 0; /* Batch.requests, empty */
+    struct evbuffer *b = evbuffer_new();
+    add_be32(b, (uint32_t)(h + inner));
+    evbuffer_add(b, head, h);
+    evbuffer_add(b, body, inner);
+    sw_free(body);
+    Spillway__Frame *g = NULL;
+    cr_assert_eq(sw_frame_read(b, SW_FRAME_MAX_BYTES_DEFAULT, &g, err, sizeof(err)), SW_EPARSE);
+    cr_assert_null(g);
+    cr_assert_str_eq(err, "frame: 8000005 bytes would decode to more than 65048616 bytes of "
+                          "memory");
+    cr_assert_eq(evbuffer_get_length(b), 4 + h + inner, "nothing is consumed");
+    evbuffer_free(b);
+}
+
+/* The budget leaves room for every real frame: a full batch of 784-float requests, and a
+ * result of 60,000 one-float answers, the most memory per byte a real frame needs. */
+Test(be_frame, real_frames_decode_within_the_memory_budget)
+{
+    static float in[784];
+    Spillway__Request rq = SPILLWAY__REQUEST__INIT;
+    rq.id = 1ull << 40;
+    rq.n_input = SW_ARRAY_LEN(in);
+    rq.input = in;
+    Spillway__Request *reqs[128];
+    for (size_t i = 0; i < SW_ARRAY_LEN(reqs); i++)
+        reqs[i] = &rq;
+    Spillway__Batch bt = SPILLWAY__BATCH__INIT;
+    bt.n_requests = SW_ARRAY_LEN(reqs);
+    bt.requests = reqs;
+    Spillway__Frame f;
+    sw_frame_init_batch(&f, &bt);
+    struct evbuffer *b = evbuffer_new();
+    write_ok(b, &f);
+    Spillway__Frame *g = read_one(b, SPILLWAY__FRAME__BODY_BATCH);
+    cr_assert_eq(g->batch->n_requests, 128);
+    spillway__frame__free_unpacked(g, NULL);
+
+    size_t n = 60000; /* 0.7 MB on the wire, within read_one's 1 MiB */
+    float one = 0.5f;
+    Spillway__Answer *as = sw_calloc(n, sizeof(*as));
+    Spillway__Answer **ptrs = sw_calloc(n, sizeof(*ptrs));
+    for (size_t i = 0; i < n; i++) {
+        spillway__answer__init(&as[i]);
+        as[i].id = i;
+        as[i].n_output = 1;
+        as[i].output = &one;
+        ptrs[i] = &as[i];
+    }
+    Spillway__BatchResult r = SPILLWAY__BATCH_RESULT__INIT;
+    r.n_answers = n;
+    r.answers = ptrs;
+    sw_frame_init_result(&f, &r);
+    write_ok(b, &f);
+    g = read_one(b, SPILLWAY__FRAME__BODY_RESULT);
+    cr_assert_eq(g->result->n_answers, n);
+    spillway__frame__free_unpacked(g, NULL);
+    sw_free(ptrs);
+    sw_free(as);
+    evbuffer_free(b);
+}
+
 Test(be_frame, empty_or_unknown_frame_rejected)
 {
     Spillway__Frame f = SPILLWAY__FRAME__INIT;

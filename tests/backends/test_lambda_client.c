@@ -603,6 +603,38 @@ Test(be_lambda, log_tail_without_init_is_a_warm_start)
     cr_assert_not(dn[0].r.cold_start);
 }
 
+/* Found by tests/fuzz/fuzz_lambda_response's check on what the log tail yields: the
+ * REPORT line's numbers went to the ledger as strtod read them, so an endpoint that wrote
+ * "nan", "inf" or a negative duration made the run's cost NaN or negative. Such a field
+ * now reads as absent. */
+Test(be_lambda, log_tail_durations_that_no_bill_can_hold_read_as_absent)
+{
+    static const char *const tails[] = {
+        "REPORT RequestId: z\tDuration: nan ms\tInit Duration: -5 ms\t\n",
+        "REPORT RequestId: z\tDuration: 1e400 ms\tInit Duration: inf ms\t\n",
+        "REPORT RequestId: z\tDuration: 900000.5 ms\tInit Duration: ms\t\n",
+    };
+    char ep[64];
+    sw_be_lambda_opts_t o = base_opts(ep, sizeof(ep));
+    o.log_tail = true;
+    make_client(&o);
+    char *tail[3];
+    for (int i = 0; i < 3; i++) {
+        tail[i] = b64(tails[i]);
+        fk.script[i] = (resp_t){200, "{}", {{"X-Amz-Log-Result", tail[i]}}, false};
+    }
+    fk.n_script = 3;
+    for (int i = 0; i < 3; i++) {
+        invoke(&dn[i], "{}");
+        run_until(&dn[i].n, 1, 5000);
+        cr_assert_eq(dn[i].r.status, SW_FAAS_OK, "%d: %s", i, dn[i].error);
+        cr_assert_eq(dn[i].r.duration_ms, 0, "%d: %g", i, dn[i].r.duration_ms);
+        cr_assert_eq(dn[i].r.init_ms, 0, "%d: %g", i, dn[i].r.init_ms);
+        cr_assert_not(dn[i].r.cold_start, "%d", i);
+        sw_free(tail[i]);
+    }
+}
+
 Test(be_lambda, destroy_cancels_every_pending_call_exactly_once)
 {
     fk.script[0] = (resp_t){.hold = true};

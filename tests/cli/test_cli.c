@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "config/config.h"
 
 #include "common/common.h"
+#include "cli/cli.h"
 #include "tests/cli/cli_helpers.h"
 
 static json_t *load_summary(const char *dir)
@@ -127,6 +129,15 @@ static bool files_equal(const char *dir_a, const char *dir_b, const char *name)
 }
 
 /* ---- top-level dispatch ---------------------------------------------------------------- */
+
+/* serve (with functions) and faas-local call it before they hold a key: each test runs
+ * in a process of its own, so this one may mark itself. */
+Test(cli, protecting_secrets_makes_the_process_undumpable)
+{
+    cr_assert_neq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+    sw__cli_protect_secrets();
+    cr_assert_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0, "no core dump, no ptrace, no /proc/mem");
+}
 
 Test(cli, help_lists_commands)
 {

@@ -726,6 +726,35 @@ Test(config_validate, set_unknown_key_and_bad_value)
     sw_cfg_destroy(cfg);
 }
 
+/* Found by tests/fuzz/fuzz_config_set: --set took bytes that are not UTF-8, which no
+ * policy file can hold, so check-config printed a file that did not load. */
+Test(config_validate, set_refuses_a_string_that_is_not_utf8)
+{
+    sw_cfg_t *cfg = load_ok("");
+    static const char *const bad[] = {
+        "http://laun\x86\x63h:.1:9001", /* the fuzzer's input: a stray continuation byte */
+        "x\xc0\xaf",                    /* an overlong '/' */
+        "x\xed\xa0\x80",                /* a surrogate */
+        "x\xf4\x90\x80\x80",            /* past U+10FFFF */
+        "x\xe2\x82",                    /* cut short */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(sw_cfg_set(cfg, "faas.invoke.endpoint", bad[i], err, sizeof err), SW_ECONFIG,
+                     "%zu", i);
+        cr_assert_str_eq(err, "faas.invoke.endpoint: is not valid UTF-8");
+    }
+    /* Real UTF-8 is a string like any other, and prints as a file that loads back. */
+    cr_assert_eq(sw_cfg_set(cfg, "faas.invoke.function_name", "caf\xc3\xa9-\xf0\x9f\x98\x80", err,
+                            sizeof err),
+                 0, "%s", err);
+    char *text = print_to_string(cfg);
+    sw_cfg_t *again = load_ok(text);
+    cr_assert(sw_cfg_equal(cfg, again));
+    sw_cfg_destroy(again);
+    free(text);
+    sw_cfg_destroy(cfg);
+}
+
 Test(config_validate, set_that_breaks_validation_is_undone)
 {
     /* The types are defaulted (no line); slo.latency_ms was overridden (no line). */

@@ -152,6 +152,23 @@ Test(sched_live, an_adopted_worker_serves_at_once_and_is_billed_from_joining)
     teardown(&f);
 }
 
+/* Found by tests/faults: an adopted worker's loss made the static policy launch a
+ * replacement, which a static provider refuses, which was a loss, and so on for good. */
+Test(sched_live, a_lost_adopted_worker_is_not_replaced_but_the_pool_is_refilled)
+{
+    fixture_t f;
+    setup(&f, "static", 1);
+    uint32_t pooled = find(&f.out, SW_ACT_LAUNCH)->worker_id;
+    sw_actions_clear(&f.out);
+    uint32_t adopted = sw_sched_adopt_worker(f.s, S(5), 0, &f.out);
+    sw_actions_clear(&f.out);
+    sw_sched_on_worker_lost(f.s, S(6), adopted, &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, -1), 0, "the pool of one is still whole");
+    sw_sched_on_worker_lost(f.s, S(7), pooled, &f.out);
+    cr_assert_eq(count(&f.out, SW_ACT_LAUNCH, SW_REASON_STATIC_POOL), 1, "refilled to one");
+    teardown(&f);
+}
+
 Test(sched_live, a_draining_worker_finishes_its_batch_then_stops_and_is_replaced)
 {
     fixture_t f;

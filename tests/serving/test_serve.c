@@ -4,7 +4,6 @@
  * process. Every scenario checks that each call is answered exactly once and that the
  * run's counts add up. */
 #include <pthread.h>
-#include <dirent.h>
 
 #include "tests/serve_harness.h"
 
@@ -130,34 +129,7 @@ Test(srv_serve, answers_one_and_many_rows_and_spills_a_burst_to_functions)
 /* The pid of a `spillway worker` child of serve, or -1. */
 static pid_t find_worker(pid_t parent)
 {
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    pid_t found = -1;
-    while (d && (e = readdir(d)) != NULL && found < 0) {
-        char path[300], buf[4096];
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        int pid, ppid;
-        char comm[256], state;
-        bool child = fscanf(f, "%d %255s %c %d", &pid, comm, &state, &ppid) == 4 && ppid == parent;
-        fclose(f);
-        if (!child)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-        f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[n] = '\0';
-        /* argv is NUL-separated: argv[1] follows the first NUL. */
-        if (n > 0 && strcmp(buf + strlen(buf) + 1, "worker") == 0)
-            found = pid;
-    }
-    if (d)
-        closedir(d);
-    return found;
+    return sh_find_child(parent, "worker", -1);
 }
 
 static void *kill_a_worker_soon(void *arg)

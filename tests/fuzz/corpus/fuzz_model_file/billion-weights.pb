@@ -1,0 +1,2 @@
+
+spillway.modelhuge B	 N(

@@ -1,0 +1,12 @@
+/* Fuzz target: the trace reader, sw_trace_open and sw_trace_next (runs/trace.h), on the
+ * bytes as a trace file, for the timestamps format (a CSV of one row per request).
+ * sw_fuzz_trace (fuzz_util.c) reads it twice: as recorded, and scaled down so that the
+ * whole file is parsed. */
+#include "config/config.h"
+#include "tests/fuzz/fuzz_util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    sw_fuzz_trace(data, size, SW_TRACE_TIMESTAMPS);
+    return 0;
+}

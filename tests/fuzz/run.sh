@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets of tests/fuzz in their own clang build directory and runs
+# each on its seed corpus, failing on any crash, leak, timeout or out-of-memory.
+#
+#   tests/fuzz/run.sh [-t SECONDS] [-n RUNS] [-j JOBS] [TARGET...]
+#
+#   -t SECONDS  time per target (default $SW_FUZZ_SECONDS, else 30)
+#   -n RUNS     executions per target (the long campaign: -n 10000000); with -t too, a
+#               target stops at whichever comes first, else -n alone sets no time limit
+#   -j JOBS     targets run at once (default $SW_FUZZ_JOBS, else 2)
+#   TARGET      fuzz_* names or suffixes (config_load, http, ...); default: every target
+#
+# Environment: SW_FUZZ_BUILD_DIR (default build-fuzz), SW_FUZZ_WORK (new corpus units,
+# logs and crash artifacts; default $SW_FUZZ_BUILD_DIR/fuzz-work), SW_FUZZ_NO_BUILD=1 to
+# run the targets as built (several runs at once must not build at once). The committed seeds in
+# tests/fuzz/corpus/ are only read; what a run finds goes to the work directory, and
+# `-merge=1` can fold it into the seeds (bench/README.md, Fuzzing).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+seconds=""
+jobs=${SW_FUZZ_JOBS:-2}
+runs=""
+while getopts "t:n:j:" opt; do
+  case $opt in
+    t) seconds=$OPTARG ;;
+    n) runs=$OPTARG ;;
+    j) jobs=$OPTARG ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+[ -z "$runs" ] && seconds=${seconds:-${SW_FUZZ_SECONDS:-30}}
+
+build=${SW_FUZZ_BUILD_DIR:-build-fuzz}
+work=${SW_FUZZ_WORK:-$build/fuzz-work}
+# A separate build directory: the flags apply to every library, and the gcc build
+# (build-test) must stay as it is.
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  CC=${SW_FUZZ_CC:-clang} cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSW_FUZZ=ON \
+    -DSW_BUILD_TESTS=OFF -DSW_BUILD_BENCH=OFF >/dev/null
+fi
+[ "${SW_FUZZ_NO_BUILD:-0}" = 1 ] || cmake --build "$build" --target fuzz -j"$(nproc)"
+
+all=$(cd "$build/tests/fuzz" && ls fuzz_* | grep -v make_seeds | sort)
+targets=()
+if [ $# -eq 0 ]; then
+  targets=($all)
+else
+  for t in "$@"; do
+    t=fuzz_${t#fuzz_}
+    grep -qx "$t" <<<"$all" || { echo "run.sh: no target $t (have: $(echo $all))" >&2; exit 2; }
+    targets+=("$t")
+  done
+fi
+
+dict_of() {
+  case $1 in
+    fuzz_config_*) echo config ;;
+    fuzz_trace_*) echo trace ;;
+    fuzz_kserve_*) echo kserve ;;
+    fuzz_frame_*) echo frame ;;
+    fuzz_http) echo http ;;
+    fuzz_lambda_response) echo lambda ;;
+    fuzz_aws_creds) echo aws_creds ;;
+  esac
+}
+
+mkdir -p "$work/logs" "$work/artifacts"
+# The same sanitizer settings as the unit tests (scripts/test.sh), whatever the caller had.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+run_one() {
+  local t=$1 d
+  d=$(dict_of "$t")
+  mkdir -p "$work/corpus/$t"
+  # -timeout: one input over 10 s is a hang. -rss_limit_mb / -malloc_limit_mb: an input
+  # may not make the process grow past 2 GiB, nor ask for 1 GiB in one allocation.
+  local args=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1
+              -artifact_prefix="$work/artifacts/$t-")
+  [ -n "$runs" ] && args+=(-runs="$runs")
+  [ -n "$seconds" ] && args+=(-max_total_time="$seconds")
+  [ -n "$d" ] && args+=(-dict="tests/fuzz/dict/$d.dict")
+  if "$build/tests/fuzz/$t" "${args[@]}" "$work/corpus/$t" "tests/fuzz/corpus/$t" \
+      >"$work/logs/$t.log" 2>&1; then
+    echo "ok    $t  $(grep -E '^#[0-9]+' "$work/logs/$t.log" | tail -1 | sed 's/  */ /g')"
+  else
+    echo "FAIL  $t  (log: $work/logs/$t.log)"
+    grep -E 'ERROR|SUMMARY|Test unit written|fuzz:' "$work/logs/$t.log" | head -8 |
+      sed 's/^/      /'
+    return 1
+  fi
+}
+export -f run_one dict_of
+export build work seconds runs
+
+echo "fuzz: ${#targets[@]} targets," \
+  "${runs:+$runs runs }${seconds:+$seconds s }each, $jobs at a time"
+summary=$work/summary.txt
+start=$(date +%s)
+printf '%s\n' "${targets[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one {}' | tee "$summary" || true
+passed=$(grep -c '^ok ' "$summary" || true)
+failed=$((${#targets[@]} - passed))
+echo "fuzz: took $(( $(date +%s) - start )) s"
+echo "fuzz: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
