@@ -1,6 +1,7 @@
 /* Subcommand dispatch, --help and --version, and the helpers subcommands share. */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +145,33 @@ bool sw__cli_set_log_level(const char *cmd, const char *opt, const char *text)
         return false;
     }
     sw_log_set_level(lvl);
+    return true;
+}
+
+/* It stands in for a heavier model where several workers (or functions) share one small
+ * machine (fault tests, the live-against-simulated benchmark): a sleeping worker costs no
+ * CPU, as a worker on its own VM would not cost this machine any. */
+bool sw__cli_parse_delay(const char *cmd, const char *opt, const char *text, double *per_batch,
+                         double *per_row)
+{
+    char *end;
+    errno = 0;
+    double a = strtod(text, &end), b = 0;
+    bool ok = end != text && errno == 0;
+    if (ok && *end == '+') {
+        const char *rest = end + 1;
+        b = strtod(rest, &end);
+        ok = end != rest && errno == 0;
+    }
+    /* Plain decimals only: strtod would also take hex, exponents and leading blanks. */
+    if (!ok || *end || !(a >= 0 && a <= 600000) || !(b >= 0 && b <= 600000) ||
+        !isdigit((unsigned char)text[0]) || text[strspn(text, "0123456789.+")] != '\0') {
+        fprintf(stderr, "spillway %s: %s %s: expected A or A+B, milliseconds per batch "
+                        "and per row, each in [0, 600000]\n", cmd, opt, text);
+        return false;
+    }
+    *per_batch = a;
+    *per_row = b;
     return true;
 }
 

@@ -45,6 +45,10 @@ bool sw__cli_parse_uint(const char *cmd, const char *opt, const char *text,
                         unsigned long long min, unsigned long long max, unsigned long long *out);
 /* Sets the log threshold from an option value ("error", "warn", "info", "debug"); prints
  * "spillway CMD: OPT TEXT: expected ..." and returns false when it is none of them. */
+/* "A" or "A+B" (SW_DEBUG_COMPUTE_DELAY_MS): A ms per batch plus B ms per row, each a plain
+ * decimal in [0, 600000]. On error prints "spillway CMD: OPT TEXT: ..." and returns false. */
+bool sw__cli_parse_delay(const char *cmd, const char *opt, const char *text, double *per_batch,
+                         double *per_row);
 bool sw__cli_set_log_level(const char *cmd, const char *opt, const char *text);
 /* Prints the config's notes ("note: ...", sw_cfg_notes) to stderr, if any. */
 void sw__cli_print_notes(const sw_cfg_t *cfg);

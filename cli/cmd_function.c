@@ -49,6 +49,10 @@ static void usage(FILE *f)
             "                     to the spillway binary)\n"
             "  --max-batch N      largest batch (rows) one event may carry (default %d)\n"
             "  --log-level LEVEL  error, warn, info, debug (default info)\n\n"
+            "For tests and benchmarks, SW_DEBUG_COMPUTE_DELAY_MS=A[+B] sleeps A ms per\n"
+            "invocation plus B ms per row after the forward pass, as `spillway worker` does:\n"
+            "functions that faas-local starts inherit it, so they emulate the same heavier\n"
+            "model as the workers.\n\n"
             "Exit status: 0 stopped by SIGTERM, 2 usage error, 1 failure.\n",
             DEFAULT_MAX_BATCH);
 }
@@ -56,6 +60,7 @@ static void usage(FILE *f)
 typedef struct fn_args {
     const char *model;
     unsigned long long max_batch;
+    double delay_ms, delay_per_row_ms;
 } fn_args_t;
 
 static int parse_args(int argc, char **argv, fn_args_t *a)
@@ -66,6 +71,12 @@ static int parse_args(int argc, char **argv, fn_args_t *a)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     *a = (fn_args_t){.max_batch = DEFAULT_MAX_BATCH};
+    /* The workers' testing aid (cmd_worker.c), so that a spilled request costs the
+     * function what it costs a worker in the benchmark that compares them. */
+    const char *delay = getenv("SW_DEBUG_COMPUTE_DELAY_MS");
+    if (delay && *delay && !sw__cli_parse_delay("function", "SW_DEBUG_COMPUTE_DELAY_MS", delay,
+                                                &a->delay_ms, &a->delay_per_row_ms))
+        return SW_EXIT_USAGE;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -144,6 +155,7 @@ typedef struct fn {
     int64_t deadline_ms;
     sw_model_t *model;
     unsigned max_batch;
+    double delay_ms, delay_per_row_ms; /* SW_DEBUG_COMPUTE_DELAY_MS */
     sw_srv_kserve_req_t req;
     sw_srv_kserve_buf_t resp;
     float *out; /* max_batch x output_size */
@@ -381,6 +393,18 @@ static int check_post(const fn_t *f, const char *what, long status)
 }
 
 /* Answers the event in f->body. Returns 0, or -1 when the runtime must exit. */
+/* Sleeps SW_DEBUG_COMPUTE_DELAY_MS for the rows just computed (signals aside). */
+static void debug_delay(const fn_t *f)
+{
+    double ms = f->delay_ms + f->delay_per_row_ms * (double)f->req.n;
+    if (ms <= 0)
+        return;
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1e3),
+                          .tv_nsec = (long)((ms - 1e3 * (double)(time_t)(ms / 1e3)) * 1e6)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
 static int fn_handle(fn_t *f)
 {
     if (f->trace_id[0])
@@ -402,6 +426,8 @@ static int fn_handle(fn_t *f)
         snprintf(err, sizeof(err), "inference failed for a batch of %zu", f->req.n);
         rc = -EIO;
     }
+    if (rc == 0)
+        debug_delay(f);
     if (rc < 0) {
         /* A bad payload is the caller's error, reported to them; the runtime carries on.
          * Per-request detail, so DEBUG: the caller gets the message anyway. */
@@ -487,7 +513,8 @@ int sw_cli_cmd_function(int argc, char **argv)
         fprintf(stderr, "spillway function: libcurl initialisation failed\n");
         return SW_EXIT_FAILURE;
     }
-    fn_t f = {.max_batch = (unsigned)a.max_batch};
+    fn_t f = {.max_batch = (unsigned)a.max_batch, .delay_ms = a.delay_ms,
+              .delay_per_row_ms = a.delay_per_row_ms};
     sw_srv_kserve_req_init(&f.req);
     sw_srv_kserve_buf_init(&f.resp);
     rc = SW_EXIT_FAILURE;

@@ -19,7 +19,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: spillway simulate [--config FILE] [--trace FILE] [--trace-format FORMAT]\n"
             "                         [--policy NAME] [--seed N] [--rate-scale K]\n"
-            "                         [--start S] [--duration S] [--set KEY=VALUE]...\n"
+            "                         [--start S] [--duration S] [--lead S]\n"
+            "                         [--set KEY=VALUE]...\n"
             "                         [--decisions] [--report] [--out DIR]\n"
             "                         [--progress|--no-progress]\n\n"
             "Replays a request trace through the policy core against simulated VMs and\n"
@@ -34,6 +35,9 @@ static void usage(FILE *f)
             "  --rate-scale K       multiply the trace's request rate by K\n"
             "  --start S            skip the first S seconds of the trace\n"
             "  --duration S         simulate only S seconds of the trace\n"
+            "  --lead S             start the run S seconds (up to 3600) before the window's\n"
+            "                       first second, as a live server that was up before its\n"
+            "                       load came (default 0)\n"
             "  --set KEY=VALUE      override any config key, e.g. slo.latency_ms=100\n"
             "  --decisions          write DIR/decisions.jsonl, one line per decision\n"
             "  --report             also write DIR/report.html (spillway report DIR)\n"
@@ -52,10 +56,11 @@ typedef struct sim_args {
     const char *sets[64];
     size_t n_sets;
     bool trace_given, format_given;
+    double lead_s;
 } sim_args_t;
 
 enum { OPT_TRACE = 256, OPT_FORMAT, OPT_POLICY, OPT_SEED, OPT_RATE, OPT_START, OPT_DURATION,
-       OPT_SET, OPT_DECISIONS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_LOG, OPT_REPORT };
+       OPT_SET, OPT_DECISIONS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_LOG, OPT_REPORT, OPT_LEAD };
 
 /* Options that are shorthands for config keys become --set assignments, applied in order
  * after the file is loaded, so they validate exactly like the YAML. */
@@ -79,6 +84,7 @@ static int parse_args(int argc, char **argv, sim_args_t *a, char *storage, size_
         {"start", required_argument, NULL, OPT_START},
         {"duration", required_argument, NULL, OPT_DURATION},
         {"set", required_argument, NULL, OPT_SET},
+        {"lead", required_argument, NULL, OPT_LEAD},
         {"decisions", no_argument, NULL, OPT_DECISIONS},
         {"report", no_argument, NULL, OPT_REPORT},
         {"progress", no_argument, NULL, OPT_PROGRESS},
@@ -102,6 +108,17 @@ static int parse_args(int argc, char **argv, sim_args_t *a, char *storage, size_
         case OPT_SET: a->sets[a->n_sets++] = optarg; break;
         case OPT_DECISIONS: a->decisions = true; break;
         case OPT_REPORT: a->report = true; break;
+        case OPT_LEAD: {
+            char *end;
+            errno = 0;
+            a->lead_s = strtod(optarg, &end);
+            if (end == optarg || *end || errno != 0 || !(a->lead_s >= 0 && a->lead_s <= 3600)) {
+                fprintf(stderr, "spillway simulate: --lead %s: expected seconds in [0, 3600]\n",
+                        optarg);
+                return SW_EXIT_USAGE;
+            }
+            break;
+        }
         case OPT_PROGRESS: a->progress = 1; break;
         case OPT_NO_PROGRESS: a->progress = 0; break;
         case OPT_LOG: {
@@ -222,6 +239,7 @@ int sw_cli_cmd_simulate(int argc, char **argv)
         .out_dir = a.out,
         .decisions = a.decisions,
         .progress = a.progress < 0 ? isatty(STDERR_FILENO) : a.progress,
+        .lead = sw_s_to_time(a.lead_s),
     };
     char err[4096];
     if ((rc = load_model(cfg, &opts.predictor)) != 0) {

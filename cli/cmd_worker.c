@@ -64,33 +64,6 @@ typedef struct worker_args {
     bool seed_set;
 } worker_args_t;
 
-/* "A" or "A+B": sleep A ms per batch plus B ms per row after the forward pass, each a
- * decimal in [0, 600000]. It stands in for a heavier model where several workers share
- * one small machine (fault tests, the live-against-simulated benchmark): a sleeping
- * worker costs no CPU, as a worker on its own VM would not cost this machine any. */
-static bool parse_delay(const char *opt, const char *text, double *per_batch, double *per_row)
-{
-    char *end;
-    errno = 0;
-    double a = strtod(text, &end), b = 0;
-    bool ok = end != text && errno == 0;
-    if (ok && *end == '+') {
-        const char *rest = end + 1;
-        b = strtod(rest, &end);
-        ok = end != rest && errno == 0;
-    }
-    /* Plain decimals only: strtod would also take hex, exponents and leading blanks. */
-    if (!ok || *end || !(a >= 0 && a <= 600000) || !(b >= 0 && b <= 600000) ||
-        !isdigit((unsigned char)text[0]) || text[strspn(text, "0123456789.+")] != '\0') {
-        fprintf(stderr, "spillway worker: %s %s: expected A or A+B, milliseconds per batch "
-                        "and per row, each in [0, 600000]\n", opt, text);
-        return false;
-    }
-    *per_batch = a;
-    *per_row = b;
-    return true;
-}
-
 static int parse_args(int argc, char **argv, worker_args_t *a)
 {
     static const struct option opts[] = {{"connect", required_argument, NULL, 'c'},
@@ -110,7 +83,7 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
      * down to catch a batch in hand). The option still wins. */
     const char *delay = getenv("SW_DEBUG_COMPUTE_DELAY_MS");
     if (delay && *delay &&
-        !parse_delay("SW_DEBUG_COMPUTE_DELAY_MS", delay, &a->delay_ms, &a->delay_per_row_ms))
+        !sw__cli_parse_delay("worker", "SW_DEBUG_COMPUTE_DELAY_MS", delay, &a->delay_ms, &a->delay_per_row_ms))
         return SW_EXIT_USAGE;
     optind = 1;
     int c;
@@ -132,7 +105,7 @@ static int parse_args(int argc, char **argv, worker_args_t *a)
             ok = sw__cli_parse_uint("worker", "--max-frame-bytes", optarg, 64, 1ULL << 31, &a->max_frame_bytes);
             break;
         case 'D':
-            ok = parse_delay("--debug-compute-delay-ms", optarg, &a->delay_ms, &a->delay_per_row_ms);
+            ok = sw__cli_parse_delay("worker", "--debug-compute-delay-ms", optarg, &a->delay_ms, &a->delay_per_row_ms);
             break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return SW_EXIT_USAGE;

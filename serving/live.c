@@ -44,6 +44,10 @@ static void on_infer(void *self, sw_srv_infer_t *inf)
 {
     sw_srv_live_t *l = self;
     sw__live_tick(l);
+    /* When the load came, on the core's clock: a simulation of the same window starts
+     * that much earlier to line its intervals up with these (simulate --lead). */
+    if (l->c.calls_accepted == 0)
+        SW_LOG_INFO("first call core_time_s=%.6f", sw_time_to_s(l->now));
     sw__live_call_accept(l, inf);
 }
 

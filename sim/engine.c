@@ -294,6 +294,13 @@ static void watch_progress(sw_sim_t *sim)
     sim->still_events++;
 }
 
+/* The next arrival of the trace, shifted by the lead; sets `more` as sw_trace_next. */
+static void next_arrival(sw_sim_t *sim)
+{
+    sim->more = sw_trace_next(sim->trace, &sim->arrival);
+    sim->arrival += sim->opts.lead;
+}
+
 /* Feeds the earliest of the three sources to the core. Returns false when the run is
  * over: the trace is exhausted and every request answered, or nothing is left that could
  * answer what remains. */
@@ -328,7 +335,7 @@ static bool step(sw_sim_t *sim)
         sim->now = sim->arrival;
         sim->stats.arrivals++;
         sw_sched_on_arrival(s, sim->now, sim->next_req_id++, &sim->acts);
-        sim->more = sw_trace_next(sim->trace, &sim->arrival);
+        next_arrival(sim);
     } else {
         return false;
     }
@@ -342,7 +349,7 @@ static int finish_run(sw_sim_t *sim, sw_time_t started, char *errbuf, size_t err
 {
     /* The run covers the whole window even when its last requests came early (or none
      * came at all): the pool is paid until the window closes. */
-    sim->now = SW_MAX(sim->now, sw_trace_covered(sim->trace));
+    sim->now = SW_MAX(sim->now, sim->opts.lead + sw_trace_covered(sim->trace));
     sw_sched_finish(sim->sched, sim->now, &sim->acts);
     int rc = execute(sim, sim->now);
     sim->stats.end = sim->now;
@@ -386,7 +393,10 @@ int sw_sim_run(sw_sim_t *sim, char *errbuf, size_t errlen)
     sim->stall_limit = SW_TIME_NEVER;
     sw_sched_start(sim->sched, 0, &sim->acts);
     int rc = execute(sim, 0);
-    sim->more = rc < 0 ? rc : sw_trace_next(sim->trace, &sim->arrival);
+    if (rc < 0)
+        sim->more = rc;
+    else
+        next_arrival(sim);
     sim->still_at = 0;
     sim->still_events = 0;
     while (sim->more >= 0 && rc == 0 && step(sim)) {

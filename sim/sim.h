@@ -34,6 +34,9 @@ typedef struct sw_sim_opts {
     /* A fitted forecaster for `mark` (loaded from predictor.model_path by the caller);
      * sw_sim_create takes ownership, also on failure. NULL: built from the config. */
     sw_pred_t *predictor;
+    /* The run starts this long before the window: every arrival comes `lead` later, as
+     * at a live server that was up before its load came (bench/parity.sh measures it). */
+    sw_time_t lead;
 } sw_sim_opts_t;
 
 typedef struct sw_sim_stats {

@@ -278,3 +278,26 @@ Test(sim_engine, very_slow_functions_still_progress, .timeout = 60)
 {
     check_progress("faas.warm_latency_ms.mean", "100000", "mark");
 }
+
+/* --lead: the same arrivals, each `lead` later, and the run paid until the window closes
+ * that much later, as at a live server that was up before its load came. */
+Test(sim_engine, a_lead_delays_every_arrival_and_the_end_of_the_run, .timeout = 60)
+{
+    sw_cfg_t *cfg = twitter_slice("static", "5", "30");
+    sw_sim_opts_t o0 = {0}, o1 = {.lead = 1500000};
+    sw_sim_t *s0, *s1;
+    char err[4096];
+    cr_assert_eq(sw_sim_create(&s0, cfg, &o0, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_sim_create(&s1, cfg, &o1, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_sim_run(s0, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(sw_sim_run(s1, err, sizeof(err)), 0, "%s", err);
+    sw_sim_stats_t a, b;
+    sw_sim_stats(s0, &a);
+    sw_sim_stats(s1, &b);
+    cr_assert_gt(a.arrivals, 500, "a real slice");
+    cr_assert_eq(a.arrivals, b.arrivals);
+    cr_assert_eq(b.end - a.end, 1500000, "ends %" PRId64 " and %" PRId64 " us", a.end, b.end);
+    sw_sim_destroy(s0);
+    sw_sim_destroy(s1);
+    sw_cfg_destroy(cfg);
+}
