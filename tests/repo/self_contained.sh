@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # A clone of the repository must need nothing beside it: no tracked file may refer to the
-# developers' ../shared folder, and the data the quick start and the tests read must be in
-# data/. Usage: self_contained.sh SOURCE_DIR
+# folder of shared material that sits beside the repository on the developers' machines,
+# and the data the quick start and the tests read must be in data/. The folder's name is
+# assembled below, so that this script does not refer to it either.
+# Usage: self_contained.sh SOURCE_DIR
 set -euo pipefail
 src=${1:?usage: self_contained.sh SOURCE_DIR}
 cd "$src"
 status=0
-hits=$(grep -rIl --exclude-dir='build*' --exclude-dir=.git --exclude=self_contained.sh -e '\.\./shared' -e 'shared/data/' . || true)
+beside="../$(printf 's%s' hared)"
+hits=$(grep -rIlF --exclude-dir='build*' --exclude-dir=.git -e "$beside" -e "${beside#../}/data/" . || true)
 if [ -n "$hits" ]; then
-  echo "files refer to ../shared, which a user of the repository does not have:"
+  echo "files refer to $beside, which a user of the repository does not have:"
   echo "$hits"
   status=1
 fi
