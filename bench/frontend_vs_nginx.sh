@@ -30,14 +30,8 @@ spillway=$PWD/$build/spillway
 upstream=$PWD/$build/bench/kserve_upstream
 [ -x "$upstream" ] || upstream=$PWD/$build/kserve_upstream
 
-tmp=$(mktemp -d /tmp/sw_vs_nginx.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+source bench/lib.sh  # the script runs from the repository root (cd above)
+bench_scratch sw_vs_nginx
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 "$upstream" --write-tiny-model "$tmp/tiny.pb"
@@ -51,17 +45,6 @@ EOF
 # A free TCP port on 127.0.0.1 (nginx cannot be told port 0 and report it back).
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Waits for "listening on HOST:PORT" in a file; prints the port.
-wait_listen() {
-    for _ in $(seq 100); do
-        if grep -q "listening on" "$1" 2>/dev/null; then
-            sed -n 's/.*listening on [a-z:/]*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$1" | head -1
-            return
-        fi
-        sleep 0.1
-    done
-    echo "$0: no 'listening on' in $1:" >&2; cat "$1" >&2; exit 1
-}
 
 # Runs wrk pinned; prints "p50_us p99_us rps".
 run_wrk() { # URL CONNECTIONS

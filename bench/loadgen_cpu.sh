@@ -21,28 +21,9 @@ upstream=$PWD/$build/bench/kserve_upstream
 model=$PWD/$build/fashion-mlp.pb
 trace=$PWD/data/traces/twitter-2021-08/twitter_day00_per_second.txt
 
-tmp=$(mktemp -d /tmp/sw_loadgen_cpu.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+source bench/lib.sh  # the script runs from the repository root (cd above)
+bench_scratch sw_loadgen_cpu
 
-# Waits for a line "listening on [http://]127.0.0.1:PORT" in a file; prints the port.
-wait_listen() {
-    for _ in $(seq 200); do
-        if grep -Eq "^(spillway serve: )?listening on" "$1" 2>/dev/null; then
-            sed -En 's/^(spillway serve: )?listening on [a-z:/]*127\.0\.0\.1:([0-9]+).*/\2/p' "$1" | head -1
-            return
-        fi
-        sleep 0.1
-    done
-    echo "$0: no 'listening on' in $1:" >&2
-    cat "$1" >&2
-    exit 1
-}
 
 # One loadgen run: prints the mode, answers/s and CPU per request.
 measure() {
