@@ -277,6 +277,9 @@ int sw_cfg_load(const char *path, sw_cfg_t **out, char *errbuf, size_t errlen) S
 int sw_cfg_load_string(const char *yaml, size_t len, const char *name, sw_cfg_t **out,
                        char *errbuf, size_t errlen) SW_MUST_USE;
 void sw_cfg_destroy(sw_cfg_t *cfg);
+/* A deep copy of a loaded config (key lines for later messages included), to be
+ * destroyed on its own: a snapshot to try changes on, for a fraction of a reload's cost. */
+sw_cfg_t *sw_cfg_copy(const sw_cfg_t *cfg);
 
 /* Sets a numeric or string key by dotted path, e.g. "slo.latency_ms" = "100" or
  * "instance_types[0].price_per_hour_usd" = "0.1", then re-validates. The value is parsed

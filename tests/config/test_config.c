@@ -368,6 +368,38 @@ Test(config_load, print_then_load_gives_an_equal_config)
     sw_cfg_destroy(b);
 }
 
+Test(config_load, a_copy_is_equal_and_owns_everything_it_holds)
+{
+    sw_cfg_t *a = NULL;
+    cr_assert_eq(sw_cfg_load(EXAMPLE, &a, err, sizeof err), 0, "%s", err);
+    cr_assert_gt(a->instance_types_count, 1);
+    char *text_a = print_to_string(a);
+    sw_cfg_t *b = sw_cfg_copy(a);
+    cr_assert(sw_cfg_equal(a, b));
+    cr_assert_str_eq(b->source_path, a->source_path);
+
+    /* Changes to the copy's strings and list entries leave the original as it was. */
+    cr_assert_eq(sw_cfg_set(b, "instance_types[1].name", "renamed", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sw_cfg_set(b, "trace.path", "/tmp/other.txt", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sw_cfg_set(b, "instance_types[0].batch_latency_ms[0]", "1", err, sizeof err), 0,
+                 "%s", err);
+    char *text_a_after = print_to_string(a);
+    cr_assert_str_eq(text_a_after, text_a);
+    cr_assert_not(sw_cfg_equal(a, b));
+
+    /* The copy outlives the original and still reports against its file's lines. */
+    sw_cfg_destroy(a);
+    cr_assert_neq(sw_cfg_set(b, "slo.latency_ms", "-1", err, sizeof err), 0);
+    cr_assert(strstr(err, "slo.latency_ms"), "%s", err);
+    cr_assert_str_eq(b->instance_types[1].name, "renamed");
+    sw_cfg_t *c = sw_cfg_copy(b);
+    cr_assert(sw_cfg_equal(b, c));
+    sw_cfg_destroy(b);
+    sw_cfg_destroy(c);
+    free(text_a);
+    free(text_a_after);
+}
+
 Test(config_load, print_round_trips_defaults_and_odd_strings)
 {
     sw_cfg_t *a = load_ok("trace:\n  timestamp_column: \"a \\\"quoted\\\" \\\\ col\"\n"
