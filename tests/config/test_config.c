@@ -159,7 +159,7 @@ Test(config_load, minimal_yaml_gets_all_defaults)
     cr_assert_float_eq(p->reactive.scale_in_cooldown_s, 300.0, 1e-12);
     cr_assert_eq(p->reactive.min_instances, 1);
     cr_assert_eq(p->mark.horizon_intervals, 5);
-    cr_assert_float_eq(p->mark.target_utilization, 0.8, 1e-12);
+    cr_assert_float_eq(p->mark.target_utilization, 0.95, 1e-12);
     cr_assert_float_eq(p->mark.violation_budget, 0.02, 1e-12);
     cr_assert(p->mark.spill);
 
