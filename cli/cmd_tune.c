@@ -26,11 +26,12 @@ enum { MAX_GRID = 64, MAX_ROUNDS = 3 };
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: spillway tune --config FILE --trace FILE --train-until S\n"
+            "usage: spillway tune [--config FILE] --trace FILE --train-until S\n"
             "                     [--keys K1,K2,...|--keys K=V1,V2,...]... [--jobs N]\n"
             "                     [--out DIR] [--trace-format F] [--rate-scale K] [--seed N]\n"
-            "                     [--start S] [--duration S]\n\n"
-            "Searches policy keys on the training part of the trace, [start, S), with\n"
+            "                     [--start S0] [--duration D]\n\n"
+            "Searches policy keys of the config (default: the built-in defaults, the same\n"
+            "as config/example.yaml) on the training part of the trace, [S0, S), with\n"
             "`spillway simulate` runs in parallel (at most N at a time, default one per\n"
             "online CPU), chooses the cheapest setting whose SLO attainment there meets\n"
             "slo.target (ties: the fewest keys changed), then runs the defaults and the\n"
@@ -100,8 +101,13 @@ static const char *const *pass_key(const char *name)
 
 static int add_pass(tune_t *t, const char *opt, const char *value)
 {
-    if (t->n_pass + 2 > SW_ARRAY_LEN(t->pass))
+    if (t->n_pass + 2 > SW_ARRAY_LEN(t->pass)) {
+        fprintf(stderr,
+                "spillway tune: %s: --trace-format, --rate-scale and --seed are given "
+                "more than %zu times in all\n",
+                opt, SW_ARRAY_LEN(t->pass) / 2);
         return SW_EXIT_USAGE;
+    }
     t->pass[t->n_pass++] = opt;
     t->pass[t->n_pass++] = value;
     return 0;
@@ -731,6 +737,10 @@ static int prepare(tune_t *t, tune_opts_t *o, int argc, char **argv)
         rc = parse_key_arg(t, cfg, o->key_args[i]);
     if (rc == 0 && o->n_key_args == 0)
         rc = default_keys(t, cfg);
+    if (rc == 0 && t->n_keys == 0) {
+        fprintf(stderr, "spillway tune: --keys: no key named\n");
+        rc = SW_EXIT_USAGE;
+    }
     sw_cfg_destroy(cfg);
     if (rc == 0)
         rc = check_values(t);

@@ -273,6 +273,11 @@ Test(cli_tune, bad_input_is_refused_before_anything_runs, .timeout = 120)
                            "600",     "--keys", "policy.interval_s,policy.interval_s=30",
                            NULL};
     refused(twice, "policy.interval_s named twice");
+    const char *none[] = {"--trace", "TRACE", "--train-until", "600", "--keys", ",", NULL};
+    refused(none, "--keys: no key named");
+    const char *bool_key[] = {"--trace",           "TRACE", "--train-until", "600", "--keys",
+                              "policy.mark.spill", NULL};
+    refused(bool_key, "policy.mark.spill: not a number");
 }
 
 Test(cli_tune, failed_run_is_named_with_its_stderr, .timeout = 120)
