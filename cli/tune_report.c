@@ -90,7 +90,7 @@ void tune_print_table(const tune_t *t)
     printf("spillway tune: %zu runs on the training part; chose %s%s\n", search_runs,
            b.len ? b.p : "the defaults", t->met ? "" : " (NO setting met the SLO there)");
     if (!t->met)
-        printf("  none of the settings met slo.target %.2f %% on the training part: this is "
+        printf("  none of the settings met slo.target %.10g %% on the training part: this is "
                "the highest attainment found\n",
                t->train_best->run.sum.slo_target * 100);
     printf("  %-6s %-16s %12s %9s %8s %9s\n", "part", "setting", "cost $", "SLO %", "spill %",
