@@ -305,6 +305,13 @@ static int add_key(tune_t *t, const sw_cfg_t *cfg, const char *path, tune_key_t 
                 path);
         return SW_EXIT_USAGE;
     }
+    if (strcmp(path, "policy.interval_s") == 0 && cfg->predictor.model_path &&
+        *cfg->predictor.model_path) {
+        fprintf(stderr, "spillway tune: --keys: policy.interval_s cannot change while "
+                        "predictor.model_path is set: a saved forecaster is fitted for one "
+                        "interval, and mark refuses it at another\n");
+        return SW_EXIT_USAGE;
+    }
     tune_key_t *k = &t->keys[t->n_keys++];
     *k = (tune_key_t){.path = sw_strdup(path), .info = sw_cfg_key_find(path), .def = def};
     *out = k;

@@ -280,6 +280,14 @@ Test(cli_tune, bad_input_is_refused_before_anything_runs, .timeout = 120)
     refused(bool_key, "policy.mark.spill: not a number");
 }
 
+Test(cli_tune, interval_of_a_saved_forecaster_is_refused, .timeout = 60)
+{
+    const char *args[] = {"--config", "BASE",   "--trace",           "TRACE", "--train-until",
+                          "600",      "--keys", "policy.interval_s", NULL};
+    tune_fails(args, "predictor: {name: last, model_path: /nonexistent/last.pb}\n", 2,
+               "policy.interval_s cannot change while predictor.model_path is set");
+}
+
 Test(cli_tune, failed_run_is_named_with_its_stderr, .timeout = 120)
 {
     /* The config loads, but the forecaster file is only read by each run. */
