@@ -291,6 +291,11 @@ sw_cfg_t *sw_cfg_copy(const sw_cfg_t *cfg);
  * "FILE[:LINE]: key.path: message", with no line for the overridden key. */
 int sw_cfg_set(sw_cfg_t *cfg, const char *key_path, const char *value, char *errbuf,
                size_t errlen) SW_MUST_USE;
+/* The value of a NUMBER or UINT key by its concrete path ("policy.mark.min_instances"),
+ * as the run would use it (defaults filled in). Returns 0 and *out, or SW_ECONFIG with
+ * "key.path: unknown key" or "key.path: not a number" in errbuf. Any thread. */
+int sw_cfg_get_number(const sw_cfg_t *cfg, const char *key_path, double *out, char *errbuf,
+                      size_t errlen) SW_MUST_USE;
 /* Re-runs validation on any sw_cfg_t (also one changed by hand). Messages name
  * cfg->source_path (or "config") and carry no line numbers: "FILE: key.path: message". */
 int sw_cfg_validate(const sw_cfg_t *cfg, char *errbuf, size_t errlen) SW_MUST_USE;

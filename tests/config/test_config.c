@@ -883,3 +883,25 @@ Test(config_load, diff_names_each_changed_key_concretely)
     sw_cfg_destroy(a);
     sw_cfg_destroy(b);
 }
+
+Test(config_set, get_number_reads_numeric_keys_and_refuses_the_rest)
+{
+    sw_cfg_t *cfg = load_ok("policy: {interval_s: 30, mark: {min_instances: 3}}\n");
+    double v = -1;
+    cr_assert_eq(sw_cfg_get_number(cfg, "policy.interval_s", &v, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(v, 30);
+    cr_assert_eq(sw_cfg_get_number(cfg, "policy.mark.min_instances", &v, err, sizeof err), 0);
+    cr_assert_eq(v, 3);
+    /* A default fills an absent key, as a run would see it. */
+    cr_assert_eq(sw_cfg_get_number(cfg, "policy.mark.target_utilization", &v, err, sizeof err), 0);
+    cr_assert_eq(v, 0.95);
+    cr_assert_eq(sw_cfg_get_number(cfg, "instance_types[0].max_batch", &v, err, sizeof err), 0);
+    cr_assert_eq(v, cfg->instance_types[0].max_batch);
+    cr_assert_eq(sw_cfg_get_number(cfg, "policy.nope", &v, err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "policy.nope: unknown key");
+    cr_assert_eq(sw_cfg_get_number(cfg, "predictor.name", &v, err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "predictor.name: not a number");
+    cr_assert_eq(sw_cfg_get_number(cfg, "policy.mark", &v, err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "policy.mark: not a number");
+    sw_cfg_destroy(cfg);
+}
