@@ -283,9 +283,9 @@ static int check_params(const sw_pred_params_t *pp, char *errbuf, size_t errlen)
     else if (!(pp->holdout_frac >= 0 && pp->holdout_frac < 1))
         snprintf(errbuf, errlen, "predictor %s: holdout_frac %g must be in [0, 1)", name,
                  pp->holdout_frac);
-    else if (!(pp->interval_s >= 0 && isfinite(pp->interval_s)))
-        snprintf(errbuf, errlen, "predictor %s: interval_s %g must be >= 0", name,
-                 pp->interval_s);
+    else if (!(pp->interval_s >= 0 && pp->interval_s <= SW_PRED_MAX_INTERVAL_S))
+        snprintf(errbuf, errlen, "predictor %s: interval_s %g must be in [0, %g] s", name,
+                 pp->interval_s, SW_PRED_MAX_INTERVAL_S);
     else if (!isfinite(pp->gaps.min_level))
         snprintf(errbuf, errlen, "predictor %s: gaps.min_level must be finite", name);
     else if (pp->gaps.context > 1000000)

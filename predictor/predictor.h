@@ -37,6 +37,8 @@ typedef struct sw_gap_rule {
  * of minutes), a season or a recent-max window of 10^7 intervals (115 days of seconds, 80
  * MB of doubles). */
 #define SW_PRED_MAX_HORIZON 10000u
+/* The longest interval a forecaster works on: a day, as policy.interval_s allows. */
+#define SW_PRED_MAX_INTERVAL_S 86400.0
 #define SW_PRED_MAX_SEASON 10000000u
 #define SW_PRED_MAX_WINDOW 10000000u
 

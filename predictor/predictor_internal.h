@@ -8,6 +8,8 @@
 #ifndef SW_PREDICTOR_PREDICTOR_INTERNAL_H
 #define SW_PREDICTOR_PREDICTOR_INTERNAL_H
 
+#include <math.h>
+
 #include "predictor/predictor.h"
 
 typedef struct sw_pred_ops {
@@ -80,10 +82,14 @@ struct sw_pred {
 static inline void sw__pred_calendar(const sw_pred_t *p, uint64_t pos, unsigned *minute,
                                      unsigned *hour)
 {
-    double s = (double)pos * p->params.interval_s;
-    uint64_t sec = (uint64_t)s;
-    *minute = (unsigned)((sec / 60) % 60);
-    *hour = (unsigned)((sec / 3600) % 24);
+    /* Reduced modulo a day in floating point: interval_s is at most a day (check_params),
+     * but pos x interval_s may still pass 2^64 s after enough intervals, and a double
+     * past that converted to an integer is undefined behaviour (found by fuzz_pred_file
+     * with an interval of 1e116 s, since refused on load). */
+    double day_s = fmod((double)pos * p->params.interval_s, 86400.0);
+    unsigned sec = (unsigned)day_s;
+    *minute = (sec / 60) % 60;
+    *hour = (sec / 3600) % 24;
 }
 
 /* A forecast held flat at v (clamped at 0) over h steps: last, ewma, recent-max. */

@@ -666,7 +666,9 @@ Test(serving_pred_file, absurd_parameters_are_refused_before_allocating)
          "window 4294967295 must be <= 10000000 intervals"},
         {"recent-max", P_DBL(headroom), NAN, "headroom nan must be in [1, 1e6]"},
         {"ewma", P_DBL(quantile), NAN, "quantile nan must be in (0, 1)"},
-        {"ewma", P_DBL(interval_s), INFINITY, "interval_s inf must be >= 0"},
+        {"ewma", P_DBL(interval_s), INFINITY, "interval_s inf must be in [0, 86400] s"},
+        /* fuzz_pred_file: calendar terms overflowed a 64-bit count of seconds */
+        {"ewma", P_DBL(interval_s), 2.07784e116, "interval_s 2.07784e+116 must be in [0, 86400] s"},
         {"ewma", P_DBL(holdout_frac), NAN, "holdout_frac nan must be in [0, 1)"},
         {"last", G_U32(context), UINT32_MAX, "gaps.context 4294967295 must be <= 1000000"},
         {"last", G_DBL(min_level), INFINITY, "gaps.min_level must be finite"},

@@ -467,6 +467,14 @@ Test(pred_bad_input, bad_parameters_and_unknown_name)
     pp.quantile = 1;
     cr_expect_eq(sw_pred_create(&p, &pp, err, sizeof(err)), -EINVAL);
     EXPECT_WORDS(err, "predictor last", "quantile 1");
+    /* Found by fuzz_pred_file: a saved ar forecaster with an interval of 1e116 s loaded,
+     * and its calendar terms then overflowed a 64-bit count of seconds. */
+    pp = params("ar", 24);
+    pp.interval_s = 2.07784e116;
+    cr_expect_eq(sw_pred_create(&p, &pp, err, sizeof(err)), -EINVAL);
+    EXPECT_WORDS(err, "predictor ar", "interval_s 2.07784e+116 must be in [0, 86400] s");
+    pp.interval_s = 86400.5;
+    cr_expect_eq(sw_pred_create(&p, &pp, err, sizeof(err)), -EINVAL);
     pp = params("last", 0);
     pp.holdout_frac = -0.1;
     cr_expect_eq(sw_pred_create(&p, &pp, err, sizeof(err)), -EINVAL);
