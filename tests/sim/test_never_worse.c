@@ -14,11 +14,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/file.h"
+#include "common/strbuf.h"
 #include "sim/sim.h"
 #include "sim/synth.h"
 
 #define SECONDS 43200.0 /* half a day: the sine's period, the step at its middle */
 #define SLACK 1.02
+#define MIX_MAX_BASE 3
 
 typedef struct outcome {
     double usd;
@@ -76,6 +79,74 @@ static void teardown(char *dir, const char *shape)
     rmdir(dir);
 }
 
+/* The example policy with a static pool of two entries (--set cannot add one). */
+static sw_cfg_t *two_entry_pool(const char *trace_path)
+{
+    char *text = NULL, err[8192];
+    size_t len = 0;
+    cr_assert_eq(sw_file_read_all(SW_SOURCE_DIR "/config/example.yaml", 1 << 20, "policy file",
+                                  &text, &len, err, sizeof(err)),
+                 0, "%s", err);
+    static const char one[] = "      - type: p2.xlarge\n        # In [1, 10000]. Required.\n"
+                              "        count: 2\n";
+    char *at = strstr(text, one);
+    cr_assert_not_null(at, "config/example.yaml's static pool moved; update this test");
+    sw_strbuf_t b = {0};
+    sw_strbuf_putn(&b, text, (size_t)(at - text));
+    sw_strbuf_puts(&b, "      - {type: p2.xlarge, count: 1}\n      - {type: p2.xlarge, count: 1}\n");
+    sw_strbuf_puts(&b, at + strlen(one));
+    sw_cfg_t *cfg = NULL;
+    cr_assert_eq(sw_cfg_load_string(b.p, b.len, "example-two-pools.yaml", &cfg, err, sizeof(err)),
+                 0, "%s", err);
+    sw_strbuf_free(&b, false);
+    sw_free(text);
+    set(cfg, "trace.path", trace_path);
+    set(cfg, "trace.format", "counts-per-second");
+    set(cfg, "policy.name", "static");
+    return cfg;
+}
+
+static unsigned cheapest_by_the_hour(const sw_cfg_t *cfg)
+{
+    unsigned best = 0;
+    for (unsigned t = 1; t < cfg->instance_types_count; t++)
+        if (cfg->instance_types[t].price_per_hour_usd < cfg->instance_types[best].price_per_hour_usd)
+            best = t;
+    return best;
+}
+
+/* No pool of k VMs of an expensive type topped up with small ones costs under `bar` and
+ * meets the SLO. */
+static void no_mixed_pool_under(const char *shape, const char *trace_path, double bar)
+{
+    sw_cfg_t *cfg = two_entry_pool(trace_path);
+    unsigned small = cheapest_by_the_hour(cfg);
+    double per_small = cfg->instance_types[small].price_per_hour_usd * SECONDS / 3600.0;
+    for (unsigned t = 0; t < cfg->instance_types_count; t++) {
+        double per_vm = cfg->instance_types[t].price_per_hour_usd * SECONDS / 3600.0;
+        double most = ceil(bar / per_vm) - 1;
+        if (t == small || most < 1 || most > MIX_MAX_BASE)
+            continue;
+        for (unsigned k = 1; k <= (unsigned)most; k++) {
+            double m = ceil((bar - k * per_vm) / per_small) - 1;
+            if (m < 1)
+                continue;
+            char kc[32], mc[32];
+            snprintf(kc, sizeof(kc), "%u", k);
+            snprintf(mc, sizeof(mc), "%.0f", m);
+            set(cfg, "policy.static.pool[0].type", cfg->instance_types[t].name);
+            set(cfg, "policy.static.pool[0].count", kc);
+            set(cfg, "policy.static.pool[1].type", cfg->instance_types[small].name);
+            set(cfg, "policy.static.pool[1].count", mc);
+            outcome_t st = simulate(cfg);
+            cr_assert(!st.met, "%s: mark > %.2f x static %s x %s + %s x %s $%.3f, which meets the SLO",
+                      shape, SLACK, kc, cfg->instance_types[t].name, mc,
+                      cfg->instance_types[small].name, st.usd);
+        }
+    }
+    sw_cfg_destroy(cfg);
+}
+
 static void mark_never_worse(const char *shape)
 {
     char dir[64];
@@ -104,6 +175,7 @@ static void mark_never_worse(const char *shape)
         cr_assert(!st.met, "%s: mark $%.3f > %.2f x static %s x %s $%.3f, which meets the SLO",
                   shape, mark.usd, SLACK, count, cfg->instance_types[t].name, st.usd);
     }
+    no_mixed_pool_under(shape, cfg->trace.path, bar);
     sw_cfg_destroy(cfg);
     teardown(dir, shape);
 }
