@@ -86,6 +86,7 @@ typedef struct worker {
     struct event_base *base;
     struct bufferevent *bev;      /* the live connection, or NULL */
     struct bufferevent *dead_bev; /* a retired connection, freed by on_reap_timer */
+    struct evbuffer *scratch;     /* for sw_frame_send */
     struct event *reconnect_ev, *reap_ev, *heartbeat_ev, *wake_ev, *sigterm_ev, *sigint_ev;
     conn_state_t state;
     uint64_t gen;
@@ -256,7 +257,7 @@ static void conn_transition(worker_t *w, conn_state_t to, const char *reason);
 
 static void send_frame(worker_t *w, const Spillway__Frame *f)
 {
-    int rc = sw_frame_write(bufferevent_get_output(w->bev), f);
+    int rc = sw_frame_send(w->bev, w->scratch, f);
     if (rc < 0)
         SW_LOG_ERROR("cannot encode frame type=%s err=%s", sw_frame_type_name(f->body_case),
                      sw_strerror(rc));
@@ -690,6 +691,8 @@ static void worker_deinit(worker_t *w)
     for (int i = 0; i < 2; i++)
         if (w->wake_fd[i] >= 0)
             close(w->wake_fd[i]);
+    if (w->scratch)
+        evbuffer_free(w->scratch);
     if (w->base)
         event_base_free(w->base);
     pthread_cond_destroy(&w->cond);
@@ -729,7 +732,8 @@ static int worker_init(worker_t *w, const sw_be_worker_opts_t *o, char *errbuf, 
         fcntl(w->wake_fd[i], F_SETFD, FD_CLOEXEC);
     }
     w->base = event_base_new();
-    if (!w->base) {
+    w->scratch = evbuffer_new();
+    if (!w->base || !w->scratch) {
         sw_set_error(errbuf, errlen, "event_base_new failed");
         return -ENOMEM;
     }
