@@ -2,8 +2,9 @@
  * 4-byte big-endian length, then that many bytes of packed spillway.Frame. Both the
  * frontend and `spillway worker` use this; neither side does any other framing.
  *
- * All functions are pure codecs with no state of their own: any thread may call them, on
- * buffers that thread owns (an evbuffer is only used from its loop's thread). */
+ * All functions but sw_frame_send are pure codecs with no state of their own: any thread
+ * may call them, on buffers that thread owns (an evbuffer is only used from its loop's
+ * thread). sw_frame_send also writes to a bufferevent's socket, from that loop's thread. */
 #ifndef SW_BACKENDS_FRAME_H
 #define SW_BACKENDS_FRAME_H
 
