@@ -24,6 +24,8 @@ static const command_t commands[] = {
     {"loadgen", sw_cli_cmd_loadgen,
      "replay a trace against a KServe v2 server, open loop; measure and check its answers"},
     {"compare", sw_cli_cmd_compare, "run policies or --set sweeps in parallel; tabulate them"},
+    {"tune", sw_cli_cmd_tune,
+     "search policy keys on a trace's training part; report the choice on the rest"},
     {"report", sw_cli_cmd_report, "write a self-contained HTML report of a run, simulated or live"},
     {"check-config", sw_cli_cmd_check_config,
      "validate a YAML policy file and print the resolved configuration"},

@@ -21,6 +21,7 @@ int sw_cli_cmd_faas_local(int argc, char **argv);
 int sw_cli_cmd_invoke(int argc, char **argv);
 int sw_cli_cmd_serve(int argc, char **argv);
 int sw_cli_cmd_loadgen(int argc, char **argv);
+int sw_cli_cmd_tune(int argc, char **argv);
 
 /* Loads the config named by `path` (NULL: the built-in defaults), printing any error to
  * stderr. Returns 0 or SW_EXIT_USAGE. */

@@ -4,29 +4,25 @@
  * ones), as comparison.json, comparison.csv and comparison.html. Summaries are read with
  * runs/summary.h and the scatter is drawn with runs/svg.h, as `spillway report` does. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "common/common.h"
 #include "cli/cli.h"
+#include "cli/sim_runs.h"
 #include "runs/report.h"
 #include "runs/summary.h"
 #include "runs/svg.h"
 
-extern char **environ;
-
-/* MAX_ERR bytes of a run's stderr are kept; ERR_BUF also fits a path before them. */
-enum { MAX_POLICIES = 16, MAX_SETS = 16, MAX_VALUES = 64, MAX_ERR = 2000, ERR_BUF = 8192 };
+/* ERR_BUF fits a path and a message. */
+enum { MAX_POLICIES = 16, MAX_SETS = 16, MAX_VALUES = 64, ERR_BUF = 8192 };
 /* Runs in one comparison: every policy times every combination of --set values, which the
  * limits above would let reach 16 x 64^16. A thousand runs of a day's trace are hours on a
  * large machine. */
@@ -62,10 +58,7 @@ typedef struct row {
     size_t policy;
     size_t value_idx[MAX_SETS];
     size_t combo; /* index of the set values, shared by the rows of every policy */
-    pid_t pid;
-    int status;
-    char *error;
-    sw_run_summary_t sum; /* read when error is NULL */
+    sw__cli_run_t *run; /* its run: status, and summary read when run->error is NULL */
     double rel_oracle, rel_clairvoyant; /* cost / each bound's of the same point */
     char *report; /* its report.html, relative to --out, once written */
 } row_t;
@@ -323,21 +316,28 @@ static size_t n_combos(const cmp_args_t *a)
 }
 
 /* The grid's rows, every policy times every combination of --set values, then one row per
- * --run directory. */
-static row_t *make_rows(const cmp_args_t *a, size_t *n_grid, size_t *n_rows)
+ * --run directory; *runs gets their runs in the same order (the grid's first, so they can
+ * be run as one batch), which the rows point into. */
+static row_t *make_rows(const cmp_args_t *a, size_t *n_grid, size_t *n_rows,
+                        sw__cli_run_t **runs)
 {
     size_t combos = n_combos(a);
     *n_grid = combos * a->n_policies;
     *n_rows = *n_grid + a->n_given;
     row_t *rows = sw_calloc(*n_rows, sizeof(*rows));
+    *runs = sw_calloc(*n_rows, sizeof(**runs));
+    char dir[4096];
     for (size_t i = 0; i < *n_rows; i++) {
         row_t *r = &rows[i];
         r->rel_oracle = r->rel_clairvoyant = NAN;
-        r->pid = -1;
+        r->run = &(*runs)[i];
         if (i >= *n_grid) {
             r->given = a->given[i - *n_grid];
+            sw__cli_run_init(r->run, r->given);
             continue;
         }
+        snprintf(dir, sizeof dir, "%s/run-%03zu", a->out, i);
+        sw__cli_run_init(r->run, dir);
         r->policy = i / combos;
         r->combo = i % combos;
         size_t rest = r->combo;
@@ -349,136 +349,38 @@ static row_t *make_rows(const cmp_args_t *a, size_t *n_grid, size_t *n_rows)
     return rows;
 }
 
-/* Where row i's run directory is: DIR/run-NNN for a grid point, or as given. */
-static void run_dir(const cmp_args_t *a, const row_t *rows, size_t i, char *buf, size_t len)
+/* A grid point's simulate arguments: the config, the options passed through, its policy
+ * and its --set values. */
+static void add_run_args(const cmp_args_t *a, row_t *r)
 {
-    if (rows[i].given)
-        snprintf(buf, len, "%s", rows[i].given);
-    else
-        snprintf(buf, len, "%s/run-%03zu", a->out, i);
-}
-
-/* Starts simulate for one grid point with its output captured in its run folder. */
-static int spawn_run(const cmp_args_t *a, row_t *rows, size_t i)
-{
-    char dir[4096], out_path[4200], err_path[4200];
-    char sets[MAX_SETS][1024], opt[8][32];
-    const char *argv[64 + 2 * MAX_SETS];
-    size_t n = 0;
-    row_t *r = &rows[i];
-    run_dir(a, rows, i, dir, sizeof dir);
-    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-        fprintf(stderr, "spillway compare: cannot create %s: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    argv[n++] = "/proc/self/exe";
-    argv[n++] = "simulate";
+    char opt[64], set[1024];
     if (a->config) {
-        argv[n++] = "--config";
-        argv[n++] = a->config;
+        sw__cli_run_arg(r->run, "--config");
+        sw__cli_run_arg(r->run, a->config);
     }
     for (size_t k = 0; k < a->n_pass; k += 2) {
-        snprintf(opt[k / 2], sizeof opt[0], "--%s", a->pass[k]);
-        argv[n++] = opt[k / 2];
-        argv[n++] = a->pass[k + 1];
+        snprintf(opt, sizeof opt, "--%s", a->pass[k]);
+        sw__cli_run_arg(r->run, opt);
+        sw__cli_run_arg(r->run, a->pass[k + 1]);
     }
-    argv[n++] = "--policy";
-    argv[n++] = a->policies[r->policy];
+    sw__cli_run_arg(r->run, "--policy");
+    sw__cli_run_arg(r->run, a->policies[r->policy]);
     for (size_t s = 0; s < a->n_sets; s++) {
-        snprintf(sets[s], sizeof sets[s], "%s=%s", a->sets[s].key,
-                 a->sets[s].values[r->value_idx[s]]);
-        argv[n++] = "--set";
-        argv[n++] = sets[s];
+        snprintf(set, sizeof set, "%s=%s", a->sets[s].key, a->sets[s].values[r->value_idx[s]]);
+        sw__cli_run_arg(r->run, "--set");
+        sw__cli_run_arg(r->run, set);
     }
-    argv[n++] = "--out";
-    argv[n++] = dir;
-    argv[n++] = "--no-progress";
-    argv[n] = NULL;
-    snprintf(out_path, sizeof out_path, "%s/stdout.txt", dir);
-    snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    int rc = posix_spawn(&r->pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        fprintf(stderr, "spillway compare: cannot start %s: %s\n", dir, strerror(rc));
-        r->pid = -1;
-        return -1;
-    }
-    return 0;
-}
-
-/* Waits for any child and records its status; returns false when none is left. */
-static bool reap_one(row_t *rows, size_t n_rows)
-{
-    int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, 0)) < 0 && errno == EINTR)
-        ;
-    if (pid < 0)
-        return false;
-    for (size_t i = 0; i < n_rows; i++)
-        if (rows[i].pid == pid) {
-            rows[i].status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            rows[i].pid = 0;
-        }
-    return true;
-}
-
-/* Runs the grid's n_grid rows, at most --jobs at a time. */
-static void run_all(const cmp_args_t *a, row_t *rows, size_t n_grid)
-{
-    size_t running = 0;
-    for (size_t i = 0; i < n_grid; i++) {
-        if (running == (size_t)a->jobs && reap_one(rows, n_grid))
-            running--;
-        if (spawn_run(a, rows, i) < 0) {
-            rows[i].status = 127;
-            rows[i].error = sw_strdup("could not start the run");
-        } else {
-            running++;
-        }
-    }
-    while (running > 0 && reap_one(rows, n_grid))
-        running--;
-}
-
-static char *read_error(const char *dir)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/stderr.txt", dir);
-    FILE *f = fopen(path, "r");
-    char *buf = sw_calloc(1, ERR_BUF);
-    size_t n = f ? fread(buf, 1, MAX_ERR, f) : 0;
-    if (f)
-        fclose(f);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-        buf[--n] = '\0';
-    if (n == 0)
-        snprintf(buf, ERR_BUF, "run failed with no message (see %s)", path);
-    return buf;
-}
-
-/* Checked like any run directory (types, ranges), by the reader report uses: the run may
- * have been replaced or damaged between its exit, or its check, and now. */
-static int read_summary(const char *dir, row_t *r)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/summary.json", dir);
-    r->error = sw_malloc(ERR_BUF);
-    if (sw_run_summary_load(&r->sum, path, r->error, ERR_BUF) < 0)
-        return -1;
-    sw_free(r->error);
-    r->error = NULL;
-    return 0;
 }
 
 static const char *row_policy(const cmp_args_t *a, const row_t *r)
 {
-    return r->given ? r->sum.policy : a->policies[r->policy];
+    return r->given ? r->run->sum.policy : a->policies[r->policy];
+}
+
+/* Whether two summaries are of the same trace and request count. */
+static bool same_trace(const sw_run_summary_t *x, const sw_run_summary_t *y)
+{
+    return x->trace && y->trace && strcmp(x->trace, y->trace) == 0 && x->requests == y->requests;
 }
 
 /* The row that prices row i against `bound` (oracle or clairvoyant): that policy's run of
@@ -490,39 +392,33 @@ static const row_t *bound_of(const cmp_args_t *a, const row_t *rows, size_t n_ro
                              const char *bound)
 {
     const row_t *r = &rows[i];
-    for (size_t k = 0; k < n_rows && !r->error; k++) {
+    for (size_t k = 0; k < n_rows && !r->run->error; k++) {
         const row_t *o = &rows[k];
-        const char *policy = o->error ? NULL : row_policy(a, o);
-        if (!policy || strcmp(policy, bound) != 0 || !(o->sum.cost_usd > 0))
+        const char *policy = o->run->error ? NULL : row_policy(a, o);
+        if (!policy || strcmp(policy, bound) != 0 || !(o->run->sum.cost_usd > 0))
             continue;
         if (!r->given && !o->given
                 ? o->combo == r->combo
-                : r->sum.trace && o->sum.trace && strcmp(r->sum.trace, o->sum.trace) == 0 &&
-                      r->sum.requests == o->sum.requests)
+                : same_trace(&r->run->sum, &o->run->sum))
             return o;
     }
     return NULL;
 }
 
-static void collect(const cmp_args_t *a, row_t *rows, size_t n_rows)
+/* Reads the given runs' summaries (the grid's were read as they finished) and prices
+ * each row against the bounds. */
+static void collect(const cmp_args_t *a, row_t *rows, size_t n_grid, size_t n_rows)
 {
-    char dir[4096];
-    for (size_t i = 0; i < n_rows; i++) {
-        run_dir(a, rows, i, dir, sizeof dir);
-        if (rows[i].error)
-            continue;
-        if (rows[i].status != 0)
-            rows[i].error = read_error(dir);
-        else if (read_summary(dir, &rows[i]) < 0)
-            rows[i].status = SW_EXIT_FAILURE;
-    }
+    for (size_t i = n_grid; i < n_rows; i++)
+        if (sw__cli_run_read_summary(rows[i].run) < 0)
+            rows[i].run->status = SW_EXIT_FAILURE;
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *o = bound_of(a, rows, n_rows, i, "oracle");
         if (o)
-            rows[i].rel_oracle = rows[i].sum.cost_usd / o->sum.cost_usd;
+            rows[i].rel_oracle = rows[i].run->sum.cost_usd / o->run->sum.cost_usd;
         const row_t *c = bound_of(a, rows, n_rows, i, "clairvoyant");
         if (c)
-            rows[i].rel_clairvoyant = rows[i].sum.cost_usd / c->sum.cost_usd;
+            rows[i].rel_clairvoyant = rows[i].run->sum.cost_usd / c->run->sum.cost_usd;
     }
 }
 
@@ -532,11 +428,11 @@ static void collect(const cmp_args_t *a, row_t *rows, size_t n_rows)
  * the comparison. */
 static void write_run_reports(const cmp_args_t *a, row_t *rows, size_t n_grid, size_t n_rows)
 {
-    char dir[4096], oracle_dir[4096], rel[64], out[4200], err[ERR_BUF];
+    char rel[64], out[4200], err[ERR_BUF];
     for (size_t i = 0; i < n_rows; i++) {
-        if (rows[i].error)
+        if (rows[i].run->error)
             continue;
-        run_dir(a, rows, i, dir, sizeof dir);
+        const char *dir = rows[i].run->dir;
         sw_run_report_t *rep;
         if (sw_run_report_load(&rep, dir, err, sizeof err) < 0) {
             fprintf(stderr, "spillway compare: no report for %s: %s\n", dir, err);
@@ -544,8 +440,7 @@ static void write_run_reports(const cmp_args_t *a, row_t *rows, size_t n_grid, s
         }
         const row_t *o = bound_of(a, rows, n_rows, i, "oracle");
         if (o && o != &rows[i]) {
-            run_dir(a, rows, (size_t)(o - rows), oracle_dir, sizeof oracle_dir);
-            if (sw_run_report_set_oracle(rep, oracle_dir, err, sizeof err) < 0)
+            if (sw_run_report_set_oracle(rep, o->run->dir, err, sizeof err) < 0)
                 fprintf(stderr, "spillway compare: %s\n", err);
         }
         if (rows[i].given)
@@ -579,9 +474,9 @@ static void base_name(const char *path, char *buf, size_t len)
  * simulated. NULL for a given run whose summary could not be read. */
 static const char *row_source(const row_t *r)
 {
-    if (r->error)
+    if (r->run->error)
         return r->given ? NULL : "simulated";
-    return sw_run_source_name(r->sum.source);
+    return sw_run_source_name(r->run->sum.source);
 }
 
 /* The row's name: "run-NNN", or a given run's folder name. */
@@ -600,7 +495,7 @@ static void row_label(const cmp_args_t *a, const row_t *rows, size_t i, char *bu
     const row_t *r = &rows[i];
     if (r->given) {
         char name[256];
-        const char *policy = r->error ? NULL : r->sum.policy, *source = row_source(r);
+        const char *policy = r->run->error ? NULL : r->run->sum.policy, *source = row_source(r);
         base_name(r->given, name, sizeof name);
         snprintf(buf, len, "%s (%s%s%s)", name, source ? source : "unread", policy ? ", " : "",
                  policy ? policy : "");
@@ -620,22 +515,21 @@ static json_t *json_string_or_null(const char *s)
 static json_t *row_json(const cmp_args_t *a, const row_t *rows, size_t i)
 {
     const row_t *r = &rows[i];
-    const sw_run_summary_t *s = &r->sum;
-    char name[256], dir[4096];
+    const sw_run_summary_t *s = &r->run->sum;
+    char name[256];
     row_name(rows, i, name, sizeof name);
-    run_dir(a, rows, i, dir, sizeof dir);
     json_t *o = json_object(), *set = json_object();
     json_object_set_new(o, "policy",
-                        json_string_or_null(r->error && r->given ? NULL : row_policy(a, r)));
+                        json_string_or_null(r->run->error && r->given ? NULL : row_policy(a, r)));
     json_object_set_new(o, "run", json_string(name));
-    json_object_set_new(o, "dir", json_string(dir));
+    json_object_set_new(o, "dir", json_string(r->run->dir));
     json_object_set_new(o, "source", json_string_or_null(row_source(r)));
     for (size_t k = 0; k < a->n_sets && !r->given; k++)
         json_object_set_new(set, a->sets[k].key, json_string(a->sets[k].values[r->value_idx[k]]));
     json_object_set_new(o, "set", set);
-    json_object_set_new(o, "exit_status", json_integer(r->status));
-    if (r->error) {
-        json_object_set_new(o, "error", json_string(r->error));
+    json_object_set_new(o, "exit_status", json_integer(r->run->status));
+    if (r->run->error) {
+        json_object_set_new(o, "error", json_string(r->run->error));
         return o;
     }
     json_object_set_new(o, "cost_usd", json_real(s->cost_usd));
@@ -679,8 +573,8 @@ static void csv_field(FILE *f, const char *s)
 static void csv_row(FILE *f, const cmp_args_t *a, const row_t *rows, size_t i)
 {
     const row_t *r = &rows[i];
-    const sw_run_summary_t *s = &r->sum;
-    const char *policy = r->error && r->given ? NULL : row_policy(a, r), *source = row_source(r);
+    const sw_run_summary_t *s = &r->run->sum;
+    const char *policy = r->run->error && r->given ? NULL : row_policy(a, r), *source = row_source(r);
     char name[256];
     row_name(rows, i, name, sizeof name);
     csv_field(f, policy ? policy : "");
@@ -688,20 +582,20 @@ static void csv_row(FILE *f, const cmp_args_t *a, const row_t *rows, size_t i)
         fprintf(f, ",%s", r->given ? "" : a->sets[k].values[r->value_idx[k]]);
     fputc(',', f);
     csv_field(f, name);
-    fprintf(f, ",%s,%d", source ? source : "", r->status);
-    if (r->error)
+    fprintf(f, ",%s,%d", source ? source : "", r->run->status);
+    if (r->run->error)
         fputs(",,,,,,,,,,,", f); /* the eleven metric columns */
     else
         fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%s,%.3f,%.6f,%.4f,", s->cost_usd, s->vm_cost_usd,
                 s->faas_cost_usd, s->slo_attainment, s->slo_target, s->slo_met ? "true" : "false",
                 s->latency_p99_ms, sw_run_summary_spill_share(s), s->vm_billed_s / 3600.0);
-    if (!r->error && !isnan(r->rel_oracle))
+    if (!r->run->error && !isnan(r->rel_oracle))
         fprintf(f, "%.4f", r->rel_oracle);
     fputc(',', f);
-    if (!r->error && !isnan(r->rel_clairvoyant))
+    if (!r->run->error && !isnan(r->rel_clairvoyant))
         fprintf(f, "%.4f", r->rel_clairvoyant);
     fputc(',', f);
-    csv_field(f, r->error ? r->error : "");
+    csv_field(f, r->run->error ? r->run->error : "");
     fputc('\n', f);
 }
 
@@ -740,14 +634,14 @@ static void html_table(FILE *f, const cmp_args_t *a, const row_t *rows, size_t n
           f);
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
-        const sw_run_summary_t *s = &r->sum;
+        const sw_run_summary_t *s = &r->run->sum;
         char label[512];
         row_label(a, rows, i, label, sizeof label);
         fputs("<tr><td>", f);
         sw_svg_escaped(f, label);
-        if (r->error) {
-            fprintf(f, "</td><td colspan=9></td><td class=err>exit %d: ", r->status);
-            sw_svg_escaped(f, r->error);
+        if (r->run->error) {
+            fprintf(f, "</td><td colspan=9></td><td class=err>exit %d: ", r->run->status);
+            sw_svg_escaped(f, r->run->error);
             fputs("</td></tr>\n", f);
             continue;
         }
@@ -785,8 +679,8 @@ static sw_svg_plot_t scatter_plot(FILE *f, const row_t *rows, size_t n_rows, dou
 {
     double cost_max = 0, att_min = 1;
     for (size_t i = 0; i < n_rows; i++) {
-        const sw_run_summary_t *s = &rows[i].sum;
-        if (rows[i].error)
+        const sw_run_summary_t *s = &rows[i].run->sum;
+        if (rows[i].run->error)
             continue;
         cost_max = SW_MAX(cost_max, s->cost_usd);
         att_min = SW_MIN(att_min, SW_MIN(s->slo_attainment, s->slo_target));
@@ -811,14 +705,14 @@ static sw_svg_plot_t scatter_plot(FILE *f, const row_t *rows, size_t n_rows, dou
 static void scatter_targets(const sw_svg_plot_t *p, const row_t *rows, size_t n_rows)
 {
     for (size_t i = 0; i < n_rows; i++) {
-        bool seen = rows[i].error != NULL;
+        bool seen = rows[i].run->error != NULL;
         for (size_t k = 0; k < i && !seen; k++)
-            seen = !rows[k].error && rows[k].sum.slo_target == rows[i].sum.slo_target;
+            seen = !rows[k].run->error && rows[k].run->sum.slo_target == rows[i].run->sum.slo_target;
         if (seen)
             continue;
         char label[64];
-        snprintf(label, sizeof label, "SLO target %.2f %%", rows[i].sum.slo_target * 100);
-        sw_svg_hline(p, rows[i].sum.slo_target, "slo-target", label);
+        snprintf(label, sizeof label, "SLO target %.2f %%", rows[i].run->sum.slo_target * 100);
+        sw_svg_hline(p, rows[i].run->sum.slo_target, "slo-target", label);
     }
 }
 
@@ -833,13 +727,13 @@ static void html_scatter(FILE *f, const cmp_args_t *a, const row_t *rows, size_t
     size_t n = 0, live = 0;
     for (size_t i = 0; i < n_rows; i++) {
         const row_t *r = &rows[i];
-        if (r->error)
+        if (r->run->error)
             continue;
-        bool is_live = r->sum.source == SW_RUN_LIVE;
+        bool is_live = r->run->sum.source == SW_RUN_LIVE;
         row_label(a, rows, i, labels[n], sizeof labels[n]);
         pts[n] =
-            (sw_svg_point_t){r->sum.cost_usd, r->sum.slo_attainment, labels[n],
-                             sw_run_source_name(r->sum.source), is_live ? live_color : sim_color};
+            (sw_svg_point_t){r->run->sum.cost_usd, r->run->sum.slo_attainment, labels[n],
+                             sw_run_source_name(r->run->sum.source), is_live ? live_color : sim_color};
         live += is_live;
         n++;
     }
@@ -890,13 +784,13 @@ static void free_args(cmp_args_t *a)
         sw_free(a->sets[s].key);
 }
 
-static void free_rows(row_t *rows, size_t n_rows)
+static void free_rows(row_t *rows, sw__cli_run_t *runs, size_t n_rows)
 {
     for (size_t i = 0; i < n_rows; i++) {
-        sw_free(rows[i].error);
         sw_free(rows[i].report);
-        sw_run_summary_deinit(&rows[i].sum);
+        sw__cli_run_deinit(&runs[i]);
     }
+    sw_free(runs);
     sw_free(rows);
 }
 
@@ -917,19 +811,22 @@ int sw_cli_cmd_compare(int argc, char **argv)
     if (a.jobs < 1)
         a.jobs = 1;
     size_t n_grid, n_rows;
-    row_t *rows = make_rows(&a, &n_grid, &n_rows);
-    run_all(&a, rows, n_grid);
-    collect(&a, rows, n_rows);
+    sw__cli_run_t *runs;
+    row_t *rows = make_rows(&a, &n_grid, &n_rows, &runs);
+    for (size_t i = 0; i < n_grid; i++)
+        add_run_args(&a, &rows[i]);
+    sw__cli_run_all(runs, n_grid, a.jobs, "compare");
+    collect(&a, rows, n_grid, n_rows);
     write_run_reports(&a, rows, n_grid, n_rows);
     int failed = 0;
     for (size_t i = 0; i < n_rows; i++)
-        failed += rows[i].error != NULL;
+        failed += rows[i].run->error != NULL;
     if (write_json(&a, rows, n_rows) != 0 || write_csv(&a, rows, n_rows) != 0 ||
         write_html(&a, rows, n_rows) != 0)
         failed++;
     printf("spillway compare: %zu runs, %d failed; %s/comparison.{json,csv,html}\n", n_rows, failed,
            a.out);
-    free_rows(rows, n_rows);
+    free_rows(rows, runs, n_rows);
     free_args(&a);
     return failed ? SW_EXIT_FAILURE : SW_EXIT_OK;
 }

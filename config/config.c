@@ -412,6 +412,40 @@ void sw__cfg_free_values(sw_cfg_t *cfg)
     free_rows(-1, (char *)cfg);
 }
 
+/* The mirror of free_rows over a bitwise copy: gives the copy its own strings and lists,
+ * so that it owns exactly what free_rows will free. */
+static void dup_rows(int parent, char *base)
+{
+    for (int i = parent + 1; i < sw__cfg_row_end(parent); i = sw__cfg_row_end(i)) {
+        const sw__cfg_row_t *r = &sw__cfg_rows[i];
+        char **data = (char **)(base + r->offset);
+        if (r->info.type == SW_CFG_KEY_STRING) {
+            *data = *data ? sw_strdup(*data) : NULL;
+        } else if (r->info.type == SW_CFG_KEY_SECTION) {
+            dup_rows(i, base);
+        } else if (r->info.type == SW_CFG_KEY_LIST && *data) {
+            unsigned n = *sw__cfg_list_count(r, base);
+            char *arr = sw_malloc(n ? (size_t)n * r->entry_size : 1);
+            if (n)
+                memcpy(arr, *data, (size_t)n * r->entry_size);
+            *data = arr;
+            for (unsigned j = 0; j < n && sw__cfg_row_entry(i) < 0; j++)
+                dup_rows(i, arr + (size_t)j * r->entry_size);
+        }
+    }
+}
+
+static void keymap_copy(sw__cfg_keymap_t *dst, const sw__cfg_keymap_t *src)
+{
+    *dst = *src;
+    if (!src->cap)
+        return;
+    dst->slots = sw_calloc(src->cap, sizeof *dst->slots);
+    for (size_t i = 0; i < src->cap; i++)
+        if (src->slots[i].path)
+            dst->slots[i] = (struct sw__cfg_key){sw_strdup(src->slots[i].path), src->slots[i].line};
+}
+
 /* ---- Finalize: defaults that depend on other keys, derived values, paths --------------- */
 
 void sw__cfg_builtin_dir(char *buf, size_t len)
@@ -518,6 +552,18 @@ static void full_destroy(sw__cfg_full_t *full)
 void sw_cfg_destroy(sw_cfg_t *cfg)
 {
     full_destroy((sw__cfg_full_t *)cfg);
+}
+
+sw_cfg_t *sw_cfg_copy(const sw_cfg_t *cfg)
+{
+    const sw__cfg_full_t *src = (const sw__cfg_full_t *)cfg;
+    sw__cfg_full_t *full = sw_malloc(sizeof *full);
+    *full = *src;
+    dup_rows(-1, (char *)&full->pub);
+    keymap_copy(&full->keys, &src->keys);
+    full->name = sw_strdup(src->name);
+    full->pub.source_path = src->pub.source_path ? sw_strdup(src->pub.source_path) : NULL;
+    return &full->pub;
 }
 
 static int load(const char *yaml, size_t len, const char *name, const char *source_path,

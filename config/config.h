@@ -277,6 +277,9 @@ int sw_cfg_load(const char *path, sw_cfg_t **out, char *errbuf, size_t errlen) S
 int sw_cfg_load_string(const char *yaml, size_t len, const char *name, sw_cfg_t **out,
                        char *errbuf, size_t errlen) SW_MUST_USE;
 void sw_cfg_destroy(sw_cfg_t *cfg);
+/* A deep copy of a loaded config (key lines for later messages included), to be
+ * destroyed on its own: a snapshot to try changes on, for a fraction of a reload's cost. */
+sw_cfg_t *sw_cfg_copy(const sw_cfg_t *cfg);
 
 /* Sets a numeric or string key by dotted path, e.g. "slo.latency_ms" = "100" or
  * "instance_types[0].price_per_hour_usd" = "0.1", then re-validates. The value is parsed
@@ -288,6 +291,11 @@ void sw_cfg_destroy(sw_cfg_t *cfg);
  * "FILE[:LINE]: key.path: message", with no line for the overridden key. */
 int sw_cfg_set(sw_cfg_t *cfg, const char *key_path, const char *value, char *errbuf,
                size_t errlen) SW_MUST_USE;
+/* The value of a NUMBER or UINT key by its concrete path ("policy.mark.min_instances"),
+ * as the run would use it (defaults filled in). Returns 0 and *out, or SW_ECONFIG with
+ * "key.path: unknown key" or "key.path: not a number" in errbuf. Any thread. */
+int sw_cfg_get_number(const sw_cfg_t *cfg, const char *key_path, double *out, char *errbuf,
+                      size_t errlen) SW_MUST_USE;
 /* Re-runs validation on any sw_cfg_t (also one changed by hand). Messages name
  * cfg->source_path (or "config") and carry no line numbers: "FILE: key.path: message". */
 int sw_cfg_validate(const sw_cfg_t *cfg, char *errbuf, size_t errlen) SW_MUST_USE;

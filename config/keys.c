@@ -273,7 +273,7 @@ const sw__cfg_row_t sw__cfg_rows[] = {
     SECTION("policy.mark", "predictive planning, spill and a violation monitor"),
     UINT("policy.mark.horizon_intervals", C, policy.mark.horizon_intervals, 5, "intervals",
          "planning span: the forecast the plan must cover", IN(1, 1440)),
-    NUM("policy.mark.target_utilization", C, policy.mark.target_utilization, 0.8, "",
+    NUM("policy.mark.target_utilization", C, policy.mark.target_utilization, 0.95, "",
         "plan capacity so that forecast load is this share of it", IN(0.1, 1)),
     NUM("policy.mark.violation_budget", C, policy.mark.violation_budget, 0.02, "",
         "monitor: launch when the recent miss rate exceeds this", IN_CO(0, 1)),

@@ -179,3 +179,23 @@ int sw_cfg_set(sw_cfg_t *cfg, const char *key_path, const char *value, char *err
     }
     return sw__cfg_problems_finish(&p, errbuf, errlen);
 }
+
+int sw_cfg_get_number(const sw_cfg_t *cfg, const char *key_path, double *out, char *errbuf,
+                      size_t errlen)
+{
+    slot_t slot;
+    char why[SW__CFG_PATH_MAX + 64];
+    /* resolve only reads through cfg; it takes it mutable for sw_cfg_set's sake. */
+    if (resolve(key_path, (sw_cfg_t *)cfg, &slot, why, sizeof why) != 0) {
+        sw_set_error(errbuf, errlen, "%s", why);
+        return SW_ECONFIG;
+    }
+    const sw__cfg_row_t *r = &sw__cfg_rows[slot.row];
+    if (slot.is_entry || (r->info.type != SW_CFG_KEY_NUMBER && r->info.type != SW_CFG_KEY_UINT)) {
+        sw_set_error(errbuf, errlen, "%s: not a number", key_path);
+        return SW_ECONFIG;
+    }
+    *out = r->info.type == SW_CFG_KEY_UINT ? (double)sw__cfg_get_uint(r, slot.data)
+                                           : sw__cfg_get_number(r, slot.data);
+    return 0;
+}

@@ -7,11 +7,24 @@
 #include "runs/trace.h"
 
 /* One fixed read buffer per trace: memory stays O(1) whatever the trace's length. A CSV
- * line must fit in it; a counts-per-second file may be one line of any length. */
+ * line must fit in it; a counts-per-second file may be one line of any length. The fuzz
+ * build makes it small (CMakeLists.txt): a refill then falls inside most inputs, so the
+ * refill and line-split code is fuzzed, and a mebibyte is not mapped twice per input. */
+#ifdef SW_FUZZ_TRACE_BUF_BYTES
+#define SW__TRACE_BUF_BYTES ((size_t)SW_FUZZ_TRACE_BUF_BYTES)
+#else
 #define SW__TRACE_BUF_BYTES ((size_t)1 << 20)
+#endif
 /* Intervals with more arrivals than this are spread by sequential order statistics
- * rather than by presummed exponential spacings (see start_segment in trace.c). */
+ * rather than by presummed exponential spacings (see start_segment in trace.c). The fuzz
+ * build lowers it (CMakeLists.txt): a fuzz input reads only its first few thousand
+ * arrivals, so presumming millions per second of trace was most of each execution, and
+ * a low bound sends both branches far more inputs. */
+#ifdef SW_FUZZ_TRACE_PRESUM_MAX
+#define SW__TRACE_PRESUM_MAX ((uint64_t)SW_FUZZ_TRACE_PRESUM_MAX)
+#else
 #define SW__TRACE_PRESUM_MAX ((uint64_t)1 << 22)
+#endif
 /* Longest text quoted back in an error message. */
 #define SW__TRACE_QUOTE_MAX 40
 /* Header columns remembered for "columns: a, b, c" messages and column lookup. */

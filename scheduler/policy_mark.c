@@ -6,7 +6,8 @@
  * where spilling that remainder to functions is cheaper than any VM, it spills. Scale-in is
  * billing-aware: a VM still inside its paid minimum (or paid hour) is kept. Between plans,
  * a violation monitor launches one more VM when the recent miss rate exceeds the budget,
- * at most once per cooldown. Batching and spill at arrival are the core's (sched.c). */
+ * at most once per cooldown, of the type cover() would pick for the capacity the pool
+ * lacks. Batching and spill at arrival are the core's (sched.c). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -125,34 +126,44 @@ static double plan_span_s(const sw_sched_t *s)
     return s->cfg->predictor.horizon_intervals * s->cfg->policy.interval_s;
 }
 
+/* The type that serves `residual_rps` over the planning span at the lowest price per
+ * request, VM boot included, and that price; -1 if no type may start. A VM carries at
+ * most its capacity, so a small residual goes to a small VM and a large one to the type
+ * that is cheapest at full load. */
+static int cheapest_for(const sw_sched_t *s, double residual_rps, double *usd_per_req)
+{
+    double span_s = plan_span_s(s);
+    double util = s->cfg->policy.mark.target_utilization;
+    int best = -1;
+    *usd_per_req = INFINITY;
+    for (unsigned t = 0; t < s->cfg->instance_types_count; t++) {
+        if (!type_has_room(s, t) || !s->types[t].usable)
+            continue;
+        const sw_type_info_t *ti = &s->types[t];
+        double served = SW_MIN(ti->cap_rps, residual_rps) * util * span_s;
+        double cost = (ti->boot_mean_s + span_s) * ti->price_per_s / served;
+        if (cost < *usd_per_req) {
+            *usd_per_req = cost;
+            best = (int)t;
+        }
+    }
+    return best;
+}
+
 /* Adds VMs until `need_rps` is covered or spilling the rest is cheaper. */
 static void cover(sw_sched_t *s, sw_time_t now, double need_rps, sw_actions_t *out)
 {
-    double span_s = plan_span_s(s);
     double faas_per_req = spill_price(s);
-    double util = s->cfg->policy.mark.target_utilization;
     double residual = need_rps - sw__sched_capacity_rps(s);
     while (residual > 1e-9) {
-        int best = -1;
-        double best_cost = INFINITY;
-        for (unsigned t = 0; t < s->cfg->instance_types_count; t++) {
-            if (!type_has_room(s, t) || !s->types[t].usable)
-                continue;
-            const sw_type_info_t *ti = &s->types[t];
-            double served = SW_MIN(ti->cap_rps, residual) * util * span_s;
-            double cost = (ti->boot_mean_s + span_s) * ti->price_per_s / served;
-            if (cost < best_cost) {
-                best_cost = cost;
-                best = (int)t;
-            }
-        }
-        if (best < 0 || best_cost >= faas_per_req)
+        double cost;
+        int best = cheapest_for(s, residual, &cost);
+        if (best < 0 || cost >= faas_per_req)
             return;
         sw__sched_launch(s, now, best, SW_REASON_FORECAST, false, out);
         residual -= s->types[best].cap_rps;
     }
 }
-
 
 typedef struct candidate {
     sw_worker_t *w;
@@ -280,6 +291,21 @@ static bool monitor_has_evidence(const sw_sched_t *s, sw_recent_t r)
     return over_budget((double)misses, (double)r.completions, p);
 }
 
+/* The capacity the pool lacks for the load it answered over the monitor's window, at
+ * least 1 request/s. Misses with the load under the pool's capacity are the pool running
+ * too full, and one small VM fixes them: launching the type that is cheapest at full
+ * load there (a GPU) to cure a few misses, and then shedding small VMs to pay for it,
+ * made a flat load cost 13 % more than a fixed pool. A pool far short of its load (the
+ * first seconds, a spike) gets a big VM as before. */
+static double monitor_shortfall_rps(const sw_sched_t *s, sw_time_t now, sw_recent_t r)
+{
+    /* The slot being filled was just emptied: the others cover the window. */
+    sw_time_t span = SW_MIN(now - s->origin, (SW_MONITOR_SLOTS - 1) * s->monitor_period);
+    double answered_rps = span > 0 ? (double)r.completions / sw_time_to_s(span) : 0.0;
+    double need = answered_rps / s->cfg->policy.mark.target_utilization;
+    return SW_MAX(1.0, need - sw__sched_capacity_rps(s));
+}
+
 static void mark_monitor(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
 {
     const sw_cfg_mark_t *mc = &s->cfg->policy.mark;
@@ -288,8 +314,9 @@ static void mark_monitor(sw_sched_t *s, sw_time_t now, sw_actions_t *out)
         return;
     if (now - m->last_monitor_launch < sw_s_to_time(mc->violation_cooldown_s))
         return;
-    int type = sw__sched_cheapest_type(s);
-    if (!type_has_room(s, (unsigned)type))
+    double cost;
+    int type = cheapest_for(s, monitor_shortfall_rps(s, now, sw__sched_recent(s)), &cost);
+    if (type < 0)
         return;
     m->last_monitor_launch = now;
     sw__sched_launch(s, now, type, SW_REASON_VIOLATION_MONITOR, false, out);

@@ -159,7 +159,7 @@ Test(config_load, minimal_yaml_gets_all_defaults)
     cr_assert_float_eq(p->reactive.scale_in_cooldown_s, 300.0, 1e-12);
     cr_assert_eq(p->reactive.min_instances, 1);
     cr_assert_eq(p->mark.horizon_intervals, 5);
-    cr_assert_float_eq(p->mark.target_utilization, 0.8, 1e-12);
+    cr_assert_float_eq(p->mark.target_utilization, 0.95, 1e-12);
     cr_assert_float_eq(p->mark.violation_budget, 0.02, 1e-12);
     cr_assert(p->mark.spill);
 
@@ -366,6 +366,38 @@ Test(config_load, print_then_load_gives_an_equal_config)
     free(again);
     sw_cfg_destroy(a);
     sw_cfg_destroy(b);
+}
+
+Test(config_load, a_copy_is_equal_and_owns_everything_it_holds)
+{
+    sw_cfg_t *a = NULL;
+    cr_assert_eq(sw_cfg_load(EXAMPLE, &a, err, sizeof err), 0, "%s", err);
+    cr_assert_gt(a->instance_types_count, 1);
+    char *text_a = print_to_string(a);
+    sw_cfg_t *b = sw_cfg_copy(a);
+    cr_assert(sw_cfg_equal(a, b));
+    cr_assert_str_eq(b->source_path, a->source_path);
+
+    /* Changes to the copy's strings and list entries leave the original as it was. */
+    cr_assert_eq(sw_cfg_set(b, "instance_types[1].name", "renamed", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sw_cfg_set(b, "trace.path", "/tmp/other.txt", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sw_cfg_set(b, "instance_types[0].batch_latency_ms[0]", "1", err, sizeof err), 0,
+                 "%s", err);
+    char *text_a_after = print_to_string(a);
+    cr_assert_str_eq(text_a_after, text_a);
+    cr_assert_not(sw_cfg_equal(a, b));
+
+    /* The copy outlives the original and still reports against its file's lines. */
+    sw_cfg_destroy(a);
+    cr_assert_neq(sw_cfg_set(b, "slo.latency_ms", "-1", err, sizeof err), 0);
+    cr_assert(strstr(err, "slo.latency_ms"), "%s", err);
+    cr_assert_str_eq(b->instance_types[1].name, "renamed");
+    sw_cfg_t *c = sw_cfg_copy(b);
+    cr_assert(sw_cfg_equal(b, c));
+    sw_cfg_destroy(b);
+    sw_cfg_destroy(c);
+    free(text_a);
+    free(text_a_after);
 }
 
 Test(config_load, print_round_trips_defaults_and_odd_strings)
@@ -850,4 +882,26 @@ Test(config_load, diff_names_each_changed_key_concretely)
     cr_assert_not(sw_cfg_equal(a, b));
     sw_cfg_destroy(a);
     sw_cfg_destroy(b);
+}
+
+Test(config_set, get_number_reads_numeric_keys_and_refuses_the_rest)
+{
+    sw_cfg_t *cfg = load_ok("policy: {interval_s: 30, mark: {min_instances: 3}}\n");
+    double v = -1;
+    cr_assert_eq(sw_cfg_get_number(cfg, "policy.interval_s", &v, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(v, 30);
+    cr_assert_eq(sw_cfg_get_number(cfg, "policy.mark.min_instances", &v, err, sizeof err), 0);
+    cr_assert_eq(v, 3);
+    /* A default fills an absent key, as a run would see it. */
+    cr_assert_eq(sw_cfg_get_number(cfg, "policy.mark.target_utilization", &v, err, sizeof err), 0);
+    cr_assert_eq(v, 0.95);
+    cr_assert_eq(sw_cfg_get_number(cfg, "instance_types[0].max_batch", &v, err, sizeof err), 0);
+    cr_assert_eq(v, cfg->instance_types[0].max_batch);
+    cr_assert_eq(sw_cfg_get_number(cfg, "policy.nope", &v, err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "policy.nope: unknown key");
+    cr_assert_eq(sw_cfg_get_number(cfg, "predictor.name", &v, err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "predictor.name: not a number");
+    cr_assert_eq(sw_cfg_get_number(cfg, "policy.mark", &v, err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "policy.mark: not a number");
+    sw_cfg_destroy(cfg);
 }

@@ -332,6 +332,60 @@ Test(sched_mark, violation_monitor_launches_then_waits_for_its_cooldown)
     teardown(&f);
 }
 
+/* Two types: `small` costs least per hour, `big` least per request at full load. */
+static const char *two_types_yaml =
+    "slo: {latency_ms: 200, target: 0.98}\n"
+    "instance_types:\n"
+    "  - {name: big, price_per_hour_usd: 0.5, boot_s: {dist: constant, mean: 10},\n"
+    "     max_batch: 16, batch_latency_ms: [50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50,\n"
+    "     50, 50, 50, 50], service_variation: {dist: constant, mean: 1}}\n"
+    "  - {name: small, price_per_hour_usd: 0.1, boot_s: {dist: constant, mean: 10},\n"
+    "     max_batch: 1, batch_latency_ms: [50], service_variation: {dist: constant, mean: 1}}\n"
+    "policy:\n"
+    "  interval_s: 60\n"
+    "  max_queue_delay_ms: 100\n"
+    "  name: mark\n"
+    "  mark: {min_instances: %u, violation_budget: 0.02, violation_window_s: 60}\n"
+    "faas: {enabled: false}\n"
+    "predictor: {name: recent-max, window_intervals: 1, headroom: 1}\n";
+
+/* The type of the monitor's launch after `rejected` requests were refused at 1 s. */
+static const char *monitor_launch_type(unsigned min_instances, unsigned rejected)
+{
+    char yaml[4096], err[4096];
+    snprintf(yaml, sizeof(yaml), two_types_yaml, min_instances);
+    fixture_t f;
+    cr_assert_eq(sw_cfg_load_string(yaml, strlen(yaml), "p.yaml", &f.cfg, err, sizeof(err)), 0,
+                 "%s", err);
+    cr_assert_eq(sw_sched_create(&f.s, f.cfg, err, sizeof(err)), 0, "%s", err);
+    sw_actions_init(&f.out);
+    sw_sched_start(f.s, 0, &f.out);
+    sw_actions_clear(&f.out);
+    for (unsigned i = 0; i < rejected; i++)
+        sw_sched_on_arrival(f.s, S(1), next_id++, &f.out);
+    sw_sched_on_tick(f.s, S(10), &f.out);
+    const char *type = NULL;
+    for (size_t i = 0; i < f.out.n; i++)
+        if (f.out.v[i].kind == SW_ACT_LAUNCH && f.out.v[i].reason == SW_REASON_VIOLATION_MONITOR)
+            type = f.cfg->instance_types[f.out.v[i].type_idx].name;
+    cr_assert_not_null(type, "the monitor launched");
+    static char name[32];
+    snprintf(name, sizeof(name), "%s", type);
+    teardown(&f);
+    return name;
+}
+
+/* Misses while the pool's capacity already covers the load it saw call for a small step;
+ * launching the type cheapest at full load (a GPU) to cure them, then shedding small VMs
+ * to pay for it, cost a flat load 13 % more than a fixed pool (bench/README.md, #14). */
+Test(sched_mark, the_monitor_sizes_its_launch_by_the_shortfall)
+{
+    /* A booting big VM covers the 30 requests/10 s that found no VM ready: one small. */
+    cr_assert_str_eq(monitor_launch_type(1, 30), "small");
+    /* No VM and 3,000 requests in the first 10 s: a big one. */
+    cr_assert_str_eq(monitor_launch_type(0, 3000), "big");
+}
+
 Test(sched_oracle, plans_each_interval_from_foresight_with_instant_vms)
 {
     fixture_t f;
