@@ -129,6 +129,23 @@ int sw_frame_write(struct evbuffer *out, const Spillway__Frame *f)
     return 0;
 }
 
+int sw_frame_send(struct bufferevent *bev, struct evbuffer *scratch, const Spillway__Frame *f)
+{
+    struct evbuffer *out = bufferevent_get_output(bev);
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (evbuffer_get_length(out) > 0 || fd < 0 || !(bufferevent_get_enabled(bev) & EV_WRITE))
+        return sw_frame_write(out, f); /* behind queued bytes, or not ours to write now */
+    int rc = sw_frame_write(scratch, f);
+    if (rc < 0)
+        return rc;
+    /* A short write or an error leaves bytes in scratch: bev sends them, or meets the
+     * error itself and reports it through its event callback as for any other write. */
+    (void)evbuffer_write(scratch, fd);
+    if (evbuffer_get_length(scratch) > 0 && bufferevent_write_buffer(bev, scratch) < 0)
+        abort(); /* moving between evbuffers fails only when libevent cannot allocate */
+    return 0;
+}
+
 int sw_frame_read(struct evbuffer *in, size_t max_frame_bytes, Spillway__Frame **out, char *errbuf,
                   size_t errlen)
 {

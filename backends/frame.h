@@ -2,8 +2,9 @@
  * 4-byte big-endian length, then that many bytes of packed spillway.Frame. Both the
  * frontend and `spillway worker` use this; neither side does any other framing.
  *
- * All functions are pure codecs with no state of their own: any thread may call them, on
- * buffers that thread owns (an evbuffer is only used from its loop's thread). */
+ * All functions but sw_frame_send are pure codecs with no state of their own: any thread
+ * may call them, on buffers that thread owns (an evbuffer is only used from its loop's
+ * thread). sw_frame_send also writes to a bufferevent's socket, from that loop's thread. */
 #ifndef SW_BACKENDS_FRAME_H
 #define SW_BACKENDS_FRAME_H
 
@@ -11,6 +12,8 @@
 #include <stdint.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "common/common.h"
 #include "proto/worker.pb-c.h"
@@ -36,6 +39,15 @@ SW_MUST_USE int sw_frame_encode(const Spillway__Frame *f, uint8_t *buf, size_t c
  * intermediate copy). Returns 0, or -EINVAL / -EMSGSIZE as sw_frame_encode(), in which case
  * out is unchanged. f and out are borrowed. */
 SW_MUST_USE int sw_frame_write(struct evbuffer *out, const Spillway__Frame *f);
+
+/* Sends f on bev, a socket bufferevent: when nothing is queued before it, straight to the
+ * socket (one writev, and bev's write event is never armed, which saves two epoll_ctl and a
+ * loop iteration a frame); what the socket does not take, or everything when bytes are
+ * queued or writing is disabled, goes to bev's output as with sw_frame_write(). A socket
+ * error is left for bev to report, from its own write. scratch is an empty evbuffer the
+ * caller keeps for this (left empty). Returns as sw_frame_write(). Loop thread of bev. */
+SW_MUST_USE int sw_frame_send(struct bufferevent *bev, struct evbuffer *scratch,
+                              const Spillway__Frame *f);
 
 /* Takes one frame off the front of in, which holds bytes as they arrived from the peer.
  * Returns:

@@ -1,10 +1,17 @@
 /* `spillway worker`'s logic as a library. One event_base on the calling thread owns the
  * connection to the frontend, the heartbeat and reconnect timers and the signal events; one
- * compute thread runs the forward passes. The loop hands a decoded Batch to the compute
- * thread through a mutex-protected queue; the compute thread hands the finished job back
- * through a second list and wakes the loop by writing a byte to a pipe that the loop
+ * compute thread runs the long forward passes. The loop hands a decoded Batch to the
+ * compute thread through a mutex-protected queue; the compute thread hands the finished job
+ * back through a second list and wakes the loop by writing a byte to a pipe that the loop
  * watches. The compute thread never touches libevent, so heartbeats keep flowing while a
  * long batch runs.
+ *
+ * A short batch costs less than those two hand-offs (a wake-up of the compute thread, then
+ * of the loop: tens of µs each on a VM), so a batch whose size class has lately taken at
+ * most inline_max_ms runs on the loop instead, inside the read callback that decoded it.
+ * That delays a heartbeat by at most that bound, far below any heartbeat timeout. Inline
+ * runs happen only while the compute thread holds no job, so the model and the staging
+ * buffers are still used by one thread at a time.
  *
  * Each connection has a generation number. When a connection drops, the generation moves
  * on, batches still queued are freed and a batch that is computing is discarded when it
@@ -42,6 +49,11 @@
 #define BACKOFF_MIN_MS_DEFAULT 100
 #define BACKOFF_MAX_MS_DEFAULT 5000
 #define HEARTBEAT_MS_DEFAULT 1000
+#define INLINE_MAX_MS_DEFAULT 1.0
+/* Batches are timed per size class: class k holds 2^k to 2^(k+1)-1 rows. */
+#define SIZE_CLASSES 32
+/* Weight of the latest time in a class's estimate while it stays under the bound. */
+#define CLASS_EWMA_ALPHA 0.25
 
 /* One batch on its way through the compute thread. */
 typedef struct job {
@@ -74,6 +86,7 @@ typedef struct worker {
     struct event_base *base;
     struct bufferevent *bev;      /* the live connection, or NULL */
     struct bufferevent *dead_bev; /* a retired connection, freed by on_reap_timer */
+    struct evbuffer *scratch;     /* for sw_frame_send */
     struct event *reconnect_ev, *reap_ev, *heartbeat_ev, *wake_ev, *sigterm_ev, *sigint_ev;
     conn_state_t state;
     uint64_t gen;
@@ -85,6 +98,12 @@ typedef struct worker {
     uint32_t in_hand; /* batches of this connection received and not yet answered */
     uint64_t batches_done;
     double busy_ms;
+
+    /* Inline or thread (see the top of the file); loop thread only. */
+    double inline_max_ms;
+    double class_ms[SIZE_CLASSES]; /* expected compute time per size class; < 0: not seen */
+    uint32_t on_thread;            /* jobs queued, computing or done and not yet collected */
+    double inline_spent_ms;        /* run inline since the current read callback began */
 
     /* Shared with the compute thread, under lock. */
     pthread_mutex_t lock;
@@ -131,7 +150,12 @@ static void job_list_free(job_t *j)
     }
 }
 
-/* ---- compute thread ---- */
+/* ---- compute thread (and the loop, for inline batches) ---- */
+
+static sw_time_t worker_now(const worker_t *w)
+{
+    return w->o->clock ? w->o->clock(w->o->clock_self) : sw_clock_now();
+}
 
 static void job_set_error(job_t *j, size_t i, const char *fmt, ...) SW_PRINTF(3, 4);
 static void job_set_error(job_t *j, size_t i, const char *fmt, ...)
@@ -173,7 +197,7 @@ static void run_job(worker_t *w, job_t *j)
     j->out = sw_calloc(b->n_requests ? b->n_requests * o->output_size : 1, sizeof(float));
     size_t *idx = sw_malloc(o->max_batch * sizeof(size_t));
     size_t n = 0;
-    sw_time_t t0 = sw_clock_now();
+    sw_time_t t0 = worker_now(w);
     for (size_t i = 0; i < b->n_requests; i++) {
         if (b->requests[i]->n_input != o->input_size) {
             job_set_error(j, i, "input has %zu floats, model expects %zu", b->requests[i]->n_input,
@@ -195,7 +219,7 @@ static void run_job(worker_t *w, job_t *j)
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
     }
-    j->compute_ms = sw_time_to_ms(sw_clock_now() - t0);
+    j->compute_ms = sw_time_to_ms(worker_now(w) - t0);
     sw_free(idx);
 }
 
@@ -233,7 +257,7 @@ static void conn_transition(worker_t *w, conn_state_t to, const char *reason);
 
 static void send_frame(worker_t *w, const Spillway__Frame *f)
 {
-    int rc = sw_frame_write(bufferevent_get_output(w->bev), f);
+    int rc = sw_frame_send(w->bev, w->scratch, f);
     if (rc < 0)
         SW_LOG_ERROR("cannot encode frame type=%s err=%s", sw_frame_type_name(f->body_case),
                      sw_strerror(rc));
@@ -325,6 +349,50 @@ static void start_drain(worker_t *w, const char *reason)
         maybe_send_drain(w);
 }
 
+static unsigned size_class(size_t rows)
+{
+    unsigned k = 0;
+    while (rows > 1 && k < SIZE_CLASSES - 1) {
+        rows >>= 1;
+        k++;
+    }
+    return k;
+}
+
+/* Whether a batch of this many rows may run on the loop: the compute thread holds nothing
+ * (so the model is free), its class has been timed, and its expected time, added to what
+ * this read callback already ran inline, stays within the bound. */
+static bool should_inline(const worker_t *w, size_t rows)
+{
+    double ms = w->class_ms[size_class(rows)];
+    return w->on_thread == 0 && ms >= 0 && ms + w->inline_spent_ms <= w->inline_max_ms;
+}
+
+/* Folds a finished batch's time into its class. A time over the bound counts in full at
+ * once, so one slow batch sends the next of its class to the thread; times under it are
+ * smoothed, so a class comes back to the loop only after a run of short batches. */
+static void learn_class(worker_t *w, size_t rows, double ms)
+{
+    double *c = &w->class_ms[size_class(rows)];
+    if (*c < 0 || ms > w->inline_max_ms)
+        *c = ms;
+    else
+        *c += CLASS_EWMA_ALPHA * (ms - *c);
+}
+
+/* Accounts a computed job, answers it if its connection is still the live one, frees it. */
+static void finish_job(worker_t *w, job_t *j)
+{
+    w->batches_done++;
+    w->busy_ms += j->compute_ms;
+    learn_class(w, j->frame->batch->n_requests, j->compute_ms);
+    if (j->gen == w->gen && w->state == CONN_CONNECTED) {
+        send_result(w, j);
+        w->in_hand--;
+    }
+    job_free(j);
+}
+
 /* Takes ownership of f, a Batch frame. */
 static void handle_batch(worker_t *w, Spillway__Frame *f)
 {
@@ -343,6 +411,13 @@ static void handle_batch(worker_t *w, Spillway__Frame *f)
         return;
     }
     w->in_hand++;
+    if (should_inline(w, n)) {
+        run_job(w, j);
+        w->inline_spent_ms += j->compute_ms;
+        finish_job(w, j);
+        return;
+    }
+    w->on_thread++;
     pthread_mutex_lock(&w->lock);
     STAILQ_INSERT_TAIL(&w->pending, j, link);
     pthread_cond_signal(&w->cond);
@@ -353,6 +428,7 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
 {
     worker_t *w = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
+    w->inline_spent_ms = 0;
     for (;;) {
         Spillway__Frame *f = NULL;
         char err[200];
@@ -456,6 +532,8 @@ static void retire_conn(worker_t *w)
     pthread_mutex_lock(&w->lock);
     job_t *pending = list_take_all(&w->pending);
     pthread_mutex_unlock(&w->lock);
+    for (job_t *j = pending; j; j = STAILQ_NEXT(j, link))
+        w->on_thread--;
     job_list_free(pending);
 }
 
@@ -556,13 +634,8 @@ static void on_compute_wake(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_unlock(&w->lock);
     while (j) {
         job_t *next = STAILQ_NEXT(j, link);
-        w->batches_done++;
-        w->busy_ms += j->compute_ms;
-        if (j->gen == w->gen && w->state == CONN_CONNECTED) {
-            send_result(w, j);
-            w->in_hand--;
-        }
-        job_free(j);
+        w->on_thread--;
+        finish_job(w, j);
         j = next;
     }
     maybe_send_drain(w);
@@ -618,6 +691,8 @@ static void worker_deinit(worker_t *w)
     for (int i = 0; i < 2; i++)
         if (w->wake_fd[i] >= 0)
             close(w->wake_fd[i]);
+    if (w->scratch)
+        evbuffer_free(w->scratch);
     if (w->base)
         event_base_free(w->base);
     pthread_cond_destroy(&w->cond);
@@ -638,6 +713,9 @@ static int worker_init(worker_t *w, const sw_be_worker_opts_t *o, char *errbuf, 
     w->backoff_min_ms = o->backoff_min_ms > 0 ? o->backoff_min_ms : BACKOFF_MIN_MS_DEFAULT;
     w->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : BACKOFF_MAX_MS_DEFAULT;
     snprintf(w->peer, sizeof(w->peer), "%s:%u", o->host, (unsigned)o->port);
+    w->inline_max_ms = o->inline_max_ms != 0 ? o->inline_max_ms : INLINE_MAX_MS_DEFAULT;
+    for (size_t i = 0; i < SIZE_CLASSES; i++)
+        w->class_ms[i] = -1;
     sw_rng_init(&w->rng, o->seed);
     w->in_buf = sw_malloc((size_t)o->max_batch * o->input_size * sizeof(float) + 1);
     w->out_buf = sw_malloc((size_t)o->max_batch * o->output_size * sizeof(float) + 1);
@@ -654,7 +732,8 @@ static int worker_init(worker_t *w, const sw_be_worker_opts_t *o, char *errbuf, 
         fcntl(w->wake_fd[i], F_SETFD, FD_CLOEXEC);
     }
     w->base = event_base_new();
-    if (!w->base) {
+    w->scratch = evbuffer_new();
+    if (!w->base || !w->scratch) {
         sw_set_error(errbuf, errlen, "event_base_new failed");
         return -ENOMEM;
     }

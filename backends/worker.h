@@ -20,8 +20,9 @@
 #include "common/common.h"
 
 /* Runs n requests: in holds n x input_size floats, out receives n x output_size floats.
- * Called on the compute thread only, one call at a time, with n <= max_batch. Returns 0 or
- * a negative error (every request of that call then gets an error answer). */
+ * Called with n <= max_batch, one call at a time: on the compute thread, or on the thread
+ * running sw_be_worker_run for a batch expected to take at most inline_max_ms. Returns 0
+ * or a negative error (every request of that call then gets an error answer). */
 typedef int (*sw_be_worker_infer_cb)(void *self, const float *in, size_t n, float *out);
 
 typedef struct sw_be_worker_opts {
@@ -45,6 +46,15 @@ typedef struct sw_be_worker_opts {
     /* Stand-in for a heavier model: a sleep on the compute thread of this much per batch
      * plus this much per row, ms (fault tests; live-against-simulated benchmarks). */
     double compute_delay_ms, compute_delay_per_row_ms;
+    /* A batch whose rows' size class (1, 2-3, 4-7, ... rows) has lately computed in at most
+     * this long runs on the event loop itself, sparing two thread hand-offs; a heartbeat
+     * then waits at most this long. The first batch of a class, and any batch while the
+     * compute thread holds one, goes to the thread. 0: 1 ms; negative: never inline. */
+    double inline_max_ms;
+    /* Monotonic clock that times batches (for that choice and BatchResult.compute_ms), or
+     * NULL for sw_clock_now(). Called from both threads. Tests use a fake one. */
+    sw_time_t (*clock)(void *self);
+    void *clock_self;
 } sw_be_worker_opts_t;
 
 /* Runs the worker until SIGTERM (or SIGINT) or a Stop frame has been handled: the batches in

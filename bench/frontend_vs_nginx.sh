@@ -11,6 +11,9 @@
 # the same HTTP layer serve uses, so both paths end in the same work.
 #
 # Usage: bench/frontend_vs_nginx.sh [BUILD_DIR]   (default build-rel; Release)
+# SW_BENCH_ROUNDS=N measures the one-connection paths N times in turn (medians reported);
+# SW_BENCH_OTHER=/path/to/spillway adds another build's serve (say, before a change) to
+# each round, under the same load.
 # Needs wrk, nginx (nginx-light is enough) and python3. Prints a table; figures go to
 # bench/README.md by hand. Pinning: the frontend (serve or nginx) on CPU 0; the backend
 # (worker or upstream) and wrk on CPU 1. On a machine with more cores, set SW_CPU_FRONT,
@@ -95,9 +98,6 @@ for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$ng_port/v2" && br
 
 url_up="http://127.0.0.1:$up_port/v2/models/tiny/infer"
 url_ng="http://127.0.0.1:$ng_port/v2/models/tiny/infer"
-read -r up_p50 up_p99 up_rps1 < <(run_wrk "$url_up" 1)
-read -r ng_p50 ng_p99 ng_rps1 < <(run_wrk "$url_ng" 1)
-read -r _ _ ng_rps32 < <(run_wrk "$url_ng" 32)
 
 # ---- serve with one local worker, pinned like nginx and the upstream ----
 # The profile grows linearly with the batch, so the core never holds a request back for
@@ -124,7 +124,7 @@ serve:
 EOF
 start_serve() { # OUTDIR [ENV...]
     local out=$1; shift
-    env "$@" taskset -c "$front" "$spillway" serve --config "$tmp/policy.yaml" \
+    env "$@" taskset -c "$front" "${serve_bin:-$spillway}" serve --config "$tmp/policy.yaml" \
         --listen 127.0.0.1:0 --worker-listen 127.0.0.1:0 --out "$out" --log-level warn \
         >"$out.stdout" 2>"$out.stderr" &
     serve_pid=$!
@@ -142,11 +142,34 @@ metric() {
     awk -v m="$1" 'index($0, m) == 1 { print $NF; exit }' "$tmp/metrics"
 }
 
+other=${SW_BENCH_OTHER:-}
+if [ -n "$other" ]; then
+    serve_bin=$other start_serve "$tmp/serve_other"
+    other_pid=$serve_pid
+    url_other="http://127.0.0.1:$serve_port/v2/models/tiny/infer"
+fi
 start_serve "$tmp/serve1"
 url_sv="http://127.0.0.1:$serve_port/v2/models/tiny/infer"
+
+# ---- one connection: the three paths in turn, SW_BENCH_ROUNDS times (default 1), so that
+# on a shared machine each round compares them under the same load; each figure reported
+# is the median over rounds, and each round's ratio is printed. Then 32 connections. ----
+rounds=${SW_BENCH_ROUNDS:-1}
 c0=$(metric 'nv_inference_compute_infer_duration_us{'); n0=$(metric 'nv_inference_exec_count{')
-read -r sv_p50 sv_p99 sv_rps1 < <(run_wrk "$url_sv" 1)
+: >"$tmp/rounds"
+for _ in $(seq "$rounds"); do
+    echo "$(run_wrk "$url_up" 1) $(run_wrk "$url_ng" 1) $(run_wrk "$url_sv" 1)" \
+        "$([ -z "$other" ] || run_wrk "$url_other" 1)" >>"$tmp/rounds"
+done
+if [ -n "$other" ]; then
+    kill -TERM "$other_pid"; wait "$other_pid" || true
+fi
 c1=$(metric 'nv_inference_compute_infer_duration_us{'); n1=$(metric 'nv_inference_exec_count{')
+read -r up_p50 up_p99 up_rps1 ng_p50 ng_p99 ng_rps1 sv_p50 sv_p99 sv_rps1 ot_p50 ot_p99 _ < <(python3 -c '
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+print(" ".join(f"{statistics.median(c):.1f}" for c in zip(*rows)))' "$tmp/rounds")
+read -r _ _ ng_rps32 < <(run_wrk "$url_ng" 32)
 read -r _ _ sv_rps32 < <(run_wrk "$url_sv" 32)
 compute=$(python3 -c "print(f'{($c1 - $c0) / max(1, $n1 - $n0):.1f}')")
 kill -TERM "$serve_pid"; wait "$serve_pid" || true
@@ -201,12 +224,25 @@ up50, up99, ng50, ng99, sv50, sv99 = $up_p50, $up_p99, $ng_p50, $ng_p99, $sv_p50
 compute = $compute
 ng_add50, ng_add99 = ng50 - up50, ng99 - up99
 sv_add50, sv_add99 = sv50 - compute, sv99 - compute
+rounds = [list(map(float, l.split())) for l in open("$tmp/rounds") if l.strip()]
+if len(rounds) > 1:
+    for i, r in enumerate(rounds, 1):
+        other = f", other serve {r[9]:.0f}" if len(r) > 9 else ""
+        ratio = f"{(r[6] - compute) / (r[3] - r[0]):.2f}"
+        if len(r) > 9:
+            ratio += f", other {(r[9] - compute) / (r[3] - r[0]):.2f}"
+        print(f"round {i}: p50 upstream {r[0]:.0f}, nginx {r[3]:.0f}, serve {r[6]:.0f}{other} µs; "
+              f"added serve/nginx {ratio}")
+    print(f"medians over {len(rounds)} rounds:")
 print("one connection (µs)        p50      p99")
 print(f"wrk -> upstream         {up50:8.1f} {up99:8.1f}   ({$up_rps1} req/s)")
 print(f"wrk -> nginx -> up      {ng50:8.1f} {ng99:8.1f}   ({$ng_rps1} req/s)")
 print(f"wrk -> serve -> worker  {sv50:8.1f} {sv99:8.1f}   ({$sv_rps1} req/s; worker compute {compute} µs/batch)")
 print(f"added by nginx          {ng_add50:8.1f} {ng_add99:8.1f}")
 print(f"added by serve          {sv_add50:8.1f} {sv_add99:8.1f}   ratio serve/nginx p50 {sv_add50 / ng_add50:.2f}, p99 {sv_add99 / ng_add99:.2f}")
+if "$other":
+    print(f"other serve ($other), p50 / p99: {${ot_p50:-0}:.1f} / {${ot_p99:-0}:.1f} "
+          f"(its compute not subtracted; about the same)")
 print(f"32 connections: serve {$sv_rps32} req/s, nginx {$ng_rps32} req/s: serve/nginx {$sv_rps32 / $ng_rps32:.2f}")
 print(f"10,000 idle connections: serve RSS {$idle_kb} -> {$conn_kb} kB ({($conn_kb - $idle_kb) * 1024 / 10000:.0f} B/connection); "
       f"nginx worker {$ng_idle_kb} -> {$ng_conn_kb} kB ({($ng_conn_kb - $ng_idle_kb) * 1024 / 10000:.0f} B/connection)")

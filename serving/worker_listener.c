@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -56,6 +57,7 @@ struct sw_srv_workers {
     wconn_t **by_id; /* registered connections, by worker id */
     size_t by_id_cap;
     struct event *sweep_ev, *defer_ev;
+    struct evbuffer *scratch; /* for sw_frame_send */
     sw_srv_workers_stats_t st;
     /* Losses found inside a bufferevent callback are reported from defer_ev, so the owner
      * never runs inside our callbacks' stack with a half-closed connection. */
@@ -353,6 +355,9 @@ int sw_srv_workers_create(struct event_base *base, const sw_srv_workers_opts_t *
     struct timeval tv = {.tv_sec = period_ms / 1000, .tv_usec = (period_ms % 1000) * 1000};
     w->sweep_ev = event_new(base, -1, EV_PERSIST, on_sweep, w);
     w->defer_ev = event_new(base, -1, 0, on_deferred_losses, w);
+    w->scratch = evbuffer_new();
+    if (!w->scratch)
+        abort(); /* out of memory is fatal */
     event_add(w->sweep_ev, &tv);
     *out = w;
     return 0;
@@ -369,7 +374,7 @@ int sw_srv_workers_send_batch(sw_srv_workers_t *w, uint32_t worker_id, const Spi
     sw_frame_init_batch(&f, (Spillway__Batch *)batch);
     if (sw_frame_encoded_bytes(&f) - SW_FRAME_HEADER_BYTES > w->o.max_frame_bytes)
         return -EMSGSIZE;
-    int rc = sw_frame_write(bufferevent_get_output(c->bev), &f);
+    int rc = sw_frame_send(c->bev, w->scratch, &f);
     if (rc == 0)
         w->st.batches_sent++;
     return rc;
@@ -386,7 +391,7 @@ int sw_srv_workers_stop(sw_srv_workers_t *w, uint32_t worker_id, const char *rea
     stop.reason = (char *)reason;
     Spillway__Frame f;
     sw_frame_init_stop(&f, &stop);
-    int rc = sw_frame_write(bufferevent_get_output(c->bev), &f);
+    int rc = sw_frame_send(c->bev, w->scratch, &f);
     c->state = WC_STOPPING;
     return rc;
 }
@@ -432,6 +437,7 @@ void sw_srv_workers_destroy(sw_srv_workers_t *w)
         evconnlistener_free(w->lis);
     event_free(w->sweep_ev);
     event_free(w->defer_ev);
+    evbuffer_free(w->scratch);
     sw_free(w->by_id);
     sw_free(w->lost_ids);
     sw_free(w->lost_why);

@@ -5,11 +5,18 @@
  * in-process, answers a wrong-sized request with an error, reconnects after the server
  * restarts on the same port or after it sends garbage, on SIGTERM with a batch in flight
  * sends the result, then Drain, then exits 0, and does the same on a Stop frame without
- * dialling in again. The token reaches Hello from --token or from SW_TOKEN. */
+ * dialling in again. The token reaches Hello from --token or from SW_TOKEN.
+ *
+ * The be_worker_inline suite runs sw_be_worker_run in a thread of the test instead, with a
+ * fake clock that the forward pass advances by a cost the test sets, so which batches run
+ * inline on the worker's loop and which on its compute thread is decided deterministically,
+ * and the forward pass records on which thread it ran. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,7 @@
 #include <event2/listener.h>
 
 #include "backends/frame.h"
+#include "backends/worker.h"
 #include "common/common.h"
 #include "model/model.h"
 #include "tests/tiny_model.h"
@@ -537,4 +545,172 @@ Test(be_worker, batch_after_stop_gets_error_answers_before_drain)
     f = srv_expect(&srv, SPILLWAY__FRAME__BODY_DRAIN, 10000);
     spillway__frame__free_unpacked(f, NULL);
     expect_exit_0_without_reconnect();
+}
+
+/* ---- inline batches, with the worker in this process ---- */
+
+#define MAX_CALLS 64
+enum { RAN_NOWHERE, RAN_ON_LOOP, RAN_ON_THREAD };
+
+typedef struct inproc {
+    sw_model_t *model;
+    sw_be_worker_opts_t opts;
+    pthread_t thread;
+    pthread_t loop; /* the thread inside sw_be_worker_run */
+    atomic_llong now_us;  /* the worker's clock */
+    atomic_llong cost_us; /* how far each forward pass moves that clock */
+    atomic_bool hold;     /* forward passes wait while set */
+    atomic_int calls;
+    atomic_int ran[MAX_CALLS];
+    int rc;
+    char err[256];
+} inproc_t;
+
+static inproc_t ip;
+
+static sw_time_t fake_clock(void *self)
+{
+    inproc_t *p = self;
+    return (sw_time_t)atomic_load(&p->now_us);
+}
+
+static int inproc_infer(void *self, const float *in, size_t n, float *out)
+{
+    inproc_t *p = self;
+    int k = atomic_fetch_add(&p->calls, 1);
+    if (k < MAX_CALLS)
+        atomic_store(&p->ran[k], pthread_equal(pthread_self(), p->loop) ? RAN_ON_LOOP
+                                                                       : RAN_ON_THREAD);
+    while (atomic_load(&p->hold)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    atomic_fetch_add(&p->now_us, atomic_load(&p->cost_us));
+    return sw_model_infer(p->model, in, n, out);
+}
+
+static void *inproc_main(void *arg)
+{
+    inproc_t *p = arg;
+    p->loop = pthread_self();
+    p->rc = sw_be_worker_run(&p->opts, p->err, sizeof(p->err));
+    return NULL;
+}
+
+/* Starts the worker in a thread of ours, dialling srv, and takes its Hello. */
+static void inproc_start(double inline_max_ms)
+{
+    char err[512] = "";
+    signal(SIGPIPE, SIG_IGN); /* as `spillway worker` does */
+    cr_assert_eq(sw_model_load(model_path, 8, &ip.model, err, sizeof(err)), 0, "%s", err);
+    ip.opts = (sw_be_worker_opts_t){.host = "127.0.0.1",
+                                    .port = srv.port,
+                                    .worker_id = "w-test",
+                                    .instance_type = "t.small",
+                                    .model_name = "tiny",
+                                    .model_version = 7,
+                                    .max_batch = 8,
+                                    .threads = 1,
+                                    .input_size = 3,
+                                    .output_size = 2,
+                                    .infer = inproc_infer,
+                                    .infer_self = &ip,
+                                    .seed = 42,
+                                    .heartbeat_ms = 20,
+                                    .inline_max_ms = inline_max_ms,
+                                    .clock = fake_clock,
+                                    .clock_self = &ip};
+    cr_assert_eq(pthread_create(&ip.thread, NULL, inproc_main, &ip), 0);
+    expect_hello();
+}
+
+/* Stops the worker with a Stop frame, as the frontend does, and joins its thread. */
+static void inproc_stop(void)
+{
+    send_stop("test over");
+    Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_DRAIN, 10000);
+    spillway__frame__free_unpacked(f, NULL);
+    pthread_join(ip.thread, NULL);
+    cr_expect_eq(ip.rc, 0, "%s", ip.err);
+    sw_model_destroy(ip.model);
+}
+
+/* Sends batch_id of n rows at the current cost and returns where its forward pass ran;
+ * the result must answer like the model in-process. */
+static int run_batch(uint64_t batch_id, size_t n, int64_t cost_us)
+{
+    atomic_store(&ip.cost_us, cost_us);
+    int k = atomic_load(&ip.calls);
+    send_batch(batch_id, inputs, n, SIZE_MAX);
+    Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_RESULT, 10000);
+    expect_answers(f->result, batch_id, n, SIZE_MAX);
+    cr_expect_float_eq(f->result->compute_ms, (double)cost_us / 1000.0, 1e-9);
+    spillway__frame__free_unpacked(f, NULL);
+    cr_assert_eq(atomic_load(&ip.calls), k + 1, "one forward pass per batch of <= max_batch");
+    return atomic_load(&ip.ran[k]);
+}
+
+TestSuite(be_worker_inline, .init = setup, .fini = teardown, .timeout = 30);
+
+Test(be_worker_inline, a_short_batch_runs_on_the_loop_and_answers_as_on_the_thread)
+{
+    inproc_start(0);
+    /* The first batch of a size class is timed on the thread; the next, known to be short,
+     * runs on the loop and must answer the same. */
+    cr_expect_eq(run_batch(1, 3, 10), RAN_ON_THREAD);
+    cr_expect_eq(run_batch(2, 3, 10), RAN_ON_LOOP);
+    /* 1 row is another class: timed on the thread first again. */
+    cr_expect_eq(run_batch(3, 1, 10), RAN_ON_THREAD);
+    cr_expect_eq(run_batch(4, 1, 10), RAN_ON_LOOP);
+    inproc_stop();
+}
+
+Test(be_worker_inline, a_long_batch_runs_on_the_thread_while_heartbeats_flow)
+{
+    inproc_start(0);
+    cr_expect_eq(run_batch(1, 2, 5000), RAN_ON_THREAD); /* 5 ms: over the 1 ms bound */
+    /* The next one is held inside its forward pass until two heartbeats have come that
+     * count it in hand: on the loop, it would hold them back and this would time out. */
+    atomic_store(&ip.hold, true);
+    send_batch(2, inputs, 2, SIZE_MAX);
+    for (int beats = 0; beats < 2;) {
+        Spillway__Frame *f = srv_next(&srv, 5000, false);
+        cr_assert_eq(f->body_case, SPILLWAY__FRAME__BODY_HEARTBEAT, "got %s",
+                     sw_frame_type_name(f->body_case));
+        beats += f->heartbeat->queue_depth == 1;
+        spillway__frame__free_unpacked(f, NULL);
+    }
+    cr_expect_eq(atomic_load(&ip.ran[1]), RAN_ON_THREAD);
+    atomic_store(&ip.hold, false);
+    Spillway__Frame *f = srv_expect(&srv, SPILLWAY__FRAME__BODY_RESULT, 10000);
+    expect_answers(f->result, 2, 2, SIZE_MAX);
+    spillway__frame__free_unpacked(f, NULL);
+    inproc_stop();
+}
+
+Test(be_worker_inline, a_class_that_turns_slow_moves_to_the_thread_and_back)
+{
+    inproc_start(0);
+    uint64_t id = 1;
+    cr_expect_eq(run_batch(id++, 1, 10), RAN_ON_THREAD);
+    cr_expect_eq(run_batch(id++, 1, 10), RAN_ON_LOOP);
+    /* This one turns out long: one such time sends the class to the thread at once. */
+    cr_expect_eq(run_batch(id++, 1, 50000), RAN_ON_LOOP);
+    cr_expect_eq(run_batch(id++, 1, 10), RAN_ON_THREAD);
+    /* Short again: after enough short times the estimate is back under the bound. */
+    int back = 0;
+    while (back < 30 && run_batch(id++, 1, 10) == RAN_ON_THREAD)
+        back++;
+    cr_expect_lt(back, 30, "the class never came back to the loop");
+    cr_expect_gt(back, 0, "one short time after a long one should not be trusted yet");
+    cr_expect_eq(run_batch(id++, 1, 10), RAN_ON_LOOP);
+    inproc_stop();
+}
+
+Test(be_worker_inline, a_negative_bound_keeps_every_batch_on_the_thread)
+{
+    inproc_start(-1);
+    for (uint64_t id = 1; id <= 3; id++)
+        cr_expect_eq(run_batch(id, 2, 10), RAN_ON_THREAD);
+    inproc_stop();
 }

@@ -1114,16 +1114,23 @@ static int send_infer(size_t rows)
 }
 
 /* Has the driver answer the one call it holds (from send_infer(rows) on fd), and expects
- * that answer on fd. */
-static void answer_and_expect(int fd, size_t rows)
+ * that answer on fd, with want in its head when want is not NULL. */
+static void answer_and_expect_head(int fd, size_t rows, const char *want)
 {
     bool abandoned[64];
     run_on_loop(answer_held, abandoned);
     cr_expect(!abandoned[0]);
     resp_t r = cli_recv(fd);
     cr_expect_eq(r.status, 200);
+    if (want)
+        cr_expect(strstr(r.head, want), "no %s in:\n%s", want, r.head);
     expect_outputs(r.body, rows, "held");
     resp_free(&r);
+}
+
+static void answer_and_expect(int fd, size_t rows)
+{
+    answer_and_expect_head(fd, rows, NULL);
 }
 
 Test(srv_http, a_held_call_has_no_deadline)
@@ -1153,6 +1160,28 @@ Test(srv_http, requests_pipelined_behind_a_held_call_wait_their_turn)
     cr_expect_eq(r.len, 0);
     resp_free(&r);
     close(fd);
+}
+
+/* The answer of a held call is written from outside evhttp's callbacks, and evhttp then
+ * finishes the exchange at once (http.c, write_through); when that answer closes the
+ * connection, evhttp frees it from inside that path. */
+Test(srv_http, a_held_call_answered_while_draining_carries_close_then_closes)
+{
+    drv.mode = DRV_HOLD;
+    start_default();
+    int fd = send_infer(3);
+    cr_assert(wait_held(1, 2000));
+    bool flags[2] = {true, true}; /* ready, draining */
+    run_on_loop(set_flags, flags);
+    answer_and_expect_head(fd, 3, "Connection: close");
+    char byte;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    cr_expect_eq(poll(&p, 1, 2000), 1);
+    cr_expect_eq(recv(fd, &byte, 1, 0), 0, "closed after the answer");
+    close(fd);
+    cr_assert(WAIT_STAT(connections_open, 0, 2000));
+    cr_expect_eq(stats().responses_2xx_total, 1);
+    expect_serving();
 }
 
 Test(srv_http, client_that_leaves_a_held_call_is_noticed_and_its_answer_dropped)
