@@ -31,9 +31,10 @@ int sw__cli_load_config(const char *path, sw_cfg_t **out);
 int sw__cli_load_config_sets(const char *path, const char *const *sets, size_t n_sets,
                              sw_cfg_t **out);
 /* Writes the HTML report of a run directory to `out` (NULL: RUN_DIR/report.html), with
- * its cost relative to the oracle run in `oracle_dir` when that is not NULL, printing what
+ * its cost relative to each bound run (oracle, clairvoyant) in bound_dirs, printing what
  * happened. Returns an exit status. */
-int sw__cli_write_report(const char *run_dir, const char *out, const char *oracle_dir);
+int sw__cli_write_report(const char *run_dir, const char *out, const char *const *bound_dirs,
+                         size_t n_bounds);
 /* The exit status for a file the user named (model, forecaster, run directory, payload,
  * credentials) that could not be loaded with error rc: SW_EXIT_USAGE, since a file that
  * is missing, not a regular file, too large or malformed is the caller's to fix, except

@@ -422,7 +422,7 @@ static void collect(const cmp_args_t *a, row_t *rows, size_t n_grid, size_t n_ro
     }
 }
 
-/* Each run's own report, with its cost relative to its oracle when one ran: a grid
+/* Each run's own report, with its cost relative to each bound that ran: a grid
  * point's in its run folder, a given run's as DIR/given-NNN.html, since the given folder
  * is the caller's and is only read. A report that cannot be written costs its link, not
  * the comparison. */
@@ -438,9 +438,10 @@ static void write_run_reports(const cmp_args_t *a, row_t *rows, size_t n_grid, s
             fprintf(stderr, "spillway compare: no report for %s: %s\n", dir, err);
             continue;
         }
-        const row_t *o = bound_of(a, rows, n_rows, i, "oracle");
-        if (o && o != &rows[i]) {
-            if (sw_run_report_set_oracle(rep, o->run->dir, err, sizeof err) < 0)
+        static const char *const bounds[] = {"oracle", "clairvoyant"};
+        for (size_t b = 0; b < SW_ARRAY_LEN(bounds); b++) {
+            const row_t *o = bound_of(a, rows, n_rows, i, bounds[b]);
+            if (o && o != &rows[i] && sw_run_report_set_bound(rep, o->run->dir, err, sizeof err) < 0)
                 fprintf(stderr, "spillway compare: %s\n", err);
         }
         if (rows[i].given)

@@ -1,4 +1,4 @@
-/* `spillway report RUN_DIR [--out FILE] [--oracle DIR]`: turns a run directory, simulated
+/* `spillway report RUN_DIR [--out FILE] [--oracle DIR]...`: turns a run directory, simulated
  * or live, into one self-contained HTML page (summary table and SVG charts) that opens from
  * disk. */
 #include <getopt.h>
@@ -11,15 +11,18 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: spillway report RUN_DIR [--out FILE] [--oracle DIR]\n\n"
+    fprintf(f, "usage: spillway report RUN_DIR [--out FILE] [--oracle DIR]...\n\n"
                "Writes an HTML report of a `spillway simulate --out RUN_DIR` or `spillway serve\n"
                "--out RUN_DIR` run: a summary table (for a live run also its calls, call\n"
                "latency, and observed against planned batch times per instance type) and\n"
                "charts of arrivals, VMs, functions, cost and latency. The page has no scripts\n"
                "and no external references.\n\n"
                "  --out FILE    where to write (default: RUN_DIR/report.html)\n"
-               "  --oracle DIR  a `simulate --policy oracle` run of the same trace: the\n"
-               "                summary then states the cost relative to it\n\n"
+               "  --oracle DIR  a `simulate --policy oracle` or `--policy clairvoyant` run of\n"
+               "                the same trace: the summary then states the cost relative\n"
+               "                to it; give both for both ratios (over the oracle: not\n"
+               "                knowing the future plus the cloud's boots and minimums;\n"
+               "                over the clairvoyant bound: the first alone)\n\n"
                "Exit status: 0 done, 2 usage error or a missing or malformed run directory,\n"
                "1 the report could not be written.\n");
 }
@@ -32,13 +35,21 @@ int sw_cli_cmd_report(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *out = NULL, *oracle = NULL;
+    const char *out = NULL, *bounds[2] = {NULL, NULL};
+    size_t n_bounds = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
-        case 'O': oracle = optarg; break;
+        case 'O':
+            if (n_bounds == 2) {
+                fprintf(stderr, "spillway report: --oracle given more than twice (one oracle "
+                                "and one clairvoyant run at most)\n");
+                return SW_EXIT_USAGE;
+            }
+            bounds[n_bounds++] = optarg;
+            break;
         case 'h': usage(stdout); return SW_EXIT_OK;
         default: usage(stderr); return SW_EXIT_USAGE;
         }
@@ -47,10 +58,11 @@ int sw_cli_cmd_report(int argc, char **argv)
         usage(stderr);
         return SW_EXIT_USAGE;
     }
-    return sw__cli_write_report(argv[optind], out, oracle);
+    return sw__cli_write_report(argv[optind], out, bounds, n_bounds);
 }
 
-int sw__cli_write_report(const char *run_dir, const char *out, const char *oracle_dir)
+int sw__cli_write_report(const char *run_dir, const char *out, const char *const *bound_dirs,
+                         size_t n_bounds)
 {
     char err[1024], *path = NULL;
     if (!out) {
@@ -66,9 +78,13 @@ int sw__cli_write_report(const char *run_dir, const char *out, const char *oracl
         status = SW_EXIT_USAGE;
         goto out;
     }
-    if (oracle_dir && sw_run_report_set_oracle(rep, oracle_dir, err, sizeof(err)) < 0) {
-        fprintf(stderr, "spillway report: --oracle %s\n", err);
-        status = SW_EXIT_USAGE;
+    for (size_t i = 0; i < n_bounds && status == SW_EXIT_OK; i++) {
+        if (sw_run_report_set_bound(rep, bound_dirs[i], err, sizeof(err)) < 0) {
+            fprintf(stderr, "spillway report: --oracle %s\n", err);
+            status = SW_EXIT_USAGE;
+        }
+    }
+    if (status != SW_EXIT_OK) {
     } else if (sw_run_report_write(rep, out, err, sizeof(err)) < 0) {
         fprintf(stderr, "spillway report: %s\n", err);
         status = SW_EXIT_FAILURE;

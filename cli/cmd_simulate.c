@@ -273,5 +273,5 @@ int sw_cli_cmd_simulate(int argc, char **argv)
      * -EFBIG: the run spans more intervals than a run may. Both are the caller's to fix. */
     if (rc < 0)
         return rc == -EINVAL || rc == -EFBIG ? SW_EXIT_USAGE : SW_EXIT_FAILURE;
-    return a.report ? sw__cli_write_report(a.out, NULL, NULL) : SW_EXIT_OK;
+    return a.report ? sw__cli_write_report(a.out, NULL, NULL, 0) : SW_EXIT_OK;
 }

@@ -95,9 +95,13 @@ struct sw_run_report {
     double *col[N_COLS];
     vm_band_t *band;
     size_t n_bands;
-    double oracle_cost_usd; /* < 0: unknown */
-    char *oracle_run;
+    /* The two bounds of the same trace (issue 14): [0] the oracle, [1] the clairvoyant
+     * planner; cost < 0: not given. */
+    double bound_cost_usd[2];
+    char *bound_run[2];
 };
+
+static const char *const bound_policy[2] = {"oracle", "clairvoyant"};
 
 static int fail(char *errbuf, size_t errlen, int rc, const char *fmt, ...) SW_PRINTF(4, 5);
 static int fail(char *errbuf, size_t errlen, int rc, const char *fmt, ...)
@@ -375,7 +379,7 @@ int sw_run_report_load(sw_run_report_t **out, const char *run_dir, char *errbuf,
 {
     sw_run_report_t *rep = sw_calloc(1, sizeof(*rep));
     rep->run_name = sw_strdup(run_dir);
-    rep->oracle_cost_usd = -1;
+    rep->bound_cost_usd[0] = rep->bound_cost_usd[1] = -1;
     size_t len = strlen(run_dir) + 32;
     char *path = sw_malloc(len);
     snprintf(path, len, "%s/summary.json", run_dir);
@@ -396,32 +400,37 @@ int sw_run_report_load(sw_run_report_t **out, const char *run_dir, char *errbuf,
     return 0;
 }
 
-/* The oracle's run must have replayed the same trace, or the ratio means nothing: the
- * trace name and the request count must agree. */
-int sw_run_report_set_oracle(sw_run_report_t *rep, const char *oracle_dir, char *errbuf,
-                             size_t errlen)
+/* A bound's run must have replayed the same trace, or the ratio means nothing: the trace
+ * name and the request count must agree. */
+int sw_run_report_set_bound(sw_run_report_t *rep, const char *bound_dir, char *errbuf,
+                            size_t errlen)
 {
     sw_run_report_t *o;
-    int rc = sw_run_report_load(&o, oracle_dir, errbuf, errlen);
+    int rc = sw_run_report_load(&o, bound_dir, errbuf, errlen);
     if (rc < 0)
         return rc;
     const char *policy = o->sum.policy, *trace = o->sum.trace, *mine = rep->sum.trace;
-    if (!policy || strcmp(policy, "oracle") != 0)
-        rc = fail(errbuf, errlen, -EINVAL, "%s/summary.json: policy is '%s', not oracle",
-                  oracle_dir, policy ? policy : "?");
+    int which = -1;
+    for (int i = 0; i < 2; i++)
+        if (policy && strcmp(policy, bound_policy[i]) == 0)
+            which = i;
+    if (which < 0)
+        rc = fail(errbuf, errlen, -EINVAL,
+                  "%s/summary.json: policy is '%s', not oracle or clairvoyant", bound_dir,
+                  policy ? policy : "?");
     else if (o->sum.requests != rep->sum.requests || !trace || !mine || strcmp(trace, mine) != 0)
         rc = fail(errbuf, errlen, -EINVAL,
-                  "%s: the oracle replayed %s (%" PRIu64 " requests), this run %s (%" PRIu64
+                  "%s: the %s replayed %s (%" PRIu64 " requests), this run %s (%" PRIu64
                   " requests): not the same trace",
-                  oracle_dir, trace ? trace : "?", o->sum.requests, mine ? mine : "?",
+                  bound_dir, policy, trace ? trace : "?", o->sum.requests, mine ? mine : "?",
                   rep->sum.requests);
     else if (!(o->sum.cost_usd > 0))
-        rc = fail(errbuf, errlen, -EINVAL, "%s/summary.json: the oracle's cost is zero",
-                  oracle_dir);
+        rc = fail(errbuf, errlen, -EINVAL, "%s/summary.json: the %s's cost is zero", bound_dir,
+                  policy);
     if (rc == 0) {
-        rep->oracle_cost_usd = o->sum.cost_usd;
-        sw_free(rep->oracle_run);
-        rep->oracle_run = sw_strdup(oracle_dir);
+        rep->bound_cost_usd[which] = o->sum.cost_usd;
+        sw_free(rep->bound_run[which]);
+        rep->bound_run[which] = sw_strdup(bound_dir);
     }
     sw_run_report_destroy(o);
     return rc;
@@ -445,7 +454,8 @@ void sw_run_report_destroy(sw_run_report_t *rep)
         sw_free(rep->band[b].v);
     }
     sw_free(rep->band);
-    sw_free(rep->oracle_run);
+    sw_free(rep->bound_run[0]);
+    sw_free(rep->bound_run[1]);
     sw_free(rep);
 }
 
@@ -824,17 +834,23 @@ static void put_row(FILE *f, const char *name, const char *fmt, ...)
     fputs("</td></tr>\n", f);
 }
 
-static void put_oracle_row(FILE *f, const sw_run_report_t *rep)
+/* Cost over each bound: over the oracle it mixes not knowing the future with the cloud's
+ * boots and minimums; over the clairvoyant bound only the first is left. */
+static void put_bound_rows(FILE *f, const sw_run_report_t *rep)
 {
+    static const char *const row[2] = {"cost relative to the oracle",
+                                       "cost relative to the clairvoyant bound"};
     const char *policy = rep->sum.policy;
-    if (policy && strcmp(policy, "oracle") == 0)
-        put_row(f, "cost relative to the oracle", "1.00x (this run is the oracle)");
-    else if (rep->oracle_cost_usd > 0)
-        put_row(f, "cost relative to the oracle", "%.2fx (oracle $%.2f, run %s)",
-                rep->sum.cost_usd / rep->oracle_cost_usd, rep->oracle_cost_usd, rep->oracle_run);
-    else
-        put_row(f, "cost relative to the oracle",
-                "unknown: pass --oracle DIR, a `simulate --policy oracle` run of this trace");
+    for (int i = 0; i < 2; i++) {
+        if (policy && strcmp(policy, bound_policy[i]) == 0)
+            put_row(f, row[i], "1.00x (this run is the %s)", bound_policy[i]);
+        else if (rep->bound_cost_usd[i] > 0)
+            put_row(f, row[i], "%.2fx (%s $%.2f, run %s)", rep->sum.cost_usd / rep->bound_cost_usd[i],
+                    bound_policy[i], rep->bound_cost_usd[i], rep->bound_run[i]);
+        else
+            put_row(f, row[i], "unknown: pass --oracle DIR, a `simulate --policy %s` run of this "
+                    "trace", bound_policy[i]);
+    }
 }
 
 /* A live run's own figures: what its HTTP callers saw, and how long batches took on
@@ -889,7 +905,7 @@ static void put_summary(FILE *f, const sw_run_report_t *rep)
     put_row(f, "VM-hours (billed)", "%.1f", s->vm_billed_s / 3600);
     if (isfinite(s->vm_launches_per_hour))
         put_row(f, "VM launches per hour", "%.1f", s->vm_launches_per_hour);
-    put_oracle_row(f, rep);
+    put_bound_rows(f, rep);
     if (s->source == SW_RUN_LIVE)
         put_serve_rows(f, &s->serve);
     fputs("</table>\n", f);

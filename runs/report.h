@@ -34,11 +34,13 @@ enum {
 int sw_run_report_load(sw_run_report_t **out, const char *run_dir, char *errbuf,
                        size_t errlen) SW_MUST_USE;
 
-/* Loads the oracle's run of the same trace so the summary can state this run's cost
- * relative to it. Returns 0, or a negative error naming the file when the directory is not
- * an oracle run or replayed another trace (different trace name or request count). */
-int sw_run_report_set_oracle(sw_run_report_t *rep, const char *oracle_run_dir, char *errbuf,
-                             size_t errlen) SW_MUST_USE;
+/* Loads a bound's run of the same trace, `simulate --policy oracle` or `--policy
+ * clairvoyant`, so the summary can state this run's cost relative to it (one of each may
+ * be set; a second of the same kind replaces the first). Returns 0, or a negative error
+ * naming the file when the directory is neither or replayed another trace (different
+ * trace name or request count). */
+int sw_run_report_set_bound(sw_run_report_t *rep, const char *bound_run_dir, char *errbuf,
+                            size_t errlen) SW_MUST_USE;
 
 /* Writes the HTML page to `path`. Returns 0, or a negative errno with a message naming the
  * file; a partly written file is removed. */

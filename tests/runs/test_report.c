@@ -252,18 +252,18 @@ Test(sim_report, many_types_wrap_the_legend)
     remove_run(dir);
 }
 
-static void write_oracle_run(char *dir, const char *trace, double cost)
+static void write_bound_run(char *dir, const char *policy, const char *trace, double cost)
 {
     strcpy(dir, "/tmp/sw-report-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     char json[1024];
     snprintf(json, sizeof json,
-             "{\"policy\":\"oracle\",\"trace\":\"%s\",\"requests\":300,\"served_vm\":300,"
+             "{\"policy\":\"%s\",\"trace\":\"%s\",\"requests\":300,\"served_vm\":300,"
              "\"served_faas\":0,\"slo_ms\":200.0,\"slo_target\":0.98,\"slo_attainment\":1,"
              "\"latency_ms\":{\"p50\":100,\"p99\":150,\"p999\":160},"
              "\"cost_usd\":{\"total\":%g,\"vm\":%g,\"faas\":0,\"per_million_requests\":1},"
              "\"vm\":{\"billed_seconds\":3600},\"sim\":{}}",
-             trace, cost, cost);
+             policy, trace, cost, cost);
     write_file(dir, "summary.json", json);
     write_file(dir, "timeline.csv", "time_s,end_s,arrivals,forecast,capacity_rps,"
                                     "running_c5.large,faas_invocations,cold_starts,throttled,"
@@ -271,33 +271,43 @@ static void write_oracle_run(char *dir, const char *trace, double cost)
                                     "cum_faas_usd\n0,60,300,300,5,1,0,0,0,100,150,1,1,0\n");
 }
 
-Test(sim_report, cost_relative_to_the_oracle)
+Test(sim_report, cost_relative_to_the_oracle_and_the_clairvoyant_bound)
 {
-    char dir[64], oracle[64], other[64], out[128], err[1024];
+    char dir[64], oracle[64], clair[64], other[64], out[128], err[1024];
     make_run(dir, 5); /* cost $1.50 */
-    write_oracle_run(oracle, "t.txt", 1.2);
-    write_oracle_run(other, "another.csv", 1.2);
+    write_bound_run(oracle, "oracle", "t.txt", 1.2);
+    write_bound_run(clair, "clairvoyant", "t.txt", 1.25);
+    write_bound_run(other, "oracle", "another.csv", 1.2);
     char *html = generate(dir);
-    cr_assert_not_null(strstr(html, "unknown: pass --oracle DIR"), "no oracle given");
+    cr_assert_not_null(strstr(html, "unknown: pass --oracle DIR, a `simulate --policy oracle`"),
+                       "no oracle given");
+    cr_assert_not_null(strstr(html, "unknown: pass --oracle DIR, a `simulate --policy "
+                                    "clairvoyant`"), "no clairvoyant run given");
     free(html);
     sw_run_report_t *rep;
     cr_assert_eq(sw_run_report_load(&rep, dir, err, sizeof err), 0, "%s", err);
-    cr_assert_lt(sw_run_report_set_oracle(rep, other, err, sizeof err), 0);
+    cr_assert_lt(sw_run_report_set_bound(rep, other, err, sizeof err), 0);
     cr_assert_not_null(strstr(err, "not the same trace"), "%s", err);
-    cr_assert_lt(sw_run_report_set_oracle(rep, dir, err, sizeof err), 0, "not an oracle run");
-    cr_assert_not_null(strstr(err, "not oracle"), "%s", err);
-    cr_assert_eq(sw_run_report_set_oracle(rep, oracle, err, sizeof err), 0, "%s", err);
+    cr_assert_lt(sw_run_report_set_bound(rep, dir, err, sizeof err), 0, "not a bound's run");
+    cr_assert_not_null(strstr(err, "not oracle or clairvoyant"), "%s", err);
+    cr_assert_eq(sw_run_report_set_bound(rep, oracle, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sw_run_report_set_bound(rep, clair, err, sizeof err), 0, "%s", err);
     snprintf(out, sizeof out, "%s/report.html", dir);
     cr_assert_eq(sw_run_report_write(rep, out, err, sizeof err), 0, "%s", err);
     sw_run_report_destroy(rep);
     html = read_all(out);
     cr_assert_not_null(strstr(html, "1.25x (oracle $1.20"), "1.50 / 1.20");
+    cr_assert_not_null(strstr(html, "1.20x (clairvoyant $1.25"), "1.50 / 1.25");
     free(html);
     html = generate(oracle);
     cr_assert_not_null(strstr(html, "1.00x (this run is the oracle)"));
     free(html);
+    html = generate(clair);
+    cr_assert_not_null(strstr(html, "1.00x (this run is the clairvoyant)"));
+    free(html);
     remove_run(dir);
     remove_run(oracle);
+    remove_run(clair);
     remove_run(other);
 }
 
