@@ -78,19 +78,20 @@ int sw__cli_write_report(const char *run_dir, const char *out, const char *const
         status = SW_EXIT_USAGE;
         goto out;
     }
-    for (size_t i = 0; i < n_bounds && status == SW_EXIT_OK; i++) {
+    for (size_t i = 0; i < n_bounds; i++) {
         if (sw_run_report_set_bound(rep, bound_dirs[i], err, sizeof(err)) < 0) {
             fprintf(stderr, "spillway report: --oracle %s\n", err);
             status = SW_EXIT_USAGE;
+            goto done;
         }
     }
-    if (status != SW_EXIT_OK) {
-    } else if (sw_run_report_write(rep, out, err, sizeof(err)) < 0) {
+    if (sw_run_report_write(rep, out, err, sizeof(err)) < 0) {
         fprintf(stderr, "spillway report: %s\n", err);
         status = SW_EXIT_FAILURE;
     } else {
         printf("spillway report: wrote %s (%zu timeline rows)\n", out, sw_run_report_rows(rep));
     }
+done:
     sw_run_report_destroy(rep);
 out:
     sw_free(path);
