@@ -572,7 +572,7 @@ static void conn_transition(worker_t *w, conn_state_t to, const char *reason)
     switch (to) {
     case CONN_BACKOFF: {
         retire_conn(w);
-        int64_t ms = next_backoff_ms(w);
+        int64_t ms = w->o->redial_at_once ? 0 : next_backoff_ms(w);
         struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
         event_add(w->reconnect_ev, &tv);
         SW_LOG_DEBUG("reconnecting peer=%s in_ms=%" PRId64, w->peer, ms);

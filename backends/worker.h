@@ -42,6 +42,10 @@ typedef struct sw_be_worker_opts {
     uint64_t seed;            /* backoff jitter */
     int64_t backoff_min_ms;   /* 0: 100 */
     int64_t backoff_max_ms;   /* 0: 5000 */
+    /* In-process harnesses only (the frame fuzz target): redial on the next loop turn
+     * instead of backing off. Its peer closes every connection by design, and a 1 ms
+     * timer per input was 90 % of its time; a real worker must back off. */
+    bool redial_at_once;
     int64_t heartbeat_ms;     /* 0: 1000 */
     /* Stand-in for a heavier model: a sleep on the compute thread of this much per batch
      * plus this much per row, ms (fault tests; live-against-simulated benchmarks). */

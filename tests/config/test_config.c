@@ -787,6 +787,40 @@ Test(config_validate, set_refuses_a_string_that_is_not_utf8)
     sw_cfg_destroy(cfg);
 }
 
+/* Found by fuzz_config_set in CI: valid UTF-8 that YAML will not carry raw in a
+ * double-quoted scalar. NEL and the line and paragraph separators were folded to a space
+ * on reload; C1 controls, U+FEFF and the non-characters U+FFFE/U+FFFF were refused as
+ * "control characters". Each now prints as an escape and loads back to the same bytes. */
+Test(config_validate, strings_yaml_would_fold_or_refuse_print_as_escapes)
+{
+    static const char *const odd[] = {
+        "a\xc2\x85" "b",          /* NEL: the CI finding */
+        "a\xc2\x80" "b",          /* a C1 control */
+        "a\xc2\x9f",           /* the last C1 control */
+        "a\xe2\x80\xa8" "b",     /* LINE SEPARATOR */
+        "a\xe2\x80\xa9" "b",     /* PARAGRAPH SEPARATOR */
+        "\xef\xbb\xbf" "a",   /* a byte order mark */
+        "a\xef\xbf\xbe",      /* U+FFFE */
+        "a\xef\xbf\xbf",      /* U+FFFF */
+        "\x7f\t\x01\\\"",  /* DEL, C0 controls, and the two escaped by hand */
+        "\xc2\xa0\xf4\x8f\xbf\xbf", /* NBSP and U+10FFFF pass through raw */
+    };
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        sw_cfg_t *cfg = load_ok("");
+        cr_assert_eq(sw_cfg_set(cfg, "faas.invoke.function_name", odd[i], err, sizeof err), 0,
+                     "%zu: %s", i, err);
+        char *text = print_to_string(cfg);
+        sw_cfg_t *again = NULL;
+        cr_assert_eq(sw_cfg_load_string(text, strlen(text), "printed.yaml", &again, err, sizeof err),
+                     0, "%zu: %s", i, err);
+        cr_assert_str_eq(again->faas.invoke.function_name, odd[i], "%zu", i);
+        cr_assert(sw_cfg_equal(cfg, again), "%zu", i);
+        sw_cfg_destroy(again);
+        free(text);
+        sw_cfg_destroy(cfg);
+    }
+}
+
 Test(config_validate, set_that_breaks_validation_is_undone)
 {
     /* The types are defaulted (no line); slo.latency_ms was overridden (no line). */

@@ -89,8 +89,7 @@ void sw_fuzz_setup(void)
                                   .max_frame_bytes = MAX_FRAME_BYTES,
                                   .seed = 1,
                                   /* redial at once after each input's close */
-                                  .backoff_min_ms = 1,
-                                  .backoff_max_ms = 1};
+                                  .redial_at_once = true};
     base = event_base_new();
     if (!base)
         abort();
@@ -100,9 +99,9 @@ void sw_fuzz_setup(void)
 /* Waits for the worker to dial in; restarts it when the last input drained it. */
 static int accept_worker(void)
 {
-    for (int waited_ms = 0; waited_ms < SW_FUZZ_EXCHANGE_MS; waited_ms += 10) {
+    for (int waited_ms = 0; waited_ms < SW_FUZZ_EXCHANGE_MS; waited_ms++) {
         struct pollfd p = {.fd = listen_fd, .events = POLLIN};
-        if (poll(&p, 1, 10) == 1) {
+        if (poll(&p, 1, 1) == 1) {
             int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd >= 0)
                 return fd;

@@ -87,8 +87,11 @@ run_one() {
     echo "ok    $t  $(grep -E '^#[0-9]+' "$work/logs/$t.log" | tail -1 | sed 's/  */ /g')"
   else
     echo "FAIL  $t  (log: $work/logs/$t.log)"
-    grep -E 'ERROR|SUMMARY|Test unit written|fuzz:' "$work/logs/$t.log" | head -8 |
-      sed 's/^/      /'
+    # What the target said before it stopped (its own message, the sanitizer's report
+    # head), the artifact's name, and the input itself as libFuzzer's Base64 line: on a
+    # CI machine the log is gone after the run, and the input is what reproduces it.
+    grep -vE '^(#[0-9]|INFO:|MS:|Running|Executed|[[:space:]]+#[0-9]|[[:space:]]+NEW_FUNC|0x|[[:space:]]*$)' \
+      "$work/logs/$t.log" | cut -c1-600 | head -16 | sed 's/^/      /'
     return 1
   fi
 }
