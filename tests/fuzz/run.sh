@@ -90,6 +90,9 @@ run_one() {
     # What the target said before it stopped (its own message, the sanitizer's report
     # head), the artifact's name, and the input itself as libFuzzer's Base64 line: on a
     # CI machine the log is gone after the run, and the input is what reproduces it.
+    # libFuzzer's seed is printed too: with it and the same corpus, -seed=N replays the
+    # run's mutations when the input alone does not reproduce (state kept between inputs).
+    grep -m1 '^INFO: Seed:' "$work/logs/$t.log" | sed 's/^/      /'
     grep -vE '^(#[0-9]|INFO:|MS:|Running|Executed|[[:space:]]+#[0-9]|[[:space:]]+NEW_FUNC|0x|[[:space:]]*$)' \
       "$work/logs/$t.log" | cut -c1-600 | head -16 | sed 's/^/      /'
     return 1
