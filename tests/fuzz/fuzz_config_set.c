@@ -1,8 +1,8 @@
 /* Fuzz target: `--set KEY=VALUE` overrides, sw_cfg_set (config/config.h), applied to the
  * default policy. Each input line is one assignment, split at its first '=' as the CLI
  * does; lines apply in order, as repeated --set options do. A refused value must leave
- * the config unchanged, every state reached must still be valid, and the config printed at
- * the end must load back equal. */
+ * the config unchanged, and the config printed at the end must load back equal (which
+ * also checks that the state reached is valid). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,25 +43,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool changed = false;
     char *text = sw_fuzz_strndup(data, size);
     char *save = NULL;
+    /* `before` is the config as the last accepted line left it: a refused line must leave
+     * cfg equal to it. It is copied again only after a line is accepted; most lines are
+     * refused, so most cost one set and one compare. (A separate sw_cfg_validate after an
+     * accepted line would run the very check sw_cfg_set ran before accepting it; the
+     * final state's validity is checked by loading it back below.) */
+    sw_cfg_t *before = sw_cfg_copy(cfg);
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *eq = strchr(line, '=');
         if (!eq)
             continue;
         *eq = '\0';
-        sw_cfg_t *before = sw_cfg_copy(cfg);
         int rc = sw_cfg_set(cfg, line, eq + 1, err, sizeof(err));
         if (rc != 0 && !sw_cfg_equal(before, cfg)) {
             fprintf(stderr, "refused --set %s=%s changed the config\n", line, eq + 1);
             abort();
         }
-        if (rc == 0 && sw_cfg_validate(cfg, err, sizeof(err)) != 0) {
-            fprintf(stderr, "--set %s=%s was applied but the config is invalid: %s\n", line, eq + 1,
-                    err);
-            abort();
+        if (rc == 0) {
+            changed = true;
+            sw_cfg_destroy(before);
+            before = sw_cfg_copy(cfg);
         }
-        changed |= rc == 0;
-        sw_cfg_destroy(before);
     }
+    sw_cfg_destroy(before);
     /* What check-config would print must be a policy file that loads to the same config:
      * a value that --set accepts must be one the file can hold. (The defaults alone are
      * checked by the unit tests.) */
