@@ -64,6 +64,10 @@ int sw__cfg_row_end(int i);
 int sw__cfg_row_entry(int i);
 /* The last component of the row's path: "latency_ms", "batch_latency_ms". */
 const char *sw__cfg_row_leaf(const sw__cfg_row_t *r);
+/* The code point of the UTF-8 sequence at s in *cp, and its length in bytes; 0 when it is
+ * not valid UTF-8 (a stray or missing continuation byte, an overlong form, a surrogate,
+ * past U+10FFFF). Never reads past a NUL. */
+unsigned sw__cfg_utf8_decode(const unsigned char *s, unsigned *cp);
 
 /* FNV-1a of n bytes, for the table's and the key map's hashes. */
 uint32_t sw__cfg_hash(const char *s, size_t n);

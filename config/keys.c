@@ -776,30 +776,40 @@ static int parse_enum(const sw__cfg_row_t *r, const char *text, void *data, char
  * code point past U+10FFFF. libyaml reads nothing else, so the loader never sees such a
  * string; --set must refuse one too, or check-config would print a policy file that does
  * not load. */
+unsigned sw__cfg_utf8_decode(const unsigned char *s, unsigned *cp)
+{
+    unsigned c = s[0], n;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 1, *cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 2, *cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 3, *cp = c & 0x07;
+    else
+        return 0;
+    /* A NUL is no continuation byte, so this never reads past the string. */
+    for (unsigned i = 1; i <= n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        *cp = *cp << 6 | (s[i] & 0x3Fu);
+    }
+    if ((n == 2 && *cp < 0x800) || (n == 3 && (*cp < 0x10000 || *cp > 0x10FFFF)) ||
+        (*cp >= 0xD800 && *cp <= 0xDFFF))
+        return 0;
+    return n + 1;
+}
+
 static bool is_utf8(const char *text)
 {
-    const unsigned char *s = (const unsigned char *)text;
-    while (*s) {
-        unsigned c = *s++, n, cp;
-        if (c < 0x80)
-            continue;
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            n = 2, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            n = 3, cp = c & 0x07;
-        else
+    for (const unsigned char *s = (const unsigned char *)text; *s;) {
+        unsigned cp, len = sw__cfg_utf8_decode(s, &cp);
+        if (!len)
             return false;
-        /* A NUL is no continuation byte, so this never reads past the string. */
-        for (unsigned i = 0; i < n; i++, s++) {
-            if ((*s & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (*s & 0x3Fu);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-            (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
+        s += len;
     }
     return true;
 }

@@ -8,37 +8,21 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The code point of the UTF-8 sequence at s, and its length in *len. Values stored by
- * --set or the loader are valid UTF-8; a path joined with a directory name from the file
- * system need not be, and its stray bytes are returned as themselves (len 1) without a
- * read past a NUL. */
-static unsigned utf8_decode(const unsigned char *s, unsigned *len)
-{
-    *len = 1;
-    if (s[0] < 0xC2 || s[0] > 0xF4)
-        return s[0];
-    unsigned n = s[0] >= 0xF0 ? 3 : s[0] >= 0xE0 ? 2 : 1;
-    unsigned cp = s[0] & (0x3Fu >> n);
-    for (unsigned i = 1; i <= n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return s[0];
-        cp = cp << 6 | (s[i] & 0x3Fu);
-    }
-    *len = n + 1;
-    return cp;
-}
-
 /* A double-quoted YAML scalar may hold raw only what YAML calls printable and does not
  * fold: C0 and C1 controls are refused by the loader, NEL (U+0085) and the line and
  * paragraph separators (U+2028, U+2029) are read as line breaks and folded to a space,
  * and U+FEFF, U+FFFE and U+FFFF are not printable. Each is written as an escape, so that
  * any valid UTF-8 value --set accepts prints as a file that loads back equal (found by
- * fuzz_config_set: "a\u0085b" printed raw came back as "a b"). */
+ * fuzz_config_set: "a\u0085b" printed raw came back as "a b"). Values stored by --set or
+ * the loader are valid UTF-8; a path joined with a directory name from the file system
+ * need not be, and its stray bytes are written as they are (no file can hold them). */
 static void print_string(FILE *out, const char *s)
 {
     fputc('"', out);
     for (const unsigned char *c = (const unsigned char *)s; *c;) {
-        unsigned len, cp = utf8_decode(c, &len);
+        unsigned cp, len = sw__cfg_utf8_decode(c, &cp);
+        if (!len)
+            cp = *c, len = 1;
         if (cp == '"' || cp == '\\')
             fprintf(out, "\\%c", (char)cp);
         else if (cp < 0x20 || cp == 0x7f || (len == 2 && cp <= 0x9f))
