@@ -167,16 +167,13 @@ static const sw__cfg_row_t *governing_row(const char *path)
     return NULL;
 }
 
-bool sw__cfg_is_missing(const sw__cfg_keymap_t *km, const char *path)
+bool sw__cfg_is_missing(const sw__cfg_keymap_t *km, const sw__cfg_row_t *r, const char *path)
 {
-    if (!km || present(km, path))
-        return false;
-    const sw__cfg_row_t *r = governing_row(path);
-    if (r && !r->info.required)
+    if (!km || !r->info.required || present(km, path))
         return false;
     /* An entry of a list that was itself defaulted is complete by construction. */
     char p[SW__CFG_PATH_MAX];
-    snprintf(p, sizeof p, "%s", path);
+    sw__cfg_path_cat(p, sizeof p, path, "", "");
     while (sw__cfg_path_parent(p)) {
         if (present(km, p))
             return true;
@@ -194,7 +191,7 @@ int sw__cfg_keymap_line(const sw__cfg_keymap_t *km, const char *path)
         return k->line;
     const sw__cfg_row_t *r = governing_row(path);
     char p[SW__CFG_PATH_MAX];
-    snprintf(p, sizeof p, "%s", path);
+    sw__cfg_path_cat(p, sizeof p, path, "", "");
     /* An absent key of a given distribution (a uniform's derived mean) is on the line of
      * the distribution. */
     if (r && (r->flags & SW__CFG_DIST_PART) && sw__cfg_path_parent(p))
@@ -211,16 +208,13 @@ int sw__cfg_keymap_line(const sw__cfg_keymap_t *km, const char *path)
 
 void sw__cfg_join(char *out, size_t len, const char *prefix, const sw__cfg_row_t *r)
 {
-    /* Paths are bounded by the table (SW__CFG_PATH_MAX); a longer one is cut, in messages
-     * only. Testing the result keeps -Wformat-truncation quiet at -O3. */
-    if (snprintf(out, len, "%s%s%s", prefix, *prefix ? "." : "", sw__cfg_row_leaf(r)) >= (int)len)
-        out[len - 1] = '\0';
+    sw__cfg_path_cat(out, len, prefix, *prefix ? "." : "", sw__cfg_row_leaf(r));
 }
 
 /* Visits the rows below `parent` (-1: all) over base, entries of lists included. */
 static void walk_rows(int parent, char *base, const char *prefix, sw__cfg_visit_fn fn, void *ctx)
 {
-    for (int i = parent + 1; i < sw__cfg_row_end(parent); i = sw__cfg_row_end(i)) {
+    for (int i = parent + 1, end = sw__cfg_row_end(parent); i < end; i = sw__cfg_row_end(i)) {
         const sw__cfg_row_t *r = &sw__cfg_rows[i];
         char path[SW__CFG_PATH_MAX];
         sw__cfg_join(path, sizeof path, prefix, r);
@@ -235,7 +229,7 @@ static void walk_rows(int parent, char *base, const char *prefix, sw__cfg_visit_
             int entry = sw__cfg_row_entry(i);
             for (unsigned j = 0; j < n; j++) {
                 char ep[SW__CFG_PATH_MAX + 16];
-                snprintf(ep, sizeof ep, "%s[%u]", path, j);
+                sw__cfg_path_index(ep, sizeof ep, path, j);
                 char *e = arr + (size_t)j * r->entry_size;
                 if (entry >= 0)
                     fn(&sw__cfg_rows[entry], e, e, ep, ctx);
@@ -277,11 +271,11 @@ static void fill_dist(const sw__cfg_keymap_t *km, const char *path, sw_cfg_dist_
         *d = *def;
         return;
     }
-    if (snprintf(k, sizeof k, "%s.dist", path), !present(km, k))
+    if (sw__cfg_path_cat(k, sizeof k, path, ".dist", ""), !present(km, k))
         d->dist = def->dist;
-    if (snprintf(k, sizeof k, "%s.mean", path), !present(km, k))
+    if (sw__cfg_path_cat(k, sizeof k, path, ".mean", ""), !present(km, k))
         d->mean = def->mean;
-    if (snprintf(k, sizeof k, "%s.cv", path), !present(km, k))
+    if (sw__cfg_path_cat(k, sizeof k, path, ".cv", ""), !present(km, k))
         d->cv = d->dist == SW_DIST_LOGNORMAL && def->dist == SW_DIST_LOGNORMAL ? def->cv : 0;
 }
 
@@ -388,7 +382,7 @@ int sw__cfg_build_static_pool(sw__cfg_full_t *full, sw__cfg_problems_t *p)
 
 static void free_rows(int parent, char *base)
 {
-    for (int i = parent + 1; i < sw__cfg_row_end(parent); i = sw__cfg_row_end(i)) {
+    for (int i = parent + 1, end = sw__cfg_row_end(parent); i < end; i = sw__cfg_row_end(i)) {
         const sw__cfg_row_t *r = &sw__cfg_rows[i];
         char **data = (char **)(base + r->offset);
         if (r->info.type == SW_CFG_KEY_STRING) {
@@ -416,7 +410,7 @@ void sw__cfg_free_values(sw_cfg_t *cfg)
  * so that it owns exactly what free_rows will free. */
 static void dup_rows(int parent, char *base)
 {
-    for (int i = parent + 1; i < sw__cfg_row_end(parent); i = sw__cfg_row_end(i)) {
+    for (int i = parent + 1, end = sw__cfg_row_end(parent); i < end; i = sw__cfg_row_end(i)) {
         const sw__cfg_row_t *r = &sw__cfg_rows[i];
         char **data = (char **)(base + r->offset);
         if (r->info.type == SW_CFG_KEY_STRING) {

@@ -76,6 +76,10 @@ const char *sw__cfg_enum_name(const sw__cfg_row_t *r, int val);
 
 /* "instance_types[3].boot_s" -> "instance_types[].boot_s". */
 void sw__cfg_path_pattern(const char *path, char *out, size_t len);
+/* out = a b c, cut to fit len (> 0). */
+void sw__cfg_path_cat(char *out, size_t len, const char *a, const char *b, const char *c);
+/* out = path "[j]", cut to fit len (> 0). */
+void sw__cfg_path_index(char *out, size_t len, const char *path, unsigned j);
 /* Cuts the last component: "a.b[2]" -> "a.b" -> "a" -> "". Returns false at the root. */
 bool sw__cfg_path_parent(char *path);
 
@@ -125,9 +129,9 @@ void sw__cfg_keymap_free(sw__cfg_keymap_t *km);
  * line) if it was filled from a default; otherwise (a required key that is missing, or
  * an entry path) the line of the nearest present parent. */
 int sw__cfg_keymap_line(const sw__cfg_keymap_t *km, const char *path);
-/* True if `path` is absent from the file and has no default (a required key). False
- * without a key map (a config checked by sw_cfg_validate). */
-bool sw__cfg_is_missing(const sw__cfg_keymap_t *km, const char *path);
+/* True if `path`, whose own row is r, is absent from the file and has no default (a
+ * required key). False without a key map (a config checked by sw_cfg_validate). */
+bool sw__cfg_is_missing(const sw__cfg_keymap_t *km, const sw__cfg_row_t *r, const char *path);
 
 /* What sw_cfg_load hands out is the `pub` member of this allocation, so the loader can
  * keep the key map (for line numbers in later sw_cfg_set messages) beside it. */

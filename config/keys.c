@@ -578,6 +578,38 @@ void sw__cfg_range_message(const sw__cfg_row_t *r, char *buf, size_t len)
 
 /* ---- Paths ---------------------------------------------------------------------------- */
 
+/* Paths are built for every row of every walk, check and parse; snprintf's format parsing
+ * was a tenth of a config check, so they are joined by hand. Each piece is cut to what
+ * still fits: paths are bounded by the table (SW__CFG_PATH_MAX), and a longer one (an
+ * unknown key's) is only printed. */
+static size_t path_put(char *out, size_t len, size_t at, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > len - 1 - at)
+        n = len - 1 - at;
+    memcpy(out + at, s, n);
+    return at + n;
+}
+
+void sw__cfg_path_cat(char *out, size_t len, const char *a, const char *b, const char *c)
+{
+    size_t at = path_put(out, len, 0, a);
+    at = path_put(out, len, at, b);
+    out[path_put(out, len, at, c)] = '\0';
+}
+
+void sw__cfg_path_index(char *out, size_t len, const char *path, unsigned j)
+{
+    char digits[16], *d = digits + sizeof digits;
+    *--d = '\0';
+    *--d = ']';
+    do
+        *--d = (char)('0' + j % 10);
+    while (j /= 10);
+    *--d = '[';
+    sw__cfg_path_cat(out, len, path, d, "");
+}
+
 void sw__cfg_path_pattern(const char *path, char *out, size_t len)
 {
     size_t o = 0;

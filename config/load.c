@@ -60,17 +60,6 @@ typedef struct node {
     char path[SW__CFG_PATH_MAX];
 } node_t;
 
-/* Paths and patterns are bounded by the table; one that is not comes from an unknown
- * key and is only printed, so truncating it is harmless. */
-static void path_printf(char *out, size_t len, const char *fmt, ...) SW_PRINTF(3, 4);
-static void path_printf(char *out, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, len, fmt, ap);
-    va_end(ap);
-}
-
 static const char *expected_noun(const node_t *nd)
 {
     if (nd->entry)
@@ -118,8 +107,8 @@ static void next_in_mapping(parser_t *ps, frame_t *f, node_t *nd)
 {
     const char *prefix = f->row < 0 ? "" : sw__cfg_rows[f->row].info.path;
     char pat[SW__CFG_PATH_MAX];
-    path_printf(pat, sizeof pat, "%s%s%s", prefix, f->entry ? "[]." : *prefix ? "." : "", f->key);
-    path_printf(nd->path, sizeof nd->path, "%s%s%s", f->path, *f->path ? "." : "", f->key);
+    sw__cfg_path_cat(pat, sizeof pat, prefix, f->entry ? "[]." : *prefix ? "." : "", f->key);
+    sw__cfg_path_cat(nd->path, sizeof nd->path, f->path, *f->path ? "." : "", f->key);
     nd->line = f->key_line;
     nd->base = f->base;
     f->has_key = false;
@@ -141,7 +130,7 @@ static void next_in_mapping(parser_t *ps, frame_t *f, node_t *nd)
 static void next_in_list(parser_t *ps, frame_t *f, node_t *nd, int line)
 {
     unsigned j = f->n++;
-    path_printf(nd->path, sizeof nd->path, "%s[%u]", f->path, j);
+    sw__cfg_path_index(nd->path, sizeof nd->path, f->path, j);
     nd->line = line;
     nd->row = -1;
     if (j >= sw__cfg_rows[f->row].info.max)

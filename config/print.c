@@ -87,7 +87,7 @@ static void print_list(FILE *out, int i, const char *base, int indent)
 /* dash: the first key of a list entry goes after "- ", two columns left of indent. */
 static void print_rows(FILE *out, int parent, const char *base, int indent, bool dash)
 {
-    for (int i = parent + 1; i < sw__cfg_row_end(parent); i = sw__cfg_row_end(i)) {
+    for (int i = parent + 1, end = sw__cfg_row_end(parent); i < end; i = sw__cfg_row_end(i)) {
         const sw__cfg_row_t *r = &sw__cfg_rows[i];
         if (dash && i == parent + 1)
             fprintf(out, "%*s- %s:", indent - 2, "", sw__cfg_row_leaf(r));
@@ -193,7 +193,7 @@ static void diff_list(diff_walk_t *w, int i, const char *a, const char *b)
 
 static void diff_rows(diff_walk_t *w, int parent, const char *a, const char *b)
 {
-    for (int i = parent + 1; i < sw__cfg_row_end(parent); i = sw__cfg_row_end(i)) {
+    for (int i = parent + 1, end = sw__cfg_row_end(parent); i < end; i = sw__cfg_row_end(i)) {
         const sw__cfg_row_t *r = &sw__cfg_rows[i];
         switch (r->info.type) {
         case SW_CFG_KEY_SECTION:

@@ -17,9 +17,9 @@
 /* ---- The table's rules ---------------------------------------------------------------- */
 
 /* Reports a required key absent from the file; returns true if it did. */
-static bool missing(sw__cfg_problems_t *p, const char *path)
+static bool missing(sw__cfg_problems_t *p, const sw__cfg_row_t *r, const char *path)
 {
-    if (!sw__cfg_is_missing(p->keys, path))
+    if (!sw__cfg_is_missing(p->keys, r, path))
         return false;
     sw__cfg_problem(p, path, "missing: this key has no default");
     return true;
@@ -75,7 +75,7 @@ static bool check_count(const sw__cfg_row_t *r, unsigned n, const char *path, sw
 static bool check_row(const sw__cfg_row_t *r, void *data, void *base, const char *path, void *ctx)
 {
     sw__cfg_problems_t *p = ctx;
-    if (r->info.required && missing(p, path))
+    if (missing(p, r, path))
         return false;
     switch (r->info.type) {
     case SW_CFG_KEY_SECTION:
