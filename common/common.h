@@ -28,11 +28,13 @@ sw_time_t sw_clock_now(void);
 #define SW_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define SW_LIKELY(x) __builtin_expect(!!(x), 1)
 #define SW_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SW_MAYBE_UNUSED __attribute__((unused))
 #else
 #define SW_MUST_USE
 #define SW_PRINTF(f, a)
 #define SW_LIKELY(x) (x)
 #define SW_UNLIKELY(x) (x)
+#define SW_MAYBE_UNUSED
 #endif
 
 #define SW_CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))

@@ -5,7 +5,9 @@
  *
  * defines `sw_req_ring_t` and static inline functions sw_req_ring_push_back, _pop_front,
  * _pop_back, _at, _front, _insert_at and _deinit. Capacity is a power of two and doubles
- * when full; memory is released by _deinit only. A zeroed struct is an empty ring. */
+ * when full; memory is released by _deinit only. A zeroed struct is an empty ring. The
+ * functions are marked maybe-unused: clang warns of an unused static inline defined in a
+ * .c file, which a macro expansion is, and no user calls all seven. */
 #ifndef SW_COMMON_RING_H
 #define SW_COMMON_RING_H
 
@@ -19,19 +21,19 @@
         size_t cap, head, len; /* cap is 0 or a power of two */                             \
     } name##_t;                                                                             \
                                                                                             \
-    static inline void name##_deinit(name##_t *r)                                           \
+    static inline SW_MAYBE_UNUSED void name##_deinit(name##_t *r)                           \
     {                                                                                       \
         sw_free(r->v);                                                                      \
         memset(r, 0, sizeof(*r));                                                           \
     }                                                                                       \
                                                                                             \
     /* The i-th element from the front, i < len. */                                         \
-    static inline type *name##_at(const name##_t *r, size_t i)                              \
+    static inline SW_MAYBE_UNUSED type *name##_at(const name##_t *r, size_t i)              \
     {                                                                                       \
         return &r->v[(r->head + i) & (r->cap - 1)];                                         \
     }                                                                                       \
                                                                                             \
-    static inline void name##_grow(name##_t *r)                                             \
+    static inline SW_MAYBE_UNUSED void name##_grow(name##_t *r)                             \
     {                                                                                       \
         size_t cap = r->cap ? r->cap * 2 : 16;                                              \
         type *v = sw_malloc(cap * sizeof(*v));                                              \
@@ -43,15 +45,15 @@
         r->head = 0;                                                                        \
     }                                                                                       \
                                                                                             \
-    static inline void name##_push_back(name##_t *r, type x)                                \
+    static inline SW_MAYBE_UNUSED void name##_push_back(name##_t *r, type x)                \
     {                                                                                       \
         if (r->len == r->cap)                                                               \
             name##_grow(r);                                                                 \
         r->v[(r->head + r->len++) & (r->cap - 1)] = x;                                      \
     }                                                                                       \
                                                                                             \
-    /* Inserts before position pos (0 = front, len = back), shifting the tail back. */     \
-    static inline void name##_insert_at(name##_t *r, size_t pos, type x)                    \
+    /* Inserts before position pos (0 = front, len = back), shifting the tail back. */      \
+    static inline SW_MAYBE_UNUSED void name##_insert_at(name##_t *r, size_t pos, type x)    \
     {                                                                                       \
         if (r->len == r->cap)                                                               \
             name##_grow(r);                                                                 \
@@ -61,9 +63,12 @@
         r->len++;                                                                           \
     }                                                                                       \
                                                                                             \
-    static inline type *name##_front(const name##_t *r) { return &r->v[r->head]; }          \
+    static inline SW_MAYBE_UNUSED type *name##_front(const name##_t *r)                     \
+    {                                                                                       \
+        return &r->v[r->head];                                                              \
+    }                                                                                       \
                                                                                             \
-    static inline type name##_pop_front(name##_t *r)                                        \
+    static inline SW_MAYBE_UNUSED type name##_pop_front(name##_t *r)                        \
     {                                                                                       \
         type x = r->v[r->head];                                                             \
         r->head = (r->head + 1) & (r->cap - 1);                                             \
@@ -71,7 +76,7 @@
         return x;                                                                           \
     }                                                                                       \
                                                                                             \
-    static inline type name##_pop_back(name##_t *r)                                         \
+    static inline SW_MAYBE_UNUSED type name##_pop_back(name##_t *r)                         \
     {                                                                                       \
         return *name##_at(r, --r->len);                                                     \
     }
