@@ -2,12 +2,14 @@
 # Builds the libFuzzer targets of tests/fuzz in their own clang build directory and runs
 # each on its seed corpus, failing on any crash, leak, timeout or out-of-memory.
 #
-#   tests/fuzz/run.sh [-t SECONDS] [-n RUNS] [-j JOBS] [TARGET...]
+#   tests/fuzz/run.sh [-t SECONDS] [-n RUNS] [-j JOBS] [-p PROCS] [TARGET...]
 #
 #   -t SECONDS  time per target (default $SW_FUZZ_SECONDS, else 30)
 #   -n RUNS     executions per target (the long campaign: -n 10000000); with -t too, a
 #               target stops at whichever comes first, else -n alone sets no time limit
 #   -j JOBS     targets run at once (default $SW_FUZZ_JOBS, else 2)
+#   -p PROCS    processes per target on one corpus (default 1); -n RUNS is then split
+#               among them, each logs to logs/TARGET.pN.log, and the executions are summed
 #   TARGET      fuzz_* names or suffixes (config_load, http, ...); default: every target
 #
 # Environment: SW_FUZZ_BUILD_DIR (default build-fuzz), SW_FUZZ_WORK (new corpus units,
@@ -21,12 +23,14 @@ cd "$(dirname "$0")/../.."
 seconds=""
 jobs=${SW_FUZZ_JOBS:-2}
 runs=""
-while getopts "t:n:j:" opt; do
+procs=1
+while getopts "t:n:j:p:" opt; do
   case $opt in
     t) seconds=$OPTARG ;;
     n) runs=$OPTARG ;;
     j) jobs=$OPTARG ;;
-    *) sed -n '2,17p' "$0"; exit 2 ;;
+    p) procs=$OPTARG ;;
+    *) sed -n '2,19p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -79,7 +83,7 @@ run_one() {
   # may not make the process grow past 2 GiB, nor ask for 1 GiB in one allocation.
   local args=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1
               -artifact_prefix="$work/artifacts/$t-")
-  [ -n "$runs" ] && args+=(-runs="$runs")
+  [ -n "$runs" ] && args+=(-runs="$(( (runs + procs - 1) / procs ))")
   [ -n "$seconds" ] && args+=(-max_total_time="$seconds")
   [ -n "$d" ] && args+=(-dict="tests/fuzz/dict/$d.dict")
   # frame_worker restarts the worker thread (and it its compute thread) within an input,
@@ -95,28 +99,53 @@ run_one() {
   # than a command line carries, at 1.4 times the rate. (ClusterFuzz varies -max_len
   # the same way; its first 1.8 million inputs ran uncapped: bench/README.md.)
   [ "$t" = fuzz_config_set ] && args+=(-max_len=1024)
-  if "$build/tests/fuzz/$t" "${args[@]}" "$work/corpus/$t" "tests/fuzz/corpus/$t" \
-      >"$work/logs/$t.log" 2>&1; then
-    echo "ok    $t  $(grep -E '^#[0-9]+' "$work/logs/$t.log" | tail -1 | sed 's/  */ /g')"
-  else
-    echo "FAIL  $t  (log: $work/logs/$t.log)"
+  # Several processes share the target's work corpus: libFuzzer reloads it now and then,
+  # so each picks up what the others found (how the 10-million campaigns use both cores).
+  local logs=() pids=() i failed=0
+  for ((i = 1; i <= procs; i++)); do
+    if [ "$procs" -eq 1 ]; then logs+=("$work/logs/$t.log"); else logs+=("$work/logs/$t.p$i.log"); fi
+    "$build/tests/fuzz/$t" "${args[@]}" "$work/corpus/$t" "tests/fuzz/corpus/$t" \
+      >"${logs[-1]}" 2>&1 &
+    pids+=($!)
+  done
+  local rcs=()
+  for i in "${!pids[@]}"; do
+    rcs[$i]=0
+    wait "${pids[$i]}" || { rcs[$i]=$?; failed=$((failed + 1)); }
+  done
+  if [ "$failed" -eq 0 ]; then
+    local execs
+    execs=$(grep -h '^stat::number_of_executed_units:' "${logs[@]}" | awk '{n += $2} END {print n + 0}')
+    local how=""
+    [ "$procs" -gt 1 ] && how=" in $procs processes"
+    echo "ok    $t  $execs executions$how, $(grep -E '^#[0-9]+' "${logs[0]}" | tail -1 | sed 's/  */ /g')"
+    return 0
+  fi
+  local log
+  for i in "${!logs[@]}"; do
+    [ "${rcs[$i]}" -eq 0 ] && continue
+    log=${logs[$i]}
+    echo "FAIL  $t  (log: $log)"
     # What the target said before it stopped (its own message, the sanitizer's report
     # head), the artifact's name, and the input itself as libFuzzer's Base64 line: on a
     # CI machine the log is gone after the run, and the input is what reproduces it.
     # libFuzzer's seed is printed too: with it and the same corpus, -seed=N replays the
     # run's mutations when the input alone does not reproduce (state kept between inputs).
-    grep -m1 '^INFO: Seed:' "$work/logs/$t.log" | sed 's/^/      /'
+    grep -m1 '^INFO: Seed:' "$log" | sed 's/^/      /'
     grep -vE '^(#[0-9]|INFO:|MS:|Running|Executed|[[:space:]]+#[0-9]|[[:space:]]+NEW_FUNC|0x|[[:space:]]*$)' \
-      "$work/logs/$t.log" | cut -c1-600 | head -16 | sed 's/^/      /'
-    return 1
-  fi
+      "$log" | cut -c1-600 | head -16 | sed 's/^/      /'
+  done
+  return 1
 }
 export -f run_one dict_of
-export build work seconds runs
+export build work seconds runs procs
 
-echo "fuzz: ${#targets[@]} targets," \
-  "${runs:+$runs runs }${seconds:+$seconds s }each, $jobs at a time"
-summary=$work/summary.txt
+each="$jobs at a time"
+[ "$procs" -gt 1 ] && each+=", $procs processes each"
+echo "fuzz: ${#targets[@]} targets, ${runs:+$runs runs }${seconds:+$seconds s }each, $each"
+# This run's own summary: several runs may share one work directory.
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
 start=$(date +%s)
 printf '%s\n' "${targets[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one {}' | tee "$summary" || true
 passed=$(grep -c '^ok ' "$summary" || true)
