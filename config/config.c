@@ -140,6 +140,26 @@ struct sw__cfg_key *sw__cfg_keymap_add(sw__cfg_keymap_t *km, const char *path, i
     return k;
 }
 
+void sw__cfg_keymap_remove(sw__cfg_keymap_t *km, const char *path)
+{
+    if (!km->cap)
+        return;
+    size_t mask = km->cap - 1, hole = keymap_slot(km, path);
+    if (!km->slots[hole].path)
+        return;
+    sw_free(km->slots[hole].path);
+    km->slots[hole] = (struct sw__cfg_key){0};
+    km->count--;
+    /* Linear probing: a key after the hole in the same run may have been placed past
+     * it, and a lookup would now stop at the hole. Placing the rest of the run again
+     * puts each where a lookup finds it. */
+    for (size_t i = (hole + 1) & mask; km->slots[i].path; i = (i + 1) & mask) {
+        struct sw__cfg_key k = km->slots[i];
+        km->slots[i] = (struct sw__cfg_key){0};
+        km->slots[keymap_slot(km, k.path)] = k;
+    }
+}
+
 void sw__cfg_keymap_free(sw__cfg_keymap_t *km)
 {
     for (size_t i = 0; i < km->cap; i++)

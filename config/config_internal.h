@@ -123,6 +123,8 @@ struct sw__cfg_key *sw__cfg_keymap_add(sw__cfg_keymap_t *km, const char *path, i
                                        bool *added);
 /* The entry for path, or NULL. km may be NULL. */
 struct sw__cfg_key *sw__cfg_keymap_find(const sw__cfg_keymap_t *km, const char *path);
+/* Forgets path if it is there. */
+void sw__cfg_keymap_remove(sw__cfg_keymap_t *km, const char *path);
 void sw__cfg_keymap_free(sw__cfg_keymap_t *km);
 /* The line to print for a problem at `path`: its own line if present in the file; for an
  * absent key of a distribution, the distribution's line (0 if it is absent too); 0 (no

@@ -103,10 +103,29 @@ static sw_cfg_dist_t *parent_dist(sw_cfg_t *cfg, const char *path)
     return (sw_cfg_dist_t *)slot.data;
 }
 
-static void mark_overridden(sw__cfg_keymap_t *km, const char *path)
+/* The key's line becomes 0 ("from --set", no file line) while its new value is checked,
+ * so that a problem with that value does not point at the file. Returns its line before,
+ * or -1 if the file did not give it. */
+static int mark_overridden(sw__cfg_keymap_t *km, const char *path)
 {
     bool added;
-    sw__cfg_keymap_add(km, path, 0, &added)->line = 0;
+    struct sw__cfg_key *k = sw__cfg_keymap_add(km, path, 0, &added);
+    int line_was = added ? -1 : k->line;
+    k->line = 0;
+    return line_was;
+}
+
+/* A refused value leaves the old one, so the key map must say what it said before:
+ * later messages about the key still point at its line in the file, and a key the file
+ * did not give is absent again (an absent key of a distribution is reported on the
+ * distribution's line). */
+static void undo_override(sw__cfg_keymap_t *km, const char *path, int line_was)
+{
+    struct sw__cfg_key *k = sw__cfg_keymap_find(km, path);
+    if (line_was < 0)
+        sw__cfg_keymap_remove(km, path);
+    else if (k)
+        k->line = line_was;
 }
 
 /* A key that holds other keys cannot take a value: say which key to set instead. */
@@ -161,12 +180,13 @@ int sw_cfg_set(sw_cfg_t *cfg, const char *key_path, const char *value, char *err
     }
     if (dist && dist->dist == SW_DIST_UNIFORM)
         dist->mean = (dist->min + dist->max) / 2;
-    mark_overridden(&full->keys, key_path);
+    int line_was = mark_overridden(&full->keys, key_path);
 
     sw__cfg_problems_t p = {.file = full->name, .keys = &full->keys};
     sw__cfg_check(cfg, &p);
     bool is_string = r->info.type == SW_CFG_KEY_STRING;
     if (p.count) {
+        undo_override(&full->keys, key_path, line_was);
         if (is_string)
             sw_free(*(char **)slot.data);
         memcpy(slot.data, old, size);

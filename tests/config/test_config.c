@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "config/config.h"
+#include "config/config_internal.h"
 
 #define EXAMPLE SW_SOURCE_DIR "/config/example.yaml"
 
@@ -938,4 +939,60 @@ Test(config_set, get_number_reads_numeric_keys_and_refuses_the_rest)
     cr_assert_eq(sw_cfg_get_number(cfg, "policy.mark", &v, err, sizeof err), SW_ECONFIG);
     cr_assert_str_eq(err, "policy.mark: not a number");
     sw_cfg_destroy(cfg);
+}
+
+/* A refused --set leaves the file's value, and the key keeps the file's line: a later
+ * problem with that value still points at it. (It read "x.yaml: predictor.season_s"
+ * once a refused --set had touched the key.) */
+Test(config_set, a_refused_value_keeps_the_files_line)
+{
+    sw_cfg_t *cfg = load_ok("policy:\n  interval_s: 60\npredictor:\n  season_s: 86400\n");
+    cr_assert_eq(sw_cfg_set(cfg, "predictor.season_s", "90", err, sizeof err), SW_ECONFIG);
+    /* The refused value came from --set, not from line 4. */
+    cr_assert_str_eq(err, "x.yaml: predictor.season_s: must be a multiple of policy.interval_s "
+                          "(60)");
+    cr_assert_eq(cfg->predictor.season_s, 86400);
+    cr_assert_eq(sw_cfg_set(cfg, "policy.interval_s", "7", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "x.yaml:4: predictor.season_s: must be a multiple of "
+                          "policy.interval_s (7)");
+    /* An accepted value is the --set's: no file line from then on. */
+    cr_assert_eq(sw_cfg_set(cfg, "predictor.season_s", "3600", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sw_cfg_set(cfg, "policy.interval_s", "7", err, sizeof err), SW_ECONFIG);
+    cr_assert_str_eq(err, "x.yaml: predictor.season_s: must be a multiple of "
+                          "policy.interval_s (7)");
+    sw_cfg_destroy(cfg);
+}
+
+/* Removing a key from the open-addressed key map (a refused --set of a key the file did
+ * not give) must leave every other key findable, also those placed past it in a run of
+ * collisions. (These 200 paths make such runs: removing every third by only emptying
+ * its slot loses 11 of the rest. "k0".."k199" would not: they do not collide.) */
+Test(config_set, key_map_removal_keeps_the_other_keys)
+{
+    sw__cfg_keymap_t km = {0};
+    char path[64];
+    bool added;
+    for (int i = 0; i < 200; i++) {
+        snprintf(path, sizeof path, "policy.static.pool[%d].count", i);
+        sw__cfg_keymap_add(&km, path, i + 1, &added);
+        cr_assert(added);
+    }
+    for (int i = 0; i < 200; i += 3) {
+        snprintf(path, sizeof path, "policy.static.pool[%d].count", i);
+        sw__cfg_keymap_remove(&km, path);
+        sw__cfg_keymap_remove(&km, path); /* twice: the second finds nothing */
+    }
+    sw__cfg_keymap_remove(&km, "never-added");
+    for (int i = 0; i < 200; i++) {
+        snprintf(path, sizeof path, "policy.static.pool[%d].count", i);
+        const struct sw__cfg_key *k = sw__cfg_keymap_find(&km, path);
+        if (i % 3 == 0) {
+            cr_assert_null(k, "%s was removed", path);
+        } else {
+            cr_assert_not_null(k, "%s lost", path);
+            cr_assert_eq(k->line, i + 1);
+        }
+    }
+    cr_assert_eq(km.count, 200 - 67);
+    sw__cfg_keymap_free(&km);
 }
