@@ -121,10 +121,10 @@ static int mark_overridden(sw__cfg_keymap_t *km, const char *path)
  * distribution's line). */
 static void undo_override(sw__cfg_keymap_t *km, const char *path, int line_was)
 {
-    struct sw__cfg_key *k = sw__cfg_keymap_find(km, path);
+    struct sw__cfg_key *k;
     if (line_was < 0)
         sw__cfg_keymap_remove(km, path);
-    else if (k)
+    else if ((k = sw__cfg_keymap_find(km, path)))
         k->line = line_was;
 }
 
