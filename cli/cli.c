@@ -89,12 +89,25 @@ int sw__cli_load_config(const char *path, sw_cfg_t **out)
     return 0;
 }
 
-int sw__cli_load_config_sets(const char *path, const char *const *sets, size_t n_sets,
-                             sw_cfg_t **out)
+bool sw__cli_add_override(const char *cmd, sw_cli_override_t *list, size_t cap, size_t *n,
+                          const char *option, const char *key, const char *text)
+{
+    if (*n == cap) {
+        fprintf(stderr, "spillway %s: too many options that set config keys (--set, --seed "
+                        "and the like): at most %zu; put the rest in the policy file\n",
+                cmd, cap);
+        return false;
+    }
+    list[(*n)++] = (sw_cli_override_t){.option = option, .key = key, .text = text};
+    return true;
+}
+
+int sw__cli_load_config_sets(const char *path, const sw_cli_override_t *overrides,
+                             size_t n_overrides, sw_cfg_t **out)
 {
     int rc = sw__cli_load_config(path, out);
-    for (size_t i = 0; i < n_sets && rc == 0; i++)
-        rc = sw__cli_apply_set(*out, sets[i]);
+    for (size_t i = 0; i < n_overrides && rc == 0; i++)
+        rc = sw__cli_apply_override(*out, &overrides[i]);
     if (rc != 0 && *out) {
         sw_cfg_destroy(*out);
         *out = NULL;
@@ -128,6 +141,18 @@ int sw__cli_apply_set(sw_cfg_t *cfg, const char *assignment)
     char err[4096];
     if (sw_cfg_set(cfg, key, eq + 1, err, sizeof(err)) < 0) {
         fprintf(stderr, "spillway: --set %s: %s\n", assignment, err);
+        return SW_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int sw__cli_apply_override(sw_cfg_t *cfg, const sw_cli_override_t *o)
+{
+    if (!o->option)
+        return sw__cli_apply_set(cfg, o->text);
+    char err[4096];
+    if (sw_cfg_set(cfg, o->key, o->text, err, sizeof(err)) < 0) {
+        fprintf(stderr, "spillway: %s %s: %s\n", o->option, o->text, err);
         return SW_EXIT_USAGE;
     }
     return 0;

@@ -26,10 +26,26 @@ int sw_cli_cmd_tune(int argc, char **argv);
 /* Loads the config named by `path` (NULL: the built-in defaults), printing any error to
  * stderr. Returns 0 or SW_EXIT_USAGE. */
 int sw__cli_load_config(const char *path, sw_cfg_t **out);
-/* sw__cli_load_config, then the `key=value` overrides sets[0..n_sets) in order, each as
- * sw__cli_apply_set does. Returns 0 and *out, or SW_EXIT_USAGE with *out NULL. */
-int sw__cli_load_config_sets(const char *path, const char *const *sets, size_t n_sets,
-                             sw_cfg_t **out);
+/* One config override from the command line, applied after the policy file so that it
+ * validates exactly as the file does. Either `--set KEY=VALUE` (option and key NULL,
+ * text "KEY=VALUE" as typed) or an option that is a shorthand for a key (option
+ * "--rate-scale", key "trace.rate_scale", text its value): a refused value then names the
+ * option the user typed, not a --set they never wrote. */
+typedef struct sw_cli_override {
+    const char *option;
+    const char *key;
+    const char *text;
+} sw_cli_override_t;
+
+/* Appends an override to list[0..*n) of capacity cap (the strings are borrowed). Prints
+ * "spillway CMD: too many options that set config keys ..." and returns false when the
+ * list is full. */
+bool sw__cli_add_override(const char *cmd, sw_cli_override_t *list, size_t cap, size_t *n,
+                          const char *option, const char *key, const char *text);
+/* sw__cli_load_config, then the overrides in order, each as sw__cli_apply_override does.
+ * Returns 0 and *out, or SW_EXIT_USAGE with *out NULL. */
+int sw__cli_load_config_sets(const char *path, const sw_cli_override_t *overrides,
+                             size_t n_overrides, sw_cfg_t **out);
 /* Writes the HTML report of a run directory to `out` (NULL: RUN_DIR/report.html), with
  * its cost relative to each bound run (oracle, clairvoyant) in bound_dirs, printing what
  * happened. Returns an exit status. */
@@ -58,7 +74,11 @@ void sw__cli_print_notes(const sw_cfg_t *cfg);
  * and other processes of the same user may not ptrace it or read its /proc memory and
  * environment. Programs it starts are not marked (execve resets it). */
 void sw__cli_protect_secrets(void);
-/* Applies one `key=value` override, printing any error. Returns 0 or SW_EXIT_USAGE. */
+/* Applies one `key=value` override, printing any error as "spillway: --set KEY=VALUE:
+ * ...". Returns 0 or SW_EXIT_USAGE. */
 int sw__cli_apply_set(sw_cfg_t *cfg, const char *assignment);
+/* Applies one override: a --set as sw__cli_apply_set, a shorthand option printing any
+ * error as "spillway: --option VALUE: ...". Returns 0 or SW_EXIT_USAGE. */
+int sw__cli_apply_override(sw_cfg_t *cfg, const sw_cli_override_t *o);
 
 #endif

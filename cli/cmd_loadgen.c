@@ -93,7 +93,7 @@ static void usage(FILE *f)
 typedef struct lg_args {
     const char *url, *model_name, *model_version, *config, *out, *data, *check_model;
     const char *duration; /* the trace window, or the closed loop's length */
-    const char *sets[MAX_SETS];
+    sw_cli_override_t sets[MAX_SETS];
     size_t n_sets;
     bool trace_given, format_given, replay_given, speedup_given;
     int progress; /* -1: when stderr is a terminal */
@@ -180,33 +180,33 @@ static bool parse_number(const char *opt, const char *text, double min, bool min
     return true;
 }
 
-/* Options that are config keys become `key=value` assignments, applied after the file is
- * loaded so they validate exactly as the YAML (and as simulate's options) do. */
-static bool add_set(lg_args_t *a, const char *key, const char *value, char *storage, size_t len,
-                    size_t *used)
+/* Options that are config keys become overrides, applied after the file is loaded so
+ * they validate exactly as the YAML (and as simulate's options) do. option NULL: an
+ * implied `key=value` the user did not type. */
+static bool add_override(lg_args_t *a, const char *option, const char *key, const char *text)
 {
-    int n = snprintf(storage + *used, len - *used, "%s=%s", key, value);
-    if (a->n_sets == MAX_SETS || n < 0 || (size_t)n >= len - *used) {
-        fprintf(stderr, "spillway " CMD ": arguments too long\n");
-        return false;
-    }
-    a->sets[a->n_sets++] = storage + *used;
-    *used += (size_t)n + 1;
-    return true;
+    return sw__cli_add_override(CMD, a->sets, MAX_SETS, &a->n_sets, option, key, text);
 }
 
-static const char *config_key(int opt)
+/* An option that stands for a config key: an override named after the option. */
+static bool add_shorthand(lg_args_t *a, int opt, const char *text)
 {
-    switch (opt) {
-    case OPT_SLO_MS: return "slo.latency_ms";
-    case OPT_SLO_TARGET: return "slo.target";
-    case OPT_TRACE: return "trace.path";
-    case OPT_FORMAT: return "trace.format";
-    case OPT_RATE: return "trace.rate_scale";
-    case OPT_START: return "trace.start_s";
-    case OPT_SEED: return "seed";
-    default: return NULL;
-    }
+    static const struct {
+        int opt;
+        const char *option, *key;
+    } shorthands[] = {
+        {OPT_SLO_MS, "--slo-ms", "slo.latency_ms"},
+        {OPT_SLO_TARGET, "--slo-target", "slo.target"},
+        {OPT_TRACE, "--trace", "trace.path"},
+        {OPT_FORMAT, "--trace-format", "trace.format"},
+        {OPT_RATE, "--rate-scale", "trace.rate_scale"},
+        {OPT_START, "--start", "trace.start_s"},
+        {OPT_SEED, "--seed", "seed"},
+    };
+    for (size_t i = 0; i < SW_ARRAY_LEN(shorthands); i++)
+        if (shorthands[i].opt == opt)
+            return add_override(a, shorthands[i].option, shorthands[i].key, text);
+    abort(); /* parse_one passes only the options above */
 }
 
 /* An option with a whole-number value: 1 when parsed, 0 after printing why it is
@@ -235,7 +235,7 @@ static int parse_count_opt(lg_args_t *a, int c, const char *text)
 }
 
 /* One option; returns 0, SW_EXIT_USAGE, or -1 for --help. */
-static int parse_one(lg_args_t *a, int c, char *storage, size_t len, size_t *used)
+static int parse_one(lg_args_t *a, int c)
 {
     switch (c) {
     case OPT_URL: a->url = optarg; return 0;
@@ -267,7 +267,7 @@ static int parse_one(lg_args_t *a, int c, char *storage, size_t len, size_t *use
         a->trace_given |= c == OPT_TRACE;
         a->format_given |= c == OPT_FORMAT;
         a->replay_given |= c != OPT_SLO_MS && c != OPT_SLO_TARGET;
-        return add_set(a, config_key(c), optarg, storage, len, used) ? 0 : SW_EXIT_USAGE;
+        return add_shorthand(a, c, optarg) ? 0 : SW_EXIT_USAGE;
     default: {
         a->connections_given |= c == OPT_CONNECTIONS || c == OPT_MAX_CONNECTIONS;
         a->max_connections_given |= c == OPT_MAX_CONNECTIONS;
@@ -280,7 +280,7 @@ static int parse_one(lg_args_t *a, int c, char *storage, size_t len, size_t *use
 }
 
 /* Checks that the options make one mode, and gives --duration to it. */
-static int check_mode(lg_args_t *a, char *storage, size_t len, size_t *used)
+static int check_mode(lg_args_t *a)
 {
     if (!a->url) {
         fprintf(stderr, "spillway " CMD ": --url is required: the server to load, e.g. "
@@ -315,29 +315,27 @@ static int check_mode(lg_args_t *a, char *storage, size_t len, size_t *used)
                 a->connections, a->max_connections);
         return SW_EXIT_USAGE;
     }
-    if (a->duration && !add_set(a, "trace.duration_s", a->duration, storage, len, used))
+    if (a->duration && !add_override(a, "--duration", "trace.duration_s", a->duration))
         return SW_EXIT_USAGE;
     /* Another file need not share the config's trace format: detect it unless told. */
-    if (a->trace_given && !a->format_given &&
-        !add_set(a, "trace.format", "auto", storage, len, used))
+    if (a->trace_given && !a->format_given && !add_override(a, NULL, NULL, "trace.format=auto"))
         return SW_EXIT_USAGE;
     return 0;
 }
 
-static int parse_args(int argc, char **argv, lg_args_t *a, char *storage, size_t len)
+static int parse_args(int argc, char **argv, lg_args_t *a)
 {
-    size_t used = 0;
     int c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1)
-        if ((rc = parse_one(a, c, storage, len, &used)) != 0)
+        if ((rc = parse_one(a, c)) != 0)
             return rc;
     if (optind != argc) {
         fprintf(stderr, "spillway " CMD ": unexpected argument '%s'\n\n", argv[optind]);
         usage(stderr);
         return SW_EXIT_USAGE;
     }
-    return check_mode(a, storage, len, &used);
+    return check_mode(a);
 }
 
 /* ---- The server ---- */
@@ -777,8 +775,7 @@ int sw_cli_cmd_loadgen(int argc, char **argv)
                    .connections = 64,
                    .max_connections = 1024,
                    .timeout_ms = 30000};
-    char storage[8192];
-    int rc = parse_args(argc, argv, &a, storage, sizeof(storage));
+    int rc = parse_args(argc, argv, &a);
     if (rc != 0)
         return rc < 0 ? SW_EXIT_OK : rc;
     /* OpenBLAS's idle threads spin in sched_yield after a call: their CPU would be billed

@@ -52,7 +52,7 @@ typedef struct predict_args {
     long train_until;
     int horizon;
     bool calendar;
-    const char *sets[32];
+    sw_cli_override_t sets[32];
     size_t n_sets;
 } predict_args_t;
 
@@ -87,12 +87,10 @@ static int parse_option(predict_args_t *a, int c, const char *arg)
     case OPT_SAVE: a->save = arg; return 0;
     case OPT_CALENDAR: a->calendar = true; return 0;
     case OPT_SET:
-        if (a->n_sets == SW_ARRAY_LEN(a->sets)) {
-            fprintf(stderr, "spillway predict: at most %zu --set options\n", SW_ARRAY_LEN(a->sets));
-            return SW_EXIT_USAGE;
-        }
-        a->sets[a->n_sets++] = arg;
-        return 0;
+        return sw__cli_add_override("predict", a->sets, SW_ARRAY_LEN(a->sets), &a->n_sets, NULL,
+                                    NULL, arg)
+                   ? 0
+                   : SW_EXIT_USAGE;
     case OPT_INTERVAL:
         return parse_number("--interval", arg, 1e-3, 86400, &a->interval_s) ? 0 : SW_EXIT_USAGE;
     case OPT_FRAC:

@@ -58,13 +58,13 @@ static void usage(FILE *f)
 typedef struct serve_args {
     const char *config, *out, *model;
     bool decisions;
-    const char *sets[64];
+    sw_cli_override_t sets[64];
     size_t n_sets;
 } serve_args_t;
 
 enum { OPT_LISTEN = 256, OPT_WORKER_LISTEN, OPT_SET, OPT_DECISIONS, OPT_LOG, OPT_MODEL };
 
-static int parse_args(int argc, char **argv, serve_args_t *a, char *storage, size_t len)
+static int parse_args(int argc, char **argv, serve_args_t *a)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -78,40 +78,30 @@ static int parse_args(int argc, char **argv, serve_args_t *a, char *storage, siz
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    size_t used = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
-        if (a->n_sets == SW_ARRAY_LEN(a->sets)) {
-            fprintf(stderr, "spillway serve: too many overrides\n");
-            return SW_EXIT_USAGE;
-        }
-        const char *key = NULL;
+        const char *option = NULL, *key = NULL;
         switch (c) {
         case 'c': a->config = optarg; break;
         case 'o': a->out = optarg; break;
         case 'h': usage(stdout); return -1;
-        case OPT_SET: a->sets[a->n_sets++] = optarg; break;
+        case OPT_SET: break;
         case OPT_MODEL: a->model = optarg; break;
         case OPT_DECISIONS: a->decisions = true; break;
         case OPT_LOG:
             if (!sw__cli_set_log_level("serve", "--log-level", optarg))
                 return SW_EXIT_USAGE;
             break;
-        case OPT_LISTEN: key = "serve.listen"; break;
-        case OPT_WORKER_LISTEN: key = "serve.worker_listen"; break;
+        case OPT_LISTEN: option = "--listen", key = "serve.listen"; break;
+        case OPT_WORKER_LISTEN: option = "--worker-listen", key = "serve.worker_listen"; break;
         default: usage(stderr); return SW_EXIT_USAGE;
         }
-        if (key) {
-            /* Shorthands become --set, so they are validated like the file. */
-            int n = snprintf(storage + used, len - used, "%s=%s", key, optarg);
-            if (n < 0 || (size_t)n >= len - used) {
-                fprintf(stderr, "spillway serve: arguments too long\n");
-                return SW_EXIT_USAGE;
-            }
-            a->sets[a->n_sets++] = storage + used;
-            used += (size_t)n + 1;
-        }
+        /* --set and the shorthands are validated like the file, in their order. */
+        if ((c == OPT_SET || key) && !sw__cli_add_override("serve", a->sets,
+                                                           SW_ARRAY_LEN(a->sets), &a->n_sets,
+                                                           option, key, optarg))
+            return SW_EXIT_USAGE;
     }
     if (optind != argc) {
         fprintf(stderr, "spillway serve: unexpected argument '%s'\n\n", argv[optind]);
@@ -423,8 +413,7 @@ static int run(serve_t *sv)
 int sw_cli_cmd_serve(int argc, char **argv)
 {
     serve_t sv = {.args = {.out = "serve-out"}, .faas_local = {.pid = -1, .out_fd = -1}};
-    char storage[8192];
-    int rc = parse_args(argc, argv, &sv.args, storage, sizeof(storage));
+    int rc = parse_args(argc, argv, &sv.args);
     if (rc != 0)
         return rc < 0 ? SW_EXIT_OK : rc;
     if ((rc = load_policy(&sv.args, &sv.cfg)) != 0)

@@ -53,7 +53,7 @@ typedef struct sim_args {
     const char *out;
     bool decisions, report;
     int progress; /* -1: when stderr is a terminal */
-    const char *sets[64];
+    sw_cli_override_t sets[64];
     size_t n_sets;
     bool trace_given, format_given;
     double lead_s;
@@ -62,16 +62,25 @@ typedef struct sim_args {
 enum { OPT_TRACE = 256, OPT_FORMAT, OPT_POLICY, OPT_SEED, OPT_RATE, OPT_START, OPT_DURATION,
        OPT_SET, OPT_DECISIONS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_LOG, OPT_REPORT, OPT_LEAD };
 
-/* Options that are shorthands for config keys become --set assignments, applied in order
- * after the file is loaded, so they validate exactly like the YAML. */
-static const char *const shorthand_key[] = {
-    [OPT_TRACE - OPT_TRACE] = "trace.path",      [OPT_FORMAT - OPT_TRACE] = "trace.format",
-    [OPT_POLICY - OPT_TRACE] = "policy.name",    [OPT_SEED - OPT_TRACE] = "seed",
-    [OPT_RATE - OPT_TRACE] = "trace.rate_scale", [OPT_START - OPT_TRACE] = "trace.start_s",
-    [OPT_DURATION - OPT_TRACE] = "trace.duration_s",
+/* Options that are shorthands for config keys become overrides, applied in order after
+ * the file is loaded, so they validate exactly like the YAML. */
+static const char *const shorthand[][2] = {
+    [OPT_TRACE - OPT_TRACE] = {"--trace", "trace.path"},
+    [OPT_FORMAT - OPT_TRACE] = {"--trace-format", "trace.format"},
+    [OPT_POLICY - OPT_TRACE] = {"--policy", "policy.name"},
+    [OPT_SEED - OPT_TRACE] = {"--seed", "seed"},
+    [OPT_RATE - OPT_TRACE] = {"--rate-scale", "trace.rate_scale"},
+    [OPT_START - OPT_TRACE] = {"--start", "trace.start_s"},
+    [OPT_DURATION - OPT_TRACE] = {"--duration", "trace.duration_s"},
 };
 
-static int parse_args(int argc, char **argv, sim_args_t *a, char *storage, size_t storage_len)
+static bool add_override(sim_args_t *a, const char *option, const char *key, const char *text)
+{
+    return sw__cli_add_override("simulate", a->sets, SW_ARRAY_LEN(a->sets), &a->n_sets, option,
+                                key, text);
+}
+
+static int parse_args(int argc, char **argv, sim_args_t *a)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -93,19 +102,17 @@ static int parse_args(int argc, char **argv, sim_args_t *a, char *storage, size_
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    size_t used = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
-        if (a->n_sets == SW_ARRAY_LEN(a->sets)) {
-            fprintf(stderr, "spillway simulate: too many overrides\n");
-            return SW_EXIT_USAGE;
-        }
         switch (c) {
         case 'c': a->config = optarg; break;
         case 'o': a->out = optarg; break;
         case 'h': usage(stdout); return -1;
-        case OPT_SET: a->sets[a->n_sets++] = optarg; break;
+        case OPT_SET:
+            if (!add_override(a, NULL, NULL, optarg))
+                return SW_EXIT_USAGE;
+            break;
         case OPT_DECISIONS: a->decisions = true; break;
         case OPT_REPORT: a->report = true; break;
         case OPT_LEAD: {
@@ -135,14 +142,9 @@ static int parse_args(int argc, char **argv, sim_args_t *a, char *storage, size_
         case OPT_START: case OPT_DURATION: {
             a->trace_given |= c == OPT_TRACE;
             a->format_given |= c == OPT_FORMAT;
-            int n = snprintf(storage + used, storage_len - used, "%s=%s",
-                             shorthand_key[c - OPT_TRACE], optarg);
-            if (n < 0 || (size_t)n >= storage_len - used) {
-                fprintf(stderr, "spillway simulate: arguments too long\n");
+            if (!add_override(a, shorthand[c - OPT_TRACE][0], shorthand[c - OPT_TRACE][1],
+                              optarg))
                 return SW_EXIT_USAGE;
-            }
-            a->sets[a->n_sets++] = storage + used;
-            used += (size_t)n + 1;
             break;
         }
         default: usage(stderr); return SW_EXIT_USAGE;
@@ -154,11 +156,8 @@ static int parse_args(int argc, char **argv, sim_args_t *a, char *storage, size_
         return SW_EXIT_USAGE;
     }
     /* Another file need not share the config's trace format: detect it unless told. */
-    if (a->trace_given && !a->format_given) {
-        if (a->n_sets == SW_ARRAY_LEN(a->sets))
-            return SW_EXIT_USAGE;
-        a->sets[a->n_sets++] = "trace.format=auto";
-    }
+    if (a->trace_given && !a->format_given && !add_override(a, NULL, NULL, "trace.format=auto"))
+        return SW_EXIT_USAGE;
     return 0;
 }
 
@@ -227,8 +226,7 @@ static int load_model(const sw_cfg_t *cfg, sw_pred_t **out)
 int sw_cli_cmd_simulate(int argc, char **argv)
 {
     sim_args_t a = {.out = "sim-out", .progress = -1};
-    char storage[8192];
-    int rc = parse_args(argc, argv, &a, storage, sizeof(storage));
+    int rc = parse_args(argc, argv, &a);
     if (rc != 0)
         return rc < 0 ? SW_EXIT_OK : rc;
     sw_cfg_t *cfg;

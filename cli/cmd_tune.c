@@ -190,16 +190,15 @@ static int parse_args(int argc, char **argv, tune_t *t, tune_opts_t *o)
  * applies them (a --trace without --trace-format is detected). */
 static int load_base(const tune_t *t, sw_cfg_t **cfg)
 {
-    char sets[2 + SW_ARRAY_LEN(t->pass) / 2][4200];
-    const char *p[SW_ARRAY_LEN(sets)];
+    sw_cli_override_t sets[2 + SW_ARRAY_LEN(t->pass) / 2];
     size_t n = 0;
-    snprintf(sets[n++], sizeof sets[0], "trace.path=%s", t->trace);
-    snprintf(sets[n++], sizeof sets[0], "trace.format=auto");
-    for (size_t i = 0; i < t->n_pass; i += 2)
-        snprintf(sets[n++], sizeof sets[0], "%s=%s", pass_key(t->pass[i])[1], t->pass[i + 1]);
-    for (size_t i = 0; i < n; i++)
-        p[i] = sets[i];
-    return sw__cli_load_config_sets(t->config, p, n, cfg);
+    sets[n++] = (sw_cli_override_t){.option = "--trace", .key = "trace.path", .text = t->trace};
+    sets[n++] = (sw_cli_override_t){.text = "trace.format=auto"};
+    for (size_t i = 0; i < t->n_pass; i += 2) {
+        const char *const *opt = pass_key(t->pass[i]);
+        sets[n++] = (sw_cli_override_t){.option = opt[0], .key = opt[1], .text = t->pass[i + 1]};
+    }
+    return sw__cli_load_config_sets(t->config, sets, n, cfg);
 }
 
 /* ---- keys and their candidates ----------------------------------------------------- */

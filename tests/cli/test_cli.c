@@ -412,6 +412,51 @@ Test(cli, set_non_number_is_usage_error)
     expect_usage_error("--set", "slo.latency_ms=abc", "slo.latency_ms");
 }
 
+/* An option that stands for a config key is refused in the user's words: the option and
+ * value typed, then the key and the reason, never a --set the user did not write. */
+Test(cli, a_refused_shorthand_names_the_option_typed)
+{
+    static const char *const cases[][4] = {
+        {"simulate", "--rate-scale", "nan", "--rate-scale nan: trace.rate_scale: expected a finite"},
+        {"simulate", "--seed", "-1", "--seed -1: seed: expected a whole number"},
+        {"simulate", "--duration", "-3", "--duration -3: "},
+        {"loadgen", "--rate-scale", "0", "--rate-scale 0: "},
+        {"loadgen", "--slo-target", "2", "--slo-target 2: "},
+    };
+    for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
+        bool sim = strcmp(cases[i][0], "simulate") == 0;
+        /* loadgen refuses the value before it dials the server */
+        const char *argv[] = {SPILLWAY, cases[i][0], sim ? "--no-progress" : "--url",
+                              sim ? "--no-progress" : "http://127.0.0.1:1", cases[i][1],
+                              cases[i][2], NULL};
+        char *out, *err;
+        int rc = cli_run(argv, &out, &err);
+        cr_expect_eq(rc, 2, "%s %s %s exited %d; stderr:\n%s", cases[i][0], cases[i][1],
+                     cases[i][2], rc, err);
+        cr_expect(strstr(err, cases[i][3]) != NULL, "want \"%s\" in stderr:\n%s", cases[i][3],
+                  err);
+        cr_expect(strstr(err, "--set") == NULL, "stderr names a --set never typed:\n%s", err);
+        free(out);
+        free(err);
+    }
+}
+
+/* More overrides than a command holds are refused, saying where the rest belong. */
+Test(cli, too_many_overrides_are_refused_with_a_way_out)
+{
+    const char *argv[2 + 2 * 65 + 1] = {SPILLWAY, "simulate"};
+    for (size_t i = 0; i < 65; i++) {
+        argv[2 + 2 * i] = "--set";
+        argv[3 + 2 * i] = "seed=1";
+    }
+    char *out, *err;
+    int rc = cli_run(argv, &out, &err);
+    cr_expect_eq(rc, 2, "65 --set exited %d; stderr:\n%s", rc, err);
+    cr_expect(strstr(err, "at most 64; put the rest in the policy file") != NULL, "%s", err);
+    free(out);
+    free(err);
+}
+
 Test(cli, unknown_policy_lists_valid_names)
 {
     static const char *const names[] = {"static", "reactive", "faas-only",
