@@ -52,8 +52,12 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* How many times the worker's thread was started; bench/worker_soak.c reports it. */
+unsigned long sw_fuzz_worker_starts;
+
 static void start_worker(void)
 {
+    sw_fuzz_worker_starts++;
     atomic_store(&worker_running, true);
     if (pthread_create(&worker_thread, NULL, worker_main, NULL) != 0)
         abort();
