@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/net.h"
+
 #define P(buf, ...) (snprintf((buf), sizeof(buf), __VA_ARGS__), (buf))
 
 /* ---- The table's rules ---------------------------------------------------------------- */
@@ -350,6 +352,30 @@ static void check_season(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
                         iv);
 }
 
+/* A listener's address is checked with the policy, so that check-config, --set and a
+ * SIGHUP refuse a bad one by its key and line, rather than serve or faas-local failing
+ * when it binds. Port 0 asks the kernel for a free port (the tests' way); serve.listen
+ * alone also takes ":PORT" for every address, as the HTTP frontend does. */
+static void check_listen_address(sw__cfg_problems_t *p, const char *key, const char *addr,
+                                 bool colon_port_form)
+{
+    char host[257], any[300];
+    uint16_t port;
+    if (!addr)
+        return; /* a missing key is reported by the key table's rules */
+    const char *split = addr;
+    if (colon_port_form && addr[0] == ':') {
+        snprintf(any, sizeof any, "0.0.0.0%s", addr);
+        split = any;
+    }
+    if (sw_net_split_host_port(split, host, sizeof host, &port, true) < 0)
+        sw__cfg_problem(p, key,
+                        "\"%.64s%s\" is not HOST:PORT with a port in [0, 65535] (0: any free "
+                        "port), e.g. 127.0.0.1:8080 or [::1]:8080%s",
+                        addr, strlen(addr) > 64 ? "..." : "",
+                        colon_port_form ? ", or :PORT for every address" : "");
+}
+
 void sw__cfg_check(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
 {
     /* The walk only reads; sw__cfg_walk takes the config as writable for finalize. */
@@ -362,4 +388,7 @@ void sw__cfg_check(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
     check_policy(cfg, p);
     check_predictor_name(p, cfg->predictor.name);
     check_season(cfg, p);
+    check_listen_address(p, "serve.listen", cfg->serve.listen, true);
+    check_listen_address(p, "serve.worker_listen", cfg->serve.worker_listen, false);
+    check_listen_address(p, "faas.local.listen", cfg->faas.local.listen, false);
 }

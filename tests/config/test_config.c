@@ -895,6 +895,33 @@ Test(config_validate, faas_invoke_and_local_problems)
     cr_assert_not_null(strstr(err, "faas.local.functions[0].command: missing"), "%s", msg);
 }
 
+/* Listen addresses are refused with the policy, by key and line, not when serve or
+ * faas-local binds them; port 0 and serve.listen's ":PORT" stay valid. */
+Test(config_validate, listen_addresses_are_checked_with_the_policy)
+{
+    const char *msg = load_bad("serve:\n  listen: 127.0.0.1:70000\n  worker_listen: ':8081'\n"
+                               "faas:\n  local:\n    listen: localhost\n");
+    cr_assert_not_null(strstr(err, ":2: serve.listen: \"127.0.0.1:70000\" is not HOST:PORT"),
+                       "%s", msg);
+    cr_assert_not_null(strstr(err, ":3: serve.worker_listen: \":8081\" is not HOST:PORT"), "%s",
+                       msg);
+    cr_assert_not_null(strstr(err, ":6: faas.local.listen: \"localhost\" is not HOST:PORT"), "%s",
+                       msg);
+    cr_assert_not_null(strstr(err, "or :PORT for every address"), "%s", msg);
+
+    static const char ok[] = "serve:\n  listen: ':0'\n  worker_listen: '[::1]:0'\n"
+                             "faas:\n  local:\n    listen: 'localhost:9001'\n";
+    sw_cfg_t *cfg = NULL;
+    cr_assert_eq(sw_cfg_load_string(ok, strlen(ok), "ok.yaml", &cfg, err, sizeof err), 0, "%s",
+                 err);
+    char e2[512];
+    cr_assert_eq(sw_cfg_set(cfg, "serve.worker_listen", "127.0.0.1:65536", e2, sizeof e2),
+                 SW_ECONFIG);
+    cr_assert_not_null(strstr(e2, "serve.worker_listen: \"127.0.0.1:65536\""), "%s", e2);
+    cr_assert_str_eq(cfg->serve.worker_listen, "[::1]:0", "a refused value changes nothing");
+    sw_cfg_destroy(cfg);
+}
+
 static void collect(void *ctx, const char *path)
 {
     char *acc = ctx;
