@@ -80,20 +80,30 @@ static void usage(FILE *f)
                "error, or a --run directory that cannot be read (nothing was run).\n");
 }
 
+/* Splits a comma-separated list in place. An empty value (",," or a comma at an end) and
+ * a value given twice are refused: each would be a typo run as something else, or the
+ * same run twice under two names. */
 static int split_list(char *list, char **out, size_t max, const char *what)
 {
     size_t n = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *tok = list, *comma; tok; tok = comma ? comma + 1 : NULL) {
+        if ((comma = strchr(tok, ',')))
+            *comma = '\0';
+        if (!*tok) {
+            fprintf(stderr, "spillway compare: %s: an empty value (two commas in a row, or "
+                            "one at an end)\n", what);
+            return -1;
+        }
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(out[k], tok) == 0) {
+                fprintf(stderr, "spillway compare: %s: '%s' is given twice\n", what, tok);
+                return -1;
+            }
         if (n == max) {
             fprintf(stderr, "spillway compare: %s: more than %zu values\n", what, max);
             return -1;
         }
         out[n++] = tok;
-    }
-    if (n == 0) {
-        fprintf(stderr, "spillway compare: %s: expected a comma-separated list\n", what);
-        return -1;
     }
     return (int)n;
 }
@@ -109,7 +119,9 @@ static int add_sweep(cmp_args_t *a, const char *arg)
     sweep_t *s = &a->sets[a->n_sets++];
     s->key = sw_strdup(arg);
     s->key[eq - arg] = '\0';
-    int n = split_list(s->key + (eq - arg) + 1, s->values, MAX_VALUES, arg);
+    char what[256];
+    snprintf(what, sizeof what, "--set %.200s%s", arg, strlen(arg) > 200 ? "..." : "");
+    int n = split_list(s->key + (eq - arg) + 1, s->values, MAX_VALUES, what);
     if (n < 0)
         return -1;
     s->n_values = (size_t)n;

@@ -150,6 +150,32 @@ Test(cli_inputs, compare_grid_past_its_limit_is_refused_before_running)
     cli_rm_dir(dir);
 }
 
+/* An empty value in a list (a typo) and a value given twice (the same run under two
+ * names) are refused before anything runs; strtok once dropped the empty one silently. */
+Test(cli_inputs, compare_lists_refuse_empty_and_repeated_values)
+{
+    static const char *const cases[][3] = {
+        {"mark", "seed=1,,2", "--set seed=1,,2: an empty value"},
+        {"mark", "seed=1,2,", "--set seed=1,2,: an empty value"},
+        {"mark", "seed=", "--set seed=: an empty value"},
+        {"mark", "seed=1,2,1", "--set seed=1,2,1: '1' is given twice"},
+        {"mark,faas-only,mark", "seed=1", "--policies: 'mark' is given twice"},
+        {",mark", "seed=1", "--policies: an empty value"},
+    };
+    char *dir = cli_make_dir();
+    char *out = cli_path_in(dir, "cmp");
+    for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
+        const char *const want[] = {cases[i][2], NULL};
+        expect_exit((const char *const[]){SPILLWAY, "compare", "--config", EXAMPLE, "--policies",
+                                          cases[i][0], "--set", cases[i][1], "--out", out, NULL},
+                    2, want);
+        struct stat st;
+        cr_assert_neq(stat(out, &st), 0, "%s was created", out);
+    }
+    free(out);
+    cli_rm_dir(dir);
+}
+
 /* ---- profile and the model commands --------------------------------------------------- */
 
 /* Issue 10: a model served in under a microsecond (the clock's resolution) was profiled
