@@ -364,6 +364,15 @@ static bool is_path_segment(const char *s)
 static int split_authority(const char *url, lg_target_t *t)
 {
     const char *bracket = strrchr(t->authority, ']');
+    /* An IPv6 literal is "[ADDR]" and nothing but ":PORT" may follow it. */
+    if ((t->authority[0] == '[') != (bracket != NULL) ||
+        (bracket && bracket[1] && bracket[1] != ':')) {
+        fprintf(stderr,
+                "spillway " CMD ": --url %s: an IPv6 address is written in brackets, as in "
+                "http://[::1]:8080\n",
+                url);
+        return SW_EXIT_USAGE;
+    }
     const char *colon = strrchr(bracket ? bracket : t->authority, ':');
     uint16_t port = 80;
     if (colon) {
