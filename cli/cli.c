@@ -89,16 +89,45 @@ int sw__cli_load_config(const char *path, sw_cfg_t **out)
     return 0;
 }
 
-bool sw__cli_add_override(const char *cmd, sw_cli_override_t *list, size_t cap, size_t *n,
-                          const char *option, const char *key, const char *text)
+static const char *option_name(const char *option)
 {
+    return strncmp(option, "--", 2) == 0 ? option + 2 : option;
+}
+
+const char *sw__cli_shorthand_key(const char *option)
+{
+    static const char *const keys[][2] = {
+        {"trace", "trace.path"},
+        {"trace-format", "trace.format"},
+        {"rate-scale", "trace.rate_scale"},
+        {"start", "trace.start_s"},
+        {"duration", "trace.duration_s"},
+        {"seed", "seed"},
+        {"policy", "policy.name"},
+        {"slo-ms", "slo.latency_ms"},
+        {"slo-target", "slo.target"},
+        {"listen", "serve.listen"},
+        {"worker-listen", "serve.worker_listen"},
+    };
+    const char *name = option_name(option);
+    for (size_t i = 0; i < SW_ARRAY_LEN(keys); i++)
+        if (strcmp(name, keys[i][0]) == 0)
+            return keys[i][1];
+    return NULL;
+}
+
+bool sw__cli_add_override(const char *cmd, sw_cli_override_t *list, size_t cap, size_t *n,
+                          const char *option, const char *text)
+{
+    if (option && !sw__cli_shorthand_key(option))
+        abort(); /* a command passed an option that stands for no key: its bug */
     if (*n == cap) {
         fprintf(stderr, "spillway %s: too many options that set config keys (--set, --seed "
                         "and the like): at most %zu; put the rest in the policy file\n",
                 cmd, cap);
         return false;
     }
-    list[(*n)++] = (sw_cli_override_t){.option = option, .key = key, .text = text};
+    list[(*n)++] = (sw_cli_override_t){.option = option, .text = text};
     return true;
 }
 
@@ -150,9 +179,12 @@ int sw__cli_apply_override(sw_cfg_t *cfg, const sw_cli_override_t *o)
 {
     if (!o->option)
         return sw__cli_apply_set(cfg, o->text);
+    const char *key = sw__cli_shorthand_key(o->option);
+    if (!key)
+        abort(); /* sw__cli_add_override lets no such option in */
     char err[4096];
-    if (sw_cfg_set(cfg, o->key, o->text, err, sizeof(err)) < 0) {
-        fprintf(stderr, "spillway: %s %s: %s\n", o->option, o->text, err);
+    if (sw_cfg_set(cfg, key, o->text, err, sizeof(err)) < 0) {
+        fprintf(stderr, "spillway: --%s %s: %s\n", option_name(o->option), o->text, err);
         return SW_EXIT_USAGE;
     }
     return 0;

@@ -27,21 +27,24 @@ int sw_cli_cmd_tune(int argc, char **argv);
  * stderr. Returns 0 or SW_EXIT_USAGE. */
 int sw__cli_load_config(const char *path, sw_cfg_t **out);
 /* One config override from the command line, applied after the policy file so that it
- * validates exactly as the file does. Either `--set KEY=VALUE` (option and key NULL,
- * text "KEY=VALUE" as typed) or an option that is a shorthand for a key (option
- * "--rate-scale", key "trace.rate_scale", text its value): a refused value then names the
- * option the user typed, not a --set they never wrote. */
+ * validates exactly as the file does. Either `--set KEY=VALUE` (option NULL, text
+ * "KEY=VALUE" as typed) or a shorthand option (option "rate-scale", with or without its
+ * "--", text its value) for the key sw__cli_shorthand_key names: a refused value then
+ * names the option the user typed, not a --set they never wrote. */
 typedef struct sw_cli_override {
     const char *option;
-    const char *key;
     const char *text;
 } sw_cli_override_t;
 
-/* Appends an override to list[0..*n) of capacity cap (the strings are borrowed). Prints
- * "spillway CMD: too many options that set config keys ..." and returns false when the
- * list is full. */
+/* The config key a shorthand option stands for ("rate-scale" or "--rate-scale":
+ * "trace.rate_scale"), or NULL. One table for every command, so that an option means
+ * the same key in simulate, serve, loadgen, compare and tune. */
+const char *sw__cli_shorthand_key(const char *option);
+/* Appends an override to list[0..*n) of capacity cap (the strings are borrowed; option
+ * NULL or one sw__cli_shorthand_key knows). Prints "spillway CMD: too many options that
+ * set config keys ..." and returns false when the list is full. */
 bool sw__cli_add_override(const char *cmd, sw_cli_override_t *list, size_t cap, size_t *n,
-                          const char *option, const char *key, const char *text);
+                          const char *option, const char *text);
 /* sw__cli_load_config, then the overrides in order, each as sw__cli_apply_override does.
  * Returns 0 and *out, or SW_EXIT_USAGE with *out NULL. */
 int sw__cli_load_config_sets(const char *path, const sw_cli_override_t *overrides,
@@ -78,7 +81,7 @@ void sw__cli_protect_secrets(void);
  * ...". Returns 0 or SW_EXIT_USAGE. */
 int sw__cli_apply_set(sw_cfg_t *cfg, const char *assignment);
 /* Applies one override: a --set as sw__cli_apply_set, a shorthand option printing any
- * error as "spillway: --option VALUE: ...". Returns 0 or SW_EXIT_USAGE. */
+ * error as "spillway: --OPTION VALUE: ...". Returns 0 or SW_EXIT_USAGE. */
 int sw__cli_apply_override(sw_cfg_t *cfg, const sw_cli_override_t *o);
 
 #endif

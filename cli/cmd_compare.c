@@ -207,26 +207,14 @@ static int parse_args(int argc, char **argv, cmp_args_t *a)
     return 0;
 }
 
-/* The pass-through options as config assignments, so they are checked like simulate will. */
+/* The pass-through options as config overrides, so they are checked like simulate will. */
 static int apply_pass(const cmp_args_t *a, sw_cfg_t *cfg)
 {
-    static const char *const map[][2] = {
-        {"trace", "trace.path"},
-        {"trace-format", "trace.format"},
-        {"rate-scale", "trace.rate_scale"},
-        {"seed", "seed"},
-        {"start", "trace.start_s"},
-        {"duration", "trace.duration_s"},
-    };
-    char buf[4096];
-    for (size_t i = 0; i < a->n_pass; i += 2)
-        for (size_t k = 0; k < SW_ARRAY_LEN(map); k++) {
-            if (strcmp(a->pass[i], map[k][0]) != 0)
-                continue;
-            snprintf(buf, sizeof buf, "%s=%s", map[k][1], a->pass[i + 1]);
-            if (sw__cli_apply_set(cfg, buf) != 0)
-                return SW_EXIT_USAGE;
-        }
+    for (size_t i = 0; i < a->n_pass; i += 2) {
+        sw_cli_override_t o = {.option = a->pass[i], .text = a->pass[i + 1]};
+        if (sw__cli_apply_override(cfg, &o) != 0)
+            return SW_EXIT_USAGE;
+    }
     return 0;
 }
 

@@ -183,30 +183,9 @@ static bool parse_number(const char *opt, const char *text, double min, bool min
 /* Options that are config keys become overrides, applied after the file is loaded so
  * they validate exactly as the YAML (and as simulate's options) do. option NULL: an
  * implied `key=value` the user did not type. */
-static bool add_override(lg_args_t *a, const char *option, const char *key, const char *text)
+static bool add_override(lg_args_t *a, const char *option, const char *text)
 {
-    return sw__cli_add_override(CMD, a->sets, MAX_SETS, &a->n_sets, option, key, text);
-}
-
-/* An option that stands for a config key: an override named after the option. */
-static bool add_shorthand(lg_args_t *a, int opt, const char *text)
-{
-    static const struct {
-        int opt;
-        const char *option, *key;
-    } shorthands[] = {
-        {OPT_SLO_MS, "--slo-ms", "slo.latency_ms"},
-        {OPT_SLO_TARGET, "--slo-target", "slo.target"},
-        {OPT_TRACE, "--trace", "trace.path"},
-        {OPT_FORMAT, "--trace-format", "trace.format"},
-        {OPT_RATE, "--rate-scale", "trace.rate_scale"},
-        {OPT_START, "--start", "trace.start_s"},
-        {OPT_SEED, "--seed", "seed"},
-    };
-    for (size_t i = 0; i < SW_ARRAY_LEN(shorthands); i++)
-        if (shorthands[i].opt == opt)
-            return add_override(a, shorthands[i].option, shorthands[i].key, text);
-    abort(); /* parse_one passes only the options above */
+    return sw__cli_add_override(CMD, a->sets, MAX_SETS, &a->n_sets, option, text);
 }
 
 /* An option with a whole-number value: 1 when parsed, 0 after printing why it is
@@ -234,8 +213,9 @@ static int parse_count_opt(lg_args_t *a, int c, const char *text)
     return -1;
 }
 
-/* One option; returns 0, SW_EXIT_USAGE, or -1 for --help. */
-static int parse_one(lg_args_t *a, int c)
+/* One option (idx: its entry in longopts, as getopt_long set it); returns 0,
+ * SW_EXIT_USAGE, or -1 for --help. */
+static int parse_one(lg_args_t *a, int c, int idx)
 {
     switch (c) {
     case OPT_URL: a->url = optarg; return 0;
@@ -267,7 +247,7 @@ static int parse_one(lg_args_t *a, int c)
         a->trace_given |= c == OPT_TRACE;
         a->format_given |= c == OPT_FORMAT;
         a->replay_given |= c != OPT_SLO_MS && c != OPT_SLO_TARGET;
-        return add_shorthand(a, c, optarg) ? 0 : SW_EXIT_USAGE;
+        return add_override(a, longopts[idx].name, optarg) ? 0 : SW_EXIT_USAGE;
     default: {
         a->connections_given |= c == OPT_CONNECTIONS || c == OPT_MAX_CONNECTIONS;
         a->max_connections_given |= c == OPT_MAX_CONNECTIONS;
@@ -315,20 +295,20 @@ static int check_mode(lg_args_t *a)
                 a->connections, a->max_connections);
         return SW_EXIT_USAGE;
     }
-    if (a->duration && !add_override(a, "--duration", "trace.duration_s", a->duration))
+    if (a->duration && !add_override(a, "duration", a->duration))
         return SW_EXIT_USAGE;
     /* Another file need not share the config's trace format: detect it unless told. */
-    if (a->trace_given && !a->format_given && !add_override(a, NULL, NULL, "trace.format=auto"))
+    if (a->trace_given && !a->format_given && !add_override(a, NULL, "trace.format=auto"))
         return SW_EXIT_USAGE;
     return 0;
 }
 
 static int parse_args(int argc, char **argv, lg_args_t *a)
 {
-    int c, rc;
+    int c, rc, idx = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1)
-        if ((rc = parse_one(a, c)) != 0)
+    while ((c = getopt_long(argc, argv, "c:o:h", longopts, &idx)) != -1)
+        if ((rc = parse_one(a, c, idx)) != 0)
             return rc;
     if (optind != argc) {
         fprintf(stderr, "spillway " CMD ": unexpected argument '%s'\n\n", argv[optind]);

@@ -88,7 +88,7 @@ static int parse_option(predict_args_t *a, int c, const char *arg)
     case OPT_CALENDAR: a->calendar = true; return 0;
     case OPT_SET:
         return sw__cli_add_override("predict", a->sets, SW_ARRAY_LEN(a->sets), &a->n_sets, NULL,
-                                    NULL, arg)
+                                    arg)
                    ? 0
                    : SW_EXIT_USAGE;
     case OPT_INTERVAL:

@@ -78,30 +78,29 @@ static int parse_args(int argc, char **argv, serve_args_t *a)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    int c;
+    int c, idx = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
-        const char *option = NULL, *key = NULL;
+    while ((c = getopt_long(argc, argv, "c:o:h", longopts, &idx)) != -1) {
         switch (c) {
         case 'c': a->config = optarg; break;
         case 'o': a->out = optarg; break;
         case 'h': usage(stdout); return -1;
-        case OPT_SET: break;
+        case OPT_SET:
+        case OPT_LISTEN:
+        case OPT_WORKER_LISTEN:
+            /* --set and the shorthands are validated like the file, in their order. */
+            if (!sw__cli_add_override("serve", a->sets, SW_ARRAY_LEN(a->sets), &a->n_sets,
+                                      c == OPT_SET ? NULL : longopts[idx].name, optarg))
+                return SW_EXIT_USAGE;
+            break;
         case OPT_MODEL: a->model = optarg; break;
         case OPT_DECISIONS: a->decisions = true; break;
         case OPT_LOG:
             if (!sw__cli_set_log_level("serve", "--log-level", optarg))
                 return SW_EXIT_USAGE;
             break;
-        case OPT_LISTEN: option = "--listen", key = "serve.listen"; break;
-        case OPT_WORKER_LISTEN: option = "--worker-listen", key = "serve.worker_listen"; break;
         default: usage(stderr); return SW_EXIT_USAGE;
         }
-        /* --set and the shorthands are validated like the file, in their order. */
-        if ((c == OPT_SET || key) && !sw__cli_add_override("serve", a->sets,
-                                                           SW_ARRAY_LEN(a->sets), &a->n_sets,
-                                                           option, key, optarg))
-            return SW_EXIT_USAGE;
     }
     if (optind != argc) {
         fprintf(stderr, "spillway serve: unexpected argument '%s'\n\n", argv[optind]);

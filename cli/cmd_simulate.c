@@ -62,22 +62,12 @@ typedef struct sim_args {
 enum { OPT_TRACE = 256, OPT_FORMAT, OPT_POLICY, OPT_SEED, OPT_RATE, OPT_START, OPT_DURATION,
        OPT_SET, OPT_DECISIONS, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_LOG, OPT_REPORT, OPT_LEAD };
 
-/* Options that are shorthands for config keys become overrides, applied in order after
- * the file is loaded, so they validate exactly like the YAML. */
-static const char *const shorthand[][2] = {
-    [OPT_TRACE - OPT_TRACE] = {"--trace", "trace.path"},
-    [OPT_FORMAT - OPT_TRACE] = {"--trace-format", "trace.format"},
-    [OPT_POLICY - OPT_TRACE] = {"--policy", "policy.name"},
-    [OPT_SEED - OPT_TRACE] = {"--seed", "seed"},
-    [OPT_RATE - OPT_TRACE] = {"--rate-scale", "trace.rate_scale"},
-    [OPT_START - OPT_TRACE] = {"--start", "trace.start_s"},
-    [OPT_DURATION - OPT_TRACE] = {"--duration", "trace.duration_s"},
-};
-
-static bool add_override(sim_args_t *a, const char *option, const char *key, const char *text)
+/* --set and the options that are shorthands for config keys become overrides, applied in
+ * order after the file is loaded, so they validate exactly like the YAML. */
+static bool add_override(sim_args_t *a, const char *option, const char *text)
 {
     return sw__cli_add_override("simulate", a->sets, SW_ARRAY_LEN(a->sets), &a->n_sets, option,
-                                key, text);
+                                text);
 }
 
 static int parse_args(int argc, char **argv, sim_args_t *a)
@@ -102,15 +92,15 @@ static int parse_args(int argc, char **argv, sim_args_t *a)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    int c;
+    int c, idx = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:o:h", longopts, &idx)) != -1) {
         switch (c) {
         case 'c': a->config = optarg; break;
         case 'o': a->out = optarg; break;
         case 'h': usage(stdout); return -1;
         case OPT_SET:
-            if (!add_override(a, NULL, NULL, optarg))
+            if (!add_override(a, NULL, optarg))
                 return SW_EXIT_USAGE;
             break;
         case OPT_DECISIONS: a->decisions = true; break;
@@ -142,8 +132,7 @@ static int parse_args(int argc, char **argv, sim_args_t *a)
         case OPT_START: case OPT_DURATION: {
             a->trace_given |= c == OPT_TRACE;
             a->format_given |= c == OPT_FORMAT;
-            if (!add_override(a, shorthand[c - OPT_TRACE][0], shorthand[c - OPT_TRACE][1],
-                              optarg))
+            if (!add_override(a, longopts[idx].name, optarg))
                 return SW_EXIT_USAGE;
             break;
         }
@@ -156,7 +145,7 @@ static int parse_args(int argc, char **argv, sim_args_t *a)
         return SW_EXIT_USAGE;
     }
     /* Another file need not share the config's trace format: detect it unless told. */
-    if (a->trace_given && !a->format_given && !add_override(a, NULL, NULL, "trace.format=auto"))
+    if (a->trace_given && !a->format_given && !add_override(a, NULL, "trace.format=auto"))
         return SW_EXIT_USAGE;
     return 0;
 }

@@ -85,25 +85,13 @@ static int parse_double(const char *opt, const char *text, double min, double *o
     return 0;
 }
 
-/* The options passed to every run, and the config keys they stand for. */
-static const char *const *pass_key(const char *name)
-{
-    static const char *const map[][2] = {
-        {"--trace-format", "trace.format"},
-        {"--rate-scale", "trace.rate_scale"},
-        {"--seed", "seed"},
-    };
-    for (size_t i = 0; i < SW_ARRAY_LEN(map); i++)
-        if (strcmp(name, map[i][0] + 2) == 0 || strcmp(name, map[i][0]) == 0)
-            return map[i];
-    abort(); /* only the options above reach here */
-}
-
+/* An option passed to every run as given (--trace-format, --rate-scale, --seed): opt is
+ * its long name, without "--". */
 static int add_pass(tune_t *t, const char *opt, const char *value)
 {
     if (t->n_pass + 2 > SW_ARRAY_LEN(t->pass)) {
         fprintf(stderr,
-                "spillway tune: %s: --trace-format, --rate-scale and --seed are given "
+                "spillway tune: --%s: --trace-format, --rate-scale and --seed are given "
                 "more than %zu times in all\n",
                 opt, SW_ARRAY_LEN(t->pass) / 2);
         return SW_EXIT_USAGE;
@@ -141,7 +129,7 @@ static int parse_option(tune_t *t, tune_opts_t *o, int c, const char *name)
         else if (strcmp(name, "duration") == 0)
             o->duration = optarg;
         else
-            return add_pass(t, pass_key(name)[0], optarg);
+            return add_pass(t, name, optarg);
         return 0;
     default: usage(stderr); return SW_EXIT_USAGE;
     }
@@ -192,12 +180,10 @@ static int load_base(const tune_t *t, sw_cfg_t **cfg)
 {
     sw_cli_override_t sets[2 + SW_ARRAY_LEN(t->pass) / 2];
     size_t n = 0;
-    sets[n++] = (sw_cli_override_t){.option = "--trace", .key = "trace.path", .text = t->trace};
+    sets[n++] = (sw_cli_override_t){.option = "trace", .text = t->trace};
     sets[n++] = (sw_cli_override_t){.text = "trace.format=auto"};
-    for (size_t i = 0; i < t->n_pass; i += 2) {
-        const char *const *opt = pass_key(t->pass[i]);
-        sets[n++] = (sw_cli_override_t){.option = opt[0], .key = opt[1], .text = t->pass[i + 1]};
-    }
+    for (size_t i = 0; i < t->n_pass; i += 2)
+        sets[n++] = (sw_cli_override_t){.option = t->pass[i], .text = t->pass[i + 1]};
     return sw__cli_load_config_sets(t->config, sets, n, cfg);
 }
 
@@ -515,8 +501,11 @@ static tune_eval_t *new_eval(tune_t *t, const size_t *idx, tune_window_t w, cons
     const char *fixed[] = {"--config", t->config, "--trace", t->trace};
     for (size_t i = t->config ? 0 : 2; i < SW_ARRAY_LEN(fixed); i++)
         sw__cli_run_arg(&e->run, fixed[i]);
-    for (size_t i = 0; i < t->n_pass; i++)
-        sw__cli_run_arg(&e->run, t->pass[i]);
+    for (size_t i = 0; i < t->n_pass; i += 2) {
+        snprintf(buf, sizeof buf, "--%s", t->pass[i]);
+        sw__cli_run_arg(&e->run, buf);
+        sw__cli_run_arg(&e->run, t->pass[i + 1]);
+    }
     sw__cli_run_arg(&e->run, "--start");
     snprintf(buf, sizeof buf, "%.17g", w.start_s);
     sw__cli_run_arg(&e->run, buf);

@@ -37,7 +37,7 @@ typedef struct tune_eval {
 
 typedef struct tune {
     const char *config, *trace, *out;
-    /* Options every run gets unchanged, as "--opt", "value" pairs. */
+    /* Options every run gets unchanged, as long name ("rate-scale"), value pairs. */
     const char *pass[8];
     size_t n_pass;
     double train_until_s;

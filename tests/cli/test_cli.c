@@ -416,29 +416,39 @@ Test(cli, set_non_number_is_usage_error)
  * value typed, then the key and the reason, never a --set the user did not write. */
 Test(cli, a_refused_shorthand_names_the_option_typed)
 {
-    static const char *const cases[][4] = {
-        {"simulate", "--rate-scale", "nan", "--rate-scale nan: trace.rate_scale: expected a finite"},
-        {"simulate", "--seed", "-1", "--seed -1: seed: expected a whole number"},
-        {"simulate", "--duration", "-3", "--duration -3: "},
-        {"loadgen", "--rate-scale", "0", "--rate-scale 0: "},
-        {"loadgen", "--slo-target", "2", "--slo-target 2: "},
-    };
-    for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
-        bool sim = strcmp(cases[i][0], "simulate") == 0;
+    /* command, an option it needs, its value, the bad option, its value, the message */
+    static const char *const cases[][6] = {
+        {"simulate", "--no-progress", NULL, "--rate-scale", "nan",
+         "--rate-scale nan: trace.rate_scale: expected a finite"},
+        {"simulate", "--no-progress", NULL, "--seed", "-1",
+         "--seed -1: seed: expected a whole number"},
+        {"simulate", "--no-progress", NULL, "--duration", "-3", "--duration -3: "},
         /* loadgen refuses the value before it dials the server */
-        const char *argv[] = {SPILLWAY, cases[i][0], sim ? "--no-progress" : "--url",
-                              sim ? "--no-progress" : "http://127.0.0.1:1", cases[i][1],
-                              cases[i][2], NULL};
+        {"loadgen", "--url", "http://127.0.0.1:1", "--rate-scale", "0", "--rate-scale 0: "},
+        {"loadgen", "--url", "http://127.0.0.1:1", "--slo-target", "2", "--slo-target 2: "},
+        {"compare", "--policies", "mark", "--rate-scale", "nan", "--rate-scale nan: "},
+        {"serve", "--listen", "127.0.0.1:0", "--worker-listen", "127.0.0.1:70000",
+         "--worker-listen 127.0.0.1:70000: "},
+    };
+    char *dir = cli_make_dir();
+    char *cmp = cli_path_in(dir, "cmp");
+    for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
+        const char *argv[] = {SPILLWAY,    cases[i][0], cases[i][3], cases[i][4], "--out", cmp,
+                              cases[i][1], cases[i][2], NULL};
+        if (strcmp(cases[i][0], "compare") != 0) /* only compare needs --out */
+            argv[4] = cases[i][1], argv[5] = cases[i][2], argv[6] = NULL;
         char *out, *err;
         int rc = cli_run(argv, &out, &err);
-        cr_expect_eq(rc, 2, "%s %s %s exited %d; stderr:\n%s", cases[i][0], cases[i][1],
-                     cases[i][2], rc, err);
-        cr_expect(strstr(err, cases[i][3]) != NULL, "want \"%s\" in stderr:\n%s", cases[i][3],
+        cr_expect_eq(rc, 2, "%s %s %s exited %d; stderr:\n%s", cases[i][0], cases[i][3],
+                     cases[i][4], rc, err);
+        cr_expect(strstr(err, cases[i][5]) != NULL, "want \"%s\" in stderr:\n%s", cases[i][5],
                   err);
         cr_expect(strstr(err, "--set") == NULL, "stderr names a --set never typed:\n%s", err);
         free(out);
         free(err);
     }
+    free(cmp);
+    cli_rm_dir(dir);
 }
 
 /* More overrides than a command holds are refused, saying where the rest belong. */
