@@ -37,6 +37,17 @@ int sw_net_split_host_port(const char *s, char *host, size_t host_len, uint16_t 
     return 0;
 }
 
+int sw_net_split_listen(const char *s, char *host, size_t host_len, uint16_t *port)
+{
+    char any[32];
+    if (s && s[0] == ':') {
+        if ((size_t)snprintf(any, sizeof(any), "0.0.0.0%s", s) >= sizeof(any))
+            return -EINVAL;
+        s = any;
+    }
+    return sw_net_split_host_port(s, host, host_len, port, true);
+}
+
 int sw_net_local_address(int fd, char *buf, size_t len)
 {
     struct sockaddr_storage ss;

@@ -354,21 +354,18 @@ static void check_season(const sw_cfg_t *cfg, sw__cfg_problems_t *p)
 
 /* A listener's address is checked with the policy, so that check-config, --set and a
  * SIGHUP refuse a bad one by its key and line, rather than serve or faas-local failing
- * when it binds. Port 0 asks the kernel for a free port (the tests' way); serve.listen
- * alone also takes ":PORT" for every address, as the HTTP frontend does. */
+ * when it binds. Each is split by the parser its listener uses: port 0 asks the kernel
+ * for a free port (the tests' way); serve.listen alone also takes ":PORT" for every
+ * address, as the HTTP frontend does. */
 static void check_listen_address(sw__cfg_problems_t *p, const char *key, const char *addr,
                                  bool colon_port_form)
 {
-    char host[257], any[300];
+    char host[257];
     uint16_t port;
     if (!addr)
         return; /* a missing key is reported by the key table's rules */
-    const char *split = addr;
-    if (colon_port_form && addr[0] == ':') {
-        snprintf(any, sizeof any, "0.0.0.0%s", addr);
-        split = any;
-    }
-    if (sw_net_split_host_port(split, host, sizeof host, &port, true) < 0)
+    if ((colon_port_form ? sw_net_split_listen(addr, host, sizeof host, &port)
+                         : sw_net_split_host_port(addr, host, sizeof host, &port, true)) < 0)
         sw__cfg_problem(p, key,
                         "\"%.64s%s\" is not HOST:PORT with a port in [0, 65535] (0: any free "
                         "port), e.g. 127.0.0.1:8080 or [::1]:8080%s",

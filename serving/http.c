@@ -1126,19 +1126,6 @@ static bool model_name_ok(const char *s)
     return true;
 }
 
-/* Splits "HOST:PORT" or "[V6]:PORT" with the parser every address goes through
- * (common/net.h), and ":PORT", which this listener alone takes, as every IPv4 address. */
-static int parse_listen(const char *s, char *host, size_t host_len, uint16_t *port)
-{
-    char any[32];
-    if (s[0] == ':') {
-        if ((size_t)snprintf(any, sizeof(any), "0.0.0.0%s", s) >= sizeof(any))
-            return -EINVAL;
-        s = any;
-    }
-    return sw_net_split_host_port(s, host, host_len, port, true);
-}
-
 static int check_opts(const sw_srv_http_opts_t *o, const sw_srv_http_ops_t *ops, char *errbuf,
                       size_t errlen)
 {
@@ -1154,7 +1141,7 @@ static int check_opts(const sw_srv_http_opts_t *o, const sw_srv_http_ops_t *ops,
         sw_set_error(errbuf, errlen, "input_size, output_size and max_batch must be > 0");
     else if (o->read_timeout_ms < 0 || o->write_timeout_ms < 0 || o->idle_timeout_ms < 0)
         sw_set_error(errbuf, errlen, "timeouts must be >= 0");
-    else if (o->listen && parse_listen(o->listen, host, sizeof(host), &port) < 0)
+    else if (o->listen && sw_net_split_listen(o->listen, host, sizeof(host), &port) < 0)
         sw_set_error(errbuf, errlen, "listen: expected HOST:PORT, got '%s'", o->listen);
     else
         return 0;
@@ -1225,7 +1212,10 @@ static int bind_listener(sw_srv_http_t *h, char *errbuf, size_t errlen)
 {
     char host[256];
     uint16_t port = 0;
-    (void)parse_listen(h->listen, host, sizeof(host), &port); /* checked in check_opts */
+    if (sw_net_split_listen(h->listen, host, sizeof(host), &port) < 0) { /* check_opts did */
+        sw_set_error(errbuf, errlen, "listen: expected HOST:PORT, got '%s'", h->listen);
+        return -EINVAL;
+    }
     errno = 0;
     h->sock = evhttp_bind_socket_with_handle(h->http, host, port);
     struct sockaddr_storage ss;

@@ -29,3 +29,21 @@ Test(common_net, refuses_what_is_not_an_address)
                      "%s", bad[i]);
     cr_assert_eq(sw_net_split_host_port(NULL, host, sizeof host, &port, true), -EINVAL);
 }
+
+/* A listener also takes ":PORT" for every IPv4 address, and port 0 (any free port). */
+Test(common_net, a_listen_address_may_leave_out_its_host)
+{
+    char host[64];
+    uint16_t port;
+    cr_assert_eq(sw_net_split_listen(":8080", host, sizeof host, &port), 0);
+    cr_assert_str_eq(host, "0.0.0.0");
+    cr_assert_eq(port, 8080);
+    cr_assert_eq(sw_net_split_listen("[::1]:0", host, sizeof host, &port), 0);
+    cr_assert_str_eq(host, "::1");
+    cr_assert_eq(port, 0);
+    const char *bad[] = {"", ":", ":x", ":65536", "host", "::", NULL};
+    for (int i = 0; bad[i]; i++)
+        cr_assert_eq(sw_net_split_listen(bad[i], host, sizeof host, &port), -EINVAL, "%s",
+                     bad[i]);
+    cr_assert_eq(sw_net_split_listen(NULL, host, sizeof host, &port), -EINVAL);
+}
